@@ -1,0 +1,65 @@
+/**
+ * The validated configuration the runtime consumes. Produced only by `config/load.ts`; every field
+ * is filled (defaults applied), so nothing downstream has to guess.
+ */
+
+export interface HostPort {
+  host: string
+  port: number
+}
+
+export type Hs2Policy = 'random' | 'round-robin' | 'least-connections'
+export const HS2_POLICIES: readonly Hs2Policy[] = ['random', 'round-robin', 'least-connections']
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Where the HS2 instances of a route come from, decided by the JDBC URL. */
+export type Hs2Target =
+  /** `serviceDiscoveryMode=zooKeeper`: children `serverUri=...` of `/<namespace>`. */
+  | { kind: 'zookeeper'; quorum: string; namespace: string }
+  /** `serviceDiscoveryMode=zooKeeperHA`: the active/passive registry; only the leader is routed to. */
+  | { kind: 'zookeeper-ha'; quorum: string; namespace: string }
+  /** A direct URL: fixed `host:port` list (comma-separated authority). */
+  | { kind: 'static'; backends: HostPort[] }
+
+export interface EjectionConfig {
+  /** consecutive connect failures that eject a backend */
+  failures: number
+  /** first ejection lasts this long; each further ejection doubles it ... */
+  baseMs: number
+  /** ... up to this cap */
+  maxMs: number
+}
+
+export interface Hs2RouteConfig {
+  /** unique, used in logs and (later) the admin API */
+  name: string
+  listen: HostPort
+  /** the JDBC URL as given (no secrets are expected in it; it is logged) */
+  url: string
+  target: Hs2Target
+  policy: Hs2Policy
+  /** one TCP connect to a backend, ms */
+  connectTimeoutMs: number
+  /** connect attempts per client connection (each backend at most once) */
+  maxConnectAttempts: number
+  /** a proxied connection with no bytes either way for this long is closed; 0 = never */
+  idleTimeoutMs: number
+  ejection: EjectionConfig
+}
+
+export interface ZooKeeperConfig {
+  /** requested session timeout; the server clamps it to its own bounds */
+  sessionTimeoutMs: number
+  /** a client disconnected this long is replaced by a fresh one (node-zookeeper-client trap) */
+  reconnectWatchdogMs: number
+}
+
+export interface ProxyConfig {
+  logLevel: LogLevel
+  /** SIGTERM/SIGINT: live connections get this long to finish before being cut */
+  shutdownGraceMs: number
+  zookeeper: ZooKeeperConfig
+  hs2: Hs2RouteConfig[]
+}

@@ -1,0 +1,33 @@
+/**
+ * Every default value of the proxy, in one place. The README's flag table is written from this
+ * object; change both together.
+ */
+export const DEFAULTS = {
+  logLevel: 'info',
+  shutdownGraceMs: 30_000,
+  zookeeper: {
+    sessionTimeoutMs: 30_000,
+    reconnectWatchdogMs: 60_000,
+  },
+  hs2: {
+    listen: { host: '127.0.0.1', port: 10_000 },
+    policy: 'random',
+    connectTimeoutMs: 5_000,
+    maxConnectAttempts: 3,
+    idleTimeoutMs: 0,
+    ejection: { failures: 3, baseMs: 5_000, maxMs: 120_000 },
+  },
+  /** Hive's own defaults for the JDBC URL (hive-ha-semantics.md §1.2) */
+  jdbc: {
+    port: 10_000,
+    zooKeeperNamespace: 'hiveserver2',
+    zooKeeperHaNamespace: 'hs2ActivePassiveHA',
+    zooKeeperPort: 2181,
+  },
+  metastore: {
+    listen: { host: '127.0.0.1', port: 9083 },
+  },
+  admin: {
+    listen: { host: '127.0.0.1', port: 10_090 },
+  },
+} as const
