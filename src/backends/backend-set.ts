@@ -1,0 +1,62 @@
+import { newBackendState, type BackendInfo, type BackendState } from './backend.js'
+
+export interface ResetResult {
+  added: string[]
+  removed: string[]
+  changed: string[]
+}
+
+/**
+ * The backends of one route. `reset()` applies a successful discovery read: new keys are added,
+ * vanished keys are unlisted at once (no new connections) and forgotten when their last live
+ * connection ends; state of keys that stay (counters, ejection) survives.
+ */
+export class BackendSet {
+  readonly #byKey = new Map<string, BackendState>()
+
+  reset(list: readonly BackendInfo[]): ResetResult {
+    const result: ResetResult = { added: [], removed: [], changed: [] }
+    const next = new Map(list.map((b) => [b.key, b]))
+    for (const [key, state] of this.#byKey) {
+      const info = next.get(key)
+      if (info === undefined) {
+        if (state.listed) result.removed.push(key)
+        state.listed = false
+        if (state.active === 0) this.#byKey.delete(key)
+        continue
+      }
+      if (!state.listed) result.added.push(key)
+      else if (state.leader !== info.leader || state.source !== info.source) result.changed.push(key)
+      state.listed = true
+      state.source = info.source
+      state.leader = info.leader
+    }
+    for (const [key, info] of next) {
+      if (this.#byKey.has(key)) continue
+      this.#byKey.set(key, newBackendState(info))
+      result.added.push(key)
+    }
+    return result
+  }
+
+  get(key: string): BackendState | undefined {
+    return this.#byKey.get(key)
+  }
+
+  /** Listed backends, in key order (stable, so round-robin is predictable). */
+  listed(): BackendState[] {
+    return [...this.#byKey.values()].filter((b) => b.listed).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+
+  all(): BackendState[] {
+    return [...this.#byKey.values()]
+  }
+
+  /** Call when a proxied connection on `key` ends; forgets an unlisted backend once idle. */
+  release(key: string): void {
+    const s = this.#byKey.get(key)
+    if (s === undefined) return
+    s.active = Math.max(0, s.active - 1)
+    if (!s.listed && s.active === 0) this.#byKey.delete(key)
+  }
+}

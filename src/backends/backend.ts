@@ -1,0 +1,52 @@
+/**
+ * A backend as discovery reports it. `key` (`host:port`, IPv6 hosts in brackets) is its identity:
+ * several instances on one host differ by port.
+ */
+export interface BackendInfo {
+  key: string
+  host: string
+  port: number
+  /** where it came from: a znode name, or 'static' */
+  source: string
+  /** active/passive HA: this instance is the leader */
+  leader?: boolean
+}
+
+/** Per-backend bookkeeping kept by a route; survives discovery updates while the key stays listed. */
+export interface BackendState extends BackendInfo {
+  /** listed by the latest successful discovery read */
+  listed: boolean
+  /** live proxied connections */
+  active: number
+  /** connections handed to this backend since it was first seen */
+  connections: number
+  connectFailures: number
+  consecutiveFailures: number
+  /** how many times it has been ejected (drives the growing back-off) */
+  ejections: number
+  /** epoch ms until which it is skipped; 0 = not ejected */
+  ejectedUntil: number
+  lastError: string | undefined
+  bytesFromClient: number
+  bytesToClient: number
+}
+
+export function backendKey(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+export function newBackendState(info: BackendInfo): BackendState {
+  return {
+    ...info,
+    listed: true,
+    active: 0,
+    connections: 0,
+    connectFailures: 0,
+    consecutiveFailures: 0,
+    ejections: 0,
+    ejectedUntil: 0,
+    lastError: undefined,
+    bytesFromClient: 0,
+    bytesToClient: 0,
+  }
+}

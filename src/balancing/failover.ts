@@ -1,0 +1,43 @@
+import type net from 'node:net'
+import { AllBackendsFailedError, ErrorCodes, ProxyError, errorCode, errorMessage, type ConnectAttempt } from '../errors.js'
+import type { BackendInfo } from '../backends/backend.js'
+
+export interface FailoverPlan {
+  /** total connect attempts for this client connection */
+  maxAttempts: number
+  /**
+   * Next backend to try, never one in `tried`; undefined when none is left. Asked again before
+   * every attempt, so discovery changes between attempts are seen (as the JDBC driver re-reads ZooKeeper).
+   */
+  next(tried: ReadonlySet<string>): BackendInfo | undefined
+  connect(b: BackendInfo): Promise<net.Socket>
+  onFailure(b: BackendInfo, err: unknown): void
+  /** give up early (client went away, route stopping) */
+  aborted(): boolean
+}
+
+/**
+ * Connect-time failover: each backend at most once per client connection, up to maxAttempts.
+ * Rejects with HHP_ERR_NO_BACKEND when nothing was usable at all, else AllBackendsFailedError
+ * listing every attempt.
+ */
+export async function connectWithFailover(plan: FailoverPlan): Promise<{ socket: net.Socket; backend: BackendInfo; attempts: ConnectAttempt[] }> {
+  const tried = new Set<string>()
+  const attempts: ConnectAttempt[] = []
+  let lastErr: unknown
+  while (attempts.length < plan.maxAttempts && !plan.aborted()) {
+    const b = plan.next(tried)
+    if (b === undefined) break
+    tried.add(b.key)
+    try {
+      const socket = await plan.connect(b)
+      return { socket, backend: b, attempts }
+    } catch (err) {
+      lastErr = err
+      attempts.push({ backend: b.key, code: errorCode(err), message: errorMessage(err) })
+      plan.onFailure(b, err)
+    }
+  }
+  if (attempts.length === 0) throw new ProxyError(ErrorCodes.NO_BACKEND, 'no usable backend', { retriable: true })
+  throw new AllBackendsFailedError(attempts, lastErr)
+}

@@ -1,0 +1,223 @@
+import { EventEmitter } from 'node:events'
+import zookeeper from 'node-zookeeper-client'
+import { ErrorCodes, ProxyError } from '../errors.js'
+import type { Logger } from '../logger.js'
+
+/** The part of node-zookeeper-client's Client the proxy uses (so tests and wrappers can stand in). */
+export type ZkClient = Pick<zookeeper.Client, 'connect' | 'close' | 'getChildren' | 'getData' | 'exists' | 'getSessionId' | 'on' | 'removeAllListeners'>
+export type ZkClientFactory = (connectString: string, opts: { sessionTimeout: number }) => ZkClient
+
+export const defaultZkClientFactory: ZkClientFactory = (connectString, opts) =>
+  zookeeper.createClient(connectString, { sessionTimeout: opts.sessionTimeout, spinDelay: 200, retries: 0 })
+
+export type ZkSessionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed'
+export type ZkWatcher = (event: zookeeper.Event) => void
+
+export interface ZkSessionOptions {
+  connectString: string
+  sessionTimeoutMs: number
+  /** a client that has not been connected for this long is replaced by a new one */
+  watchdogMs: number
+  /** bound on one read; node-zookeeper-client queues requests forever while disconnected */
+  opTimeoutMs: number
+  factory: ZkClientFactory
+  logger: Logger
+}
+
+/**
+ * One ZooKeeper session per quorum, shared by every route using it.
+ *
+ * Events: 'state' (ZkSessionState), 'ready' (connected: a new session or the same one back; readers
+ * must re-read and re-arm watches — a watcher is a stable function, node-zookeeper-client dedupes it).
+ *
+ * Traps handled here (test-env.md Z2, Z7, design.md decision 3): an expired client never recovers,
+ * and a client can stay 'connecting' forever against a restarted server without emitting 'expired';
+ * both are closed and replaced by a fresh client (a new session) — on 'expired' at once, otherwise
+ * after `watchdogMs` without a connection.
+ */
+export class ZkSession extends EventEmitter {
+  state: ZkSessionState = 'idle'
+  /** increments every time a new client (so a new session) is created */
+  generation = 0
+  lastConnectedAt = 0
+  readonly #opts: ZkSessionOptions
+  readonly #log: Logger
+  #client: ZkClient | undefined
+  #watchdog: NodeJS.Timeout | undefined
+
+  constructor(opts: ZkSessionOptions) {
+    super()
+    this.#opts = opts
+    this.#log = opts.logger.child({ component: 'zookeeper', quorum: opts.connectString })
+  }
+
+  get connectString(): string {
+    return this.#opts.connectString
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return
+    this.#newClient('start')
+  }
+
+  close(): void {
+    if (this.state === 'closed') return
+    this.#setState('closed')
+    clearTimeout(this.#watchdog)
+    this.#dropClient()
+  }
+
+  getChildren(path: string, watcher?: ZkWatcher): Promise<string[]> {
+    return this.#op(`getChildren ${path}`, (c, cb) => {
+      if (watcher) c.getChildren(path, watcher, (err, children) => cb(err, children))
+      else c.getChildren(path, (err, children) => cb(err, children))
+    })
+  }
+
+  /** Resolves undefined when the node does not exist. */
+  getData(path: string, watcher?: ZkWatcher): Promise<Buffer | undefined> {
+    return this.#op(`getData ${path}`, (c, cb) => {
+      const done = (err: Error | zookeeper.Exception | null, data: Buffer): void => {
+        if (isNoNode(err)) cb(null, undefined)
+        else cb(err, data ?? Buffer.alloc(0))
+      }
+      if (watcher) c.getData(path, watcher, done)
+      else c.getData(path, done)
+    })
+  }
+
+  /** Whether `path` exists; with a watcher, it fires when the node is created or deleted. */
+  exists(path: string, watcher?: ZkWatcher): Promise<boolean> {
+    return this.#op(`exists ${path}`, (c, cb) => {
+      const done = (err: Error | zookeeper.Exception | null, stat: zookeeper.Stat): void => cb(err, err === null && stat != null)
+      if (watcher) c.exists(path, watcher, done)
+      else c.exists(path, done)
+    })
+  }
+
+  #op<T>(what: string, run: (c: ZkClient, cb: (err: Error | zookeeper.Exception | null, v: T) => void) => void): Promise<T> {
+    const client = this.#client
+    if (client === undefined || this.state === 'closed') {
+      return Promise.reject(new ProxyError(ErrorCodes.DISCOVERY, `${what}: no ZooKeeper session`, { retriable: true }))
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new ProxyError(ErrorCodes.DISCOVERY, `${what}: no answer from ZooKeeper within ${this.#opts.opTimeoutMs} ms`, { retriable: true }))
+      }, this.#opts.opTimeoutMs)
+      run(client, (err, v) => {
+        clearTimeout(timer)
+        if (err) reject(new ProxyError(ErrorCodes.DISCOVERY, `${what}: ${String(err)}`, { cause: err, retriable: true }))
+        else resolve(v)
+      })
+    })
+  }
+
+  #newClient(why: string): void {
+    this.#dropClient()
+    this.generation++
+    const gen = this.generation
+    const client = this.#opts.factory(this.#opts.connectString, { sessionTimeout: this.#opts.sessionTimeoutMs })
+    this.#client = client
+    const current = (): boolean => this.#client === client && this.state !== 'closed'
+    client.on('connected', () => {
+      if (!current()) return
+      clearTimeout(this.#watchdog)
+      this.lastConnectedAt = Date.now()
+      this.#setState('connected')
+      this.#log.info({ generation: gen, sessionId: client.getSessionId().toString('hex') }, 'zookeeper connected')
+      this.emit('ready')
+    })
+    client.on('disconnected', () => {
+      if (!current()) return
+      this.#setState('disconnected')
+      this.#log.warn({ generation: gen }, 'zookeeper disconnected; keeping last known backends')
+      this.#armWatchdog()
+    })
+    client.on('expired', () => {
+      if (!current()) return
+      this.#log.warn({ generation: gen }, 'zookeeper session expired; starting a new session')
+      this.#newClient('expired')
+    })
+    this.#setState('connecting')
+    this.#log.debug({ generation: gen, why }, 'zookeeper connecting')
+    this.#armWatchdog()
+    client.connect()
+  }
+
+  #armWatchdog(): void {
+    clearTimeout(this.#watchdog)
+    this.#watchdog = setTimeout(() => {
+      if (this.state === 'connected' || this.state === 'closed') return
+      this.#log.warn({ afterMs: this.#opts.watchdogMs }, 'zookeeper not connected in time; replacing the client')
+      this.#newClient('watchdog')
+    }, this.#opts.watchdogMs)
+    this.#watchdog.unref()
+  }
+
+  #dropClient(): void {
+    const c = this.#client
+    this.#client = undefined
+    if (c === undefined) return
+    c.removeAllListeners()
+    // a late error from the old client must not crash the process
+    c.on('error', () => {})
+    c.close()
+  }
+
+  #setState(s: ZkSessionState): void {
+    if (this.state === s) return
+    this.state = s
+    this.emit('state', s)
+  }
+}
+
+function isNoNode(err: unknown): boolean {
+  return err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.NO_NODE
+}
+
+/** A ZkSession read failed because the node does not exist. */
+export function isNoNodeError(err: unknown): boolean {
+  return err instanceof ProxyError && isNoNode(err.cause)
+}
+
+/** Hands out one ZkSession per connect string (shared by routes); the last release closes it. */
+export class ZkSessionRegistry {
+  readonly #sessions = new Map<string, { session: ZkSession; refs: number }>()
+  readonly #make: (connectString: string) => ZkSession
+
+  constructor(make: (connectString: string) => ZkSession) {
+    this.#make = make
+  }
+
+  acquire(connectString: string): ZkSession {
+    let e = this.#sessions.get(connectString)
+    if (e === undefined) {
+      e = { session: this.#make(connectString), refs: 0 }
+      this.#sessions.set(connectString, e)
+    }
+    e.refs++
+    return e.session
+  }
+
+  release(session: ZkSession): void {
+    const e = this.#sessions.get(session.connectString)
+    if (e === undefined || e.session !== session) return
+    if (--e.refs > 0) return
+    this.#sessions.delete(session.connectString)
+    session.close()
+  }
+
+  /** Connects every session handed out (construction has no side effects; this does). */
+  startAll(): void {
+    for (const e of this.#sessions.values()) e.session.start()
+  }
+
+  closeAll(): void {
+    for (const e of this.#sessions.values()) e.session.close()
+    this.#sessions.clear()
+  }
+
+  sessions(): ZkSession[] {
+    return [...this.#sessions.values()].map((e) => e.session)
+  }
+}

@@ -1,0 +1,48 @@
+import net from 'node:net'
+import { ErrorCodes, ProxyError, errorCode } from '../errors.js'
+
+export interface DialOptions {
+  host: string
+  port: number
+  timeoutMs: number
+  /** backend key, carried into errors */
+  key: string
+  /** passed to net.connect: the pipe reads the backend into one reused buffer (see net/pipe.ts) */
+  onread?: net.OnReadOpts
+}
+
+/** Opens a TCP connection; injectable so routes can be tested without a network. */
+export type Dial = (opts: DialOptions) => Promise<net.Socket>
+
+/**
+ * Connect with a deadline. Resolves with a connected socket (noDelay, allowHalfOpen) or rejects with
+ * a retriable ProxyError: HHP_ERR_CONNECT_TIMEOUT, or HHP_ERR_CONNECT wrapping the socket error.
+ * The socket is destroyed on every failure path.
+ */
+export const dialTcp: Dial = (opts) =>
+  new Promise((resolve, reject) => {
+    const connectOpts: net.NetConnectOpts = { host: opts.host, port: opts.port, noDelay: true, allowHalfOpen: true }
+    if (opts.onread !== undefined) Object.assign(connectOpts, { onread: opts.onread })
+    const socket = net.connect(connectOpts)
+    const timer = setTimeout(() => {
+      cleanup()
+      socket.destroy()
+      reject(new ProxyError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${opts.key} timed out after ${opts.timeoutMs} ms`, { retriable: true, backend: opts.key }))
+    }, opts.timeoutMs)
+    const onError = (err: Error): void => {
+      cleanup()
+      socket.destroy()
+      reject(new ProxyError(ErrorCodes.CONNECT, `connect to ${opts.key} failed: ${errorCode(err)}`, { cause: err, retriable: true, backend: opts.key }))
+    }
+    const onConnect = (): void => {
+      cleanup()
+      resolve(socket)
+    }
+    function cleanup(): void {
+      clearTimeout(timer)
+      socket.off('error', onError)
+      socket.off('connect', onConnect)
+    }
+    socket.once('error', onError)
+    socket.once('connect', onConnect)
+  })

@@ -1,0 +1,55 @@
+import net from 'node:net'
+import { ErrorCodes, ProxyError, errorCode } from '../errors.js'
+import type { HostPort } from '../config/types.js'
+
+/**
+ * Accepts client connections and hands each to `onConnection`, which owns the socket from then on
+ * and must close it on every path. Sockets arrive paused (nothing is read until the route has a
+ * backend) and half-open capable (a client's EOF is forwarded, not turned into a close).
+ */
+export class Listener {
+  readonly #server: net.Server
+  readonly #sockets = new Set<net.Socket>()
+  readonly #want: HostPort
+
+  constructor(want: HostPort, onConnection: (socket: net.Socket) => void) {
+    this.#want = want
+    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.#sockets.add(socket)
+      socket.once('close', () => this.#sockets.delete(socket))
+      onConnection(socket)
+    })
+  }
+
+  /** Binds; rejects with HHP_ERR_LISTEN (e.g. EADDRINUSE) naming the address. */
+  listen(): Promise<HostPort> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(new ProxyError(ErrorCodes.LISTEN, `cannot listen on ${this.#want.host}:${this.#want.port}: ${errorCode(err)}`, { cause: err }))
+      }
+      this.#server.once('error', onError)
+      this.#server.listen(this.#want.port, this.#want.host, () => {
+        this.#server.off('error', onError)
+        resolve(this.address())
+      })
+    })
+  }
+
+  address(): HostPort {
+    const a = this.#server.address()
+    if (a === null || typeof a === 'string') return { ...this.#want }
+    return { host: a.address, port: a.port }
+  }
+
+  get liveConnections(): number {
+    return this.#sockets.size
+  }
+
+  /** Stop accepting; live connections are untouched. Idempotent. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#server.listening) return resolve()
+      this.#server.close(() => resolve())
+    })
+  }
+}
