@@ -7,7 +7,7 @@ export const DEFAULTS = {
   shutdownGraceMs: 30_000,
   zookeeper: {
     sessionTimeoutMs: 30_000,
-    reconnectWatchdogMs: 60_000,
+    reconnectWatchdogMs: 5_000,
   },
   hs2: {
     listen: { host: '127.0.0.1', port: 10_000 },

@@ -110,9 +110,29 @@ export function hs2TargetFromJdbcUrl(url: string): Hs2Target {
     const namespace = zkNamespace(u.sessionVars.get(ZOOKEEPER_NAMESPACE), defaultNs)
     return ha ? { kind: 'zookeeper-ha', quorum, namespace } : { kind: 'zookeeper', quorum, namespace }
   }
+  rejectMistypedDiscovery(u, mode)
   // Direct mode. Hive itself rejects a multi-host direct authority ("Are you missing a '/' after the
   // hostname ?"); this proxy deliberately accepts it as a static backend list.
   return { kind: 'static', backends: staticBackends(u.authority) }
+}
+
+/**
+ * Deliberate deviation from Hive: Hive treats an unknown `serviceDiscoveryMode` value, or the key in
+ * another case, as direct mode, which here would silently make the ZooKeeper servers "HS2
+ * backends". The proxy refuses instead (`none` still means direct, as Hive's constant does).
+ */
+function rejectMistypedDiscovery(u: JdbcUrl, mode: string): void {
+  if (mode !== '' && mode !== 'none') {
+    throw new JdbcUrlError(
+      `serviceDiscoveryMode=${u.sessionVars.get(SERVICE_DISCOVERY_MODE) ?? ''} is neither zooKeeper nor zooKeeperHA; ` +
+        `use serviceDiscoveryMode=zooKeeper (or zooKeeperHA), or drop it for a direct host:port list`,
+    )
+  }
+  for (const key of u.sessionVars.keys()) {
+    if (key !== SERVICE_DISCOVERY_MODE && key.toLowerCase() === SERVICE_DISCOVERY_MODE.toLowerCase()) {
+      throw new JdbcUrlError(`session variable "${key}" is case-sensitive in Hive and would be ignored; spell it serviceDiscoveryMode`)
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

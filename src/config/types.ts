@@ -52,7 +52,7 @@ export interface Hs2RouteConfig {
 export interface ZooKeeperConfig {
   /** requested session timeout; the server clamps it to its own bounds */
   sessionTimeoutMs: number
-  /** a client disconnected this long is replaced by a fresh one (node-zookeeper-client trap) */
+  /** a client not connected for this long is replaced by a fresh one, i.e. a new session (node-zookeeper-client trap) */
   reconnectWatchdogMs: number
 }
 

@@ -207,14 +207,9 @@ const targetCases: TargetCase[] = [
     want: { kind: 'static', backends: [{ host: 'hs2a', port: 10000 }] },
   },
   {
-    name: 'unknown mode value -> direct (as Hive)',
-    url: 'jdbc:hive2://hs2a:10000/;serviceDiscoveryMode=zk',
+    name: 'serviceDiscoveryMode=none is direct (Hive constant)',
+    url: 'jdbc:hive2://hs2a:10000/;serviceDiscoveryMode=none',
     want: { kind: 'static', backends: [{ host: 'hs2a', port: 10000 }] },
-  },
-  {
-    name: 'mode key is case-sensitive: wrong case -> direct (as Hive)',
-    url: 'jdbc:hive2://zk1:2181/;servicediscoverymode=zooKeeper',
-    want: { kind: 'static', backends: [{ host: 'zk1', port: 2181 }] },
   },
   {
     name: 'transportMode=binary is fine',
@@ -235,6 +230,9 @@ for (const c of targetCases) {
 }
 
 const targetErrors: ErrCase[] = [
+  // deliberate deviation from Hive, which would fall back to direct mode and dial ZooKeeper as HS2
+  { name: 'unknown discovery mode value', url: 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zk', message: /serviceDiscoveryMode=zk is neither zooKeeper nor zooKeeperHA/ },
+  { name: 'discovery mode key in the wrong case', url: 'jdbc:hive2://zk1:2181/;servicediscoverymode=zooKeeper', message: /case-sensitive.*serviceDiscoveryMode/ },
   { name: 'embedded (bare)', url: 'jdbc:hive2://', message: /embedded-mode URL.*needs a ZooKeeper quorum or a HiveServer2 host list/ },
   { name: 'embedded (with db and mode)', url: 'jdbc:hive2:///default;serviceDiscoveryMode=zooKeeper', message: /embedded-mode/ },
   { name: 'transportMode=http', url: 'jdbc:hive2://hs2a:10001/;transportMode=http;httpPath=cliservice', message: /"transportMode=http".*binary/ },

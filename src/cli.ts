@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { loadConfig } from './config/load.js'
+import { ConfigError, errorCode, errorMessage } from './errors.js'
+import { createLogger, type Logger } from './logger.js'
+import { Proxy } from './proxy.js'
+
+/** Exit codes: 0 ok or clean shutdown, 1 runtime failure (e.g. cannot listen), 2 bad configuration. */
+export const EXIT = { OK: 0, RUNTIME: 1, CONFIG: 2 } as const
+
+export interface CliIo {
+  argv: string[]
+  env: Record<string, string | undefined>
+  stdout: (s: string) => void
+  stderr: (s: string) => void
+  exit: (code: number) => void
+}
+
+export function version(): string {
+  const require = createRequire(import.meta.url)
+  return (require('../package.json') as { version: string }).version
+}
+
+/**
+ * Parse, validate, start, and wire the signals. Resolves once started (or once it decided to exit).
+ * SIGTERM/SIGINT: stop accepting, let live connections finish within the grace period, exit 0;
+ * a second signal cuts at once.
+ */
+export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined> {
+  let cmd
+  try {
+    cmd = loadConfig({ argv: io.argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`hive-ha-proxy: ${err.message}\nRun 'hive-ha-proxy --help' for the options.\n`)
+      io.exit(EXIT.CONFIG)
+      return undefined
+    }
+    throw err
+  }
+  if (cmd.kind === 'help') {
+    io.stdout(cmd.text)
+    io.exit(EXIT.OK)
+    return undefined
+  }
+  if (cmd.kind === 'version') {
+    io.stdout(`hive-ha-proxy ${version()}\n`)
+    io.exit(EXIT.OK)
+    return undefined
+  }
+  const logger = createLogger(cmd.config.logLevel)
+  const proxy = new Proxy(cmd.config, { logger })
+  try {
+    await proxy.start()
+  } catch (err) {
+    logger.fatal({ code: errorCode(err), err: errorMessage(err) }, 'cannot start')
+    io.exit(EXIT.RUNTIME)
+    return undefined
+  }
+  logger.info({ version: version(), sources: cmd.sources, routes: proxy.routes.map((r) => ({ name: r.name, listen: r.address() })) }, 'hive-ha-proxy started')
+  installSignals(proxy, logger, cmd.config.shutdownGraceMs, io)
+  return proxy
+}
+
+function installSignals(proxy: Proxy, logger: Logger, graceMs: number, io: CliIo): void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal; cutting live connections now')
+      io.exit(EXIT.RUNTIME)
+      return
+    }
+    stopping = true
+    logger.info({ signal, graceMs }, 'shutting down: not accepting, waiting for live connections')
+    proxy.stop(graceMs).then(
+      () => {
+        logger.info('stopped')
+        logger.flush()
+        io.exit(EXIT.OK)
+      },
+      (err: unknown) => {
+        logger.error({ err: errorMessage(err) }, 'shutdown failed')
+        io.exit(EXIT.RUNTIME)
+      },
+    )
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}
+
+function processIo(): CliIo {
+  return {
+    argv: process.argv.slice(2),
+    env: process.env,
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    exit: (code) => {
+      process.exitCode = code
+      // let pino and stdout flush, then leave even if a handle (socket, timer) is still open
+      setImmediate(() => process.exit(code))
+    },
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Pure value checks shared by every config source. A check takes a raw value (a YAML scalar or a
+ * flag/variable string) and returns the typed value or a message plus a concrete fix; it never
+ * throws and never knows where the value came from (the caller adds the key).
+ */
+import { isIPv4, isIPv6 } from 'node:net'
+import { DEFAULTS } from '../defaults.js'
+import type { ConfigProblem } from '../errors.js'
+import { nearest, type Sourced } from './flags.js'
+import type { HostPort } from './types.js'
+
+export type Verdict<T> = { ok: true; value: T } | { ok: false; message: string; fix: string }
+export type Check<T> = (value: unknown) => Verdict<T>
+
+/** `fallback` when unset; the checked value when set and valid; else `fallback` plus a problem. */
+export function take<T>(src: Sourced | undefined, fallback: T, check: Check<T>, problems: ConfigProblem[]): T {
+  if (src === undefined) return fallback
+  const verdict = check(src.value)
+  if (verdict.ok) return verdict.value
+  problems.push({ key: src.key, message: verdict.message, fix: verdict.fix })
+  return fallback
+}
+
+/** Node's timers turn any delay above 2^31-1 ms into 1 ms: a "very long" timeout would fire at once. */
+export const MAX_WHOLE = 2_147_483_647
+
+/** Whole numbers from `min` to MAX_WHOLE: YAML numbers or digit strings (flags and variables are strings). */
+export function whole(min: 0 | 1, example: number): Check<number> {
+  return (value) => {
+    const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN
+    if (Number.isInteger(n) && n >= min && n <= MAX_WHOLE) return { ok: true, value: n }
+    const what = min === 0 ? 'a whole number >= 0 (0 = never)' : 'a positive whole number'
+    const fix = `use a whole number from ${min} to ${MAX_WHOLE}, e.g. ${example}`
+    return { ok: false, message: `${show(value)} is not ${what}`, fix }
+  }
+}
+
+/** Case-insensitive (`INFO` is a common way to write a level); yields the canonical spelling. */
+export function oneOf<T extends string>(allowed: readonly T[]): Check<T> {
+  return (value) => {
+    const hit = allowed.find((a) => typeof value === 'string' && a === value.toLowerCase())
+    if (hit !== undefined) return { ok: true, value: hit }
+    const list = allowed.join(', ')
+    const guess = typeof value === 'string' ? nearest(value, allowed) : undefined
+    const fix = guess === undefined ? `use one of ${list}` : `did you mean ${guess}? (one of ${list})`
+    return { ok: false, message: `${show(value)} is not one of ${list}`, fix }
+  }
+}
+
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
+
+/**
+ * `host:port`, `[v6]:port`, or a bare port (= 127.0.0.1). Port 0 (the OS picks a free port) is
+ * accepted so tests can start the CLI without guessing ports; the host of `[v6]` is stored unbracketed.
+ */
+export function listenAddress(value: unknown): Verdict<HostPort> {
+  const fix = 'write host:port, e.g. 127.0.0.1:10000, [::1]:10000, or a bare port for 127.0.0.1'
+  const parts = splitListen(typeof value === 'number' ? String(value) : value)
+  if (parts === undefined) return { ok: false, message: `${show(value)} is not host:port`, fix }
+  const { host, digits, bracketed } = parts
+  if (bracketed ? !isIPv6(host) : !(isIPv4(host) || HOSTNAME.test(host))) {
+    const hint = !bracketed && isIPv6(host) ? ' (an IPv6 address goes in brackets: [::1]:10000)' : ''
+    return { ok: false, message: `${show(value)} has an invalid host${hint}`, fix }
+  }
+  const port = Number(digits)
+  if (port > 65_535) return { ok: false, message: `port ${digits} is out of range`, fix: 'use a port from 1 to 65535' }
+  return { ok: true, value: { host, port } }
+}
+
+function splitListen(text: unknown): { host: string; digits: string; bracketed: boolean } | undefined {
+  if (typeof text !== 'string') return undefined
+  if (/^\d+$/.test(text)) return { host: DEFAULTS.hs2.listen.host, digits: text, bracketed: false }
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^[\]]+):(\d+)$/.exec(text)
+  if (m === null || m[1] === undefined || m[2] === undefined) return undefined
+  return { host: m[1], digits: m[2], bracketed: text.startsWith('[') }
+}
+
+/** Route names appear in logs and (later) admin URLs, hence the conservative alphabet. */
+export function routeName(value: unknown): Verdict<string> {
+  if (typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) return { ok: true, value }
+  const fix = 'use up to 64 letters, digits, ".", "_" or "-", starting with a letter or digit, e.g. prod'
+  return { ok: false, message: `${show(value)} is not a valid route name`, fix }
+}
+
+export function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** A value as the user would recognise it in a message (strings quoted, so whitespace shows). */
+export function show(value: unknown): string {
+  return JSON.stringify(value) ?? String(value)
+}
+
+export function formatHostPort({ host, port }: HostPort): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}

@@ -1,0 +1,5 @@
+export { Proxy, type ProxyDeps, type ProxySnapshot } from './proxy.js'
+export { loadConfig } from './config/load.js'
+export type * from './config/types.js'
+export * from './errors.js'
+export { createLogger } from './logger.js'
