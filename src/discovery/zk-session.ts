@@ -31,9 +31,11 @@ export interface ZkSessionOptions {
  * must re-read and re-arm watches — a watcher is a stable function, node-zookeeper-client dedupes it).
  *
  * Traps handled here (test-env.md Z2, Z7, design.md decision 3): an expired client never recovers,
- * and a client can stay 'connecting' forever against a restarted server without emitting 'expired';
- * both are closed and replaced by a fresh client (a new session) — on 'expired' at once, otherwise
- * after `watchdogMs` without a connection.
+ * and a client can stay 'connecting' forever against a restarted server (one with an empty data
+ * dir refuses its old session) without emitting 'expired', or bounce between connected and
+ * disconnected after a restart. Such a client is closed and replaced by a fresh one (a new
+ * session: a fresh read and fresh watches) — on 'expired' at once, otherwise after `watchdogMs`
+ * without a connection. The proxy owns no ephemeral znodes, so a new session costs one re-read.
  */
 export class ZkSession extends EventEmitter {
   state: ZkSessionState = 'idle'
@@ -158,10 +160,12 @@ export class ZkSession extends EventEmitter {
     const c = this.#client
     this.#client = undefined
     if (c === undefined) return
+    const wasConnected = this.state === 'connected'
     c.removeAllListeners()
     // a late error from the old client must not crash the process
     c.on('error', () => {})
     c.close()
+    if (!wasConnected) disarmReconnect(c)
   }
 
   #setState(s: ZkSessionState): void {
@@ -169,6 +173,21 @@ export class ZkSession extends EventEmitter {
     this.state = s
     this.emit('state', s)
   }
+}
+
+/**
+ * Trap (node-zookeeper-client 1.1.3): after a server restart its ConnectionManager can run two
+ * reconnect loops at once; close() stops only one, and the other keeps dialling (and may even
+ * re-establish the session) forever. A client we replace while it is not connected gets its
+ * reconnect entry point disabled and its socket destroyed. The proxy keeps no ephemeral znodes, so
+ * dropping a session this way loses nothing.
+ */
+function disarmReconnect(c: object): void {
+  const cm = (c as { connectionManager?: unknown }).connectionManager
+  if (typeof cm !== 'object' || cm === null) return
+  const m = cm as { connect?: unknown; socket?: { destroy?: unknown } }
+  if (typeof m.connect === 'function') m.connect = () => {}
+  if (typeof m.socket?.destroy === 'function') (m.socket as { destroy: () => void }).destroy()
 }
 
 function isNoNode(err: unknown): boolean {
