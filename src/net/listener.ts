@@ -45,11 +45,13 @@ export class Listener {
     return this.#sockets.size
   }
 
-  /** Stop accepting; live connections are untouched. Idempotent. */
+  /**
+   * Stop accepting; live connections are untouched. Idempotent. Resolves as soon as the port is
+   * released — not when the last connection ends, which is when net.Server's own close callback
+   * would fire.
+   */
   stopAccepting(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.#server.listening) return resolve()
-      this.#server.close(() => resolve())
-    })
+    if (this.#server.listening) this.#server.close()
+    return Promise.resolve()
   }
 }
