@@ -1,0 +1,76 @@
+import { Writable } from 'node:stream'
+import type { Test } from 'tap'
+import { Proxy, type ProxyDeps } from '../../src/proxy.js'
+import { createLogger } from '../../src/logger.js'
+import { DEFAULTS } from '../../src/defaults.js'
+import type { Hs2RouteConfig, Hs2Target, ProxyConfig } from '../../src/config/types.js'
+
+/** Parsed pino records, for asserting on what was logged. */
+export class LogSink extends Writable {
+  readonly records: Record<string, unknown>[] = []
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    for (const line of chunk.toString().split('\n')) if (line.trim() !== '') this.records.push(JSON.parse(line) as Record<string, unknown>)
+    cb()
+  }
+  messages(): string[] {
+    return this.records.map((r) => String(r.msg))
+  }
+  text(): string {
+    return JSON.stringify(this.records)
+  }
+}
+
+export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}): Hs2RouteConfig {
+  return {
+    name: 'hs2',
+    listen: { host: '127.0.0.1', port: 0 },
+    url: 'jdbc:hive2://test/',
+    target,
+    policy: 'round-robin',
+    connectTimeoutMs: 1000,
+    maxConnectAttempts: 3,
+    idleTimeoutMs: 0,
+    ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
+    ...over,
+  }
+}
+
+/** Starts a Proxy with the given routes on port 0; stopped at teardown. */
+export async function startTestProxy(
+  t: Test,
+  routes: Hs2RouteConfig[],
+  opts: { zookeeper?: Partial<ProxyConfig['zookeeper']>; deps?: Partial<ProxyDeps> } = {},
+): Promise<{ proxy: Proxy; ports: number[]; logs: LogSink }> {
+  const logs = new LogSink()
+  const cfg: ProxyConfig = {
+    logLevel: 'debug',
+    shutdownGraceMs: 1000,
+    zookeeper: { ...DEFAULTS.zookeeper, sessionTimeoutMs: 4000, ...opts.zookeeper },
+    hs2: routes,
+  }
+  const proxy = new Proxy(cfg, { logger: createLogger('debug', logs), ...opts.deps })
+  const addrs = await proxy.start()
+  t.teardown(() => proxy.stop(0))
+  return { proxy, ports: addrs.map((a) => a.port), logs }
+}
+
+/** Polls `cond` every 20 ms; rejects after `timeoutMs` naming what it waited for. */
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A deterministic uniform source for the random policy (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
