@@ -8,7 +8,8 @@ import { hs2Route, startTestProxy, waitFor } from '../helpers/proxy.js'
 import type { Proxy } from '../../src/proxy.js'
 
 // One ZooKeeper server for the file; the tests stop, restart and wipe it, so they run in order.
-const zk = await startZk()
+// direct: the proxy faces the real server, including its restart-window trap (see helpers/zk.ts), not the test relay
+const zk = await startZk({ direct: true })
 t.teardown(() => zk.close())
 
 const query = (port: number) => queryBackendId({ host: '127.0.0.1', port, timeoutMs: 5000 })

@@ -1,0 +1,134 @@
+import t, { type Test } from 'tap'
+import net from 'node:net'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { freePort, startZk } from '../helpers/zk.js'
+import { connectTestZk } from '../helpers/zk-client.js'
+import { startHs2Stub } from '../helpers/hs2-stub.js'
+import { registerHs2 } from '../helpers/hs2-register.js'
+import { queryBackendId } from '../helpers/hive-client.js'
+import { waitFor } from '../helpers/proxy.js'
+
+// The real executable, as users run it (npm test builds dist/ first).
+const BIN = fileURLToPath(new URL('../../bin/hive-ha-proxy', import.meta.url))
+
+interface Run {
+  proc: ChildProcess
+  lines: Record<string, unknown>[]
+  stderr: () => string
+  exit: Promise<number | null>
+}
+
+function run(t: Test, args: string[], env: Record<string, string> = {}): Run {
+  const proc = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: Record<string, unknown>[] = []
+  let err = ''
+  let buf = ''
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString()
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i)
+      buf = buf.slice(i + 1)
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>)
+      } catch {
+        lines.push({ raw: line })
+      }
+    }
+  })
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  const exit = once(proc, 'exit').then(([code]) => code as number | null)
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+  })
+  return { proc, lines, stderr: () => err, exit }
+}
+
+const portIsFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.createServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+
+t.test('bad configuration: every problem reported, exit code 2, nothing listens', async (t) => {
+  const port = await freePort()
+  const r = run(t, ['--hs2', 'jdbc:hive2://', '--hs2-policy', 'fastest', '--hs2-listen', `127.0.0.1:${port}`, '--log-level', 'loud'], { HIVE_HA_PROXY_HS2_POLCY: 'random' })
+  t.equal(await r.exit, 2)
+  const err = r.stderr()
+  t.match(err, /invalid configuration \(4 problems\)/)
+  for (const key of ['--hs2:', '--hs2-policy:', '--log-level:', 'HIVE_HA_PROXY_HS2_POLCY:']) t.ok(err.includes(key), `names ${key}`)
+  t.match(err, /fix:/)
+  t.ok(await portIsFree(port), 'did not listen')
+})
+
+t.test('--help and --version exit 0', async (t) => {
+  const h = run(t, ['--help'])
+  t.equal(await h.exit, 0)
+  const v = run(t, ['--version'])
+  t.equal(await v.exit, 0)
+})
+
+t.test('a port already in use: exit code 1 with the address in the log', async (t) => {
+  const blocker = net.createServer().listen(0, '127.0.0.1')
+  await once(blocker, 'listening')
+  t.teardown(() => blocker.close())
+  const port = (blocker.address() as net.AddressInfo).port
+  const r = run(t, ['--hs2', 'jdbc:hive2://127.0.0.1:1/', '--hs2-listen', `127.0.0.1:${port}`])
+  t.equal(await r.exit, 1)
+  t.ok(r.lines.some((l) => l.msg === 'cannot start' && String(l.err).includes(`127.0.0.1:${port}`) && l.code === 'HHP_ERR_LISTEN'))
+})
+
+t.test('end to end through ZooKeeper, then SIGTERM drains live connections and exits 0', async (t) => {
+  const zk = await startZk()
+  t.teardown(() => zk.close())
+  const writer = await connectTestZk(zk.connectString)
+  t.teardown(() => writer.close())
+  const stub = await startHs2Stub({ id: 'cli-a' })
+  t.teardown(() => stub.close())
+  await registerHs2(writer, 'clins', stub)
+  const port = await freePort()
+  const url = `jdbc:hive2://${zk.connectString}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=clins`
+  const r = run(t, ['--hs2-listen', `127.0.0.1:${port}`, '--shutdown-grace', '5000'], { HIVE_HA_PROXY_HS2: url, HIVE_HA_PROXY_LOG_LEVEL: 'debug' })
+  await waitFor('route ready', () => r.lines.some((l) => l.msg === 'route ready (first discovery read)'))
+  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'cli-a')
+
+  const held = net.connect(port, '127.0.0.1')
+  held.on('error', () => {})
+  await waitFor('held connection piped', () => stub.connections === 2 && stub.activeConnections === 1)
+  r.proc.kill('SIGTERM')
+  await waitFor('draining', () => r.lines.some((l) => l.msg === 'shutting down: not accepting, waiting for live connections'))
+  await waitFor('listener closed', () => r.lines.some((l) => l.msg === 'waiting for live connections'))
+  const refused = await new Promise<boolean>((resolve) => {
+    const c = net.connect(port, '127.0.0.1')
+    c.once('connect', () => {
+      c.destroy()
+      resolve(false)
+    })
+    c.once('error', () => resolve(true))
+  })
+  t.ok(refused, 'new connections are refused while draining')
+  t.equal(stub.activeConnections, 1, 'the live connection is still piped')
+  t.equal(r.proc.exitCode, null, 'still running while a connection is live')
+  held.end()
+  t.equal(await r.exit, 0, 'exits 0 once the last connection ended')
+})
+
+t.test('SIGTERM with a connection that never ends: cut after the grace period, exit 0', async (t) => {
+  const stub = await startHs2Stub({ id: 'static-a' })
+  t.teardown(() => stub.close())
+  const port = await freePort()
+  const r = run(t, ['--hs2', `jdbc:hive2://127.0.0.1:${stub.port}/`, '--hs2-listen', `127.0.0.1:${port}`, '--shutdown-grace', '300'])
+  await waitFor('ready', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+  const held = net.connect(port, '127.0.0.1')
+  held.on('error', () => {})
+  await waitFor('piped', () => stub.activeConnections === 1)
+  const closed = once(held, 'close')
+  const started = Date.now()
+  r.proc.kill('SIGTERM')
+  await closed
+  t.ok(Date.now() - started >= 250, 'the connection was given the grace period')
+  t.equal(await r.exit, 0)
+})
