@@ -128,6 +128,12 @@ function rejectMistypedDiscovery(u: JdbcUrl, mode: string): void {
         `use serviceDiscoveryMode=zooKeeper (or zooKeeperHA), or drop it for a direct host:port list`,
     )
   }
+  if (mode === '' && u.sessionVars.has(ZOOKEEPER_NAMESPACE)) {
+    throw new JdbcUrlError(
+      `zooKeeperNamespace is set but serviceDiscoveryMode is not, so the hosts would be dialled as HiveServer2 itself; ` +
+        `add serviceDiscoveryMode=zooKeeper (or zooKeeperHA), or drop zooKeeperNamespace for a direct host:port list`,
+    )
+  }
   for (const key of u.sessionVars.keys()) {
     if (key !== SERVICE_DISCOVERY_MODE && key.toLowerCase() === SERVICE_DISCOVERY_MODE.toLowerCase()) {
       throw new JdbcUrlError(`session variable "${key}" is case-sensitive in Hive and would be ignored; spell it serviceDiscoveryMode`)

@@ -232,6 +232,7 @@ for (const c of targetCases) {
 const targetErrors: ErrCase[] = [
   // deliberate deviation from Hive, which would fall back to direct mode and dial ZooKeeper as HS2
   { name: 'unknown discovery mode value', url: 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zk', message: /serviceDiscoveryMode=zk is neither zooKeeper nor zooKeeperHA/ },
+  { name: 'namespace without a discovery mode', url: 'jdbc:hive2://zk1:2181/;zooKeeperNamespace=hiveserver2', message: /zooKeeperNamespace is set but serviceDiscoveryMode is not/ },
   { name: 'discovery mode key in the wrong case', url: 'jdbc:hive2://zk1:2181/;servicediscoverymode=zooKeeper', message: /case-sensitive.*serviceDiscoveryMode/ },
   { name: 'embedded (bare)', url: 'jdbc:hive2://', message: /embedded-mode URL.*needs a ZooKeeper quorum or a HiveServer2 host list/ },
   { name: 'embedded (with db and mode)', url: 'jdbc:hive2:///default;serviceDiscoveryMode=zooKeeper', message: /embedded-mode/ },
