@@ -86,6 +86,8 @@ function installSignals(proxy: Proxy, logger: Logger, graceMs: number, io: CliIo
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  // Node's default for SIGHUP is to exit; an operator sending it expects a reload, never a crash.
+  process.on('SIGHUP', () => logger.warn('SIGHUP received; configuration reload is not implemented yet, nothing changed'))
 }
 
 function processIo(): CliIo {
