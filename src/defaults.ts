@@ -26,6 +26,18 @@ export const DEFAULTS = {
   },
   metastore: {
     listen: { host: '127.0.0.1', port: 9083 },
+    selection: 'SEQUENTIAL',
+    mode: 'auto',
+    connectTimeoutMs: 5_000,
+    maxConnectAttempts: 3,
+    idleTimeoutMs: 0,
+    ejection: { failures: 3, baseMs: 5_000, maxMs: 120_000 },
+    /** large get_partitions answers; responses are streamed, never buffered whole */
+    maxMessageBytes: 1024 * 1024 * 1024,
+    maxReplayBytes: 1024 * 1024,
+    /** Hive 4 metastore ZooKeeper discovery (metastore.zookeeper.namespace, .client.port) */
+    zooKeeperNamespace: 'hive_metastore',
+    zooKeeperPort: 2181,
   },
   admin: {
     listen: { host: '127.0.0.1', port: 10_090 },

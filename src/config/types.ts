@@ -56,10 +56,48 @@ export interface ZooKeeperConfig {
   reconnectWatchdogMs: number
 }
 
+/** Hive's `hive.metastore.uri.selection`: SEQUENTIAL (proxy default) or RANDOM. */
+export type MetastoreSelection = 'SEQUENTIAL' | 'RANDOM'
+export const METASTORE_SELECTIONS: readonly MetastoreSelection[] = ['SEQUENTIAL', 'RANDOM']
+
+/** Where the metastores of a route come from. */
+export type MetastoreTarget =
+  /** `hive.metastore.uris`: `thrift://h1:9083,thrift://h2:9083`, in configured order */
+  | { kind: 'static'; backends: HostPort[] }
+  /** Hive 4 `metastore.service.discovery.mode=zookeeper`: children of `/<namespace>`, data `host:port` */
+  | { kind: 'zookeeper'; quorum: string; namespace: string }
+
+/**
+ * `auto`: detect from the first bytes (Thrift-aware for unframed/framed binary or compact, byte
+ * pipe for SASL and anything else). `pipe`: always a byte pipe with connect-time failover.
+ */
+export type MetastoreMode = 'auto' | 'pipe'
+export const METASTORE_MODES: readonly MetastoreMode[] = ['auto', 'pipe']
+
+export interface MetastoreRouteConfig {
+  name: string
+  listen: HostPort
+  /** the URI list (or ZooKeeper quorum) as given, for logs */
+  uris: string
+  target: MetastoreTarget
+  selection: MetastoreSelection
+  mode: MetastoreMode
+  connectTimeoutMs: number
+  /** connect attempts per (re)connect of one client connection, each metastore at most once */
+  maxConnectAttempts: number
+  idleTimeoutMs: number
+  ejection: EjectionConfig
+  /** a Thrift message (either direction) larger than this ends the client connection */
+  maxMessageBytes: number
+  /** requests up to this size are kept until answered so they can be re-sent; larger ones lose replay */
+  maxReplayBytes: number
+}
+
 export interface ProxyConfig {
   logLevel: LogLevel
   /** SIGTERM/SIGINT: live connections get this long to finish before being cut */
   shutdownGraceMs: number
   zookeeper: ZooKeeperConfig
   hs2: Hs2RouteConfig[]
+  metastore: MetastoreRouteConfig[]
 }

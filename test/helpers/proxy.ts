@@ -47,6 +47,7 @@ export async function startTestProxy(
     shutdownGraceMs: 1000,
     zookeeper: { ...DEFAULTS.zookeeper, sessionTimeoutMs: 4000, ...opts.zookeeper },
     hs2: routes,
+    metastore: [],
   }
   const proxy = new Proxy(cfg, { logger: createLogger('debug', logs), ...opts.deps })
   const addrs = await proxy.start()
