@@ -1,13 +1,15 @@
 import { randomInt } from 'node:crypto'
-import type { ProxyConfig, Hs2RouteConfig, HostPort } from './config/types.js'
+import type { ProxyConfig, Hs2RouteConfig, HostPort, MetastoreRouteConfig } from './config/types.js'
 import type { Logger } from './logger.js'
 import { Lifecycle } from './lifecycle.js'
 import { dialTcp, type Dial } from './net/dial.js'
 import { defaultZkClientFactory, ZkSession, ZkSessionRegistry, type ZkClientFactory } from './discovery/zk-session.js'
-import { Hs2ZkDiscovery } from './discovery/hs2-zookeeper.js'
-import { StaticDiscovery } from './discovery/static.js'
+import { hs2HaDiscovery, hs2ZkDiscovery, metastoreZkDiscovery, staticDiscovery } from './discovery/sources.js'
 import type { Discovery } from './discovery/discovery.js'
 import { Hs2Route, type RouteSnapshot } from './routes/hs2-route.js'
+import { MetastoreRoute } from './routes/metastore-route.js'
+
+export type Route = Hs2Route | MetastoreRoute
 
 /** Every side effect the proxy has, injectable; `createProxy` fills in the production ones. */
 export interface ProxyDeps {
@@ -34,7 +36,7 @@ const DISCOVERY_RETRY_MS = 1_000
  */
 export class Proxy {
   readonly lifecycle = new Lifecycle()
-  readonly routes: Hs2Route[]
+  readonly routes: Route[]
   readonly #cfg: ProxyConfig
   readonly #deps: ProxyDeps
   readonly #zk: ZkSessionRegistry
@@ -61,7 +63,10 @@ export class Proxy {
           logger: this.#log,
         }),
     )
-    this.routes = cfg.hs2.map((r) => new Hs2Route(r, this.#discoveryFor(r), this.#deps))
+    this.routes = [
+      ...cfg.hs2.map((r) => new Hs2Route(r, this.#hs2Discovery(r), this.#deps)),
+      ...cfg.metastore.map((r) => new MetastoreRoute(r, this.#metastoreDiscovery(r), this.#deps)),
+    ]
   }
 
   get ready(): boolean {
@@ -106,16 +111,17 @@ export class Proxy {
     }
   }
 
-  #discoveryFor(r: Hs2RouteConfig): Discovery {
+  #metastoreDiscovery(r: MetastoreRouteConfig): Discovery {
     const t = r.target
-    if (t.kind === 'static') return new StaticDiscovery(t.backends)
-    return new Hs2ZkDiscovery({
-      session: this.#zk.acquire(t.quorum),
-      namespace: t.namespace,
-      ha: t.kind === 'zookeeper-ha',
-      logger: this.#log.child({ route: r.name }),
-      retryMs: DISCOVERY_RETRY_MS,
-    })
+    if (t.kind === 'static') return staticDiscovery(t.backends)
+    return metastoreZkDiscovery({ session: this.#zk.acquire(t.quorum), namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS })
+  }
+
+  #hs2Discovery(r: Hs2RouteConfig): Discovery {
+    const t = r.target
+    if (t.kind === 'static') return staticDiscovery(t.backends)
+    const o = { session: this.#zk.acquire(t.quorum), namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS }
+    return t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
   }
 
   #closeSessions(): void {

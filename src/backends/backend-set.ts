@@ -13,9 +13,11 @@ export interface ResetResult {
  */
 export class BackendSet {
   readonly #byKey = new Map<string, BackendState>()
+  #order: string[] = []
 
   reset(list: readonly BackendInfo[]): ResetResult {
     const result: ResetResult = { added: [], removed: [], changed: [] }
+    this.#order = list.map((b) => b.key)
     const next = new Map(list.map((b) => [b.key, b]))
     for (const [key, state] of this.#byKey) {
       const info = next.get(key)
@@ -46,6 +48,11 @@ export class BackendSet {
   /** Listed backends, in key order (stable, so round-robin is predictable). */
   listed(): BackendState[] {
     return [...this.#byKey.values()].filter((b) => b.listed).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+
+  /** Listed backends in the order discovery gave them (a metastore URI list's configured order). */
+  inOrder(): BackendState[] {
+    return this.#order.map((k) => this.#byKey.get(k)).filter((b): b is BackendState => b !== undefined && b.listed)
   }
 
   all(): BackendState[] {

@@ -24,21 +24,34 @@ export function take<T>(src: Sourced | undefined, fallback: T, check: Check<T>, 
 /** Node's timers turn any delay above 2^31-1 ms into 1 ms: a "very long" timeout would fire at once. */
 export const MAX_WHOLE = 2_147_483_647
 
-/** Whole numbers from `min` to MAX_WHOLE: YAML numbers or digit strings (flags and variables are strings). */
-export function whole(min: 0 | 1, example: number): Check<number> {
+/**
+ * Whole numbers from `min` to MAX_WHOLE: YAML numbers or digit strings (flags and variables are
+ * strings). `zero` says what 0 means when 0 is allowed.
+ */
+export function whole(min: number, example: number, zero = 'never'): Check<number> {
   return (value) => {
     const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN
     if (Number.isInteger(n) && n >= min && n <= MAX_WHOLE) return { ok: true, value: n }
-    const what = min === 0 ? 'a whole number >= 0 (0 = never)' : 'a positive whole number'
+    const what = min === 0 ? `a whole number >= 0 (0 = ${zero})` : min === 1 ? 'a positive whole number' : `a whole number >= ${min}`
     const fix = `use a whole number from ${min} to ${MAX_WHOLE}, e.g. ${example}`
     return { ok: false, message: `${show(value)} is not ${what}`, fix }
   }
 }
 
-/** Case-insensitive (`INFO` is a common way to write a level); yields the canonical spelling. */
+/** A TCP port, 1..65535 (YAML number or digit string). */
+export function tcpPort(value: unknown): Verdict<number> {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : NaN
+  if (Number.isInteger(n) && n >= 1 && n <= 65_535) return { ok: true, value: n }
+  return { ok: false, message: `${show(value)} is not a TCP port`, fix: 'use a port from 1 to 65535, e.g. 2181' }
+}
+
+/**
+ * Case-insensitive (`INFO` is a common way to write a level, `random` one for a metastore
+ * selection); yields the canonical spelling.
+ */
 export function oneOf<T extends string>(allowed: readonly T[]): Check<T> {
   return (value) => {
-    const hit = allowed.find((a) => typeof value === 'string' && a === value.toLowerCase())
+    const hit = allowed.find((a) => typeof value === 'string' && a.toLowerCase() === value.toLowerCase())
     if (hit !== undefined) return { ok: true, value: hit }
     const list = allowed.join(', ')
     const guess = typeof value === 'string' ? nearest(value, allowed) : undefined

@@ -5,10 +5,12 @@
  */
 import { DEFAULTS } from '../defaults.js'
 import type { ConfigProblem } from '../errors.js'
-import { HS2_POLICIES, LOG_LEVELS } from './types.js'
+import { HS2_POLICIES, LOG_LEVELS, METASTORE_SELECTIONS } from './types.js'
 
 /** A setting that can come from a flag or an environment variable. */
-export type Setting = 'config' | 'hs2' | 'hs2Listen' | 'hs2Policy' | 'connectTimeoutMs' | 'logLevel' | 'shutdownGraceMs'
+export type Setting =
+  | 'config' | 'hiveSite' | 'hs2' | 'hs2Listen' | 'hs2Policy' | 'connectTimeoutMs'
+  | 'metastore' | 'metastoreListen' | 'metastoreSelection' | 'logLevel' | 'shutdownGraceMs'
 
 /** A raw value plus where the user wrote it, in their words: `--hs2-policy`, `hs2[1].policy (in /x.yaml)`. */
 export interface Sourced {
@@ -27,7 +29,10 @@ export interface SettingSpec {
   default?: string
 }
 
-const { hs2: HS2 } = DEFAULTS
+const { hs2: HS2, metastore: HMS } = DEFAULTS
+
+export const EXAMPLE_URL = 'jdbc:hive2://zk1:2181,zk2:2181/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=hiveserver2'
+export const EXAMPLE_METASTORE_URIS = 'thrift://hms1:9083,thrift://hms2:9083'
 
 export const SETTINGS: readonly SettingSpec[] = [
   {
@@ -48,6 +53,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: 'one TCP connect to an HS2 instance', default: String(HS2.connectTimeoutMs),
   },
   {
+    setting: 'metastore', flag: '--metastore', env: 'HIVE_HA_PROXY_METASTORE', arg: '<uri-list>',
+    help: `metastore URIs as in hive.metastore.uris: ${EXAMPLE_METASTORE_URIS} (port required)`,
+  },
+  {
+    setting: 'metastoreListen', flag: '--metastore-listen', env: 'HIVE_HA_PROXY_METASTORE_LISTEN', arg: '<host:port>',
+    help: 'where metastore clients connect; same forms as --hs2-listen',
+    default: `${HMS.listen.host}:${HMS.listen.port}`,
+  },
+  {
+    setting: 'metastoreSelection', flag: '--metastore-selection', env: 'HIVE_HA_PROXY_METASTORE_SELECTION', arg: '<selection>',
+    help: `${METASTORE_SELECTIONS.join(' | ')}, as hive.metastore.uri.selection`, default: HMS.selection,
+  },
+  {
+    setting: 'hiveSite', flag: '--hive-site', env: 'HIVE_HA_PROXY_HIVE_SITE', arg: '<hive-site.xml>',
+    help: 'read the first metastore route from a hive-site.xml (keys below)',
+  },
+  {
     setting: 'config', flag: '--config', env: 'HIVE_HA_PROXY_CONFIG', arg: '<file.yaml>',
     help: 'YAML config file (format below)',
   },
@@ -65,55 +87,6 @@ export const SETTINGS: readonly SettingSpec[] = [
 const HELP_FLAGS = ['--help', '-h']
 const VERSION_FLAGS = ['--version', '-V']
 const ALL_FLAGS = [...SETTINGS.map((s) => s.flag), ...HELP_FLAGS, ...VERSION_FLAGS]
-
-function optionLines(): string[] {
-  return SETTINGS.flatMap((s) => [
-    `  ${`${s.flag} ${s.arg}`.padEnd(30)}${s.env}`,
-    `      ${s.help}${s.default === undefined ? '' : ` (default ${s.default})`}`,
-  ])
-}
-
-function note(line: string, comment: string): string {
-  return `${line.padEnd(32)}# ${comment}`
-}
-
-export const EXAMPLE_URL = 'jdbc:hive2://zk1:2181,zk2:2181/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=hiveserver2'
-
-export const HELP_TEXT = [
-  'Usage: hive-ha-proxy --hs2 <jdbc-url> [options]',
-  '       hive-ha-proxy --config <file.yaml> [options]',
-  '',
-  'One fixed HiveServer2 endpoint that routes to the HS2 instances of a JDBC URL, e.g.',
-  `  ${EXAMPLE_URL}`,
-  '',
-  'Options (flag, then environment variable):',
-  ...optionLines(),
-  `  ${'-h, --help'.padEnd(30)}print this text`,
-  `  ${'-V, --version'.padEnd(30)}print the version`,
-  '',
-  'Flags take "--flag value" or "--flag=value". Sources, later wins: built-in defaults <',
-  '--config file (or HIVE_HA_PROXY_CONFIG) < HIVE_HA_PROXY_* variables < flags. Empty variables',
-  'count as unset; unknown HIVE_HA_PROXY_* variables are errors. Policies and log levels are',
-  'case-insensitive.',
-  '--hs2, --hs2-listen, --hs2-policy and --connect-timeout (and their variables) set the FIRST',
-  'HS2 route, hs2[0]: they override its fields when the config file declares routes, and create',
-  'it when it does not. Further routes exist only in the config file.',
-  '',
-  'Config file (YAML; every key is optional except each route\'s url; defaults shown):',
-  `  logLevel: ${DEFAULTS.logLevel}`,
-  `  shutdownGraceMs: ${DEFAULTS.shutdownGraceMs}`,
-  `  zookeeper: { sessionTimeoutMs: ${DEFAULTS.zookeeper.sessionTimeoutMs}, reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs} }`,
-  note('  hs2:', 'a list of routes; a single mapping is one route'),
-  note('    - name: hs2', 'default hs2, hs2-2, hs2-3 ...; unique'),
-  `      url: "${EXAMPLE_URL}"`,
-  note(`      listen: ${HS2.listen.host}:${HS2.listen.port}`, 'unique per route'),
-  `      policy: ${HS2.policy}`,
-  `      connectTimeoutMs: ${HS2.connectTimeoutMs}`,
-  `      maxConnectAttempts: ${HS2.maxConnectAttempts}`,
-  note(`      idleTimeoutMs: ${HS2.idleTimeoutMs}`, '0 = never close idle connections'),
-  `      ejection: { failures: ${HS2.ejection.failures}, baseMs: ${HS2.ejection.baseMs}, maxMs: ${HS2.ejection.maxMs} }`,
-  '',
-].join('\n')
 
 export interface ParsedArgs {
   help: boolean
@@ -170,7 +143,9 @@ function looksLikeFlag(token: string): boolean {
 
 function unexpected(token: string, name: string): ConfigProblem {
   if (!token.startsWith('-')) {
-    const fix = token.startsWith('jdbc:') ? `write --hs2 ${token}` : 'every setting is a flag (--flag value); see --help'
+    const fix = token.startsWith('jdbc:')
+      ? `write --hs2 ${token}`
+      : /^thrift:\/\//i.test(token) ? `write --metastore ${token}` : 'every setting is a flag (--flag value); see --help'
     return problem(token, 'unexpected argument', fix)
   }
   const guess = nearest(name, ALL_FLAGS)

@@ -21,7 +21,8 @@ export interface FileSettings {
   /** false when the file could not be read or parsed (problems say why) */
   loaded: boolean
   top: Fields
-  routes: RawRoute[]
+  hs2: RawRoute[]
+  metastore: RawRoute[]
   /** false when some route could not be read: "no route at all" would then be noise */
   routesComplete: boolean
 }
@@ -30,14 +31,27 @@ export interface FileSettings {
 interface Schema {
   readonly [key: string]: Schema | 'leaf'
 }
-const ROUTE_SCHEMA: Schema = {
+const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
+const HS2_SCHEMA: Schema = {
   name: 'leaf', url: 'leaf', listen: 'leaf', policy: 'leaf', connectTimeoutMs: 'leaf',
-  maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf', ejection: { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' },
+  maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf', ejection: EJECTION,
+}
+const METASTORE_SCHEMA: Schema = {
+  name: 'leaf', uris: 'leaf', listen: 'leaf', selection: 'leaf', mode: 'leaf', discovery: 'leaf',
+  zooKeeperNamespace: 'leaf', connectTimeoutMs: 'leaf', maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf',
+  ejection: EJECTION, maxMessageBytes: 'leaf', maxReplayBytes: 'leaf',
 }
 const TOP_SCHEMA: Schema = {
-  logLevel: 'leaf', shutdownGraceMs: 'leaf', hs2: 'leaf',
+  logLevel: 'leaf', shutdownGraceMs: 'leaf', hiveSite: 'leaf', hs2: 'leaf', metastore: 'leaf',
   zookeeper: { sessionTimeoutMs: 'leaf', reconnectWatchdogMs: 'leaf' },
 }
+
+/** The route lists of the file: YAML key, route keys, and what a route looks like (for fixes). */
+const ROUTE_LISTS = {
+  hs2: { schema: HS2_SCHEMA, example: '{ url: "jdbc:hive2://..." }' },
+  metastore: { schema: METASTORE_SCHEMA, example: '{ uris: "thrift://hms1:9083,thrift://hms2:9083" }' },
+} as const
+type RouteList = keyof typeof ROUTE_LISTS
 
 interface FileCtx {
   path: string
@@ -55,19 +69,21 @@ export function inFile(path: string, where: string): string {
  */
 export function readConfigFile(ref: Sourced, readFile: (path: string) => string, problems: ConfigProblem[]): FileSettings {
   const ctx: FileCtx = { path: String(ref.value), problems }
-  const out: FileSettings = { loaded: false, top: {}, routes: [], routesComplete: false }
+  const out: FileSettings = { loaded: false, top: {}, hs2: [], metastore: [], routesComplete: false }
   const data = parseFile(ref, readFile, ctx)
   if (data === undefined) return out
   if (data !== null && !isMapping(data)) {
-    const fix = 'start the file with keys such as hs2: and logLevel: (see --help)'
+    const fix = 'start the file with keys such as hs2:, metastore: and logLevel: (see --help)'
     problems.push({ key: ctx.path, message: `must be a YAML mapping, got ${show(data)}`, fix })
     return out
   }
   flatten(data ?? {}, TOP_SCHEMA, '', '', ctx, out.top)
-  const hs2 = out.top['hs2']
-  delete out.top['hs2']
   out.routesComplete = true
-  out.routes = fileRoutes(hs2?.value, out, ctx)
+  for (const list of ['hs2', 'metastore'] as const) {
+    const value = out.top[list]?.value
+    delete out.top[list]
+    out[list] = fileRoutes(list, value, out, ctx)
+  }
   out.loaded = true
   return out
 }
@@ -122,27 +138,31 @@ function flatten(value: object, schema: Schema, where: string, prefix: string, c
   }
 }
 
-/** `hs2:` is a list of routes; a single mapping is accepted as a one-route list (keys then read `hs2.url`). */
-function fileRoutes(value: unknown, out: FileSettings, ctx: FileCtx): RawRoute[] {
+/**
+ * `hs2:` and `metastore:` are lists of routes; a single mapping is accepted as a one-route list
+ * (keys then read `hs2.url`, `metastore.uris`).
+ */
+function fileRoutes(list: RouteList, value: unknown, out: FileSettings, ctx: FileCtx): RawRoute[] {
+  const { schema, example } = ROUTE_LISTS[list]
   if (value === undefined) return []
   if (!Array.isArray(value) && !isMapping(value)) {
     const message = `must be a list of routes, got ${show(value)}`
-    ctx.problems.push({ key: inFile(ctx.path, 'hs2'), message, fix: 'write hs2: [ { url: "jdbc:hive2://..." } ]' })
+    ctx.problems.push({ key: inFile(ctx.path, list), message, fix: `write ${list}: [ ${example} ]` })
     out.routesComplete = false
     return []
   }
   const items: unknown[] = Array.isArray(value) ? value : [value]
   return items.flatMap((item, i) => {
-    const where = Array.isArray(value) ? `hs2[${i}].` : 'hs2.'
+    const where = Array.isArray(value) ? `${list}[${i}].` : `${list}.`
     if (!isMapping(item)) {
       const message = `must be a mapping, got ${show(item)}`
-      const fix = 'write the route as { url: "jdbc:hive2://...", ... }'
+      const fix = `write the route as ${example.replace(' }', ', ... }')}`
       ctx.problems.push({ key: inFile(ctx.path, where.slice(0, -1)), message, fix })
       out.routesComplete = false
       return []
     }
     const fields: Fields = {}
-    flatten(item, ROUTE_SCHEMA, where, '', ctx, fields)
+    flatten(item, schema, where, '', ctx, fields)
     return [{ fields, keyOf: (field: string) => inFile(ctx.path, `${where}${field}`) }]
   })
 }

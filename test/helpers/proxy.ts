@@ -3,7 +3,7 @@ import type { Test } from 'tap'
 import { Proxy, type ProxyDeps } from '../../src/proxy.js'
 import { createLogger } from '../../src/logger.js'
 import { DEFAULTS } from '../../src/defaults.js'
-import type { Hs2RouteConfig, Hs2Target, ProxyConfig } from '../../src/config/types.js'
+import type { Hs2RouteConfig, Hs2Target, MetastoreRouteConfig, MetastoreTarget, ProxyConfig } from '../../src/config/types.js'
 
 /** Parsed pino records, for asserting on what was logged. */
 export class LogSink extends Writable {
@@ -35,11 +35,29 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
   }
 }
 
-/** Starts a Proxy with the given routes on port 0; stopped at teardown. */
+export function metastoreRoute(target: MetastoreTarget, over: Partial<MetastoreRouteConfig> = {}): MetastoreRouteConfig {
+  return {
+    name: 'metastore',
+    listen: { host: '127.0.0.1', port: 0 },
+    uris: 'test',
+    target,
+    selection: 'SEQUENTIAL',
+    mode: 'auto',
+    connectTimeoutMs: 1000,
+    maxConnectAttempts: 3,
+    idleTimeoutMs: 0,
+    ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
+    maxMessageBytes: 64 * 1024 * 1024,
+    maxReplayBytes: 1024 * 1024,
+    ...over,
+  }
+}
+
+/** Starts a Proxy with the given routes on port 0 (HS2 routes first in `ports`); stopped at teardown. */
 export async function startTestProxy(
   t: Test,
   routes: Hs2RouteConfig[],
-  opts: { zookeeper?: Partial<ProxyConfig['zookeeper']>; deps?: Partial<ProxyDeps> } = {},
+  opts: { zookeeper?: Partial<ProxyConfig['zookeeper']>; deps?: Partial<ProxyDeps>; metastore?: MetastoreRouteConfig[] } = {},
 ): Promise<{ proxy: Proxy; ports: number[]; logs: LogSink }> {
   const logs = new LogSink()
   const cfg: ProxyConfig = {
@@ -47,7 +65,7 @@ export async function startTestProxy(
     shutdownGraceMs: 1000,
     zookeeper: { ...DEFAULTS.zookeeper, sessionTimeoutMs: 4000, ...opts.zookeeper },
     hs2: routes,
-    metastore: [],
+    metastore: opts.metastore ?? [],
   }
   const proxy = new Proxy(cfg, { logger: createLogger('debug', logs), ...opts.deps })
   const addrs = await proxy.start()

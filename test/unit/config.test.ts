@@ -136,6 +136,7 @@ t.test('flags and variables create hs2[0] when there is no file', async (t) => {
         shutdownGraceMs: DEFAULTS.shutdownGraceMs,
         zookeeper: { ...DEFAULTS.zookeeper },
         hs2: [{ ...route0Defaults, url: ZK_URL, target: hs2TargetFromJdbcUrl(ZK_URL) }],
+        metastore: [],
       })
       t.same(sources, c.sources)
     })
@@ -192,7 +193,7 @@ hs2:
     listen: localhost:10003
 `
   const { config } = run(deps(['--config', FILE], {}, yaml))
-  t.same({ ...config, hs2: [] }, { logLevel: 'debug', shutdownGraceMs: 5000, zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 }, hs2: [] })
+  t.same({ ...config, hs2: [] }, { logLevel: 'debug', shutdownGraceMs: 5000, zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 }, hs2: [], metastore: [] })
   t.same(config.hs2.map((r) => r.name), ['hs2', 'hs2-2', 'hs2-3'])
   t.same(config.hs2.map((r) => hp(r.listen)), ['127.0.0.1:10001', '::1:10002', 'localhost:10003'])
   t.same(config.hs2.map((r) => r.target.kind), ['zookeeper', 'static', 'zookeeper-ha'])
@@ -372,7 +373,7 @@ const errorCases: ErrorCase[] = [
   { name: 'unknown top-level key, suggested', argv: cfg, yaml: `loglevel: info\n${route('')}`, keys: [inFile('loglevel')], fix: /did you mean logLevel/ },
   { name: 'unknown route key, suggested', argv: cfg, yaml: route('polcy: random'), keys: [inFile('hs2[0].polcy')], fix: /did you mean policy/ },
   { name: 'unknown nested key, suggested', argv: cfg, yaml: route('ejection: { maxMS: 9000 }'), keys: [inFile('hs2[0].ejection.maxMS')], fix: /did you mean maxMs/ },
-  { name: 'unknown key, nothing close', argv: cfg, yaml: `metastore: {}\n${route('')}`, keys: [inFile('metastore')], fix: /remove it; known keys here: logLevel/ },
+  { name: 'unknown key, nothing close', argv: cfg, yaml: `frobnicate: {}\n${route('')}`, keys: [inFile('frobnicate')], fix: /remove it; known keys here: logLevel/ },
   { name: 'prototype key names are unknown keys', argv: cfg, yaml: route('constructor: 1'), keys: [inFile('hs2[0].constructor')] },
   { name: 'zookeeper not a mapping', argv: [...cfg, '--hs2', STATIC_URL], yaml: 'zookeeper: zk1:2181\n', keys: [inFile('zookeeper')] },
   { name: 'hs2 is a string', argv: cfg, yaml: `hs2: "${STATIC_URL}"\n`, keys: [inFile('hs2')], message: /list of routes/ },

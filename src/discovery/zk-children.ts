@@ -3,34 +3,39 @@ import { errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { BackendInfo } from '../backends/backend.js'
 import type { Discovery, DiscoverySnapshot, DiscoveryStatus, SkippedInstance } from './discovery.js'
-import { isServerUriChild, parseHs2Znode, type ZnodeParse } from './hs2-znode.js'
-import { haRegistryRoot, isHaInstanceChild, parseHaRecord } from './ha-record.js'
 import { isNoNodeError, type ZkSession } from './zk-session.js'
 
-export interface Hs2ZkDiscoveryOptions {
+/** What a registration znode means: a backend, or a reason to skip it. Parsers never throw. */
+export type ChildParse = { ok: true; backend: BackendInfo } | { ok: false; source: string; reason: string }
+
+export interface ZkChildrenDiscoveryOptions {
   session: ZkSession
-  namespace: string
-  /** active/passive registry: only the leader becomes a backend */
-  ha: boolean
+  /** the parent znode whose children are registrations */
+  path: string
+  /** reported in status(): 'zookeeper', 'zookeeper-ha', ... */
+  kind: string
+  /** which children are registrations at all (others are ignored, not even listed as skipped) */
+  accept(name: string): boolean
+  parse(name: string, data: Buffer): ChildParse
+  /**
+   * Registration data that changes after creation (HA records flip active/passive) is watched and
+   * re-read on every refresh; data that never changes is cached by child name for a session.
+   */
+  watchData: boolean
   logger: Logger
   /** delay before re-reading after a failed read while the session is connected */
   retryMs: number
 }
 
 /**
- * HS2 instances from ZooKeeper, driven by watches (never polling):
- * - `zooKeeper` mode: children of `/<ns>`; only `serverUri=` children are instances (others, like
- *   the privilege synchronizer's `leader`, are ignored). Instance data never changes after
- *   registration, so parsed data is cached by child name for the life of a session.
- * - `zooKeeperHA` mode: children `instance-*` of `/<ns>-unsecure/instances`, whose JSON data
- *   changes on leadership moves, so every child's data is watched and re-read.
- * A missing parent znode is a successful read of zero instances, with an existence watch.
+ * Backends from the children of one znode, driven by watches (never polling). A missing parent
+ * is a successful read of zero backends, with an existence watch so its creation is noticed.
  */
-export class Hs2ZkDiscovery extends EventEmitter implements Discovery {
-  readonly #o: Hs2ZkDiscoveryOptions
+export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
+  readonly #o: ZkChildrenDiscoveryOptions
   readonly #log: Logger
   readonly #path: string
-  readonly #cache = new Map<string, ZnodeParse>()
+  readonly #cache = new Map<string, ChildParse>()
   #cacheGeneration = -1
   #running = false
   #again = false
@@ -44,10 +49,10 @@ export class Hs2ZkDiscovery extends EventEmitter implements Discovery {
   readonly #onWatch = (): void => void this.refresh()
   readonly #onReady = (): void => void this.refresh()
 
-  constructor(o: Hs2ZkDiscoveryOptions) {
+  constructor(o: ZkChildrenDiscoveryOptions) {
     super()
     this.#o = o
-    this.#path = o.ha ? `${haRegistryRoot(o.namespace)}/instances` : `/${o.namespace}`
+    this.#path = o.path
     this.#log = o.logger.child({ component: 'discovery', path: this.#path, quorum: o.session.connectString })
   }
 
@@ -66,7 +71,7 @@ export class Hs2ZkDiscovery extends EventEmitter implements Discovery {
 
   status(): DiscoveryStatus {
     return {
-      kind: this.#o.ha ? 'zookeeper-ha' : 'zookeeper',
+      kind: this.#o.kind,
       source: `${this.#o.session.connectString}${this.#path}`,
       ready: this.#lastSuccessAt !== undefined,
       lastSuccessAt: this.#lastSuccessAt,
@@ -137,7 +142,7 @@ export class Hs2ZkDiscovery extends EventEmitter implements Discovery {
       this.#log.warn('namespace znode does not exist (yet); no instances')
       return { backends: [], skipped: [] }
     }
-    const keep = children.filter((c) => (this.#o.ha ? isHaInstanceChild(c) : isServerUriChild(c)))
+    const keep = children.filter((c) => this.#o.accept(c)).sort()
     const live = new Set(keep)
     for (const name of this.#cache.keys()) if (!live.has(name)) this.#cache.delete(name)
     const parsed = await Promise.all(keep.map((name) => this.#readChild(name)))
@@ -147,35 +152,28 @@ export class Hs2ZkDiscovery extends EventEmitter implements Discovery {
     for (const p of parsed) {
       if (p === undefined) continue
       if (!p.ok) {
-        skipped.push({ source: p.znode, reason: p.reason })
+        skipped.push({ source: p.source, reason: p.reason })
         continue
       }
-      const i = p.instance
-      if (this.#o.ha && i.leader !== true) {
-        skipped.push({ source: i.znode, reason: 'passive (not the leader)' })
+      if (seen.has(p.backend.key)) {
+        // a server restarted within its session timeout can be registered twice for a while
+        skipped.push({ source: p.backend.source, reason: `duplicate of ${p.backend.key}` })
         continue
       }
-      if (seen.has(i.key)) {
-        // an HS2 restarted within its session timeout can be registered twice for a while
-        skipped.push({ source: i.znode, reason: `duplicate of ${i.key}` })
-        continue
-      }
-      seen.add(i.key)
-      const b: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
-      if (this.#o.ha) b.leader = true
-      backends.push(b)
+      seen.add(p.backend.key)
+      backends.push(p.backend)
     }
     return { backends, skipped }
   }
 
   /** undefined when the child vanished between listing and reading (it is simply gone). */
-  async #readChild(name: string): Promise<ZnodeParse | undefined> {
-    const cached = this.#o.ha ? undefined : this.#cache.get(name)
+  async #readChild(name: string): Promise<ChildParse | undefined> {
+    const cached = this.#o.watchData ? undefined : this.#cache.get(name)
     if (cached !== undefined) return cached
-    const data = await this.#o.session.getData(`${this.#path}/${name}`, this.#o.ha ? this.#onWatch : undefined)
+    const data = await this.#o.session.getData(`${this.#path}/${name}`, this.#o.watchData ? this.#onWatch : undefined)
     if (data === undefined) return undefined
-    const p = this.#o.ha ? parseHaRecord(name, data) : parseHs2Znode(name, data)
-    if (!this.#o.ha) this.#cache.set(name, p)
+    const p = this.#o.parse(name, data)
+    if (!this.#o.watchData) this.#cache.set(name, p)
     return p
   }
 

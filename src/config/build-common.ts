@@ -1,0 +1,81 @@
+/**
+ * What HS2 and metastore routes share when raw fields become a validated route: field lookup with
+ * rejection bookkeeping, the ejection block, and uniqueness of names and listen addresses across
+ * ALL routes of both kinds.
+ */
+import type { ConfigProblem } from '../errors.js'
+import { formatHostPort, take, whole, type Check } from './checks.js'
+import type { EjectionConfig, HostPort } from './types.js'
+import type { RawRoute } from './yaml-file.js'
+
+/** Reads one field of a route: its checked value, or `fallback` (+ a problem when it was set but bad). */
+export type FieldGetter = <T>(field: string, fallback: T, check: Check<T>) => T
+
+/** Fields whose value was rejected are added to `rejected` (their default stands in for them). */
+export function fieldGetter(r: RawRoute, rejected: Set<string>, problems: ConfigProblem[]): FieldGetter {
+  return (field, fallback, check) => {
+    const before = problems.length
+    const value = take(r.fields[field], fallback, check, problems)
+    if (problems.length > before) rejected.add(field)
+    return value
+  }
+}
+
+/** Where the user set `field` of `r`, or where they would write it when it holds its default. */
+export function fieldKey(r: RawRoute, field: string): string {
+  return r.fields[field]?.key ?? r.keyOf(field)
+}
+
+export function buildEjection(
+  r: RawRoute, get: FieldGetter, rejected: Set<string>, defaults: EjectionConfig, problems: ConfigProblem[],
+): EjectionConfig {
+  const ejection = {
+    failures: get('ejection.failures', defaults.failures, whole(1, defaults.failures)),
+    baseMs: get('ejection.baseMs', defaults.baseMs, whole(1, defaults.baseMs)),
+    maxMs: get('ejection.maxMs', defaults.maxMs, whole(1, defaults.maxMs)),
+  }
+  // Compared only when both parsed: a rejected value has been replaced by its default.
+  if (!rejected.has('ejection.baseMs') && !rejected.has('ejection.maxMs') && ejection.maxMs < ejection.baseMs) {
+    const message = `ejection.maxMs (${ejection.maxMs}) is below ejection.baseMs (${ejection.baseMs})`
+    problems.push({ key: fieldKey(r, 'ejection.maxMs'), message, fix: `raise maxMs to at least ${ejection.baseMs}, or lower baseMs` })
+  }
+  return ejection
+}
+
+/** One built route of either kind, with what it was built from. */
+export interface BuiltRoute {
+  raw: RawRoute
+  name: string
+  listen: HostPort
+  rejected: Set<string>
+}
+
+/**
+ * Names must be unique; two routes must not bind the same address (a wildcard host clashes with
+ * any). Checked over HS2 and metastore routes together, the later route reports. Rejected values
+ * are skipped: the default standing in for them would report false clashes.
+ */
+export function checkDistinct(routes: readonly BuiltRoute[], problems: ConfigProblem[]): void {
+  const valid = (r: BuiltRoute, field: string): boolean => !r.rejected.has(field)
+  routes.forEach((route, j) => {
+    const sameName = routes.findIndex((other) => valid(other, 'name') && other.name === route.name)
+    const first = routes[sameName]
+    if (valid(route, 'name') && first !== undefined && sameName < j) {
+      const message = `name "${route.name}" is already used by ${fieldKey(first.raw, 'name')}`
+      problems.push({ key: fieldKey(route.raw, 'name'), message, fix: 'give each route a unique name' })
+    }
+    const sameListen = routes.findIndex((other) => valid(other, 'listen') && clash(other.listen, route.listen))
+    const taken = routes[sameListen]
+    if (valid(route, 'listen') && taken !== undefined && sameListen < j) {
+      const message = `${formatHostPort(route.listen)} is already the address of ${fieldKey(taken.raw, 'listen')}`
+      problems.push({ key: fieldKey(route.raw, 'listen'), message, fix: 'give each route its own listen port' })
+    }
+  })
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::'])
+
+function clash(a: HostPort, b: HostPort): boolean {
+  if (a.port !== b.port || a.port === 0) return false // port 0 = any free port, never a clash
+  return a.host.toLowerCase() === b.host.toLowerCase() || WILDCARDS.has(a.host) || WILDCARDS.has(b.host)
+}

@@ -1,0 +1,58 @@
+/** Raw HS2 route fields (any source) -> validated `Hs2RouteConfig`s. */
+import { DEFAULTS } from '../defaults.js'
+import { JdbcUrlError, type ConfigProblem } from '../errors.js'
+import { buildEjection, fieldGetter, fieldKey, type BuiltRoute } from './build-common.js'
+import { listenAddress, oneOf, routeName, show, whole } from './checks.js'
+import { EXAMPLE_URL } from './flags.js'
+import { hs2TargetFromJdbcUrl } from './jdbc-url.js'
+import { HS2_POLICIES, type Hs2RouteConfig, type Hs2Target } from './types.js'
+import type { RawRoute } from './yaml-file.js'
+
+const HS2 = DEFAULTS.hs2
+
+/** Every route is built (problems appended); `built` feeds the cross-route uniqueness check. */
+export function buildHs2Routes(raw: readonly RawRoute[], problems: ConfigProblem[]): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
+  const built: BuiltRoute[] = []
+  const routes = raw.map((r, index) => {
+    const rejected = new Set<string>()
+    const route = buildRoute(r, index, rejected, problems)
+    built.push({ raw: r, name: route.name, listen: route.listen, rejected })
+    return route
+  })
+  return { routes, built }
+}
+
+function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems: ConfigProblem[]): Hs2RouteConfig {
+  const get = fieldGetter(r, rejected, problems)
+  const ejection = buildEjection(r, get, rejected, HS2.ejection, problems)
+  return {
+    name: get('name', index === 0 ? 'hs2' : `hs2-${index + 1}`, routeName),
+    listen: get('listen', { ...HS2.listen }, listenAddress),
+    ...routeUrl(r, problems),
+    policy: get('policy', HS2.policy, oneOf(HS2_POLICIES)),
+    connectTimeoutMs: get('connectTimeoutMs', HS2.connectTimeoutMs, whole(1, HS2.connectTimeoutMs)),
+    maxConnectAttempts: get('maxConnectAttempts', HS2.maxConnectAttempts, whole(1, HS2.maxConnectAttempts)),
+    idleTimeoutMs: get('idleTimeoutMs', HS2.idleTimeoutMs, whole(0, 600_000)),
+    ejection,
+  }
+}
+
+/** Placeholder for a route whose URL was rejected; never returned because a problem was recorded. */
+const NO_TARGET: Hs2Target = { kind: 'static', backends: [] }
+
+function routeUrl(r: RawRoute, problems: ConfigProblem[]): { url: string; target: Hs2Target } {
+  const src = r.fields['url']
+  const fix = `write a JDBC URL such as ${EXAMPLE_URL} or jdbc:hive2://host1:10000,host2:10000/`
+  if (src === undefined || typeof src.value !== 'string') {
+    const message = src === undefined ? 'the HS2 route has no JDBC URL' : `must be a string, got ${show(src.value)}`
+    problems.push({ key: fieldKey(r, 'url'), message, fix })
+    return { url: '', target: NO_TARGET }
+  }
+  try {
+    return { url: src.value, target: hs2TargetFromJdbcUrl(src.value) }
+  } catch (err) {
+    if (!(err instanceof JdbcUrlError)) throw err
+    problems.push({ key: src.key, message: err.message, fix })
+    return { url: src.value, target: NO_TARGET }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `--help`: written from `SETTINGS` and `DEFAULTS`, so flags, variables, defaults and this text
+ * cannot drift apart.
+ */
+import { DEFAULTS } from '../defaults.js'
+import { EXAMPLE_METASTORE_URIS, EXAMPLE_URL, SETTINGS } from './flags.js'
+import { HIVE_SITE_KEYS } from './hive-site.js'
+import { METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
+
+const { hs2: HS2, metastore: HMS } = DEFAULTS
+const COLUMN = 38
+
+function optionLines(): string[] {
+  return SETTINGS.flatMap((s) => [
+    `  ${`${s.flag} ${s.arg}`.padEnd(COLUMN)}${s.env}`,
+    `      ${s.help}${s.default === undefined ? '' : ` (default ${s.default})`}`,
+  ])
+}
+
+/** A YAML line with a comment; a `#` needs whitespace before it to start a YAML comment. */
+function note(line: string, comment: string): string {
+  return `${line.length < 40 ? line.padEnd(40) : `${line}  `}# ${comment}`
+}
+
+const ejection = (e: { failures: number; baseMs: number; maxMs: number }): string =>
+  `ejection: { failures: ${e.failures}, baseMs: ${e.baseMs}, maxMs: ${e.maxMs} }`
+
+function hiveSiteLines(): string[] {
+  return HIVE_SITE_KEYS.flatMap(({ names: [own, alias], help }) => [`  ${own} (alias ${alias})`, `      ${help}`])
+}
+
+export const HELP_TEXT = [
+  'Usage: hive-ha-proxy --hs2 <jdbc-url> [--metastore <uri-list>] [options]',
+  '       hive-ha-proxy --metastore <uri-list> [options]',
+  '       hive-ha-proxy --hive-site <hive-site.xml> [options]',
+  '       hive-ha-proxy --config <file.yaml> [options]',
+  '',
+  'Fixed local endpoints: a HiveServer2 endpoint that routes to the HS2 instances of a JDBC URL, e.g.',
+  `  ${EXAMPLE_URL}`,
+  'and/or a metastore endpoint that fails over between the metastores of a URI list, e.g.',
+  `  ${EXAMPLE_METASTORE_URIS}`,
+  '',
+  'Options (flag, then environment variable):',
+  ...optionLines(),
+  `  ${'-h, --help'.padEnd(COLUMN)}print this text`,
+  `  ${'-V, --version'.padEnd(COLUMN)}print the version`,
+  '',
+  'Flags take "--flag value" or "--flag=value". Sources, later wins: built-in defaults <',
+  '--hive-site file (or HIVE_HA_PROXY_HIVE_SITE, or hiveSite: in the config file) <',
+  '--config file (or HIVE_HA_PROXY_CONFIG) < HIVE_HA_PROXY_* variables < flags. Empty variables',
+  'count as unset; unknown HIVE_HA_PROXY_* variables are errors. Policies, metastore selections,',
+  'modes and log levels are case-insensitive.',
+  '--hs2, --hs2-listen, --hs2-policy and --connect-timeout (and their variables) set the FIRST',
+  'HS2 route, hs2[0]: they override its fields when the config file declares routes, and create',
+  'it when it does not. Further routes exist only in the config file. Likewise --metastore,',
+  '--metastore-listen and --metastore-selection set the FIRST metastore route, metastore[0];',
+  '--metastore is always a thrift:// URI list (ZooKeeper discovery is set in YAML or hive-site).',
+  'Every listen address and every route name must be unique across HS2 and metastore routes.',
+  '',
+  'hive-site.xml (--hive-site) feeds only metastore[0], below every other source, and only when it',
+  'sets the metastore URIs. Keys read (the metastore.* name wins over its hive.* alias, as in Hive):',
+  ...hiveSiteLines(),
+  'An empty hive.metastore.uris means an embedded metastore to Hive: an error here. When',
+  `hive-site.xml sets no selection, the proxy default ${HMS.selection} applies, not Hive's own default RANDOM.`,
+  'Namespace trap: clients built from HiveConf default hive.zookeeper.namespace to',
+  `hive_zookeeper_namespace, while a standalone metastore registers under ${HMS.zooKeeperNamespace} (the default`,
+  'here); set metastore.zookeeper.namespace (or zooKeeperNamespace: in YAML) when in doubt.',
+  'HS2 routes are never taken from hive-site.xml: give --hs2 or hs2: routes.',
+  '',
+  'Config file (YAML; every key is optional except each route\'s url or uris; defaults shown):',
+  `  logLevel: ${DEFAULTS.logLevel}`,
+  `  shutdownGraceMs: ${DEFAULTS.shutdownGraceMs}`,
+  `  zookeeper: { sessionTimeoutMs: ${DEFAULTS.zookeeper.sessionTimeoutMs}, reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs} }`,
+  note('  hiveSite: /etc/hive/conf/hive-site.xml', 'no default; feeds metastore[0]'),
+  note('  hs2:', 'a list of routes; a single mapping is one route'),
+  note('    - name: hs2', 'default hs2, hs2-2, hs2-3 ...; unique'),
+  `      url: "${EXAMPLE_URL}"`,
+  note(`      listen: ${HS2.listen.host}:${HS2.listen.port}`, 'unique per route'),
+  `      policy: ${HS2.policy}`,
+  `      connectTimeoutMs: ${HS2.connectTimeoutMs}`,
+  `      maxConnectAttempts: ${HS2.maxConnectAttempts}`,
+  note(`      idleTimeoutMs: ${HS2.idleTimeoutMs}`, '0 = never close idle connections'),
+  `      ${ejection(HS2.ejection)}`,
+  note('  metastore:', 'a list of routes; a single mapping is one route'),
+  note('    - name: metastore', 'default metastore, metastore-2 ...; unique'),
+  note(`      uris: "${EXAMPLE_METASTORE_URIS}"`, 'tried in this order'),
+  note(`      listen: ${HMS.listen.host}:${HMS.listen.port}`, 'unique per route'),
+  note(`      selection: ${HMS.selection}`, METASTORE_SELECTIONS.join(' | ')),
+  note(`      mode: ${HMS.mode}`, `${METASTORE_MODES.join(' | ')}; pipe = bytes only, connect-time failover`),
+  `      connectTimeoutMs: ${HMS.connectTimeoutMs}`,
+  `      maxConnectAttempts: ${HMS.maxConnectAttempts}`,
+  note(`      idleTimeoutMs: ${HMS.idleTimeoutMs}`, '0 = never close idle connections'),
+  `      ${ejection(HMS.ejection)}`,
+  note(`      maxMessageBytes: ${HMS.maxMessageBytes}`, 'at least 1024; larger messages end the connection'),
+  note(`      maxReplayBytes: ${HMS.maxReplayBytes}`, 'larger requests are not re-sent; 0 = no replay'),
+  note('    - name: hms-zk', 'Hive 4 metastore ZooKeeper discovery:'),
+  note('      discovery: zookeeper', 'default static (uris = thrift:// list)'),
+  note('      uris: "zk1:2181,zk2"', `the ZooKeeper quorum; port default ${HMS.zooKeeperPort}`),
+  `      zooKeeperNamespace: ${HMS.zooKeeperNamespace}`,
+  '      listen: 9084',
+  '',
+].join('\n')

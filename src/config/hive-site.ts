@@ -1,0 +1,143 @@
+/**
+ * hive-site.xml (`--hive-site`, `HIVE_HA_PROXY_HIVE_SITE`, YAML `hiveSite:`) -> raw settings of the
+ * first metastore route, tagged with the property that set them
+ * (`hive.metastore.uris (in /etc/hive/conf/hive-site.xml)`). Values are validated by the loader
+ * together with every other source; this file is the lowest-precedence source after the defaults.
+ *
+ * HS2 routes are deliberately NOT derived from hive-site.xml, although it often carries
+ * `hive.zookeeper.quorum`, `hive.server2.zookeeper.namespace` and the active/passive HA keys: those
+ * files are copied around whole (every HiveConf default included), and silently opening an HS2
+ * port because the file happened to describe HiveServer2's own registration would surprise. An HS2
+ * route is always asked for explicitly (--hs2 or `hs2:` in YAML).
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { DEFAULTS } from '../defaults.js'
+import { errorMessage, type ConfigProblem } from '../errors.js'
+import { isMapping, show } from './checks.js'
+import type { Sourced } from './flags.js'
+import { inFile, type Fields } from './yaml-file.js'
+
+export interface HiveSiteKey {
+  /** the metastore route field it feeds */
+  field: string
+  /** the MetastoreConf name, which wins, and its `hive.*` alias (hive-ha-semantics.md §4.1) */
+  names: readonly [string, string]
+  help: string
+}
+
+export const HIVE_SITE_KEYS: readonly HiveSiteKey[] = [
+  {
+    field: 'uris', names: ['metastore.thrift.uris', 'hive.metastore.uris'],
+    help: 'thrift://host:port,... (or the ZooKeeper quorum with discovery mode zookeeper)',
+  },
+  {
+    field: 'selection', names: ['metastore.thrift.uri.selection', 'hive.metastore.uri.selection'],
+    help: 'SEQUENTIAL | RANDOM',
+  },
+  {
+    field: 'discovery', names: ['metastore.service.discovery.mode', 'hive.metastore.service.discovery.mode'],
+    help: 'zookeeper: the URIs are the ZooKeeper quorum (Hive 4); empty: a thrift:// list',
+  },
+  {
+    field: 'zooKeeperNamespace', names: ['metastore.zookeeper.namespace', 'hive.zookeeper.namespace'],
+    help: `znode whose children are the metastores (default ${DEFAULTS.metastore.zooKeeperNamespace})`,
+  },
+  {
+    field: 'zooKeeperPort', names: ['metastore.zookeeper.client.port', 'hive.zookeeper.client.port'],
+    help: `port for quorum hosts written without one (default ${DEFAULTS.metastore.zooKeeperPort})`,
+  },
+]
+
+export interface HiveSiteSettings {
+  /** false when the file could not be read or parsed (a problem says why) */
+  loaded: boolean
+  /** fields of metastore[0]; empty when the file does not set the metastore URIs */
+  fields: Fields
+}
+
+// gotcha M1 (test-env.md): without these, <value>9083</value> becomes a number and a single
+// <property> an object instead of a one-element list.
+const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === 'property' })
+
+const SHAPE = '<configuration><property><name>hive.metastore.uris</name><value>thrift://hms1:9083</value></property></configuration>'
+
+/**
+ * Read the file named by `ref` (its key is --hive-site, HIVE_HA_PROXY_HIVE_SITE or the YAML
+ * `hiveSite`). Never throws for bad input: at most one problem, keyed by `ref.key`, is appended.
+ */
+export function readHiveSite(ref: Sourced, readFile: (path: string) => string, problems: ConfigProblem[]): HiveSiteSettings {
+  const failed = (message: string, fix: string): HiveSiteSettings => {
+    problems.push({ key: ref.key, message, fix })
+    return { loaded: false, fields: {} }
+  }
+  if (typeof ref.value !== 'string') {
+    return failed(`must be the path of a hive-site.xml, got ${show(ref.value)}`, 'write a file path, e.g. /etc/hive/conf/hive-site.xml')
+  }
+  const path = ref.value
+  let text: string
+  try {
+    text = readFile(path)
+  } catch (err) {
+    return failed(`cannot read ${path}: ${errorMessage(err)}`, 'check the path and that the file is readable')
+  }
+  try {
+    return { loaded: true, fields: metastoreFields(parseHiveSiteXml(text), path) }
+  } catch (err) {
+    return failed(`cannot parse ${path}: ${errorMessage(err)}`, `correct the XML; the expected shape is ${SHAPE}`)
+  }
+}
+
+/**
+ * `<configuration><property><name>n</name><value>v</value></property>...` -> name -> value, both
+ * trimmed; a later property wins over an earlier one with the same name, a property without a
+ * name or a value is skipped (Hadoop's `Configuration` does the same). Throws an `Error` carrying
+ * the parser's message (with line and column) when the text is not well-formed XML or has no
+ * `<configuration>` element.
+ */
+export function parseHiveSiteXml(xml: string): Map<string, string> {
+  const verdict = XMLValidator.validate(xml)
+  if (verdict !== true) {
+    const { msg, line, col } = verdict.err
+    // some messages embed a pretty-printed list of open tags: keep them on one line
+    throw new Error(`${msg.replace(/\s+/g, ' ')} (line ${line}${typeof col === 'number' ? `, column ${col}` : ''})`)
+  }
+  const doc: unknown = parser.parse(xml)
+  const conf = isMapping(doc) ? doc['configuration'] : undefined
+  if (conf === undefined) throw new Error('no <configuration> element, so it is not a Hadoop/Hive site file')
+  const props = new Map<string, string>()
+  const list = isMapping(conf) ? conf['property'] : undefined
+  for (const p of Array.isArray(list) ? list : []) {
+    if (!isMapping(p)) continue
+    const name = textOf(p['name'])
+    const value = textOf(p['value'])
+    if (name !== undefined && name.trim() !== '' && value !== undefined) props.set(name.trim(), value.trim())
+  }
+  return props
+}
+
+/** A repeated child element comes back as a list; like a DOM reader, use the last one. */
+function textOf(node: unknown): string | undefined {
+  if (Array.isArray(node)) return textOf(node[node.length - 1])
+  return typeof node === 'string' ? node : undefined
+}
+
+/**
+ * The metastore[0] fields a hive-site sets: nothing unless it sets the URIs (an empty value
+ * included: Hive reads that as "embedded", which the loader reports). Per key the `metastore.*`
+ * name wins over the `hive.*` alias when present, even when empty (MetastoreConf.getVar). Empty
+ * selection, discovery mode, namespace and port mean "unset". The discovery mode always comes
+ * along with the URIs (static unless the file says zookeeper), because it decides what they mean.
+ */
+export function metastoreFields(props: ReadonlyMap<string, string>, path: string): Fields {
+  const out: Fields = {}
+  for (const { field, names } of HIVE_SITE_KEYS) {
+    const name = names.find((n) => props.has(n))
+    const value = name === undefined ? undefined : props.get(name)
+    if (name === undefined || value === undefined || (value === '' && field !== 'uris')) continue
+    out[field] = { value, key: inFile(path, name) }
+  }
+  const uris = out['uris']
+  if (uris === undefined) return {}
+  out['discovery'] ??= { value: 'static', key: uris.key }
+  return out
+}

@@ -1,0 +1,70 @@
+import type { Logger } from '../logger.js'
+import type { HostPort } from '../config/types.js'
+import type { Discovery } from './discovery.js'
+import { StaticDiscovery } from './static.js'
+import { ZkChildrenDiscovery, type ChildParse } from './zk-children.js'
+import type { ZkSession } from './zk-session.js'
+import { isServerUriChild, parseHs2Znode } from './hs2-znode.js'
+import { haRegistryRoot, isHaInstanceChild, parseHaRecord } from './ha-record.js'
+import { parseHmsZnode } from './hms-znode.js'
+
+/** Each registry layout Hive uses, as a ZkChildrenDiscovery. */
+
+export interface ZkSourceOptions {
+  session: ZkSession
+  namespace: string
+  logger: Logger
+  retryMs: number
+}
+
+/**
+ * `serviceDiscoveryMode=zooKeeper`: children of `/<ns>`; only `serverUri=` children are instances
+ * (others, like a privilege synchronizer's `leader` latch, are ignored). Data never changes after
+ * registration. HTTP-only instances are skipped with the reason (the front is binary).
+ */
+export function hs2ZkDiscovery(o: ZkSourceOptions): Discovery {
+  return new ZkChildrenDiscovery({
+    ...o,
+    path: `/${o.namespace}`,
+    kind: 'zookeeper',
+    accept: isServerUriChild,
+    watchData: false,
+    parse: (name, data): ChildParse => {
+      const p = parseHs2Znode(name, data)
+      if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
+      const i = p.instance
+      return { ok: true, backend: { key: i.key, host: i.host, port: i.port, source: i.znode } }
+    },
+  })
+}
+
+/**
+ * `serviceDiscoveryMode=zooKeeperHA`: `instance-*` children of `/<ns>-unsecure/instances`, whose
+ * JSON flips between activeEndpoint and passiveEndpoint on leadership moves; only the leader is a
+ * backend, the others are listed as skipped.
+ */
+export function hs2HaDiscovery(o: ZkSourceOptions): Discovery {
+  return new ZkChildrenDiscovery({
+    ...o,
+    path: `${haRegistryRoot(o.namespace)}/instances`,
+    kind: 'zookeeper-ha',
+    accept: isHaInstanceChild,
+    watchData: true,
+    parse: (name, data): ChildParse => {
+      const p = parseHaRecord(name, data)
+      if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
+      const i = p.instance
+      if (i.leader !== true) return { ok: false, source: i.znode, reason: 'passive (not the leader)' }
+      return { ok: true, backend: { key: i.key, host: i.host, port: i.port, source: i.znode, leader: true } }
+    },
+  })
+}
+
+/** Hive 4 `metastore.service.discovery.mode=zookeeper`: every child of `/<ns>` is a metastore. */
+export function metastoreZkDiscovery(o: ZkSourceOptions): Discovery {
+  return new ZkChildrenDiscovery({ ...o, path: `/${o.namespace}`, kind: 'zookeeper', accept: () => true, watchData: false, parse: parseHmsZnode })
+}
+
+export function staticDiscovery(list: readonly HostPort[]): Discovery {
+  return new StaticDiscovery(list)
+}

@@ -1,0 +1,372 @@
+import type net from 'node:net'
+import type { Logger } from '../logger.js'
+import type { BackendInfo } from '../backends/backend.js'
+import { errorCode } from '../errors.js'
+import { ThriftScanner, type MessageHeader, type ScanError } from '../thrift/scanner.js'
+import { isIdempotent, ONEWAY_METHODS, SESSION_SETTERS } from '../thrift/hms-methods.js'
+
+const T_EXCEPTION = 3
+const T_ONEWAY = 4
+/** setMetaConf calls remembered per client connection for replay */
+const MAX_SESSION_CALLS = 256
+
+export type CallOutcome = 'reply' | 'exception' | 'oneway' | 'failed'
+
+export interface ForwarderOptions {
+  protocol: 'binary' | 'compact'
+  framed: boolean
+  maxMessageBytes: number
+  maxReplayBytes: number
+  /** how often one call may be re-sent after backend deaths */
+  maxResends: number
+  idleTimeoutMs: number
+}
+
+/** What the forwarder needs from its route; every side effect goes through here. */
+export interface ForwarderHooks {
+  /** a backend connection by the selection rule, with connect-time failover; `avoid` goes last */
+  connect(avoid: string | undefined): Promise<{ socket: net.Socket; backend: BackendInfo }>
+  release(key: string, bytesFromClient: number, bytesToClient: number): void
+  onCall(method: string, outcome: CallOutcome, ms: number): void
+  onResend(method: string): void
+  onFailover(): void
+  now(): number
+  log: Logger
+  done(): void
+}
+
+/** One request of the client (or an internal replay), from its first byte until its reply ended. */
+interface Call {
+  name: string
+  seqid: number
+  oneway: boolean
+  /** safe to send again to another backend (a read, or a session setter) */
+  resendable: boolean
+  internal: boolean
+  /** the request bytes while they fit in maxReplayBytes; null once they did not */
+  parts: Buffer[] | null
+  size: number
+  complete: boolean
+  /** bytes of it written to the current backend */
+  sent: number
+  replyStarted: boolean
+  exception: boolean
+  startedAt: number
+  resends: number
+}
+
+interface Backend {
+  socket: net.Socket
+  key: string
+  scanner: ThriftScanner
+  /** the scanner's callbacks collect here during one push() */
+  ev: (MessageHeader | number)[]
+  fromClient: number
+  toClient: number
+}
+
+/**
+ * Thrift-aware forwarding of one metastore client connection (design.md decision 7).
+ *
+ * Requests stream to the backend as they arrive and are also kept (up to maxReplayBytes) until
+ * answered; answers stream to the client as they arrive, never buffered. Both directions are cut
+ * into messages by resumable scanners. `set_ugi` and `setMetaConf` that succeeded are remembered
+ * and replayed, in order, on every new backend connection, their answers swallowed. When the
+ * backend goes away:
+ * - between calls: the next request reconnects (selection rule, the dead backend last) first;
+ * - during a call that is a read (or a session setter), fully kept, and of whose answer no byte
+ *   reached the client: it is re-sent on the new backend;
+ * - otherwise (a write in flight, a half-forwarded answer): the client connection is closed, so
+ *   the client's own retry logic decides; nothing is ever sent twice behind its back.
+ * Malformed or oversized messages, either way, end this connection only.
+ */
+export class ThriftForwarder {
+  readonly #client: net.Socket
+  readonly #o: ForwarderOptions
+  readonly #h: ForwarderHooks
+  readonly #reqScan: ThriftScanner
+  readonly #calls: Call[] = []
+  #current: Call | undefined
+  #pending: { call: Call; seg: Buffer }[] = []
+  #session: Call[] = []
+  #backend: Backend | undefined
+  #connecting = false
+  #lastFailed: string | undefined
+  #closed = false
+  #clientEnded = false
+  // scanner callbacks collect here during one push(); reused, no per-chunk allocation
+  readonly #reqEv: (MessageHeader | number)[] = []
+  #respCall: Call | undefined
+
+  constructor(client: net.Socket, o: ForwarderOptions, h: ForwarderHooks) {
+    this.#client = client
+    this.#o = o
+    this.#h = h
+    const opts = { protocol: o.protocol, framed: o.framed, maxMessageBytes: o.maxMessageBytes }
+    this.#reqScan = new ThriftScanner(opts, { onHeader: (x) => this.#reqEv.push(x), onEnd: (e) => this.#reqEv.push(e) })
+  }
+
+  /** Takes over `client` (paused); `initial` are bytes already read from it while sniffing. */
+  start(initial: Buffer): void {
+    const c = this.#client
+    c.on('data', (chunk: Buffer) => this.#fromClient(chunk))
+    c.on('end', () => {
+      this.#clientEnded = true
+      if (this.#backend !== undefined) this.#backend.socket.end()
+      else this.#finish()
+    })
+    c.on('close', () => this.#finish())
+    c.on('drain', () => this.#backend?.socket.resume())
+    if (this.#o.idleTimeoutMs > 0) c.setTimeout(this.#o.idleTimeoutMs, () => this.#fatal('idle timeout'))
+    if (initial.length > 0) this.#fromClient(initial)
+    if (!this.#connecting) c.resume()
+  }
+
+  /** Cut now (shutdown past the grace period). */
+  destroy(reason: string): void {
+    this.#fatal(reason)
+  }
+
+  #fromClient(chunk: Buffer): void {
+    if (this.#closed) return
+    const ev = this.#reqEv
+    const err = this.#reqScan.push(chunk)
+    if (err !== undefined) return this.#malformed('request', err)
+    let pos = 0
+    for (const e of ev) {
+      if (typeof e !== 'number') {
+        this.#begin(e)
+        continue
+      }
+      this.#append(chunk.subarray(pos, e))
+      this.#completeRequest()
+      pos = e
+    }
+    ev.length = 0
+    if (pos < chunk.length) this.#append(chunk.subarray(pos))
+    this.#flush()
+  }
+
+  #newCall(internal: boolean): Call {
+    return { name: '', seqid: 0, oneway: false, resendable: false, internal, parts: [], size: 0, complete: false, sent: 0, replyStarted: false, exception: false, startedAt: this.#h.now(), resends: 0 }
+  }
+
+  #begin(h: MessageHeader): void {
+    const c = this.#current ?? this.#open()
+    c.name = h.name
+    c.seqid = h.seqid
+    c.oneway = h.type === T_ONEWAY || ONEWAY_METHODS.has(h.name)
+    c.resendable = isIdempotent(h.name) || SESSION_SETTERS.has(h.name)
+  }
+
+  #open(): Call {
+    const c = this.#newCall(false)
+    this.#current = c
+    this.#calls.push(c)
+    return c
+  }
+
+  #append(seg: Buffer): void {
+    if (seg.length === 0) return
+    const c = this.#current ?? this.#open()
+    c.size += seg.length
+    if (c.parts !== null) {
+      if (c.size <= this.#o.maxReplayBytes) c.parts.push(seg)
+      else c.parts = null
+    }
+    this.#pending.push({ call: c, seg })
+  }
+
+  #completeRequest(): void {
+    const c = this.#current
+    this.#current = undefined
+    if (c === undefined) return
+    c.complete = true
+    if (!c.oneway) return
+    // no answer will come: forget it once written (it stays queued in #pending until then)
+    this.#calls.splice(this.#calls.indexOf(c), 1)
+    this.#h.onCall(c.name, 'oneway', 0)
+  }
+
+  /** Writes queued client bytes to the backend, connecting first when there is none. */
+  #flush(): void {
+    if (this.#closed || this.#pending.length === 0) return
+    const b = this.#backend
+    if (b === undefined) return this.#reconnect()
+    if (this.#connecting) return
+    let full = false
+    for (const { call, seg } of this.#pending) {
+      call.sent += seg.length
+      b.fromClient += seg.length
+      full = !b.socket.write(seg) || full
+    }
+    this.#pending = []
+    if (full) {
+      this.#client.pause()
+      b.socket.once('drain', () => {
+        if (!this.#connecting) this.#client.resume()
+      })
+    }
+  }
+
+  #reconnect(): void {
+    if (this.#connecting || this.#closed) return
+    this.#connecting = true
+    this.#client.pause()
+    const avoid = this.#lastFailed
+    this.#h.connect(avoid).then(
+      ({ socket, backend }) => this.#attach(socket, backend),
+      (err: unknown) => this.#fatal(`no metastore to (re)connect to: ${errorCode(err)}`),
+    )
+  }
+
+  #attach(socket: net.Socket, info: BackendInfo): void {
+    if (this.#closed) {
+      socket.destroy()
+      this.#h.release(info.key, 0, 0)
+      return
+    }
+    if (this.#lastFailed !== undefined) this.#h.onFailover()
+    const ev: (MessageHeader | number)[] = []
+    const scanner = new ThriftScanner(
+      { protocol: this.#o.protocol, framed: this.#o.framed, maxMessageBytes: this.#o.maxMessageBytes },
+      { onHeader: (x) => ev.push(x), onEnd: (e) => ev.push(e) },
+    )
+    const b: Backend = { socket, key: info.key, scanner, ev, fromClient: 0, toClient: 0 }
+    this.#backend = b
+    socket.on('data', (chunk: Buffer) => this.#fromBackend(b, chunk))
+    socket.on('error', (err) => this.#backendGone(b, `error ${errorCode(err)}`))
+    socket.on('end', () => this.#backendGone(b, 'closed by the metastore'))
+    socket.on('close', () => this.#backendGone(b, 'closed'))
+    // Replay the session state first: its answers are swallowed, in order, before any client call's.
+    const replays = this.#session.map((s) => ({ ...this.#newCall(true), name: s.name, seqid: s.seqid, parts: s.parts, size: s.size, complete: true }))
+    this.#calls.unshift(...replays)
+    for (const r of replays) for (const p of r.parts ?? []) socket.write(p)
+    // Calls whose bytes went to the dead backend were judged re-sendable in #backendGone.
+    for (const c of this.#calls) {
+      if (c.internal || c.sent === 0) continue
+      for (const p of c.parts ?? []) socket.write(p)
+      c.sent = c.size
+      b.fromClient += c.size
+    }
+    this.#connecting = false
+    this.#h.log.debug({ backend: info.key, replayed: replays.length }, 'metastore connection attached')
+    this.#flush()
+    if (!this.#clientEnded) this.#client.resume()
+  }
+
+  #fromBackend(b: Backend, chunk: Buffer): void {
+    if (this.#closed || b !== this.#backend) return
+    const ev = b.ev
+    const err = b.scanner.push(chunk)
+    if (err !== undefined) return this.#malformed('response', err)
+    let pos = 0
+    for (const e of ev) {
+      if (typeof e !== 'number') {
+        const head = this.#calls[0]
+        if (head === undefined || head.name !== e.name) {
+          ev.length = 0
+          return this.#fatal(`unexpected answer "${e.name}" from the metastore (expected ${head === undefined ? 'none' : `"${head.name}"`})`)
+        }
+        this.#respCall = head
+        head.exception = e.type === T_EXCEPTION
+        continue
+      }
+      this.#deliver(b, chunk.subarray(pos, e))
+      this.#completeResponse()
+      pos = e
+    }
+    ev.length = 0
+    if (pos < chunk.length) this.#deliver(b, chunk.subarray(pos))
+  }
+
+  #deliver(b: Backend, seg: Buffer): void {
+    const call = this.#respCall ?? this.#calls[0]
+    if (seg.length === 0 || call === undefined || call.internal) return
+    call.replyStarted = true
+    b.toClient += seg.length
+    if (!this.#client.write(seg)) b.socket.pause()
+  }
+
+  #completeResponse(): void {
+    const c = this.#calls.shift()
+    this.#respCall = undefined
+    if (c === undefined || c.internal) return
+    this.#h.onCall(c.name, c.exception ? 'exception' : 'reply', this.#h.now() - c.startedAt)
+    if (SESSION_SETTERS.has(c.name) && !c.exception) this.#remember(c)
+  }
+
+  /** set_ugi replaces the earlier one; setMetaConf calls accumulate in order. */
+  #remember(c: Call): void {
+    if (c.parts === null) {
+      this.#h.log.warn({ method: c.name, size: c.size }, 'session call too large to replay; failover will close this client')
+      this.#session = [{ ...c, parts: null }]
+      return
+    }
+    if (c.name === 'set_ugi') this.#session = this.#session.filter((s) => s.name !== 'set_ugi')
+    if (this.#session.length >= MAX_SESSION_CALLS) this.#session.shift()
+    this.#session.push(c)
+  }
+
+  #backendGone(b: Backend, why: string): void {
+    if (b !== this.#backend || this.#closed) return
+    this.#backend = undefined
+    b.socket.destroy()
+    this.#h.release(b.key, b.fromClient, b.toClient)
+    this.#lastFailed = b.key
+    if (this.#clientEnded) return this.#finish()
+    const problem = this.#unrecoverable()
+    if (problem !== undefined) return this.#fatal(`metastore ${b.key} ${why} with ${problem}`)
+    this.#calls.splice(0, this.#calls.length, ...this.#calls.filter((c) => !c.internal))
+    this.#respCall = undefined
+    const resend = this.#calls.filter((c) => c.sent > 0)
+    for (const c of resend) {
+      c.resends++
+      this.#h.onResend(c.name)
+      // its queued bytes are in parts already and go out with the wholesale re-send
+      this.#pending = this.#pending.filter((p) => p.call !== c)
+    }
+    this.#h.log.info({ backend: b.key, why, resend: resend.map((c) => c.name), replay: this.#session.length }, 'metastore gone; failing over')
+    if (this.#calls.length > 0 || this.#pending.length > 0) this.#reconnect()
+  }
+
+  /** Why this connection cannot fail over transparently, or undefined when it can. */
+  #unrecoverable(): string | undefined {
+    if (this.#session.some((s) => s.parts === null)) return 'session state too large to replay'
+    for (const c of this.#calls) {
+      if (c.internal || c.sent === 0) continue
+      if (c.replyStarted) return `"${c.name}" half answered`
+      if (!c.resendable) return `"${c.name}" in flight (not safe to re-send)`
+      if (c.parts === null) return `"${c.name}" in flight (larger than maxReplayBytes)`
+      if (c.resends >= this.#o.maxResends) return `"${c.name}" in flight (re-sent ${c.resends} times already)`
+    }
+    return undefined
+  }
+
+  #malformed(direction: 'request' | 'response', err: ScanError): void {
+    this.#fatal(`malformed or oversized ${direction}: ${err.code} ${err.message}`)
+  }
+
+  #fatal(reason: string): void {
+    if (this.#closed) return
+    this.#h.log.warn({ reason, inFlight: this.#calls.filter((c) => !c.internal).map((c) => c.name) }, 'closing metastore client connection')
+    this.#client.destroy()
+    this.#finish()
+  }
+
+  #finish(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#h.log.debug({ backend: this.#backend?.key }, 'metastore client connection closed')
+    for (const c of this.#calls) if (!c.internal && c.complete) this.#h.onCall(c.name, 'failed', this.#h.now() - c.startedAt)
+    const b = this.#backend
+    this.#backend = undefined
+    if (b !== undefined) {
+      b.socket.destroy()
+      this.#h.release(b.key, b.fromClient, b.toClient)
+    }
+    this.#client.destroy()
+    this.#h.done()
+  }
+}
+

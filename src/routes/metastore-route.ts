@@ -1,0 +1,180 @@
+import type net from 'node:net'
+import type { MetastoreRouteConfig } from '../config/types.js'
+import type { BackendInfo } from '../backends/backend.js'
+import { demote, metastoreOrder } from '../balancing/metastore-order.js'
+import type { Discovery } from '../discovery/discovery.js'
+import { Pipe } from '../net/pipe.js'
+import { detectStream, type StreamKind } from '../thrift/detect.js'
+import { MethodLabels } from '../thrift/hms-methods.js'
+import { RouteCore, type RouteDeps, type RouteSnapshot } from './route-core.js'
+import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
+
+export interface MethodStats {
+  reply: number
+  exception: number
+  oneway: number
+  failed: number
+  resent: number
+  totalMs: number
+}
+
+export interface MetastoreRouteSnapshot extends RouteSnapshot {
+  /** client connections by detected stream kind */
+  streams: Record<string, number>
+  /** per method (names beyond a bounded set grouped as 'other') */
+  calls: Record<string, MethodStats>
+}
+
+/**
+ * One metastore front. Each client connection is sniffed (design.md decision 1): plain or framed
+ * binary/compact Thrift goes through a ThriftForwarder (failover between and during idempotent
+ * calls, session replay); SASL and anything unknown are byte-piped with connect-time failover
+ * only, untouched. `mode: pipe` skips the sniffing and pipes everything.
+ */
+export class MetastoreRoute extends RouteCore {
+  readonly #cfg: MetastoreRouteConfig
+  readonly #labels = new MethodLabels()
+  readonly #calls = new Map<string, MethodStats>()
+  readonly #streams: Record<string, number> = {}
+
+  constructor(cfg: MetastoreRouteConfig, discovery: Discovery, deps: RouteDeps) {
+    super(cfg, discovery, deps, 'metastore-route')
+    this.#cfg = cfg
+  }
+
+  snapshot(): MetastoreRouteSnapshot {
+    return { ...this.baseSnapshot('metastore'), streams: { ...this.#streams }, calls: Object.fromEntries([...this.#calls].map(([k, v]) => [k, { ...v }])) }
+  }
+
+  protected describe(): { target: string; policy: string } {
+    return { target: this.#cfg.uris, policy: this.#cfg.selection }
+  }
+
+  protected onClient(client: net.Socket, id: number, peer: string): void {
+    if (this.#cfg.mode === 'pipe') return this.#pipe(client, id, peer, Buffer.alloc(0), 'forced-pipe')
+    const seen: Buffer[] = []
+    let size = 0
+    const cut = { destroy: () => client.destroy() }
+    const untrack = this.track(cut)
+    const decide = (kind: StreamKind): void => {
+      client.off('data', onData)
+      client.off('end', onEnd)
+      client.off('close', onClose)
+      client.pause()
+      untrack()
+      const first = seen.length === 1 ? (seen[0] as Buffer) : Buffer.concat(seen)
+      const label = kind.kind === 'thrift' ? `${kind.protocol}${kind.framed ? '-framed' : ''}` : kind.kind
+      this.#streams[label] = (this.#streams[label] ?? 0) + 1
+      this.log.debug({ conn: id, client: peer, stream: label }, 'client stream detected')
+      if (kind.kind === 'thrift') this.#thrift(client, id, peer, first, kind)
+      else this.#pipe(client, id, peer, first, label)
+    }
+    const onData = (chunk: Buffer): void => {
+      seen.push(chunk)
+      size += chunk.length
+      const kind = detectStream(seen.length === 1 ? chunk : Buffer.concat(seen, size))
+      if (kind !== undefined) decide(kind)
+    }
+    const onEnd = (): void => decide(detectStream(Buffer.concat(seen, size), true) ?? { kind: 'unknown' })
+    const onClose = (): void => untrack()
+    client.on('data', onData)
+    client.on('end', onEnd)
+    client.on('close', onClose)
+    client.resume()
+  }
+
+  #thrift(client: net.Socket, id: number, peer: string, first: Buffer, kind: Extract<StreamKind, { kind: 'thrift' }>): void {
+    const log = this.log.child({ conn: id, client: peer })
+    let untrack: () => void = () => {}
+    const fwd = new ThriftForwarder(
+      client,
+      {
+        protocol: kind.protocol,
+        framed: kind.framed,
+        maxMessageBytes: this.#cfg.maxMessageBytes,
+        maxReplayBytes: this.#cfg.maxReplayBytes,
+        maxResends: this.#cfg.maxConnectAttempts,
+        idleTimeoutMs: this.#cfg.idleTimeoutMs,
+      },
+      {
+        connect: async (avoid) => {
+          await this.waitForBackends(this.#cfg.connectTimeoutMs)
+          const order = demote(metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random), avoid)
+          try {
+            const r = await this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed)
+            log.debug({ backend: r.backend.key }, 'metastore connected')
+            return r
+          } catch (err) {
+            this.rejected(id, peer, err)
+            throw err
+          }
+        },
+        release: (key, a, b) => this.release(key, a, b),
+        onCall: (m, outcome, ms) => this.#count(m, outcome, ms),
+        onResend: (m) => this.#stats(m).resent++,
+        onFailover: () => this.countFailover(),
+        now: this.deps.now,
+        log,
+        done: () => untrack(),
+      },
+    )
+    untrack = this.track(fwd)
+    fwd.start(first)
+  }
+
+  /** SASL, unknown, or forced: bytes untouched, connect-time failover only. */
+  #pipe(client: net.Socket, id: number, peer: string, first: Buffer, label: string): void {
+    let chosen: BackendInfo | undefined
+    const pipe = new Pipe(client, {
+      idleTimeoutMs: this.#cfg.idleTimeoutMs,
+      onDone: (r) => {
+        untrack()
+        if (chosen !== undefined) this.release(chosen.key, r.bytesFromClient, r.bytesToClient)
+      },
+    })
+    const untrack = this.track(pipe)
+    void this.waitForBackends(this.#cfg.connectTimeoutMs)
+      .then(() => {
+        const order = metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random)
+        return this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, pipe.onread)
+      })
+      .then(
+        ({ socket, backend }) => {
+          chosen = backend
+          this.log.debug({ conn: id, client: peer, backend: backend.key, stream: label }, 'metastore byte pipe open')
+          if (first.length > 0) {
+            socket.write(first)
+            pipe.bytesFromClient += first.length
+          }
+          pipe.attach(socket)
+        },
+        (err: unknown) => {
+          this.rejected(id, peer, err)
+          pipe.destroy('no-backend')
+        },
+      )
+  }
+
+  /** First untried backend in `order`, non-ejected ones first (the order is kept within each group). */
+  #first(order: readonly BackendInfo[], tried: ReadonlySet<string>): BackendInfo | undefined {
+    const listed = new Set(this.backends.listed().map((b) => b.key))
+    const untried = order.filter((b) => !tried.has(b.key) && listed.has(b.key)).map((b) => this.backends.get(b.key)).filter((b) => b !== undefined)
+    return this.usable(untried)[0]
+  }
+
+  #stats(method: string): MethodStats {
+    const label = this.#labels.label(method)
+    let s = this.#calls.get(label)
+    if (s === undefined) {
+      s = { reply: 0, exception: 0, oneway: 0, failed: 0, resent: 0, totalMs: 0 }
+      this.#calls.set(label, s)
+    }
+    return s
+  }
+
+  #count(method: string, outcome: CallOutcome, ms: number): void {
+    const s = this.#stats(method)
+    s[outcome]++
+    s.totalMs += ms
+  }
+}

@@ -1,0 +1,319 @@
+import type net from 'node:net'
+import type { EjectionConfig, HostPort } from '../config/types.js'
+import type { Logger } from '../logger.js'
+import { AllBackendsFailedError, errorCode, errorMessage } from '../errors.js'
+import { Lifecycle, type RunState } from '../lifecycle.js'
+import { BackendSet } from '../backends/backend-set.js'
+import type { BackendInfo, BackendState } from '../backends/backend.js'
+import { isEjected, noteConnectFailure, noteConnectSuccess } from '../backends/ejection.js'
+import { connectWithFailover } from '../balancing/failover.js'
+import type { Discovery, DiscoverySnapshot, DiscoveryStatus, SkippedInstance } from '../discovery/discovery.js'
+import type { Dial } from '../net/dial.js'
+import { Listener } from '../net/listener.js'
+
+export interface RouteDeps {
+  logger: Logger
+  dial: Dial
+  /** uniform in [0, 1) */
+  random: () => number
+  /** epoch ms */
+  now: () => number
+}
+
+/** What every route shares: where it listens and how it connects to backends. */
+export interface RouteBase {
+  name: string
+  listen: HostPort
+  connectTimeoutMs: number
+  maxConnectAttempts: number
+  idleTimeoutMs: number
+  ejection: EjectionConfig
+}
+
+export interface BackendSnapshot {
+  key: string
+  source: string
+  state: 'up' | 'ejected' | 'unlisted'
+  leader: boolean | undefined
+  ejectedUntil: number | undefined
+  active: number
+  connections: number
+  connectFailures: number
+  lastError: string | undefined
+  bytesFromClient: number
+  bytesToClient: number
+}
+
+export interface RouteSnapshot {
+  name: string
+  kind: 'hs2' | 'metastore'
+  listen: HostPort
+  /** the JDBC URL or metastore URI list as configured */
+  target: string
+  /** HS2 policy or metastore selection */
+  policy: string
+  state: RunState
+  ready: boolean
+  discovery: DiscoveryStatus
+  backends: BackendSnapshot[]
+  skipped: SkippedInstance[]
+  connections: { active: number; total: number; failovers: number; rejected: number }
+}
+
+/** A live client connection as the route sees it: it can be cut at shutdown. */
+export interface Tracked {
+  destroy(reason: string): void
+}
+
+/**
+ * The part of a route that does not depend on the protocol: listener, discovery into a
+ * BackendSet, readiness, connect-time failover with passive ejection, and draining on stop.
+ * Subclasses handle each accepted client socket (`onClient`), which they own from then on.
+ */
+export abstract class RouteCore {
+  readonly name: string
+  readonly lifecycle = new Lifecycle()
+  protected readonly backends = new BackendSet()
+  protected readonly log: Logger
+  protected readonly deps: RouteDeps
+  readonly #base: RouteBase
+  readonly #discovery: Discovery
+  readonly #listener: Listener
+  readonly #live = new Set<Tracked>()
+  readonly #waiters = new Set<() => void>()
+  #skipped: SkippedInstance[] = []
+  #connSeq = 0
+  #total = 0
+  #failovers = 0
+  #rejected = 0
+  #ready = false
+
+  constructor(base: RouteBase, discovery: Discovery, deps: RouteDeps, component: string) {
+    this.name = base.name
+    this.#base = base
+    this.deps = deps
+    this.#discovery = discovery
+    this.log = deps.logger.child({ component, route: base.name })
+    this.#listener = new Listener(base.listen, (s) => this.#accept(s))
+    this.lifecycle.on('state', (to: RunState, from: RunState) => this.log.debug({ from, to }, 'route state'))
+  }
+
+  get ready(): boolean {
+    return this.#ready
+  }
+
+  /** Binds the listener and starts discovery. */
+  async start(): Promise<HostPort> {
+    this.lifecycle.to('starting')
+    this.#discovery.on('update', (s: DiscoverySnapshot) => this.#onUpdate(s))
+    this.#discovery.on('failure', () => {})
+    let addr: HostPort
+    try {
+      addr = await this.#listener.listen()
+    } catch (err) {
+      this.lifecycle.to('stopped')
+      throw err
+    }
+    this.#discovery.start()
+    this.lifecycle.to('running')
+    this.log.info({ listen: addr, ...this.describe() }, 'route listening')
+    return addr
+  }
+
+  address(): HostPort {
+    return this.#listener.address()
+  }
+
+  /** Stop accepting, let live connections finish for up to `graceMs`, then cut them. Idempotent. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.lifecycle.is('stopping', 'stopped')) return
+    if (this.lifecycle.is('new')) {
+      this.lifecycle.to('stopped')
+      return
+    }
+    this.lifecycle.to('stopping')
+    this.#discovery.stop()
+    for (const w of [...this.#waiters]) w()
+    await this.#listener.stopAccepting()
+    if (this.#live.size > 0) {
+      this.log.info({ live: this.#live.size, graceMs }, 'waiting for live connections')
+      await this.#drained(graceMs)
+    }
+    for (const c of [...this.#live]) c.destroy('shutdown')
+    this.lifecycle.to('stopped')
+  }
+
+  baseSnapshot(kind: RouteSnapshot['kind']): RouteSnapshot {
+    const now = this.deps.now()
+    const d = this.describe()
+    return {
+      name: this.name,
+      kind,
+      listen: this.#listener.address(),
+      target: d.target,
+      policy: d.policy,
+      state: this.lifecycle.state,
+      ready: this.#ready,
+      discovery: this.#discovery.status(),
+      backends: this.backends.all().map((b) => backendSnapshot(b, now)),
+      skipped: [...this.#skipped],
+      connections: { active: this.#live.size, total: this.#total, failovers: this.#failovers, rejected: this.#rejected },
+    }
+  }
+
+  /** For logs and snapshots. */
+  protected abstract describe(): { target: string; policy: string }
+  /** Owns `client` (paused, half-open capable) from now on and must close it on every path. */
+  protected abstract onClient(client: net.Socket, id: number, peer: string): void
+
+  /** Counted as live until the returned function is called; cut at shutdown past the grace period. */
+  protected track(c: Tracked): () => void {
+    this.#live.add(c)
+    return () => this.#live.delete(c)
+  }
+
+  /**
+   * Connect to one backend with connect-time failover: `next(tried)` proposes candidates (never
+   * one in `tried`), each failure is logged and fed to ejection. On success the backend's
+   * counters are bumped; the caller must `release(key, ...)` when that backend connection ends.
+   */
+  protected async connectBackend(
+    conn: number,
+    next: (tried: ReadonlySet<string>) => BackendInfo | undefined,
+    isAborted: () => boolean,
+    onread?: net.OnReadOpts,
+  ): Promise<{ socket: net.Socket; backend: BackendInfo }> {
+    const b = this.#base
+    const r = await connectWithFailover({
+      maxAttempts: b.maxConnectAttempts,
+      next,
+      connect: (x) => this.deps.dial({ host: x.host, port: x.port, key: x.key, timeoutMs: b.connectTimeoutMs, ...(onread ? { onread } : {}) }),
+      onFailure: (x, err) => this.#onConnectFailure(conn, x, err),
+      aborted: () => isAborted() || !this.lifecycle.is('running'),
+    })
+    const state = this.backends.get(r.backend.key)
+    if (state !== undefined) {
+      noteConnectSuccess(state)
+      state.active++
+      state.connections++
+    }
+    if (r.attempts.length > 0) this.#failovers++
+    return { socket: r.socket, backend: r.backend }
+  }
+
+  /** Log why a client got no backend (every attempt) and count it. */
+  protected rejected(conn: number, peer: string, err: unknown): void {
+    this.#rejected++
+    const attempts = err instanceof AllBackendsFailedError ? err.attempts : []
+    this.log.warn({ conn, client: peer, code: errorCode(err), attempts }, 'no backend for client; closing it')
+  }
+
+  /** A backend connection handed out by connectBackend ended. */
+  protected release(key: string, bytesFromClient: number, bytesToClient: number): void {
+    const state = this.backends.get(key)
+    if (state !== undefined) {
+      state.bytesFromClient += bytesFromClient
+      state.bytesToClient += bytesToClient
+    }
+    this.backends.release(key)
+  }
+
+  protected countFailover(): void {
+    this.#failovers++
+  }
+
+  /** Listed backends that are not ejected; all listed ones if every one is ejected. */
+  protected usable(candidates: readonly BackendState[]): BackendState[] {
+    const now = this.deps.now()
+    const healthy = candidates.filter((b) => !isEjected(b, now))
+    return healthy.length > 0 ? healthy : [...candidates]
+  }
+
+  /**
+   * A client that arrives while nothing is listed (before the first read, or between an HA
+   * leader stepping down and the next one stepping up) waits for a non-empty discovery update,
+   * at most `ms`, instead of being refused at once.
+   */
+  protected waitForBackends(ms: number): Promise<void> {
+    if (this.backends.listed().length > 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.#waiters.add(done)
+    })
+  }
+
+  #accept(client: net.Socket): void {
+    const id = ++this.#connSeq
+    this.#total++
+    // Until a pipe or forwarder takes over, a client reset must not become an uncaught 'error'.
+    client.on('error', () => {})
+    if (!this.lifecycle.is('running')) {
+      client.destroy()
+      return
+    }
+    this.onClient(client, id, `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`)
+  }
+
+  #onUpdate(s: DiscoverySnapshot): void {
+    const diff = this.backends.reset(s.backends)
+    this.#skipped = s.skipped
+    if (!this.#ready) {
+      this.#ready = true
+      this.log.info({ backends: s.backends.length }, 'route ready (first discovery read)')
+    }
+    if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
+      this.log.info({ added: diff.added, removed: diff.removed, changed: diff.changed }, 'backends changed')
+    }
+    if (this.backends.listed().length > 0) {
+      const waiters = [...this.#waiters]
+      this.#waiters.clear()
+      for (const w of waiters) w()
+    }
+  }
+
+  #onConnectFailure(conn: number, b: BackendInfo, err: unknown): void {
+    const state = this.backends.get(b.key)
+    this.log.warn({ conn, backend: b.key, code: errorCode(err), err: errorMessage(err) }, 'backend connect failed; trying another')
+    if (state === undefined) return
+    const now = this.deps.now()
+    const others = this.backends.listed().filter((x) => x.key !== b.key && !isEjected(x, now)).length
+    const ms = noteConnectFailure(state, this.#base.ejection, now, others, errorCode(err))
+    if (ms > 0) this.log.warn({ backend: b.key, forMs: ms, ejections: state.ejections }, 'backend ejected')
+  }
+
+  #drained(graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, graceMs)
+      const poll = setInterval(() => {
+        if (this.#live.size === 0) finish()
+      }, 50)
+      function finish(): void {
+        clearTimeout(timer)
+        clearInterval(poll)
+        resolve()
+      }
+    })
+  }
+}
+
+function backendSnapshot(b: BackendState, now: number): BackendSnapshot {
+  const ejected = isEjected(b, now)
+  return {
+    key: b.key,
+    source: b.source,
+    state: !b.listed ? 'unlisted' : ejected ? 'ejected' : 'up',
+    leader: b.leader,
+    ejectedUntil: ejected ? b.ejectedUntil : undefined,
+    active: b.active,
+    connections: b.connections,
+    connectFailures: b.connectFailures,
+    lastError: b.lastError,
+    bytesFromClient: b.bytesFromClient,
+    bytesToClient: b.bytesToClient,
+  }
+}
