@@ -9,6 +9,11 @@ import { startHs2Stub } from '../helpers/hs2-stub.js'
 import { registerHs2 } from '../helpers/hs2-register.js'
 import { queryBackendId } from '../helpers/hive-client.js'
 import { waitFor } from '../helpers/proxy.js'
+import { startHmsStub } from '../helpers/hms-stub.js'
+import { connectHms } from '../helpers/hms-client.js'
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 // The real executable, as users run it (npm test builds dist/ first).
 const BIN = fileURLToPath(new URL('../../bin/hive-ha-proxy', import.meta.url))
@@ -134,5 +139,36 @@ t.test('SIGTERM with a connection that never ends: cut after the grace period, e
   r.proc.kill('SIGTERM')
   await closed
   t.ok(Date.now() - started >= 250, 'the connection was given the grace period')
+  t.equal(await r.exit, 0)
+})
+
+t.test('both routes in one process: HS2 from a flag, metastores from hive-site.xml', async (t) => {
+  const hs2 = await startHs2Stub({ id: 'hs2-a' })
+  t.teardown(() => hs2.close())
+  const [m1, m2] = [await startHmsStub({ id: 'm1' }), await startHmsStub({ id: 'm2' })]
+  t.teardown(() => m1.close())
+  t.teardown(() => m2.close())
+  const dir = mkdtempSync(join(tmpdir(), 'hhp-site-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const site = join(dir, 'hive-site.xml')
+  writeFileSync(
+    site,
+    `<?xml version="1.0"?>
+<configuration>
+  <property><name>hive.metastore.uris</name><value>thrift://127.0.0.1:${m1.port},thrift://127.0.0.1:${m2.port}</value></property>
+  <property><name>hive.metastore.uri.selection</name><value>SEQUENTIAL</value></property>
+</configuration>
+`,
+  )
+  const [hs2Port, hmsPort] = [await freePort(), await freePort()]
+  const r = run(t, ['--hs2', `jdbc:hive2://127.0.0.1:${hs2.port}/`, '--hs2-listen', `127.0.0.1:${hs2Port}`, '--hive-site', site, '--metastore-listen', `127.0.0.1:${hmsPort}`])
+  await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+  t.equal(await queryBackendId({ host: '127.0.0.1', port: hs2Port }), 'hs2-a')
+  const c = await connectHms({ host: '127.0.0.1', port: hmsPort })
+  t.equal((await c.getDatabase('default')).description, 'm1')
+  await m1.close()
+  t.equal((await c.getDatabase('default')).description, 'm2', 'failover on the same client connection')
+  await c.close()
+  r.proc.kill('SIGTERM')
   t.equal(await r.exit, 0)
 })
