@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import thrift, { type Int64 } from 'thrift'
+import { seededRandom } from '../helpers/random.js'
 import { ThriftScanner, type MessageHeader, type ScanError, type ThriftProtocol } from '../../src/thrift/scanner.js'
 
 // ---------------------------------------------------------------------------------------------------
@@ -48,16 +49,7 @@ interface Node {
   entries?: [Node, Node][]
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = seededRandom
 
 class Gen {
   readonly r: () => number
