@@ -47,6 +47,18 @@ export interface Hs2RouteConfig {
   /** a proxied connection with no bytes either way for this long is closed; 0 = never */
   idleTimeoutMs: number
   ejection: EjectionConfig
+  /**
+   * Hive on MR3: the namespace (hive.mr3.zookeeper.appid.namespace, e.g. `mr3AppId`) whose znode
+   * `/<ns>/appId` holds the shared DAGAppMaster's application id; shown by the admin API. Only
+   * for ZooKeeper targets; undefined = not watched.
+   */
+  mr3AppIdNamespace: string | undefined
+}
+
+export interface AdminConfig {
+  listen: HostPort
+  /** bearer token; required when `listen` is not a loopback address. Never logged. */
+  token: string | undefined
 }
 
 export interface ZooKeeperConfig {
@@ -100,4 +112,5 @@ export interface ProxyConfig {
   zookeeper: ZooKeeperConfig
   hs2: Hs2RouteConfig[]
   metastore: MetastoreRouteConfig[]
+  admin: AdminConfig
 }
