@@ -3,7 +3,11 @@ import { createRequire } from 'node:module'
 import { loadConfig } from './config/load.js'
 import { ConfigError, errorCode, errorMessage } from './errors.js'
 import { createLogger, type Logger } from './logger.js'
-import { Proxy } from './proxy.js'
+import { Proxy, type ReloadResult } from './proxy.js'
+import { buildAdminApp } from './admin/app.js'
+import { ProxyMetrics } from './admin/metrics.js'
+import { runStatus } from './status.js'
+import type { FastifyInstance } from 'fastify'
 
 /** Exit codes: 0 ok or clean shutdown, 1 runtime failure (e.g. cannot listen), 2 bad configuration. */
 export const EXIT = { OK: 0, RUNTIME: 1, CONFIG: 2 } as const
@@ -27,9 +31,14 @@ export function version(): string {
  * a second signal cuts at once.
  */
 export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined> {
+  if (io.argv[0] === 'status') {
+    io.exit(await runStatus({ argv: io.argv.slice(1), env: io.env, stdout: io.stdout, stderr: io.stderr, fetch }))
+    return undefined
+  }
+  const load = (): ReturnType<typeof loadConfig> => loadConfig({ argv: io.argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
   let cmd
   try {
-    cmd = loadConfig({ argv: io.argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
+    cmd = load()
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr(`hive-ha-proxy: ${err.message}\nRun 'hive-ha-proxy --help' for the options.\n`)
@@ -49,20 +58,42 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
     return undefined
   }
   const logger = createLogger(cmd.config.logLevel)
-  const proxy = new Proxy(cmd.config, { logger })
+  let metrics: ProxyMetrics | undefined
+  const proxy = new Proxy(cmd.config, { logger, observeCall: (...a) => metrics?.observeCall(...a) })
+  metrics = new ProxyMetrics(() => proxy.snapshot())
+  const m = metrics
+  const reload = async (): Promise<ReloadResult> => {
+    const next = load()
+    if (next.kind !== 'run') throw new Error('reload produced no configuration')
+    return proxy.reload(next.config)
+  }
+  const admin = buildAdminApp({
+    target: proxy,
+    logger,
+    token: cmd.config.admin.token,
+    reload,
+    metrics: () => m.text(),
+    metricsContentType: m.registry.contentType,
+  })
+  let adminAddress: string
   try {
     await proxy.start()
+    adminAddress = await admin.listen({ host: cmd.config.admin.listen.host, port: cmd.config.admin.listen.port })
   } catch (err) {
     logger.fatal({ code: errorCode(err), err: errorMessage(err) }, 'cannot start')
+    await proxy.stop(0)
     io.exit(EXIT.RUNTIME)
     return undefined
   }
-  logger.info({ version: version(), sources: cmd.sources, routes: proxy.routes.map((r) => ({ name: r.name, listen: r.address() })) }, 'hive-ha-proxy started')
-  installSignals(proxy, logger, cmd.config.shutdownGraceMs, io)
+  logger.info(
+    { version: version(), sources: cmd.sources, admin: adminAddress, routes: proxy.routes.map((r) => ({ name: r.name, listen: r.address() })) },
+    'hive-ha-proxy started',
+  )
+  installSignals(proxy, admin, logger, cmd.config.shutdownGraceMs, io, reload)
   return proxy
 }
 
-function installSignals(proxy: Proxy, logger: Logger, graceMs: number, io: CliIo): void {
+function installSignals(proxy: Proxy, admin: FastifyInstance, logger: Logger, graceMs: number, io: CliIo, reload: () => Promise<unknown>): void {
   let stopping = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -72,7 +103,8 @@ function installSignals(proxy: Proxy, logger: Logger, graceMs: number, io: CliIo
     }
     stopping = true
     logger.info({ signal, graceMs }, 'shutting down: not accepting, waiting for live connections')
-    proxy.stop(graceMs).then(
+    // readiness turns false at once (lifecycle 'stopping'); the admin API stays up until the end
+    proxy.stop(graceMs).then(() => admin.close()).then(
       () => {
         logger.info('stopped')
         logger.flush()
@@ -86,8 +118,14 @@ function installSignals(proxy: Proxy, logger: Logger, graceMs: number, io: CliIo
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
-  // Node's default for SIGHUP is to exit; an operator sending it expects a reload, never a crash.
-  process.on('SIGHUP', () => logger.warn('SIGHUP received; configuration reload is not implemented yet, nothing changed'))
+  // Node's default for SIGHUP is to exit; here it reloads, and a bad new file changes nothing.
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP received; reloading the configuration')
+    reload().catch((err: unknown) => {
+      if (err instanceof ConfigError) logger.error({ problems: err.problems }, 'reload rejected; the running configuration stays')
+      else logger.error({ err: errorMessage(err) }, 'reload failed')
+    })
+  })
 }
 
 function processIo(): CliIo {

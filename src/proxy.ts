@@ -6,41 +6,62 @@ import { dialTcp, type Dial } from './net/dial.js'
 import { defaultZkClientFactory, ZkSession, ZkSessionRegistry, type ZkClientFactory } from './discovery/zk-session.js'
 import { hs2HaDiscovery, hs2ZkDiscovery, metastoreZkDiscovery, staticDiscovery } from './discovery/sources.js'
 import type { Discovery } from './discovery/discovery.js'
-import { Hs2Route, type RouteSnapshot } from './routes/hs2-route.js'
-import { MetastoreRoute } from './routes/metastore-route.js'
+import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
+import { Hs2Route, type Hs2RouteSnapshot } from './routes/hs2-route.js'
+import { MetastoreRoute, type MetastoreRouteSnapshot } from './routes/metastore-route.js'
 
 export type Route = Hs2Route | MetastoreRoute
 
-/** Every side effect the proxy has, injectable; `createProxy` fills in the production ones. */
+/** Every side effect the proxy has, injectable; the constructor fills in the production ones. */
 export interface ProxyDeps {
   logger: Logger
   dial: Dial
   zkClientFactory: ZkClientFactory
   random: () => number
   now: () => number
+  observeCall?: (route: string, method: string, outcome: string, seconds: number) => void
 }
 
 export interface ProxySnapshot {
   state: string
   ready: boolean
-  zookeeper: { quorum: string; state: string; generation: number }[]
-  routes: RouteSnapshot[]
+  zookeeper: { quorum: string; state: string; generation: number; lastConnectedAt: number }[]
+  routes: (Hs2RouteSnapshot | MetastoreRouteSnapshot)[]
 }
+
+export interface Readiness {
+  ready: boolean
+  routes: { name: string; ready: boolean; reasons: string[] }[]
+}
+
+export interface ReloadResult {
+  updated: string[]
+  added: string[]
+  removed: string[]
+  /** settings a reload cannot change; they need a restart */
+  ignored: string[]
+}
+
+export type DrainOutcome = 'ok' | 'unknown-route' | 'unknown-backend'
 
 const ZK_OP_TIMEOUT_MS = 10_000
 const DISCOVERY_RETRY_MS = 1_000
 
 /**
  * The whole proxy: one ZooKeeper session per quorum, one route per configured front. `start()`
- * binds every listener or none (a failed bind closes the ones already bound); `stop()` drains.
+ * binds every listener or none; `stop()` drains; `reload()` applies a new configuration without
+ * dropping live connections. Drain marks live here, keyed by route name, so they survive reloads.
  */
 export class Proxy {
   readonly lifecycle = new Lifecycle()
-  readonly routes: Route[]
-  readonly #cfg: ProxyConfig
+  #routes: Route[]
+  #cfg: ProxyConfig
   readonly #deps: ProxyDeps
   readonly #zk: ZkSessionRegistry
   readonly #log: Logger
+  readonly #drainMarks = new Map<string, Set<string>>()
+  /** which ZooKeeper session each discovery or watcher holds, to release it when replaced */
+  readonly #sessions = new Map<object, ZkSession>()
 
   constructor(cfg: ProxyConfig, deps: Partial<ProxyDeps> & { logger: Logger }) {
     this.#cfg = cfg
@@ -63,14 +84,28 @@ export class Proxy {
           logger: this.#log,
         }),
     )
-    this.routes = [
-      ...cfg.hs2.map((r) => new Hs2Route(r, this.#hs2Discovery(r), this.#deps)),
-      ...cfg.metastore.map((r) => new MetastoreRoute(r, this.#metastoreDiscovery(r), this.#deps)),
-    ]
+    this.#routes = [...cfg.hs2.map((r) => this.#newHs2(r)), ...cfg.metastore.map((r) => this.#newMetastore(r))]
+  }
+
+  get routes(): readonly Route[] {
+    return this.#routes
+  }
+
+  get config(): ProxyConfig {
+    return this.#cfg
   }
 
   get ready(): boolean {
-    return this.lifecycle.is('running') && this.routes.every((r) => r.ready)
+    return this.readiness().ready
+  }
+
+  /** Ready = running, and every route has had a successful discovery and has a usable backend. */
+  readiness(): Readiness {
+    const routes = this.#routes.map((r) => {
+      const reasons = r.notReady()
+      return { name: r.name, ready: reasons.length === 0, reasons }
+    })
+    return { ready: this.lifecycle.is('running') && routes.every((r) => r.ready), routes }
   }
 
   async start(): Promise<HostPort[]> {
@@ -78,10 +113,10 @@ export class Proxy {
     const addrs: HostPort[] = []
     this.#zk.startAll()
     try {
-      for (const r of this.routes) addrs.push(await r.start())
+      for (const r of this.#routes) addrs.push(await r.start())
     } catch (err) {
-      await Promise.all(this.routes.map((r) => r.stop(0)))
-      this.#closeSessions()
+      await Promise.all(this.#routes.map((r) => r.stop(0)))
+      this.#zk.closeAll()
       this.lifecycle.to('stopped')
       throw err
     }
@@ -97,8 +132,8 @@ export class Proxy {
       return
     }
     this.lifecycle.to('stopping')
-    await Promise.all(this.routes.map((r) => r.stop(graceMs)))
-    this.#closeSessions()
+    await Promise.all(this.#routes.map((r) => r.stop(graceMs)))
+    this.#zk.closeAll()
     this.lifecycle.to('stopped')
   }
 
@@ -106,25 +141,141 @@ export class Proxy {
     return {
       state: this.lifecycle.state,
       ready: this.ready,
-      zookeeper: this.#zk.sessions().map((s) => ({ quorum: s.connectString, state: s.state, generation: s.generation })),
-      routes: this.routes.map((r) => r.snapshot()),
+      zookeeper: this.#zk.sessions().map((s) => ({ quorum: s.connectString, state: s.state, generation: s.generation, lastConnectedAt: s.lastConnectedAt })),
+      routes: this.#routes.map((r) => r.snapshot()),
     }
+  }
+
+  drain(route: string, backend: string, on: boolean): DrainOutcome {
+    const r = this.#routes.find((x) => x.name === route)
+    if (r === undefined) return 'unknown-route'
+    return r.drain(backend, on) ? 'ok' : 'unknown-backend'
+  }
+
+  /**
+   * Apply a new configuration. A route whose name, kind and listen address are unchanged is
+   * updated in place (its live connections keep going); others are started or stopped (a stopped
+   * route's live connections get the grace period). Drain marks are kept by route name.
+   */
+  async reload(next: ProxyConfig): Promise<ReloadResult> {
+    const result: ReloadResult = { updated: [], added: [], removed: [], ignored: ignoredChanges(this.#cfg, next) }
+    const old = new Map(this.#routes.map((r) => [r.name, r]))
+    const kept: Route[] = []
+    const fresh: Route[] = []
+    for (const cfg of next.hs2) {
+      const r = old.get(cfg.name)
+      if (r instanceof Hs2Route && sameListen(r.configuredListen, cfg.listen)) {
+        const retarget = !sameJson(r.config.target, cfg.target) || r.config.mr3AppIdNamespace !== cfg.mr3AppIdNamespace
+        const [oldDiscovery, oldMr3] = [r.discovery, r.mr3Watcher]
+        r.update(cfg, retarget ? this.#hs2Discovery(cfg) : undefined, retarget ? this.#mr3For(cfg) : oldMr3)
+        if (retarget) {
+          this.#releaseSession(oldDiscovery)
+          if (oldMr3 !== undefined) this.#releaseSession(oldMr3)
+        }
+        kept.push(r)
+        old.delete(cfg.name)
+        result.updated.push(cfg.name)
+      } else fresh.push(this.#newHs2(cfg))
+    }
+    for (const cfg of next.metastore) {
+      const r = old.get(cfg.name)
+      if (r instanceof MetastoreRoute && sameListen(r.configuredListen, cfg.listen)) {
+        const retarget = !sameJson(r.config.target, cfg.target)
+        const oldDiscovery = r.discovery
+        r.update(cfg, retarget ? this.#metastoreDiscovery(cfg) : undefined)
+        if (retarget) this.#releaseSession(oldDiscovery)
+        kept.push(r)
+        old.delete(cfg.name)
+        result.updated.push(cfg.name)
+      } else fresh.push(this.#newMetastore(cfg))
+    }
+    // Free the old listeners first: a renamed route may reuse an address.
+    const stopping = [...old.values()].map((r) => {
+      result.removed.push(r.name)
+      return r.stop(next.shutdownGraceMs).then(() => {
+        this.#releaseSession(r.discovery)
+        if (r instanceof Hs2Route && r.mr3Watcher !== undefined) this.#releaseSession(r.mr3Watcher)
+      })
+    })
+    await new Promise((resolve) => setImmediate(resolve))
+    this.#zk.startAll()
+    for (const r of fresh) {
+      await r.start()
+      result.added.push(r.name)
+    }
+    this.#routes = [...kept, ...fresh]
+    this.#cfg = next
+    this.#log.info(result, 'configuration reloaded')
+    void Promise.all(stopping)
+    return result
+  }
+
+  #newHs2(r: Hs2RouteConfig): Hs2Route {
+    return new Hs2Route(r, this.#hs2Discovery(r), this.#deps, this.#marks(r.name), this.#mr3For(r))
+  }
+
+  #newMetastore(r: MetastoreRouteConfig): MetastoreRoute {
+    return new MetastoreRoute(r, this.#metastoreDiscovery(r), this.#deps, this.#marks(r.name))
+  }
+
+  #marks(route: string): Set<string> {
+    let m = this.#drainMarks.get(route)
+    if (m === undefined) {
+      m = new Set()
+      this.#drainMarks.set(route, m)
+    }
+    return m
+  }
+
+  #mr3For(r: Hs2RouteConfig): Mr3AppIdWatcher | undefined {
+    if (r.mr3AppIdNamespace === undefined || r.target.kind === 'static') return undefined
+    const session = this.#zk.acquire(r.target.quorum)
+    const w = new Mr3AppIdWatcher(session, r.mr3AppIdNamespace, this.#log.child({ route: r.name }))
+    this.#sessions.set(w, session)
+    return w
   }
 
   #metastoreDiscovery(r: MetastoreRouteConfig): Discovery {
     const t = r.target
     if (t.kind === 'static') return staticDiscovery(t.backends)
-    return metastoreZkDiscovery({ session: this.#zk.acquire(t.quorum), namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS })
+    const session = this.#zk.acquire(t.quorum)
+    const d = metastoreZkDiscovery({ session, namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS })
+    this.#sessions.set(d, session)
+    return d
   }
 
   #hs2Discovery(r: Hs2RouteConfig): Discovery {
     const t = r.target
     if (t.kind === 'static') return staticDiscovery(t.backends)
-    const o = { session: this.#zk.acquire(t.quorum), namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS }
-    return t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
+    const session = this.#zk.acquire(t.quorum)
+    const o = { session, namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS }
+    const d = t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
+    this.#sessions.set(d, session)
+    return d
   }
 
-  #closeSessions(): void {
-    this.#zk.closeAll()
+  #releaseSession(holder: object): void {
+    const s = this.#sessions.get(holder)
+    if (s === undefined) return
+    this.#sessions.delete(holder)
+    this.#zk.release(s)
   }
+}
+
+function sameListen(a: HostPort, b: HostPort): boolean {
+  return a.host === b.host && a.port === b.port
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+/** Settings that only take effect at start (reported, not applied). */
+function ignoredChanges(a: ProxyConfig, b: ProxyConfig): string[] {
+  const out: string[] = []
+  if (a.logLevel !== b.logLevel) out.push('logLevel')
+  if (!sameJson(a.zookeeper, b.zookeeper)) out.push('zookeeper')
+  if (!sameJson(a.admin.listen, b.admin.listen)) out.push('admin.listen')
+  if (a.admin.token !== b.admin.token) out.push('admin.token')
+  return out
 }

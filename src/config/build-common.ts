@@ -1,7 +1,7 @@
 /**
  * What HS2 and metastore routes share when raw fields become a validated route: field lookup with
  * rejection bookkeeping, the ejection block, and uniqueness of names and listen addresses across
- * ALL routes of both kinds.
+ * ALL routes of both kinds (and the admin API's address).
  */
 import type { ConfigProblem } from '../errors.js'
 import { formatHostPort, take, whole, type Check } from './checks.js'
@@ -70,6 +70,22 @@ export function checkDistinct(routes: readonly BuiltRoute[], problems: ConfigPro
       const message = `${formatHostPort(route.listen)} is already the address of ${fieldKey(taken.raw, 'listen')}`
       problems.push({ key: fieldKey(route.raw, 'listen'), message, fix: 'give each route its own listen port' })
     }
+  })
+}
+
+/**
+ * The admin API must not bind the address of any route (same clash rule as between routes); it
+ * reports against its own key, since it is built after every route.
+ */
+export function checkAdminListen(
+  admin: { listen: HostPort; key: string }, routes: readonly BuiltRoute[], problems: ConfigProblem[],
+): void {
+  const taken = routes.find((r) => !r.rejected.has('listen') && clash(r.listen, admin.listen))
+  if (taken === undefined) return
+  problems.push({
+    key: admin.key,
+    message: `${formatHostPort(admin.listen)} is already the address of ${fieldKey(taken.raw, 'listen')}`,
+    fix: 'give the admin API its own port (--admin-listen, HIVE_HA_PROXY_ADMIN_LISTEN or admin.listen)',
   })
 }
 

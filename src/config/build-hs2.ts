@@ -1,8 +1,8 @@
 /** Raw HS2 route fields (any source) -> validated `Hs2RouteConfig`s. */
 import { DEFAULTS } from '../defaults.js'
 import { JdbcUrlError, type ConfigProblem } from '../errors.js'
-import { buildEjection, fieldGetter, fieldKey, type BuiltRoute } from './build-common.js'
-import { listenAddress, oneOf, routeName, show, whole } from './checks.js'
+import { buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
+import { listenAddress, mr3AppIdNamespace, oneOf, routeName, show, whole } from './checks.js'
 import { EXAMPLE_URL } from './flags.js'
 import { hs2TargetFromJdbcUrl } from './jdbc-url.js'
 import { HS2_POLICIES, type Hs2RouteConfig, type Hs2Target } from './types.js'
@@ -25,16 +25,31 @@ export function buildHs2Routes(raw: readonly RawRoute[], problems: ConfigProblem
 function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems: ConfigProblem[]): Hs2RouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HS2.ejection, problems)
+  const { url, target } = routeUrl(r, problems)
   return {
     name: get('name', index === 0 ? 'hs2' : `hs2-${index + 1}`, routeName),
     listen: get('listen', { ...HS2.listen }, listenAddress),
-    ...routeUrl(r, problems),
+    url,
+    target,
     policy: get('policy', HS2.policy, oneOf(HS2_POLICIES)),
     connectTimeoutMs: get('connectTimeoutMs', HS2.connectTimeoutMs, whole(1, HS2.connectTimeoutMs)),
     maxConnectAttempts: get('maxConnectAttempts', HS2.maxConnectAttempts, whole(1, HS2.maxConnectAttempts)),
     idleTimeoutMs: get('idleTimeoutMs', HS2.idleTimeoutMs, whole(0, 600_000)),
     ejection,
+    mr3AppIdNamespace: mr3Namespace(r, get, target, problems),
   }
+}
+
+/** Only meaningful with ZooKeeper discovery: the appId znode lives in the quorum of the URL. */
+function mr3Namespace(r: RawRoute, get: FieldGetter, target: Hs2Target, problems: ConfigProblem[]): string | undefined {
+  const ns = get<string | undefined>('mr3AppIdNamespace', undefined, mr3AppIdNamespace)
+  if (ns === undefined || target === NO_TARGET || target.kind !== 'static') return ns
+  problems.push({
+    key: fieldKey(r, 'mr3AppIdNamespace'),
+    message: 'needs ZooKeeper discovery, but the url of this route is a direct host:port list',
+    fix: 'remove mr3AppIdNamespace, or use a JDBC URL with serviceDiscoveryMode=zooKeeper (or zooKeeperHA) on the ZooKeeper that holds the MR3 appId',
+  })
+  return undefined
 }
 
 /** Placeholder for a route whose URL was rejected; never returned because a problem was recorded. */

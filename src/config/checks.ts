@@ -3,7 +3,7 @@
  * flag/variable string) and returns the typed value or a message plus a concrete fix; it never
  * throws and never knows where the value came from (the caller adds the key).
  */
-import { isIPv4, isIPv6 } from 'node:net'
+import { BlockList, isIPv4, isIPv6 } from 'node:net'
 import { DEFAULTS } from '../defaults.js'
 import type { ConfigProblem } from '../errors.js'
 import { nearest, type Sourced } from './flags.js'
@@ -106,4 +106,49 @@ export function show(value: unknown): string {
 
 export function formatHostPort({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+/** 127.0.0.0/8 (also IPv4-mapped), `::1` in any spelling and `localhost`: reachable from this host only. */
+export function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true
+  if (isIPv4(host)) return LOOPBACK.check(host, 'ipv4')
+  return isIPv6(host) && LOOPBACK.check(host, 'ipv6')
+}
+
+export const ADMIN_TOKEN_MIN = 16
+
+/**
+ * The admin bearer token. Messages never contain the value: it is a secret, and problems are
+ * printed and logged.
+ */
+export function adminToken(value: unknown): Verdict<string> {
+  const fix = 'use a long random token, e.g. the output of openssl rand -hex 24'
+  if (typeof value !== 'string') return { ok: false, message: 'the admin token must be a string (value not shown)', fix: `${fix}, quoted in YAML` }
+  if (value.length < ADMIN_TOKEN_MIN) {
+    return { ok: false, message: `the admin token is too short (${value.length} characters, at least ${ADMIN_TOKEN_MIN} required)`, fix }
+  }
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    return { ok: false, message: 'the admin token must be printable ASCII without spaces (value not shown)', fix }
+  }
+  return { ok: true, value }
+}
+
+const ZNODE_SEGMENT = /^[A-Za-z0-9_.-]+$/
+
+/**
+ * Hive on MR3's `hive.mr3.zookeeper.appid.namespace`: whitespace and leading/trailing `/` trimmed;
+ * `/`-separated segments of letters, digits, `_`, `-`, `.` (not `.` or `..` alone).
+ */
+export function mr3AppIdNamespace(value: unknown): Verdict<string> {
+  const fix = 'use a znode name such as mr3AppId (letters, digits, "_", "-", "."; nested with "/")'
+  if (typeof value !== 'string') return { ok: false, message: `${show(value)} is not a znode path`, fix }
+  const ns = value.trim().replace(/^\/+|\/+$/g, '')
+  if (ns === '') return { ok: false, message: `${show(value)} is empty`, fix: `remove the key, or ${fix.slice(0, 1).toLowerCase()}${fix.slice(1)}` }
+  const bad = ns.split('/').some((seg) => !ZNODE_SEGMENT.test(seg) || seg === '.' || seg === '..')
+  if (bad) return { ok: false, message: `${show(value)} is not a valid ZooKeeper path`, fix }
+  return { ok: true, value: ns }
 }

@@ -11,6 +11,7 @@ import { HS2_POLICIES, LOG_LEVELS, METASTORE_SELECTIONS } from './types.js'
 export type Setting =
   | 'config' | 'hiveSite' | 'hs2' | 'hs2Listen' | 'hs2Policy' | 'connectTimeoutMs'
   | 'metastore' | 'metastoreListen' | 'metastoreSelection' | 'logLevel' | 'shutdownGraceMs'
+  | 'adminListen' | 'adminToken'
 
 /** A raw value plus where the user wrote it, in their words: `--hs2-policy`, `hs2[1].policy (in /x.yaml)`. */
 export interface Sourced {
@@ -22,7 +23,8 @@ export type SettingValues = Partial<Record<Setting, Sourced>>
 
 export interface SettingSpec {
   setting: Setting
-  flag: string
+  /** undefined: a variable only (a secret must not appear on a command line, where `ps` shows it) */
+  flag: string | undefined
   env: string
   arg: string
   help: string
@@ -82,11 +84,20 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: 'on SIGTERM/SIGINT, live connections get this long before being cut',
     default: String(DEFAULTS.shutdownGraceMs),
   },
+  {
+    setting: 'adminListen', flag: '--admin-listen', env: 'HIVE_HA_PROXY_ADMIN_LISTEN', arg: '<host:port>',
+    help: 'the admin HTTP API; same forms as --hs2-listen; off loopback it needs a token',
+    default: `${DEFAULTS.admin.listen.host}:${DEFAULTS.admin.listen.port}`,
+  },
+  {
+    setting: 'adminToken', flag: undefined, env: 'HIVE_HA_PROXY_ADMIN_TOKEN', arg: '<token>',
+    help: 'admin API bearer token, >= 16 characters; no flag on purpose (ps shows command lines)',
+  },
 ]
 
 const HELP_FLAGS = ['--help', '-h']
 const VERSION_FLAGS = ['--version', '-V']
-const ALL_FLAGS = [...SETTINGS.map((s) => s.flag), ...HELP_FLAGS, ...VERSION_FLAGS]
+const ALL_FLAGS = [...SETTINGS.flatMap((s) => (s.flag === undefined ? [] : [s.flag])), ...HELP_FLAGS, ...VERSION_FLAGS]
 
 export interface ParsedArgs {
   help: boolean
@@ -104,13 +115,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const eq = token.startsWith('--') ? token.indexOf('=') : -1
     const name = eq === -1 ? token : token.slice(0, eq)
     const inline = eq === -1 ? undefined : token.slice(eq + 1)
-    const spec = SETTINGS.find((s) => s.flag === name)
-    if (spec !== undefined) {
+    const spec = SETTINGS.find((s) => s.flag !== undefined && s.flag === name)
+    if (spec?.flag !== undefined) {
       // A value is never taken from the next token when that token is itself a flag: `--hs2 --help`
       // is a missing value, not a URL named "--help".
       const takeNext = inline === undefined && i + 1 < argv.length && !looksLikeFlag(argv[i + 1] ?? '')
       const value = inline ?? (takeNext ? argv[++i] : undefined)
-      takeValue(out, seen, spec, value)
+      takeValue(out, seen, { ...spec, flag: spec.flag }, value)
     } else if (HELP_FLAGS.includes(name) || VERSION_FLAGS.includes(name)) {
       if (inline !== undefined) out.problems.push(problem(name, 'takes no value', `write just ${name}`))
       else if (HELP_FLAGS.includes(name)) out.help = true
@@ -124,7 +135,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return out
 }
 
-function takeValue(out: ParsedArgs, seen: Set<string>, spec: SettingSpec, value: string | undefined): void {
+function takeValue(out: ParsedArgs, seen: Set<string>, spec: SettingSpec & { flag: string }, value: string | undefined): void {
   if (seen.has(spec.flag)) {
     out.problems.push(problem(spec.flag, 'given more than once', `keep only one ${spec.flag}`))
     return
@@ -148,8 +159,16 @@ function unexpected(token: string, name: string): ConfigProblem {
       : /^thrift:\/\//i.test(token) ? `write --metastore ${token}` : 'every setting is a flag (--flag value); see --help'
     return problem(token, 'unexpected argument', fix)
   }
+  const envOnly = SETTINGS.find((s) => s.flag === undefined && name === `--${kebab(s.setting)}`)
+  if (envOnly !== undefined) {
+    return problem(name, 'is deliberately not a flag: command lines are visible to every local user (ps)', `set ${envOnly.env} instead`)
+  }
   const guess = nearest(name, ALL_FLAGS)
   return problem(name, 'unknown flag', guess === undefined ? 'see --help for the flags' : `did you mean ${guess}? (see --help)`)
+}
+
+function kebab(camel: string): string {
+  return camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 }
 
 function problem(key: string, message: string, fix: string): ConfigProblem {

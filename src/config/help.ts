@@ -12,7 +12,7 @@ const COLUMN = 38
 
 function optionLines(): string[] {
   return SETTINGS.flatMap((s) => [
-    `  ${`${s.flag} ${s.arg}`.padEnd(COLUMN)}${s.env}`,
+    `  ${(s.flag === undefined ? `(no flag)` : `${s.flag} ${s.arg}`).padEnd(COLUMN)}${s.env}${s.flag === undefined ? ` ${s.arg}` : ''}`,
     `      ${s.help}${s.default === undefined ? '' : ` (default ${s.default})`}`,
   ])
 }
@@ -55,7 +55,14 @@ export const HELP_TEXT = [
   'it when it does not. Further routes exist only in the config file. Likewise --metastore,',
   '--metastore-listen and --metastore-selection set the FIRST metastore route, metastore[0];',
   '--metastore is always a thrift:// URI list (ZooKeeper discovery is set in YAML or hive-site).',
-  'Every listen address and every route name must be unique across HS2 and metastore routes.',
+  'Every listen address and every route name must be unique across HS2 and metastore routes; the',
+  'admin API (--admin-listen) needs an address of its own too.',
+  '',
+  `Admin API: HTTP on --admin-listen (default ${DEFAULTS.admin.listen.host}:${DEFAULTS.admin.listen.port}). Its bearer token comes only from`,
+  'HIVE_HA_PROXY_ADMIN_TOKEN or admin.token in the config file (the variable wins); there is',
+  'deliberately no token flag, because command lines are visible to every local user in ps. A',
+  'listen address other than loopback (127.0.0.0/8, ::1, localhost) requires a token; a token has',
+  'at least 16 characters, e.g. from openssl rand -hex 24.',
   '',
   'hive-site.xml (--hive-site) feeds only metastore[0], below every other source, and only when it',
   'sets the metastore URIs. Keys read (the metastore.* name wins over its hive.* alias, as in Hive):',
@@ -81,6 +88,7 @@ export const HELP_TEXT = [
   `      maxConnectAttempts: ${HS2.maxConnectAttempts}`,
   note(`      idleTimeoutMs: ${HS2.idleTimeoutMs}`, '0 = never close idle connections'),
   `      ${ejection(HS2.ejection)}`,
+  note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
   note('  metastore:', 'a list of routes; a single mapping is one route'),
   note('    - name: metastore', 'default metastore, metastore-2 ...; unique'),
   note(`      uris: "${EXAMPLE_METASTORE_URIS}"`, 'tried in this order'),
@@ -98,5 +106,11 @@ export const HELP_TEXT = [
   note('      uris: "zk1:2181,zk2"', `the ZooKeeper quorum; port default ${HMS.zooKeeperPort}`),
   `      zooKeeperNamespace: ${HMS.zooKeeperNamespace}`,
   '      listen: 9084',
+  note(`  admin: { listen: ${DEFAULTS.admin.listen.host}:${DEFAULTS.admin.listen.port}, token: "..." }`, 'token: no default; the variable wins'),
+  '',
+  'mr3AppIdNamespace (Hive on MR3): the value of hive.mr3.zookeeper.appid.namespace, usually',
+  'mr3AppId; the admin API then shows the shared DAGAppMaster\'s application id from the znode',
+  '/<ns>/appId in the ZooKeeper of the route\'s JDBC URL (serviceDiscoveryMode=zooKeeper or',
+  'zooKeeperHA only). Not settable by flag or variable.',
   '',
 ].join('\n')

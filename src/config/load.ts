@@ -10,20 +10,24 @@
  * kind, hs2[0] / metastore[0]. They override its fields when the file (or, for metastore[0], the
  * hive-site) declares it and create it otherwise; further routes exist only in the file.
  *
+ * The admin API (`--admin-listen` / `HIVE_HA_PROXY_ADMIN_LISTEN` / `admin.listen`) is top level;
+ * its token comes only from `HIVE_HA_PROXY_ADMIN_TOKEN` or `admin.token` (no flag: `ps` shows
+ * command lines) and is never put into a problem.
+ *
  * Values stay raw (`Sourced`: value + the key the user wrote) until one validation pass, so a
  * problem always names the source that set the offending value.
  */
 import { DEFAULTS } from '../defaults.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { checkDistinct } from './build-common.js'
+import { checkAdminListen, checkDistinct, type BuiltRoute } from './build-common.js'
 import { buildHs2Routes } from './build-hs2.js'
 import { buildMetastoreRoutes } from './build-metastore.js'
-import { oneOf, take, whole, type Check } from './checks.js'
+import { adminToken, isLoopback, listenAddress, oneOf, take, whole, type Check } from './checks.js'
 import { readEnv } from './env.js'
 import { parseArgs, SETTINGS, type Setting, type SettingValues, type Sourced } from './flags.js'
 import { HELP_TEXT } from './help.js'
 import { readHiveSite } from './hive-site.js'
-import { LOG_LEVELS, type ProxyConfig } from './types.js'
+import { LOG_LEVELS, type AdminConfig, type ProxyConfig } from './types.js'
 import { inFile, readConfigFile, type Fields, type RawRoute } from './yaml-file.js'
 
 export { HELP_TEXT }
@@ -67,7 +71,9 @@ const ROUTE0_FIELDS: Record<RouteKind, Partial<Record<Setting, string>>> = {
   hs2: { hs2: 'url', hs2Listen: 'listen', hs2Policy: 'policy', connectTimeoutMs: 'connectTimeoutMs' },
   metastore: { metastore: 'uris', metastoreListen: 'listen', metastoreSelection: 'selection' },
 }
-const TOP_FIELDS: Partial<Record<Setting, string>> = { logLevel: 'logLevel', shutdownGraceMs: 'shutdownGraceMs' }
+const TOP_FIELDS: Partial<Record<Setting, string>> = {
+  logLevel: 'logLevel', shutdownGraceMs: 'shutdownGraceMs', adminListen: 'admin.listen', adminToken: 'admin.token',
+}
 /** hive-site fields that only mean something together with its URIs. */
 const URI_BOUND_FIELDS = ['discovery', 'zooKeeperNamespace', 'zooKeeperPort'] as const
 /** Settings naming a file: a source that only names one has not set anything itself. */
@@ -197,5 +203,29 @@ function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
   const hs2 = buildHs2Routes(raw.hs2, problems)
   const metastore = buildMetastoreRoutes(raw.metastore, problems, raw.metastore0UrisUnknown)
   checkDistinct([...hs2.built, ...metastore.built], problems)
-  return { ...top, hs2: hs2.routes, metastore: metastore.routes }
+  const admin = buildAdmin(raw.top, [...hs2.built, ...metastore.built], problems)
+  return { ...top, hs2: hs2.routes, metastore: metastore.routes, admin }
+}
+
+/**
+ * `admin.listen` (default loopback) and `admin.token` (variable or file only). A non-loopback
+ * listen address without a token is refused; no problem ever shows the token.
+ */
+function buildAdmin(top: Fields, routes: readonly BuiltRoute[], problems: ConfigProblem[]): AdminConfig {
+  const listenSrc = top['admin.listen']
+  const tokenSrc = top['admin.token']
+  const before = problems.length
+  const listen = take(listenSrc, { ...DEFAULTS.admin.listen }, listenAddress, problems)
+  const listenOk = problems.length === before
+  const token = take<string | undefined>(tokenSrc, undefined, adminToken, problems)
+  const listenKey = listenSrc?.key ?? '--admin-listen'
+  if (listenOk) checkAdminListen({ listen, key: listenKey }, routes, problems)
+  if (listenOk && tokenSrc === undefined && !isLoopback(listen.host)) {
+    problems.push({
+      key: listenKey,
+      message: 'the admin API on a non-loopback address needs a bearer token',
+      fix: 'set HIVE_HA_PROXY_ADMIN_TOKEN (or admin.token in the config file), or listen on 127.0.0.1',
+    })
+  }
+  return { listen, token }
 }

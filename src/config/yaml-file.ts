@@ -34,7 +34,7 @@ interface Schema {
 const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
 const HS2_SCHEMA: Schema = {
   name: 'leaf', url: 'leaf', listen: 'leaf', policy: 'leaf', connectTimeoutMs: 'leaf',
-  maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf', ejection: EJECTION,
+  maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf', ejection: EJECTION, mr3AppIdNamespace: 'leaf',
 }
 const METASTORE_SCHEMA: Schema = {
   name: 'leaf', uris: 'leaf', listen: 'leaf', selection: 'leaf', mode: 'leaf', discovery: 'leaf',
@@ -44,6 +44,7 @@ const METASTORE_SCHEMA: Schema = {
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf', shutdownGraceMs: 'leaf', hiveSite: 'leaf', hs2: 'leaf', metastore: 'leaf',
   zookeeper: { sessionTimeoutMs: 'leaf', reconnectWatchdogMs: 'leaf' },
+  admin: { listen: 'leaf', token: 'leaf' },
 }
 
 /** The route lists of the file: YAML key, route keys, and what a route looks like (for fixes). */

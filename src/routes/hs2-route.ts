@@ -1,12 +1,18 @@
 import type net from 'node:net'
-import type { Hs2RouteConfig } from '../config/types.js'
+import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
+import type { Mr3AppIdStatus, Mr3AppIdWatcher } from '../discovery/mr3-appid.js'
 import { RouteCore, type RouteDeps, type RouteSnapshot } from './route-core.js'
 
 export type { RouteDeps, RouteSnapshot }
+
+export interface Hs2RouteSnapshot extends RouteSnapshot {
+  /** Hive on MR3: the shared DAGAppMaster's application id, when configured */
+  mr3: Mr3AppIdStatus | undefined
+}
 
 /**
  * One HS2 front: every client connection is piped to one backend, chosen by the policy among
@@ -15,18 +21,51 @@ export type { RouteDeps, RouteSnapshot }
  * server's memory.
  */
 export class Hs2Route extends RouteCore {
-  readonly #cfg: Hs2RouteConfig
-  readonly #policy: Policy
+  #cfg: Hs2RouteConfig
+  #policy: Policy
   #picks = 0
+  #mr3: Mr3AppIdWatcher | undefined
 
-  constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps) {
-    super(cfg, discovery, deps, 'hs2-route')
+  constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drainMarks?: Set<string>, mr3?: Mr3AppIdWatcher) {
+    super(cfg, discovery, deps, 'hs2-route', drainMarks)
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
+    this.#mr3 = mr3
   }
 
-  snapshot(): RouteSnapshot {
-    return this.baseSnapshot('hs2')
+  get config(): Hs2RouteConfig {
+    return this.#cfg
+  }
+
+  get mr3Watcher(): Mr3AppIdWatcher | undefined {
+    return this.#mr3
+  }
+
+  override async start(): Promise<HostPort> {
+    const addr = await super.start()
+    this.#mr3?.start()
+    return addr
+  }
+
+  override async stop(graceMs: number): Promise<void> {
+    this.#mr3?.stop()
+    await super.stop(graceMs)
+  }
+
+  /** Reload in place: policy, timeouts, ejection; a new discovery (and MR3 watcher) when the target changed. */
+  update(cfg: Hs2RouteConfig, discovery: Discovery | undefined, mr3: Mr3AppIdWatcher | undefined): void {
+    this.#cfg = cfg
+    this.#policy = POLICIES[cfg.policy]
+    this.updateBase(cfg, discovery)
+    if (mr3 !== this.#mr3) {
+      this.#mr3?.stop()
+      this.#mr3 = mr3
+      if (this.lifecycle.is('running')) mr3?.start()
+    }
+  }
+
+  snapshot(): Hs2RouteSnapshot {
+    return { ...this.baseSnapshot('hs2'), mr3: this.#mr3?.status() }
   }
 
   protected describe(): { target: string; policy: string } {

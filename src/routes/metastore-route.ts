@@ -32,14 +32,24 @@ export interface MetastoreRouteSnapshot extends RouteSnapshot {
  * only, untouched. `mode: pipe` skips the sniffing and pipes everything.
  */
 export class MetastoreRoute extends RouteCore {
-  readonly #cfg: MetastoreRouteConfig
+  #cfg: MetastoreRouteConfig
   readonly #labels = new MethodLabels()
   readonly #calls = new Map<string, MethodStats>()
   readonly #streams: Record<string, number> = {}
 
-  constructor(cfg: MetastoreRouteConfig, discovery: Discovery, deps: RouteDeps) {
-    super(cfg, discovery, deps, 'metastore-route')
+  constructor(cfg: MetastoreRouteConfig, discovery: Discovery, deps: RouteDeps, drainMarks?: Set<string>) {
+    super(cfg, discovery, deps, 'metastore-route', drainMarks)
     this.#cfg = cfg
+  }
+
+  get config(): MetastoreRouteConfig {
+    return this.#cfg
+  }
+
+  /** Reload in place: selection, mode, limits, timeouts; a new discovery when the target changed. Live connections keep theirs. */
+  update(cfg: MetastoreRouteConfig, discovery: Discovery | undefined): void {
+    this.#cfg = cfg
+    this.updateBase(cfg, discovery)
   }
 
   snapshot(): MetastoreRouteSnapshot {
@@ -110,7 +120,10 @@ export class MetastoreRoute extends RouteCore {
           }
         },
         release: (key, a, b) => this.release(key, a, b),
-        onCall: (m, outcome, ms) => this.#count(m, outcome, ms),
+        onCall: (m, outcome, ms) => {
+          this.#count(m, outcome, ms)
+          this.deps.observeCall?.(this.name, this.#labels.label(m), outcome, ms / 1000)
+        },
         onResend: (m) => this.#stats(m).resent++,
         onFailover: () => this.countFailover(),
         now: this.deps.now,

@@ -18,6 +18,8 @@ export interface RouteDeps {
   random: () => number
   /** epoch ms */
   now: () => number
+  /** sees every finished metastore call (for the duration histogram); optional */
+  observeCall?: (route: string, method: string, outcome: string, seconds: number) => void
 }
 
 /** What every route shares: where it listens and how it connects to backends. */
@@ -33,7 +35,8 @@ export interface RouteBase {
 export interface BackendSnapshot {
   key: string
   source: string
-  state: 'up' | 'ejected' | 'unlisted'
+  /** draining: marked by an operator, no new connections; unlisted: gone from discovery, live connections remain */
+  state: 'up' | 'ejected' | 'draining' | 'unlisted'
   leader: boolean | undefined
   ejectedUntil: number | undefined
   active: number
@@ -54,6 +57,8 @@ export interface RouteSnapshot {
   policy: string
   state: RunState
   ready: boolean
+  /** why the route is not ready (empty when ready) */
+  notReady: string[]
   discovery: DiscoveryStatus
   backends: BackendSnapshot[]
   skipped: SkippedInstance[]
@@ -76,8 +81,10 @@ export abstract class RouteCore {
   protected readonly backends = new BackendSet()
   protected readonly log: Logger
   protected readonly deps: RouteDeps
-  readonly #base: RouteBase
-  readonly #discovery: Discovery
+  #base: RouteBase
+  #discovery: Discovery
+  /** operator drain marks by backend key; owned by the proxy so they survive a reload */
+  readonly #drain: Set<string>
   readonly #listener: Listener
   readonly #live = new Set<Tracked>()
   readonly #waiters = new Set<() => void>()
@@ -88,11 +95,12 @@ export abstract class RouteCore {
   #rejected = 0
   #ready = false
 
-  constructor(base: RouteBase, discovery: Discovery, deps: RouteDeps, component: string) {
+  constructor(base: RouteBase, discovery: Discovery, deps: RouteDeps, component: string, drainMarks: Set<string> = new Set()) {
     this.name = base.name
     this.#base = base
     this.deps = deps
     this.#discovery = discovery
+    this.#drain = drainMarks
     this.log = deps.logger.child({ component, route: base.name })
     this.#listener = new Listener(base.listen, (s) => this.#accept(s))
     this.lifecycle.on('state', (to: RunState, from: RunState) => this.log.debug({ from, to }, 'route state'))
@@ -105,8 +113,7 @@ export abstract class RouteCore {
   /** Binds the listener and starts discovery. */
   async start(): Promise<HostPort> {
     this.lifecycle.to('starting')
-    this.#discovery.on('update', (s: DiscoverySnapshot) => this.#onUpdate(s))
-    this.#discovery.on('failure', () => {})
+    this.#wire(this.#discovery)
     let addr: HostPort
     try {
       addr = await this.#listener.listen()
@@ -122,6 +129,57 @@ export abstract class RouteCore {
 
   address(): HostPort {
     return this.#listener.address()
+  }
+
+  /** The listen address as configured (port 0 stays 0), to match routes across a reload. */
+  get configuredListen(): HostPort {
+    return this.#base.listen
+  }
+
+  /**
+   * Apply a reloaded configuration in place: timeouts, ejection and (when given) a new discovery
+   * source. Live connections are untouched; the backend list and its counters are kept until the
+   * new source's first read replaces it.
+   */
+  protected updateBase(base: RouteBase, discovery: Discovery | undefined): void {
+    this.#base = base
+    if (discovery === undefined) return
+    const old = this.#discovery
+    old.stop()
+    old.removeAllListeners()
+    this.#discovery = discovery
+    this.#wire(discovery)
+    if (this.lifecycle.is('running')) discovery.start()
+  }
+
+  /** The discovery source (the proxy releases its ZooKeeper session when it is replaced). */
+  get discovery(): Discovery {
+    return this.#discovery
+  }
+
+  /** Mark a backend as draining: no new connections, live ones continue. False if unknown. */
+  drain(key: string, on: boolean): boolean {
+    if (this.backends.get(key) === undefined && !this.#drain.has(key)) return false
+    if (on) this.#drain.add(key)
+    else this.#drain.delete(key)
+    this.log.info({ backend: key, draining: on, active: this.backends.get(key)?.active ?? 0 }, on ? 'backend draining' : 'backend undrained')
+    return true
+  }
+
+  isDraining(key: string): boolean {
+    return this.#drain.has(key)
+  }
+
+  /** Reasons this route cannot serve a new client now; empty = ready. */
+  notReady(): string[] {
+    const reasons: string[] = []
+    if (!this.lifecycle.is('running')) reasons.push(`route is ${this.lifecycle.state}`)
+    const d = this.#discovery.status()
+    if (!d.ready) reasons.push(d.lastError ? `no successful discovery yet: ${d.lastError.message}` : 'no successful discovery yet')
+    else if (this.usable(this.backends.listed()).length === 0) {
+      reasons.push(this.backends.listed().length === 0 ? 'no backend listed' : 'every listed backend is draining')
+    }
+    return reasons
   }
 
   /** Stop accepting, let live connections finish for up to `graceMs`, then cut them. Idempotent. */
@@ -154,8 +212,9 @@ export abstract class RouteCore {
       policy: d.policy,
       state: this.lifecycle.state,
       ready: this.#ready,
+      notReady: this.notReady(),
       discovery: this.#discovery.status(),
-      backends: this.backends.all().map((b) => backendSnapshot(b, now)),
+      backends: this.backends.all().map((b) => backendSnapshot(b, now, this.#drain.has(b.key))),
       skipped: [...this.#skipped],
       connections: { active: this.#live.size, total: this.#total, failovers: this.#failovers, rejected: this.#rejected },
     }
@@ -222,11 +281,15 @@ export abstract class RouteCore {
     this.#failovers++
   }
 
-  /** Listed backends that are not ejected; all listed ones if every one is ejected. */
+  /**
+   * Candidates a new connection may use: never a draining one (an operator's explicit intent);
+   * non-ejected ones first, all the others only if every one is ejected.
+   */
   protected usable(candidates: readonly BackendState[]): BackendState[] {
     const now = this.deps.now()
-    const healthy = candidates.filter((b) => !isEjected(b, now))
-    return healthy.length > 0 ? healthy : [...candidates]
+    const open = candidates.filter((b) => !this.#drain.has(b.key))
+    const healthy = open.filter((b) => !isEjected(b, now))
+    return healthy.length > 0 ? healthy : open
   }
 
   /**
@@ -257,6 +320,11 @@ export abstract class RouteCore {
       return
     }
     this.onClient(client, id, `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`)
+  }
+
+  #wire(d: Discovery): void {
+    d.on('update', (s: DiscoverySnapshot) => this.#onUpdate(s))
+    d.on('failure', () => {})
   }
 
   #onUpdate(s: DiscoverySnapshot): void {
@@ -301,12 +369,12 @@ export abstract class RouteCore {
   }
 }
 
-function backendSnapshot(b: BackendState, now: number): BackendSnapshot {
+function backendSnapshot(b: BackendState, now: number, draining: boolean): BackendSnapshot {
   const ejected = isEjected(b, now)
   return {
     key: b.key,
     source: b.source,
-    state: !b.listed ? 'unlisted' : ejected ? 'ejected' : 'up',
+    state: !b.listed ? 'unlisted' : draining ? 'draining' : ejected ? 'ejected' : 'up',
     leader: b.leader,
     ejectedUntil: ejected ? b.ejectedUntil : undefined,
     active: b.active,

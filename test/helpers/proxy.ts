@@ -31,6 +31,7 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     maxConnectAttempts: 3,
     idleTimeoutMs: 0,
     ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
+    mr3AppIdNamespace: undefined,
     ...over,
   }
 }
@@ -66,6 +67,7 @@ export async function startTestProxy(
     zookeeper: { ...DEFAULTS.zookeeper, sessionTimeoutMs: 4000, ...opts.zookeeper },
     hs2: routes,
     metastore: opts.metastore ?? [],
+    admin: { listen: { host: '127.0.0.1', port: 0 }, token: undefined },
   }
   const proxy = new Proxy(cfg, { logger: createLogger('debug', logs), ...opts.deps })
   const addrs = await proxy.start()

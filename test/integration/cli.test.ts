@@ -26,7 +26,10 @@ interface Run {
 }
 
 function run(t: Test, args: string[], env: Record<string, string> = {}): Run {
-  const proc = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // every spawned proxy gets its own admin port unless the test sets one
+  const keep = args[0] === 'status' || args.includes('--help') || args.includes('--version') || args.some((a) => a.startsWith('--admin-listen'))
+  const argv = keep ? args : [...args, '--admin-listen', '127.0.0.1:0']
+  const proc = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: Record<string, unknown>[] = []
   let err = ''
   let buf = ''
@@ -104,8 +107,9 @@ t.test('end to end through ZooKeeper, then SIGTERM drains live connections and e
   held.on('error', () => {})
   await waitFor('held connection piped', () => stub.connections === 2 && stub.activeConnections === 1)
   r.proc.kill('SIGHUP')
-  await waitFor('SIGHUP logged', () => r.lines.some((l) => String(l.msg).startsWith('SIGHUP received')))
+  await waitFor('SIGHUP reload logged', () => r.lines.some((l) => l.msg === 'configuration reloaded'))
   t.equal(r.proc.exitCode, null, 'SIGHUP does not end the process')
+  t.equal(stub.activeConnections >= 1, true, 'the live connection survived the reload')
   t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'cli-a', 'still serving after SIGHUP')
   r.proc.kill('SIGTERM')
   await waitFor('draining', () => r.lines.some((l) => l.msg === 'shutting down: not accepting, waiting for live connections'))
@@ -169,6 +173,41 @@ t.test('both routes in one process: HS2 from a flag, metastores from hive-site.x
   await m1.close()
   t.equal((await c.getDatabase('default')).description, 'm2', 'failover on the same client connection')
   await c.close()
+  r.proc.kill('SIGTERM')
+  t.equal(await r.exit, 0)
+})
+
+t.test('SIGHUP with a broken config file: rejected with the reason, the running configuration stays', async (t) => {
+  const stub = await startHs2Stub({ id: 'yaml-a' })
+  t.teardown(() => stub.close())
+  const dir = mkdtempSync(join(tmpdir(), 'hhp-yaml-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'proxy.yaml')
+  const port = await freePort()
+  writeFileSync(file, `hs2:\n  - url: "jdbc:hive2://127.0.0.1:${stub.port}/"\n    listen: 127.0.0.1:${port}\n`)
+  const r = run(t, ['--config', file])
+  await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+  writeFileSync(file, `hs2:\n  - url: "jdbc:hive2://127.0.0.1:${stub.port}/"\n    listen: 127.0.0.1:${port}\n    policy: fastest\n`)
+  r.proc.kill('SIGHUP')
+  await waitFor('rejected', () => r.lines.some((l) => l.msg === 'reload rejected; the running configuration stays'))
+  const rec = r.lines.find((l) => l.msg === 'reload rejected; the running configuration stays')!
+  t.match(rec, { problems: [{ key: /policy/ }] })
+  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'yaml-a', 'still serving')
+  r.proc.kill('SIGTERM')
+  t.equal(await r.exit, 0)
+})
+
+t.test('the status command reads a running proxy', async (t) => {
+  const stub = await startHs2Stub({ id: 'st-a' })
+  t.teardown(() => stub.close())
+  const [port, adminPort] = [await freePort(), await freePort()]
+  const r = run(t, ['--hs2', `jdbc:hive2://127.0.0.1:${stub.port}/`, '--hs2-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`])
+  await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+  const s = run(t, ['status', '--admin', `http://127.0.0.1:${adminPort}`])
+  t.equal(await s.exit, 0)
+  const out = s.lines.map((l) => String(l.raw ?? '')).join('\n')
+  t.match(out, /READY/)
+  t.match(out, new RegExp(`127\\.0\\.0\\.1:${stub.port}\\s+up`))
   r.proc.kill('SIGTERM')
   t.equal(await r.exit, 0)
 })

@@ -121,6 +121,7 @@ const route0Defaults = {
   maxConnectAttempts: DEFAULTS.hs2.maxConnectAttempts,
   idleTimeoutMs: DEFAULTS.hs2.idleTimeoutMs,
   ejection: { ...DEFAULTS.hs2.ejection },
+  mr3AppIdNamespace: undefined,
 }
 
 t.test('flags and variables create hs2[0] when there is no file', async (t) => {
@@ -137,6 +138,7 @@ t.test('flags and variables create hs2[0] when there is no file', async (t) => {
         zookeeper: { ...DEFAULTS.zookeeper },
         hs2: [{ ...route0Defaults, url: ZK_URL, target: hs2TargetFromJdbcUrl(ZK_URL) }],
         metastore: [],
+        admin: { listen: { ...DEFAULTS.admin.listen }, token: undefined },
       })
       t.same(sources, c.sources)
     })
@@ -193,14 +195,14 @@ hs2:
     listen: localhost:10003
 `
   const { config } = run(deps(['--config', FILE], {}, yaml))
-  t.same({ ...config, hs2: [] }, { logLevel: 'debug', shutdownGraceMs: 5000, zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 }, hs2: [], metastore: [] })
+  t.same({ ...config, hs2: [] }, { logLevel: 'debug', shutdownGraceMs: 5000, zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 }, hs2: [], metastore: [], admin: { listen: { ...DEFAULTS.admin.listen }, token: undefined } })
   t.same(config.hs2.map((r) => r.name), ['hs2', 'hs2-2', 'hs2-3'])
   t.same(config.hs2.map((r) => hp(r.listen)), ['127.0.0.1:10001', '::1:10002', 'localhost:10003'])
   t.same(config.hs2.map((r) => r.target.kind), ['zookeeper', 'static', 'zookeeper-ha'])
   t.same(config.hs2[0], {
     name: 'hs2', url: ZK_URL, target: hs2TargetFromJdbcUrl(ZK_URL), listen: { host: '127.0.0.1', port: 10001 },
     policy: 'least-connections', connectTimeoutMs: 1500, maxConnectAttempts: 5, idleTimeoutMs: 0,
-    ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
+    ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }, mr3AppIdNamespace: undefined,
   })
   t.same(config.hs2[1]?.ejection, { ...DEFAULTS.hs2.ejection, failures: 7 })
   t.equal(config.hs2[1]?.idleTimeoutMs, 600_000)

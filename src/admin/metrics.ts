@@ -1,0 +1,160 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { ProxySnapshot } from '../proxy.js'
+import type { MetastoreRouteSnapshot } from '../routes/metastore-route.js'
+
+const P = 'hive_ha_proxy_'
+
+/** ZooKeeper session states as numbers for `zookeeper_session_state`. */
+export const ZK_STATE_VALUES: Record<string, number> = { idle: 0, connecting: 1, connected: 2, disconnected: 3, closed: 4 }
+
+/**
+ * The Prometheus registry. Everything except the call-duration histogram is read from the proxy's
+ * snapshot at scrape time, so series of backends that left discovery disappear with them and no
+ * counter can drift from what `/routes` shows. Method labels are already bounded by the routes
+ * (names beyond a fixed number become `other`).
+ */
+export class ProxyMetrics {
+  readonly registry = new Registry()
+  readonly #duration: Histogram<'route' | 'method'>
+
+  constructor(snapshot: () => ProxySnapshot) {
+    const r = this.registry
+    collectDefaultMetrics({ register: r, prefix: P })
+    let snap: ProxySnapshot | undefined
+    // one snapshot per scrape (all collectors run in the same turn), shared by every collector below
+    const current = (): ProxySnapshot => {
+      if (snap === undefined) {
+        snap = snapshot()
+        setImmediate(() => (snap = undefined))
+      }
+      return snap
+    }
+    const backendCounter = (name: string, help: string, pick: (b: ProxySnapshot['routes'][number]['backends'][number]) => number): void => {
+      new Counter({
+        name: P + name,
+        help,
+        labelNames: ['route', 'backend'],
+        registers: [r],
+        collect() {
+          this.reset()
+          for (const rt of current().routes) for (const b of rt.backends) this.inc({ route: rt.name, backend: b.key }, pick(b))
+        },
+      })
+    }
+    new Gauge({
+      name: P + 'routes',
+      help: 'configured routes (1 per route; 0 when not ready)',
+      labelNames: ['route', 'kind'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes) this.set({ route: rt.name, kind: rt.kind }, rt.notReady.length === 0 ? 1 : 0)
+      },
+    })
+    backendCounter('connections_total', 'client connections handed to a backend', (b) => b.connections)
+    backendCounter('connect_failures_total', 'failed connect attempts to a backend', (b) => b.connectFailures)
+    new Gauge({
+      name: P + 'active_connections',
+      help: 'live proxied connections per backend',
+      labelNames: ['route', 'backend'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes) for (const b of rt.backends) this.set({ route: rt.name, backend: b.key }, b.active)
+      },
+    })
+    new Gauge({
+      name: P + 'backend_up',
+      help: '1 when a backend may get new connections (listed, not ejected, not draining)',
+      labelNames: ['route', 'backend', 'state'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes) for (const b of rt.backends) this.set({ route: rt.name, backend: b.key, state: b.state }, b.state === 'up' ? 1 : 0)
+      },
+    })
+    new Counter({
+      name: P + 'bytes_total',
+      help: 'bytes proxied per backend (counted when a connection ends)',
+      labelNames: ['route', 'backend', 'direction'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes) {
+          for (const b of rt.backends) {
+            this.inc({ route: rt.name, backend: b.key, direction: 'from_client' }, b.bytesFromClient)
+            this.inc({ route: rt.name, backend: b.key, direction: 'to_client' }, b.bytesToClient)
+          }
+        }
+      },
+    })
+    const routeCounter = (name: string, help: string, pick: (rt: ProxySnapshot['routes'][number]) => number): void => {
+      new Counter({
+        name: P + name,
+        help,
+        labelNames: ['route'],
+        registers: [r],
+        collect() {
+          this.reset()
+          for (const rt of current().routes) this.inc({ route: rt.name }, pick(rt))
+        },
+      })
+    }
+    routeCounter('failovers_total', 'client connections that needed another backend after a failure', (rt) => rt.connections.failovers)
+    routeCounter('rejected_connections_total', 'client connections closed because no backend could be reached', (rt) => rt.connections.rejected)
+    routeCounter('discovery_updates_total', 'successful discovery reads', (rt) => rt.discovery.updates)
+    routeCounter('discovery_errors_total', 'failed discovery reads (the last good list was kept)', (rt) => rt.discovery.errors)
+    new Gauge({
+      name: P + 'zookeeper_session_state',
+      help: `ZooKeeper session state per quorum: ${Object.entries(ZK_STATE_VALUES).map(([k, v]) => `${v}=${k}`).join(', ')}`,
+      labelNames: ['quorum'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const z of current().zookeeper) this.set({ quorum: z.quorum }, ZK_STATE_VALUES[z.state] ?? -1)
+      },
+    })
+    const metastore = (): MetastoreRouteSnapshot[] => current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
+    new Counter({
+      name: P + 'metastore_calls_total',
+      help: 'metastore calls by method and outcome (reply, exception, oneway, failed)',
+      labelNames: ['route', 'method', 'outcome'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of metastore()) {
+          for (const [method, s] of Object.entries(rt.calls)) {
+            for (const outcome of ['reply', 'exception', 'oneway', 'failed'] as const) if (s[outcome] > 0) this.inc({ route: rt.name, method, outcome }, s[outcome])
+          }
+        }
+      },
+    })
+    new Counter({
+      name: P + 'metastore_retries_total',
+      help: 'metastore calls re-sent to another metastore after a failure',
+      labelNames: ['route', 'method'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of metastore()) for (const [method, s] of Object.entries(rt.calls)) if (s.resent > 0) this.inc({ route: rt.name, method }, s.resent)
+      },
+    })
+    this.#duration = new Histogram({
+      name: P + 'metastore_call_duration_seconds',
+      help: 'metastore call duration, request start to the end of its answer',
+      labelNames: ['route', 'method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [r],
+    })
+  }
+
+  /** Wire to ProxyDeps.observeCall. */
+  readonly observeCall = (route: string, method: string, outcome: string, seconds: number): void => {
+    if (outcome === 'oneway') return
+    this.#duration.observe({ route, method }, seconds)
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+}

@@ -1,0 +1,95 @@
+import type { ProxySnapshot, Readiness } from './proxy.js'
+
+/**
+ * `hive-ha-proxy status`: what an operator runs first. Reads /routes and /readyz from the admin
+ * API and prints routes and backends as a table. Exit codes: 0 ready, 1 not ready, 2 the admin
+ * API could not be asked (with the reason).
+ */
+
+export const STATUS_HELP = `Usage: hive-ha-proxy status [--admin <url>]
+
+Prints every route and backend of a running proxy from its admin API, and exits 0 when the
+proxy is ready, 1 when it is not, 2 when the admin API cannot be reached.
+  --admin <url>   admin API base URL (default http://127.0.0.1:10090, or HIVE_HA_PROXY_ADMIN_URL)
+The bearer token, if the proxy requires one, is read from HIVE_HA_PROXY_ADMIN_TOKEN.
+`
+
+export interface StatusIo {
+  argv: string[]
+  env: Record<string, string | undefined>
+  stdout: (s: string) => void
+  stderr: (s: string) => void
+  fetch: typeof fetch
+}
+
+export async function runStatus(io: StatusIo): Promise<number> {
+  let base = io.env.HIVE_HA_PROXY_ADMIN_URL ?? 'http://127.0.0.1:10090'
+  for (let i = 0; i < io.argv.length; i++) {
+    const a = io.argv[i] as string
+    if (a === '--help' || a === '-h') {
+      io.stdout(STATUS_HELP)
+      return 0
+    }
+    if (a === '--admin' && io.argv[i + 1] !== undefined) base = io.argv[++i] as string
+    else if (a.startsWith('--admin=')) base = a.slice('--admin='.length)
+    else {
+      io.stderr(`hive-ha-proxy status: unknown argument "${a}"\n${STATUS_HELP}`)
+      return 2
+    }
+  }
+  base = base.replace(/\/+$/, '')
+  const headers: Record<string, string> = {}
+  if (io.env.HIVE_HA_PROXY_ADMIN_TOKEN) headers.authorization = `Bearer ${io.env.HIVE_HA_PROXY_ADMIN_TOKEN}`
+  let snap: ProxySnapshot
+  let ready: Readiness
+  try {
+    const [r1, r2] = await Promise.all([io.fetch(`${base}/routes`, { headers, signal: AbortSignal.timeout(5000) }), io.fetch(`${base}/readyz`, { headers, signal: AbortSignal.timeout(5000) })])
+    if (r1.status === 401) throw new Error('401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN to the proxy\'s admin token')
+    if (!r1.ok) throw new Error(`GET /routes answered ${r1.status}`)
+    snap = (await r1.json()) as ProxySnapshot
+    ready = (await r2.json()) as Readiness
+  } catch (err) {
+    io.stderr(`hive-ha-proxy status: cannot read the admin API at ${base}: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 2
+  }
+  io.stdout(renderStatus(snap, ready, Date.now()))
+  return ready.ready ? 0 : 1
+}
+
+/** Pure: the text `status` prints. */
+export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number): string {
+  const out: string[] = [`proxy ${snap.state}, ${ready.ready ? 'READY' : 'NOT READY'}`]
+  for (const z of snap.zookeeper) out.push(`zookeeper ${z.quorum}: ${z.state} (session #${z.generation})`)
+  for (const r of snap.routes) {
+    const why = ready.routes.find((x) => x.name === r.name)?.reasons ?? []
+    const d = r.discovery
+    out.push('')
+    out.push(`${r.kind} route "${r.name}" on ${r.listen.host}:${r.listen.port}, ${r.policy}: ${why.length === 0 ? 'ready' : `NOT READY (${why.join('; ')})`}`)
+    out.push(`  discovery ${d.kind} ${d.source}: ${d.updates} reads, ${d.errors} errors${d.lastSuccessAt ? `, last read ${ago(now, d.lastSuccessAt)}` : ''}${d.lastError ? `, last error ${ago(now, d.lastError.at)}: ${d.lastError.message}` : ''}`)
+    out.push(`  connections: ${r.connections.active} live, ${r.connections.total} total, ${r.connections.failovers} failed over, ${r.connections.rejected} rejected`)
+    const mr3 = 'mr3' in r ? r.mr3 : undefined
+    if (mr3 !== undefined) out.push(`  MR3 application id (/${mr3.namespace}/appId): ${mr3.appId ?? '(none)'}${mr3.changedAt ? `, since ${ago(now, mr3.changedAt)}` : ''}`)
+    const rows = r.backends.map((b) => [
+      b.key,
+      b.state + (b.ejectedUntil ? ` (${Math.ceil((b.ejectedUntil - now) / 1000)}s)` : '') + (b.leader ? ' leader' : ''),
+      String(b.active),
+      String(b.connections),
+      String(b.connectFailures),
+      b.lastError ?? '',
+    ])
+    out.push(...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'LAST ERROR'], rows).map((l) => `  ${l}`))
+    for (const s of r.skipped) out.push(`  skipped ${s.source}: ${s.reason}`)
+  }
+  return `${out.join('\n')}\n`
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(width[i] ?? 0)).join('  ').trimEnd()
+  return [line(head), ...(rows.length === 0 ? ['(no backends)'] : rows.map(line))]
+}
+
+function ago(now: number, at: number): string {
+  const s = Math.max(0, Math.round((now - at) / 1000))
+  return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`
+}
