@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import type { ProxyConfig, Hs2RouteConfig, HostPort, MetastoreRouteConfig } from './config/types.js'
 import type { Logger } from './logger.js'
 import { Lifecycle } from './lifecycle.js'
+import { ErrorCodes, ProxyError, errorMessage } from './errors.js'
 import { dialTcp, type Dial } from './net/dial.js'
 import { defaultZkClientFactory, ZkSession, ZkSessionRegistry, type ZkClientFactory } from './discovery/zk-session.js'
 import { hs2HaDiscovery, hs2ZkDiscovery, metastoreZkDiscovery, staticDiscovery } from './discovery/sources.js'
@@ -38,6 +39,8 @@ export interface ReloadResult {
   updated: string[]
   added: string[]
   removed: string[]
+  /** new routes that could not start (e.g. their address is taken); the rest of the reload applies */
+  failed: { name: string; error: string }[]
   /** settings a reload cannot change; they need a restart */
   ignored: string[]
 }
@@ -158,7 +161,8 @@ export class Proxy {
    * route's live connections get the grace period). Drain marks are kept by route name.
    */
   async reload(next: ProxyConfig): Promise<ReloadResult> {
-    const result: ReloadResult = { updated: [], added: [], removed: [], ignored: ignoredChanges(this.#cfg, next) }
+    if (!this.lifecycle.is('running')) throw new ProxyError(ErrorCodes.LIFECYCLE, `cannot reload while ${this.lifecycle.state}`)
+    const result: ReloadResult = { updated: [], added: [], removed: [], failed: [], ignored: ignoredChanges(this.#cfg, next) }
     const old = new Map(this.#routes.map((r) => [r.name, r]))
     const kept: Route[] = []
     const fresh: Route[] = []
@@ -199,13 +203,21 @@ export class Proxy {
     })
     await new Promise((resolve) => setImmediate(resolve))
     this.#zk.startAll()
+    const started: Route[] = []
     for (const r of fresh) {
-      await r.start()
-      result.added.push(r.name)
+      try {
+        await r.start()
+        started.push(r)
+        result.added.push(r.name)
+      } catch (err) {
+        result.failed.push({ name: r.name, error: errorMessage(err) })
+        this.#releaseSession(r.discovery)
+      }
     }
-    this.#routes = [...kept, ...fresh]
+    this.#routes = [...kept, ...started]
     this.#cfg = next
-    this.#log.info(result, 'configuration reloaded')
+    if (result.failed.length > 0) this.#log.error(result, 'configuration reloaded, but some new routes could not start')
+    else this.#log.info(result, 'configuration reloaded')
     void Promise.all(stopping)
     return result
   }

@@ -88,7 +88,8 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
 
   await registerHs2(writer, ns, a!)
   await registerHs2(writer, ns, b!)
-  await waitFor('ready', () => proxy.ready)
+  await waitFor('both listed', () => proxy.snapshot().routes[0]!.backends.length === 2)
+  t.ok(proxy.ready)
   t.equal((await get('/readyz')).statusCode, 200)
 
   for (let i = 0; i < 4; i++) await queryBackendId({ host: '127.0.0.1', port: ports[0]! })
