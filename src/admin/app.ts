@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Logger } from '../logger.js'
 import type { DrainOutcome, ProxySnapshot, Readiness, ReloadResult } from '../proxy.js'
 import { ConfigError, errorMessage } from '../errors.js'
@@ -38,7 +38,8 @@ export const AdminCodes = {
  */
 export function buildAdminApp(o: AdminOptions): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = o.logger.child({ component: 'admin' })
-  const app = Fastify({ loggerInstance, disableRequestLogging: true })
+  // per-request logs would drown the proxy's own lines; failures are logged by the error handler
+  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }) })
   const expected = o.token === undefined ? undefined : Buffer.from(`Bearer ${o.token}`)
 
   app.addHook('onRequest', async (req, reply) => {
