@@ -65,12 +65,12 @@ export class ProxyMetrics {
     })
     new Gauge({
       name: P + 'backend_up',
-      help: '1 when a backend may get new connections (listed, not ejected, not draining)',
-      labelNames: ['route', 'backend', 'state'],
+      help: '1 when a backend may get new connections (listed, not ejected, not draining); /routes tells why not',
+      labelNames: ['route', 'backend'],
       registers: [r],
       collect() {
         this.reset()
-        for (const rt of current().routes) for (const b of rt.backends) this.set({ route: rt.name, backend: b.key, state: b.state }, b.state === 'up' ? 1 : 0)
+        for (const rt of current().routes) for (const b of rt.backends) this.set({ route: rt.name, backend: b.key }, b.state === 'up' ? 1 : 0)
       },
     })
     new Counter({

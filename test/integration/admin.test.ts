@@ -103,7 +103,7 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
   const metrics = (await get('/metrics')).body
   t.match(metrics, new RegExp(`hive_ha_proxy_connections_total\\{route="hs2",backend="${keyA}"\\} 2`))
   t.match(metrics, new RegExp(`hive_ha_proxy_active_connections\\{route="hs2",backend="${keyB}"\\} 0`))
-  t.match(metrics, /hive_ha_proxy_backend_up\{route="hs2",backend="[^"]+",state="up"\} 1/)
+  t.match(metrics, new RegExp(`hive_ha_proxy_backend_up\\{route="hs2",backend="${keyA}"\\} 1`))
   t.match(metrics, /hive_ha_proxy_discovery_updates_total\{route="hs2"\} [1-9]/)
   t.match(metrics, /hive_ha_proxy_zookeeper_session_state\{quorum="127\.0\.0\.1:\d+"\} 2/)
   t.match(metrics, /hive_ha_proxy_bytes_total\{route="hs2",backend="[^"]+",direction="to_client"\} [1-9]/)
@@ -119,6 +119,7 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
   const r = await post(`/routes/hs2/backends/${drained}/drain`)
   t.equal(r.statusCode, 200)
   t.match(r.json(), { route: 'hs2', backend: drained, draining: true, state: 'draining', active: 1 })
+  t.match((await get('/metrics')).body, new RegExp(`hive_ha_proxy_backend_up\\{route="hs2",backend="${drained}"\\} 0`), 'a draining backend is not up')
   const ids = []
   for (let i = 0; i < 4; i++) ids.push(await queryBackendId({ host: '127.0.0.1', port: ports[0]! }))
   t.same(new Set(ids), new Set([heldOnA ? 'b' : 'a']), 'no new connections to the drained backend')
