@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure the real components the tests use are on this machine: Debian's ZooKeeper server
-# (tests start it themselves on a free loopback port), Java to run it, and python3 (loopback black
-# hole helper). Installs with apt when running as root; otherwise says exactly what to run.
+# (tests start it themselves on a free loopback port), Java to run it, python3 (loopback black
+# hole helper) and haproxy (the benchmark's smoke test compares against it). Installs with apt when running as root; otherwise says exactly what to run.
 set -euo pipefail
 
 missing=()
 [[ -f /usr/share/java/zookeeper.jar ]] || missing+=(zookeeper)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+[[ -x /usr/sbin/haproxy || -x /usr/bin/haproxy ]] || missing+=(haproxy)
 ((${#missing[@]} == 0)) && exit 0
 
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -1,8 +1,15 @@
 /**
  * Resumable skipper for TBinaryProtocol messages: strict envelope (`0x8001 00 type`, name, seqid) or
  * the old non-strict one (name, type byte, seqid), then one STRUCT.
+ *
+ * Two gears. The fast path (`fast`) runs at every field or element boundary: it skips whole fields
+ * and elements that lie in the current window with inline big-endian reads, pushing and popping
+ * the explicit stack itself, so it never re-reads anything and never has to undo. At the first
+ * value that does not fit (or does not look right) it hands that value to the byte-exact state
+ * machine (`step`), which carries it across the chunk boundary (or reports the error) and gives
+ * control back at the next boundary.
  */
-import { K_LIST, K_MAP, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
+import { K_LIST, K_MAP, K_STRUCT, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
 
 // TType ids
 const T_STRING = 11
@@ -34,6 +41,30 @@ const B_FIELD_ID = 15
 const B_STRLEN = 16
 const B_LIST = 17
 const B_MAP = 18
+/** at a container element boundary (the fast path dispatches it) */
+const B_ELEM = 19
+
+// Per type byte, for the fast path: its class, and the wire size of the fixed-size ones.
+const C_FIXED = 1
+const C_STRING = 2
+const C_STRUCT = 3
+const C_MAP = 4
+const C_LIST = 5 // LIST and SET
+const CLASS = new Uint8Array(256)
+const SIZE = new Uint8Array(256)
+for (let t = 0; t < 17; t++) {
+  if (FIXED[t] !== 0) {
+    CLASS[t] = C_FIXED
+    SIZE[t] = FIXED[t] as number
+  }
+}
+CLASS[T_STRING] = C_STRING
+CLASS[T_STRUCT] = C_STRUCT
+CLASS[T_MAP] = C_MAP
+CLASS[T_SET] = C_LIST
+CLASS[T_LIST] = C_LIST
+
+const i32 = (b: Buffer, p: number): number => ((b[p] as number) << 24) | ((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number)
 
 export class BinaryEngine extends ScanCore {
   private strict = true
@@ -52,7 +83,10 @@ export class BinaryEngine extends ScanCore {
       case S_SKIP:
         this.stepSkip()
         return
-      case S_FIELD: {
+      case S_FIELD:
+      case B_ELEM: {
+        if (this.fast()) return
+        // at a field header that is cut by the window's end, or not valid: byte by byte
         const o = this.take(1)
         if (o < 0) return
         const t = this.vb[o] as number
@@ -152,6 +186,199 @@ export class BinaryEngine extends ScanCore {
       default:
         this.fail(`internal: bad binary scanner state ${this.state}`)
     }
+  }
+
+  /** Like ScanCore.next, but a container's next element goes to the fast path (state B_ELEM). */
+  protected override next(): void {
+    for (;;) {
+      const d = this.depth - 1
+      if (d < 0) {
+        this.done = true
+        return
+      }
+      if (this.kind[d] === K_STRUCT) {
+        this.state = S_FIELD
+        return
+      }
+      if (this.left[d] === 0) {
+        this.depth = d
+        continue
+      }
+      this.state = B_ELEM
+      return
+    }
+  }
+
+  /**
+   * The fast path, at a field (S_FIELD) or element (B_ELEM) boundary. Returns false only when it
+   * consumed nothing and stopped at a field header (the caller then reads that header byte by byte).
+   */
+  private fast(): boolean {
+    const b = this.buf
+    const end = this.end
+    const kind = this.kind
+    const left = this.left
+    const t1 = this.t1
+    const t2 = this.t2
+    const max = this.maxDepth
+    const start = this.pos
+    let p = start
+    let depth = this.depth
+    outer: for (;;) {
+      const d = depth - 1
+      if (d < 0) {
+        this.done = true
+        break
+      }
+      let t: number
+      if (kind[d] === K_STRUCT) {
+        // this struct's fields; fixed-size and string values are skipped right here
+        for (;;) {
+          if (p + 3 > end) {
+            if (p < end && b[p] === 0) {
+              p++
+              depth = d
+              continue outer
+            }
+            return this.atField(p, depth, start)
+          }
+          t = b[p] as number
+          const c = CLASS[t] as number
+          if (c === C_FIXED) {
+            const q = p + 3 + (SIZE[t] as number)
+            if (q <= end) {
+              p = q
+              continue
+            }
+          } else if (c === C_STRING) {
+            if (p + 7 <= end) {
+              const q = p + 7 + i32(b, p + 3)
+              if (q >= p + 7 && q <= end) {
+                p = q
+                continue
+              }
+            }
+          } else if (t === 0) {
+            p++
+            depth = d
+            continue outer
+          } else if (c === 0) {
+            return this.atField(p, depth, start)
+          }
+          p += 3
+          break
+        }
+      } else {
+        let l = left[d] as number
+        const k = kind[d]
+        const kt = t1[d] as number
+        // runs of string elements (list<string>, map<string,string>) are skipped right here
+        if (CLASS[kt] === C_STRING && (k === K_LIST || CLASS[t2[d] as number] === C_STRING)) {
+          while (l > 0 && p + 4 <= end) {
+            const q = p + 4 + i32(b, p)
+            if (q < p + 4 || q > end) break
+            p = q
+            l--
+          }
+        }
+        if (l === 0) {
+          left[d] = 0
+          depth = d
+          continue
+        }
+        left[d] = l - 1
+        t = k === K_LIST || l % 2 === 0 ? kt : (t2[d] as number)
+      }
+      // a value of type t (valid) starts at p
+      const c = CLASS[t] as number
+      if (c === C_FIXED) {
+        const q = p + (SIZE[t] as number)
+        if (q <= end) {
+          p = q
+          continue
+        }
+      } else if (c === C_STRING) {
+        if (p + 4 <= end) {
+          const q = p + 4 + i32(b, p)
+          if (q >= p + 4 && q <= end) {
+            p = q
+            continue
+          }
+        }
+      } else if (c === C_STRUCT) {
+        if (depth < max) {
+          kind[depth] = K_STRUCT
+          depth++
+          continue
+        }
+      } else if (c === C_MAP) {
+        if (p + 6 <= end) {
+          const mk = b[p] as number
+          const mv = b[p + 1] as number
+          const n = i32(b, p + 2)
+          if (CLASS[mk] !== 0 && CLASS[mv] !== 0 && n >= 0) {
+            const fk = SIZE[mk] as number
+            const fv = SIZE[mv] as number
+            if (fk !== 0 && fv !== 0) {
+              if (p + 6 + n * (fk + fv) <= end) {
+                p += 6 + n * (fk + fv)
+                continue
+              }
+            } else if (n === 0) {
+              p += 6
+              continue
+            } else if (depth < max) {
+              kind[depth] = K_MAP
+              left[depth] = 2 * n
+              t1[depth] = mk
+              t2[depth] = mv
+              depth++
+              p += 6
+              continue
+            }
+          }
+        }
+      } else if (p + 5 <= end) {
+        // LIST or SET
+        const et = b[p] as number
+        const n = i32(b, p + 1)
+        if (CLASS[et] !== 0 && n >= 0) {
+          const fe = SIZE[et] as number
+          if (fe !== 0) {
+            if (p + 5 + n * fe <= end) {
+              p += 5 + n * fe
+              continue
+            }
+          } else if (n === 0) {
+            p += 5
+            continue
+          } else if (depth < max) {
+            kind[depth] = K_LIST
+            left[depth] = n
+            t1[depth] = et
+            depth++
+            p += 5
+            continue
+          }
+        }
+      }
+      // this value does not fit in the window (or is malformed, or too deep): byte by byte
+      this.pos = p
+      this.depth = depth
+      this.startValue(t)
+      return true
+    }
+    this.pos = p
+    this.depth = depth
+    return true
+  }
+
+  /** Leave the fast path at a field header that is cut by the window's end or not valid. */
+  private atField(p: number, depth: number, start: number): boolean {
+    this.state = S_FIELD
+    this.pos = p
+    this.depth = depth
+    return p > start
   }
 
   protected startValue(t: number): void {

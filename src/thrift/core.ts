@@ -63,13 +63,13 @@ export abstract class ScanCore {
   /** a size remembered between two states (compact map size before its type byte) */
   protected pendN = 0
 
-  // explicit stack: one slot per open struct/container
-  private readonly kind: Uint8Array
-  private readonly left: Float64Array
-  private readonly t1: Uint8Array
-  private readonly t2: Uint8Array
-  private depth = 0
-  private readonly maxDepth: number
+  // explicit stack: one slot per open struct/container (an engine's fast path works on it directly)
+  protected readonly kind: Uint8Array
+  protected readonly left: Float64Array
+  protected readonly t1: Uint8Array
+  protected readonly t2: Uint8Array
+  protected depth = 0
+  protected readonly maxDepth: number
 
   // envelope being read
   protected hType = 0

@@ -1,0 +1,282 @@
+// One benchmark measurement per process (a fresh process each time, as in perf-baseline.md):
+//   node bench/client.mjs '{"mode":"bulk","port":1234,...}'
+// Prints one JSON line with the result. Modes:
+//   bulk        read one connection to EOF                          {bytes, ms}
+//   rtt         1 KiB ping-pong on one connection (noDelay)          {us: {p50,p90,p99,mean}, count}
+//   conn        connect, first byte, close; n times, `concurrency` in flight   {n, ms, errors}
+//   idle        hold n connections, each pinged once; prints {"ready":...}, then waits for a line on
+//               stdin, closes them all and prints {"closed":true}
+//   hms-calls   get_table_req calls one after another on one connection      {us, count, ms}
+//   hms-stream  one get_partitions call with a large answer                    {bytes, ms}
+//   probe       failover: a short call (connect, 16 bytes echoed, close) every `everyMs`, each with a
+//               timeout, until `durationMs`                                   {calls:[[start,end,ok]]}
+//   hms-loop    failover: set_ugi, then get_table_req calls back to back on ONE connection until
+//               `durationMs` or the first error                                {calls:[[start,end,ok]]}
+// Times in `calls` are wall-clock ms (performance.timeOrigin + performance.now()), comparable
+// across processes on this machine.
+import net from 'node:net'
+import { getPartitionsCall, getTableCall, getTableReply, partitionsReply, setUgiCall, setUgiReply } from './lib/thrift-msg.mjs'
+
+const job = JSON.parse(process.argv[2])
+const HOST = '127.0.0.1'
+const now = () => performance.now()
+const wall = () => performance.timeOrigin + performance.now()
+
+function summary(lat) {
+  const a = Float64Array.from(lat).sort()
+  const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))] * 1000
+  let sum = 0
+  for (const x of a) sum += x
+  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: a[a.length - 1] * 1000, mean: (sum / a.length) * 1000 }
+}
+
+function connect(port, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: HOST, noDelay: true, ...opts })
+    s.once('connect', () => {
+      s.off('error', reject)
+      resolve(s)
+    })
+    s.once('error', reject)
+  })
+}
+
+function bulk({ port }) {
+  return new Promise((resolve, reject) => {
+    let bytes = 0
+    const t0 = now()
+    const s = net.connect({ port, host: HOST, onread: { buffer: Buffer.allocUnsafe(256 * 1024), callback: (n) => void (bytes += n) } })
+    s.on('error', reject)
+    s.on('close', () => resolve({ bytes, ms: now() - t0 }))
+  })
+}
+
+/** Sequential request/response on one connection: `request` bytes out, `replyBytes` back, `total` times. */
+function pingPong(s, request, replyBytes, total, onReply) {
+  return new Promise((resolve, reject) => {
+    const lat = new Float64Array(total)
+    let i = 0
+    let got = 0
+    let t = 0
+    const send = () => {
+      t = now()
+      s.write(typeof request === 'function' ? request(i) : request)
+    }
+    s.on('data', (d) => {
+      if (got === 0 && onReply) onReply(d, i)
+      got += d.length
+      if (got < replyBytes) return
+      if (got > replyBytes) return reject(new Error(`reply of ${got} bytes, expected ${replyBytes}`))
+      got = 0
+      lat[i++] = now() - t
+      if (i === total) resolve(lat)
+      else send()
+    })
+    s.on('error', reject)
+    s.on('close', () => reject(new Error(`connection closed after ${i} round trips`)))
+    send()
+  })
+}
+
+async function rtt({ port, size, warmup, count }) {
+  const s = await connect(port)
+  const lat = await pingPong(s, Buffer.alloc(size, 0x61), size, warmup + count)
+  s.destroy()
+  return { count, us: summary(lat.subarray(warmup)) }
+}
+
+async function conn({ ports, n, concurrency }) {
+  let started = 0
+  let errors = 0
+  const one = (port) =>
+    new Promise((resolve) => {
+      const s = net.connect({ port, host: HOST })
+      s.once('data', () => {
+        s.destroy()
+        resolve()
+      })
+      s.once('error', () => {
+        errors++
+        s.destroy()
+        resolve()
+      })
+      s.once('close', () => resolve())
+    })
+  const t0 = now()
+  const worker = async () => {
+    while (started < n) {
+      const i = started++
+      await one(ports[i % ports.length])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
+  return { n, ms: now() - t0, errors }
+}
+
+async function idle({ port, n, concurrency = 100 }) {
+  const socks = []
+  let opened = 0
+  let errors = 0
+  const one = () =>
+    new Promise((resolve) => {
+      const s = net.connect({ port, host: HOST })
+      const fail = () => {
+        errors++
+        s.destroy()
+        resolve()
+      }
+      s.once('error', fail)
+      s.once('connect', () => s.write('x'))
+      s.once('data', () => {
+        s.off('error', fail)
+        s.on('error', () => {})
+        socks.push(s)
+        resolve()
+      })
+    })
+  const t0 = now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (opened < n) {
+        opened++
+        await one()
+      }
+    }),
+  )
+  process.stdout.write(`${JSON.stringify({ ready: true, held: socks.length, errors, ms: now() - t0 })}\n`)
+  await new Promise((resolve) => process.stdin.once('data', resolve))
+  for (const s of socks) s.destroy()
+  process.stdin.pause()
+  return { closed: true }
+}
+
+async function hmsCalls({ port, warmup, count }) {
+  const s = await connect(port)
+  const calls = []
+  for (let i = 0; i < 64; i++) calls.push(getTableCall(i))
+  const replySize = getTableReply(0).length
+  let bad = 0
+  const seqOff = 8 + Buffer.byteLength('get_table_req')
+  const lat = await pingPong(s, (i) => calls[i & 63], replySize, warmup + count, (d, i) => {
+    if (d.length >= seqOff + 4 && d.readInt32BE(seqOff) !== (i & 63)) bad++
+  })
+  s.destroy()
+  if (bad > 0) throw new Error(`${bad} replies with a wrong seqid`)
+  const timed = lat.subarray(warmup)
+  let ms = 0
+  for (const x of timed) ms += x
+  return { count, ms, us: summary(timed) }
+}
+
+async function hmsStream({ port, count }) {
+  const s = await connect(port)
+  const expect = partitionsReply(1, count).size
+  return new Promise((resolve, reject) => {
+    let bytes = 0
+    const t0 = now()
+    s.on('data', (d) => {
+      bytes += d.length
+      if (bytes >= expect) {
+        const ms = now() - t0
+        s.destroy()
+        if (bytes !== expect) reject(new Error(`answer of ${bytes} bytes, expected ${expect}`))
+        else resolve({ bytes, ms })
+      }
+    })
+    s.on('error', reject)
+    s.on('close', () => reject(new Error(`closed after ${bytes} of ${expect} bytes`)))
+    s.write(getPartitionsCall(1, count))
+  })
+}
+
+async function probe({ port, everyMs, durationMs, timeoutMs }) {
+  const calls = []
+  const msg = Buffer.alloc(16, 0x62)
+  const one = () =>
+    new Promise((resolve) => {
+      const start = wall()
+      let got = 0
+      let done = false
+      const s = net.connect({ port, host: HOST, noDelay: true })
+      const finish = (ok) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        s.destroy()
+        calls.push([start, wall(), ok ? 1 : 0])
+        resolve()
+      }
+      const timer = setTimeout(() => finish(false), timeoutMs)
+      s.on('connect', () => s.write(msg))
+      s.on('data', (d) => {
+        got += d.length
+        if (got >= msg.length) finish(true)
+      })
+      s.on('error', () => finish(false))
+      s.on('close', () => finish(false))
+    })
+  const pending = []
+  const end = now() + durationMs
+  process.stdout.write(`${JSON.stringify({ started: wall() })}\n`)
+  while (now() < end) {
+    pending.push(one())
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  await Promise.all(pending)
+  return { calls }
+}
+
+async function hmsLoop({ port, durationMs }) {
+  const s = await connect(port)
+  const calls = []
+  const ugi = setUgiReply(0).length
+  const reply = getTableReply(0).length
+  await pingPong(s, setUgiCall(0), ugi, 1)
+  s.removeAllListeners('data')
+  s.removeAllListeners('close')
+  s.removeAllListeners('error')
+  process.stdout.write(`${JSON.stringify({ started: wall() })}\n`)
+  const end = now() + durationMs
+  let seq = 1
+  await new Promise((resolve) => {
+    let got = 0
+    let start = 0
+    let done = false
+    const send = () => {
+      if (now() >= end) return finish()
+      start = wall()
+      s.write(getTableCall(seq++))
+    }
+    const finish = () => {
+      if (done) return
+      done = true
+      s.destroy()
+      resolve()
+    }
+    s.on('data', (d) => {
+      got += d.length
+      if (got < reply) return
+      got -= reply
+      calls.push([start, wall(), 1])
+      send()
+    })
+    const fail = () => {
+      if (done) return
+      calls.push([start, wall(), 0])
+      finish()
+    }
+    s.on('error', fail)
+    s.on('close', fail)
+    send()
+  })
+  return { calls }
+}
+
+const modes = { bulk, rtt, conn, idle, 'hms-calls': hmsCalls, 'hms-stream': hmsStream, probe, 'hms-loop': hmsLoop }
+try {
+  const r = await modes[job.mode](job)
+  process.stdout.write(`${JSON.stringify(r)}\n`)
+} catch (e) {
+  process.stdout.write(`${JSON.stringify({ error: e.message })}\n`)
+  process.exitCode = 1
+}

@@ -1,0 +1,49 @@
+// Scenario 2: 1 KiB request/response round trips on one connection; added p50/p99 latency over
+// direct, with CPUs pinned (perf-baseline.md §1: unpinned, the RTT is bimodal on this VM).
+import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
+
+export async function rtt(ctx) {
+  const { shared: s, cfg } = ctx
+  const configs = [
+    { name: 'direct', port: s.backend.ports.echo },
+    s.haproxy && { name: 'haproxy', port: s.haproxy.ports.echo, pid: s.haproxy.proc.pid },
+    { name: 'hive-ha-proxy', port: s.proxy.ports.echo, pid: s.proxy.proc.pid },
+  ].filter(Boolean)
+  const out = { id: 2, title: `Round trips, 1 KiB, one connection, ${fmt(cfg.rtts)} timed (after ${fmt(cfg.rttWarmup)} warm-up)`, tables: [], targets: [], ratios: [], runs: {} }
+  const total = cfg.rtts + cfg.rttWarmup
+  for (const layout of ctx.layouts) {
+    await ctx.pinServers(layout.servers)
+    const runs = Object.fromEntries(configs.map((c) => [c.name, []]))
+    for (let r = 0; r < ctx.reps; r++) {
+      const rep = {}
+      for (const c of rotate(configs, r)) {
+        const m = await ctx.meter.measure(() => ctx.client({ mode: 'rtt', port: c.port, size: 1024, warmup: cfg.rttWarmup, count: cfg.rtts }, { pin: layout.client }))
+        const p = c.pid ? m.per.get(c.pid) : undefined
+        rep[c.name] = { ...m.res.us, cpuUsPerRt: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy }
+      }
+      for (const c of configs) {
+        const x = rep[c.name]
+        runs[c.name].push({ ...x, addP50: x.p50 - rep.direct.p50, addP99: x.p99 - rep.direct.p99 })
+      }
+      ctx.progress(`rtt ${layout.name} rep ${r + 1}: ${configs.map((c) => `${c.name} p50 ${fmt(rep[c.name].p50, 1)} µs`).join(', ')}`)
+    }
+    await ctx.pinServers(ctx.allCpus)
+    const med = (name, k) => median(runs[name].map((x) => x[k]))
+    const rows = configs.map((c) => [
+      c.name,
+      fmt(med(c.name, 'p50'), 1),
+      fmt(med(c.name, 'p99'), 1),
+      c.name === 'direct' ? '0' : `+${fmt(med(c.name, 'addP50'), 1)}`,
+      c.name === 'direct' ? '0' : `+${fmt(med(c.name, 'addP99'), 1)}`,
+      c.pid ? fmt(med(c.name, 'cpuUsPerRt'), 1) : '–',
+      `${runs[c.name].filter((x) => x.noisy).length}/${runs[c.name].length}`,
+    ])
+    out.tables.push(`${layout.name} (${layout.text})\n\n${table(['path', 'p50 µs', 'p99 µs', 'added p50 µs', 'added p99 µs', 'CPU µs per RT of the middle process', 'noisy reps'], rows)}`)
+    const pxA = med('hive-ha-proxy', 'addP50')
+    const haA = s.haproxy ? med('haproxy', 'addP50') : NaN
+    out.ratios.push(`${layout.name}: added p50 proxy/haproxy ${fmt(ratio(pxA, haA), 2)}, added p99 proxy/haproxy ${fmt(ratio(med('hive-ha-proxy', 'addP99'), s.haproxy ? med('haproxy', 'addP99') : NaN), 2)}, p50 proxy/direct ${fmt(ratio(med('hive-ha-proxy', 'p50'), med('direct', 'p50')), 2)}`)
+    out.targets.push(target(`added p50 latency vs haproxy's (${layout.name})`, `+${fmt(pxA, 1)} µs vs +${fmt(haA, 1)} µs = ${fmt(ratio(pxA, haA), 2)}×`, '≤ 1.5× haproxy\'s added p50', s.haproxy ? pxA <= 1.5 * haA : undefined))
+    out.runs[layout.name] = runs
+  }
+  return out
+}

@@ -1,0 +1,60 @@
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+// Smoke test of the benchmark (issue 6): `npm run bench -- --quick` runs every scenario at toy
+// sizes and prints a report with numbers. The full benchmark never runs in the test command.
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const TIMEOUT_MS = 90_000
+
+function missing(): string | undefined {
+  if (!existsSync(join(root, 'dist/cli.js'))) return 'dist/ is not built (npm run build)'
+  if (spawnSync('java', ['-version']).status !== 0 || !existsSync('/usr/share/java/zookeeper.jar')) {
+    return 'java or ZooKeeper is missing (apt-get install -y zookeeper)'
+  }
+  if (!['/usr/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/sbin/haproxy'].some((p) => existsSync(p))) {
+    return 'haproxy is missing (apt-get install -y haproxy)'
+  }
+  return undefined
+}
+
+function runQuick(): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+  return new Promise((done) => {
+    const t0 = Date.now()
+    const child = spawn(process.execPath, [join(root, 'bench/run.mjs'), '--quick'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    // SIGTERM lets the bench stop everything it started; SIGKILL only if it does not exit
+    const term = setTimeout(() => child.kill('SIGTERM'), TIMEOUT_MS)
+    const kill = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS + 10_000)
+    child.on('close', (code) => {
+      clearTimeout(term)
+      clearTimeout(kill)
+      done({ code, out, err, ms: Date.now() - t0 })
+    })
+  })
+}
+
+const why = missing()
+// skipped (with the reason) where the machine lacks what the bench starts
+t.test('npm run bench -- --quick reports every scenario with numbers', { skip: why === undefined ? false : `bench smoke test skipped: ${why}` }, async (t) => {
+  const r = await runQuick()
+  t.equal(r.code, 0, `bench exits 0 (stderr tail: ${r.err.slice(-1500)})`)
+  t.ok(r.ms < TIMEOUT_MS, `finished in ${r.ms} ms`)
+  t.notMatch(r.out, /FAILED/, 'no scenario failed')
+  const sections = r.out.split(/\n(?=## )/)
+  for (let n = 1; n <= 6; n++) {
+    const s = sections.find((x) => x.startsWith(`## ${n}. `))
+    t.ok(s, `scenario ${n} is in the report`)
+    // a table row with at least one number in it
+    t.match(s ?? '', /\n\|[^\n]*\| [+]?\d[\d,.]* \|/, `scenario ${n} has numbers`)
+  }
+  const targets = sections.find((x) => x.startsWith('## Targets')) ?? ''
+  for (let n = 1; n <= 6; n++) {
+    t.match(targets, new RegExp(`\\n\\| ${n} \\| [^\\n]*\\d[^\\n]*\\| (met|NOT met) \\|`), `target line for scenario ${n} with a verdict`)
+  }
+})
