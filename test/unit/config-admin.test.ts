@@ -1,8 +1,7 @@
 import t from 'tap'
-import { HELP_TEXT, loadConfig, type LoadDeps } from '../../src/config/load.js'
-import type { ProxyConfig } from '../../src/config/types.js'
+import { configErrorOf, hp, memDeps, runConfig, type Env } from '../helpers/config.js'
+import { HELP_TEXT, type LoadDeps } from '../../src/config/load.js'
 import { DEFAULTS } from '../../src/defaults.js'
-import { ConfigError } from '../../src/errors.js'
 
 const YAML = '/etc/hhp/c.yaml'
 const inYaml = (where: string): string => `${where} (in ${YAML})`
@@ -12,36 +11,9 @@ const ZK_HA_URL = 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeeperHA'
 const TOKEN = 'f3a9c1e07b6d4e2a9c8b7a6f5e4d3c2b'
 const TOKEN2 = 'zz-second-token-0123456789abcdef'
 
-type Env = Record<string, string | undefined>
-
-function deps(argv: string[], env: Env = {}, yaml?: string): LoadDeps {
-  return {
-    argv,
-    env,
-    readFile(path) {
-      if (path === YAML && yaml !== undefined) return yaml
-      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' })
-    },
-  }
-}
-
-function run(d: LoadDeps): { config: ProxyConfig; sources: string[] } {
-  const cmd = loadConfig(d)
-  if (cmd.kind !== 'run') throw new Error(`expected run, got ${cmd.kind}`)
-  return cmd
-}
-
-function errorOf(d: LoadDeps): ConfigError {
-  try {
-    loadConfig(d)
-  } catch (err) {
-    if (err instanceof ConfigError) return err
-    throw err
-  }
-  throw new Error('expected a ConfigError')
-}
-
-const hp = (l: { host: string; port: number }): string => `${l.host}:${l.port}`
+const deps = (argv: string[], env: Env = {}, yaml?: string): LoadDeps => memDeps(argv, env, yaml === undefined ? {} : { [YAML]: yaml })
+const run = runConfig
+const errorOf = configErrorOf
 const HS2 = ['--hs2', STATIC_URL]
 
 // ---- admin ---------------------------------------------------------------------------------------

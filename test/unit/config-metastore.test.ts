@@ -1,8 +1,9 @@
 import t from 'tap'
-import { HELP_TEXT, loadConfig, type LoadDeps } from '../../src/config/load.js'
+import { configErrorOf, memDeps, runConfig, type Env } from '../helpers/config.js'
+import { HELP_TEXT, type LoadDeps } from '../../src/config/load.js'
 import type { MetastoreRouteConfig, ProxyConfig } from '../../src/config/types.js'
 import { DEFAULTS } from '../../src/defaults.js'
-import { ConfigError, type ConfigProblem } from '../../src/errors.js'
+import type { ConfigProblem } from '../../src/errors.js'
 
 const YAML = '/etc/hhp/c.yaml'
 const SITE = '/etc/hive/conf/hive-site.xml'
@@ -10,8 +11,6 @@ const inYaml = (where: string): string => `${where} (in ${YAML})`
 const inSite = (where: string): string => `${where} (in ${SITE})`
 const HS2_URL = 'jdbc:hive2://h1:10000,h2:10001/'
 const URIS = 'thrift://hms1:9083,thrift://hms2:9084'
-
-type Env = Record<string, string | undefined>
 
 /** hive-site.xml text from name/value pairs. */
 function site(props: Record<string, string>): string {
@@ -21,34 +20,9 @@ function site(props: Record<string, string>): string {
   return `<?xml version="1.0"?>\n<configuration>\n${body}\n</configuration>\n`
 }
 
-/** deps over an in-memory file system holding `files`; any other path is ENOENT. */
-function deps(argv: string[], env: Env = {}, files: Record<string, string> = {}): LoadDeps {
-  return {
-    argv,
-    env,
-    readFile(path) {
-      const text = files[path]
-      if (text !== undefined) return text
-      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' })
-    },
-  }
-}
-
-function run(d: LoadDeps): { config: ProxyConfig; sources: string[] } {
-  const cmd = loadConfig(d)
-  if (cmd.kind !== 'run') throw new Error(`expected run, got ${cmd.kind}`)
-  return cmd
-}
-
-function problemsOf(d: LoadDeps): readonly ConfigProblem[] {
-  try {
-    loadConfig(d)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  throw new Error('expected a ConfigError')
-}
+const deps = memDeps
+const run = runConfig
+const problemsOf = (d: LoadDeps): readonly ConfigProblem[] => configErrorOf(d).problems
 
 const ms0 = (c: ProxyConfig): MetastoreRouteConfig => {
   const r = c.metastore[0]

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { configErrorOf, hp, memDeps, runConfig, type Env } from '../helpers/config.js'
 import { hs2TargetFromJdbcUrl } from '../../src/config/jdbc-url.js'
 import { HELP_TEXT, loadConfig, type LoadDeps } from '../../src/config/load.js'
 import type { ProxyConfig } from '../../src/config/types.js'
@@ -14,37 +15,9 @@ const OTHER_URL = 'jdbc:hive2://e1:10000/'
 const FILE = '/etc/hhp/c.yaml'
 const inFile = (where: string): string => `${where} (in ${FILE})`
 
-type Env = Record<string, string | undefined>
-
 /** deps with an in-memory file system: FILE holds `yaml` when given; any other path is ENOENT. */
-function deps(argv: string[], env: Env = {}, yaml?: string): LoadDeps {
-  return {
-    argv,
-    env,
-    readFile(path) {
-      if (path === FILE && yaml !== undefined) return yaml
-      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' })
-    },
-  }
-}
-
-function run(d: LoadDeps): { config: ProxyConfig; sources: string[] } {
-  const cmd = loadConfig(d)
-  if (cmd.kind !== 'run') throw new Error(`expected run, got ${cmd.kind}`)
-  return cmd
-}
-
-function configErrorOf(d: LoadDeps): ConfigError {
-  try {
-    loadConfig(d)
-  } catch (err) {
-    if (err instanceof ConfigError) return err
-    throw err
-  }
-  throw new Error('expected a ConfigError')
-}
-
-const hp = (l: { host: string; port: number }): string => `${l.host}:${l.port}`
+const deps = (argv: string[], env: Env = {}, yaml?: string): LoadDeps => memDeps(argv, env, yaml === undefined ? {} : { [FILE]: yaml })
+const run = runConfig
 
 // ---- precedence ------------------------------------------------------------------------------
 
