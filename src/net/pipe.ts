@@ -1,32 +1,10 @@
 import type net from 'node:net'
 
-/**
- * Where backend reads land (measured in docs/benchmarks.md):
- * - Between bursts every pipe reads into ONE buffer shared by all pipes, so an idle connection
- *   holds no read buffer at all. Bytes read there are copied out at once, inside the read
- *   callback (no other read can run before it returns), so a client write that the kernel does
- *   not take at once never points into the shared buffer.
- * - A read that fills the shared buffer, or brings more than a small message, moves the pipe to
- *   a large buffer of its own, taken from a pool of hot, reused ones: from then on bytes go to the
- *   client straight from it, without a copy, and large reads mean few syscalls and wake-ups per MiB.
- * - A read that does not fill the large buffer (the kernel's queue is drained) and whose bytes
- *   the kernel took at once hands it back to the pool.
- * Node calls `onread.buffer` (a function) after every read and reads next into what it returns.
- */
-export const PIPE_SHARED_READ_BYTES = 64 * 1024
-export const PIPE_LARGE_READ_BYTES = 256 * 1024
-/** the largest read buffer a pipe uses */
-export const PIPE_READ_BUFFER_BYTES = PIPE_LARGE_READ_BYTES
-/** reads smaller than this are copied into a buffer of their own (from Node's buffer pool) */
-const COPY_BELOW = 4096
-const POOL_MAX = 8
+import { LARGE_READ_BYTES, ReadBuffer } from './read-buffer.js'
 
-const shared = Buffer.allocUnsafeSlow(PIPE_SHARED_READ_BYTES)
-const pool: Buffer[] = []
-const takeLarge = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(PIPE_LARGE_READ_BYTES)
-const giveLarge = (b: Buffer): void => {
-  if (pool.length < POOL_MAX) pool.push(b)
-}
+/** the largest read buffer a pipe uses (read-buffer.ts explains the policy) */
+export const PIPE_READ_BUFFER_BYTES = LARGE_READ_BYTES
+export const PIPE_LARGE_READ_BYTES = LARGE_READ_BYTES
 
 export interface PipeResult {
   bytesFromClient: number
@@ -56,8 +34,8 @@ export class Pipe {
   bytesToClient = 0
   readonly #client: net.Socket
   #backend: net.Socket | undefined
-  /** the next backend read lands in `shared`, or in this large buffer of the pipe's own */
-  #own: Buffer | undefined
+  /** where backend reads land: the process-wide shared buffer, or a pooled one of its own */
+  readonly #rb = new ReadBuffer()
   /** backend reads stopped until the client's write buffer is flushed */
   #paused = false
   #reason = 'closed'
@@ -77,7 +55,7 @@ export class Pipe {
     this.#client = client
     this.#onDone = opts.onDone
     this.onread = {
-      buffer: () => this.#own ?? shared,
+      buffer: this.#rb.next,
       callback: (n: number, buf: Uint8Array) => this.#fromBackend(n, buf as Buffer),
     }
     if (opts.idleTimeoutMs > 0) {
@@ -123,34 +101,14 @@ export class Pipe {
   #fromBackend(n: number, buf: Buffer): boolean {
     this.bytesToClient += n
     const client = this.#client
-    let out: Buffer
-    if (buf === shared) {
-      // copy out now: the next read of any pipe overwrites the shared buffer
-      if (n < COPY_BELOW) {
-        out = Buffer.allocUnsafe(n)
-        buf.copy(out, 0, 0, n)
-      } else {
-        const own = takeLarge()
-        buf.copy(own, 0, 0, n)
-        this.#own = own
-        out = own.subarray(0, n)
-      }
-    } else {
-      out = n === buf.length ? buf : buf.subarray(0, n)
-    }
+    const out = this.#rb.take(n, buf)
     client.write(out, this.#flushed)
-    if (client.writableLength !== 0) {
-      // Still referenced by a pending write: stop reading until it is flushed (the next read
-      // reuses the same buffer, free again by then).
-      this.#paused = true
-      return false
-    }
-    // The kernel took everything at once; a large buffer that was not filled goes back.
-    if (buf !== shared && n < buf.length) {
-      giveLarge(buf)
-      this.#own = undefined
-    }
-    return true
+    const pending = client.writableLength !== 0
+    this.#rb.settle(n, buf, pending)
+    if (!pending) return true
+    // Still referenced by a pending write: stop reading until it is flushed.
+    this.#paused = true
+    return false
   }
 
   #fail(reason: string, err: Error | undefined): void {
@@ -172,10 +130,7 @@ export class Pipe {
     if (this.#done) return
     this.#done = true
     // Both sockets are closed: no read can land in the buffer and no write references it any more.
-    if (this.#own !== undefined) {
-      giveLarge(this.#own)
-      this.#own = undefined
-    }
+    this.#rb.release(true)
     this.#onDone({ bytesFromClient: this.bytesFromClient, bytesToClient: this.bytesToClient, reason: this.#reason, error: this.#error })
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { errorCode } from '../errors.js'
 import { ThriftScanner, type MessageHeader, type ScanError } from '../thrift/scanner.js'
+import { ReadBuffer } from '../net/read-buffer.js'
 import { isIdempotent, ONEWAY_METHODS, SESSION_SETTERS } from '../thrift/hms-methods.js'
 
 const T_EXCEPTION = 3
@@ -24,8 +25,11 @@ export interface ForwarderOptions {
 
 /** What the forwarder needs from its route; every side effect goes through here. */
 export interface ForwarderHooks {
-  /** a backend connection by the selection rule, with connect-time failover; `avoid` goes last */
-  connect(avoid: string | undefined): Promise<{ socket: net.Socket; backend: BackendInfo }>
+  /**
+   * A backend connection by the selection rule, with connect-time failover; `avoid` goes last.
+   * `onread` must be passed to net.connect: the backend is read into reused buffers.
+   */
+  connect(avoid: string | undefined, onread: net.OnReadOpts): Promise<{ socket: net.Socket; backend: BackendInfo }>
   release(key: string, bytesFromClient: number, bytesToClient: number): void
   onCall(method: string, outcome: CallOutcome, ms: number): void
   onResend(method: string): void
@@ -58,6 +62,10 @@ interface Call {
 interface Backend {
   socket: net.Socket
   key: string
+  /** where this socket's reads land (read-buffer.ts) */
+  rb: ReadBuffer
+  /** reads stopped until the client's write buffer is flushed */
+  paused: boolean
   scanner: ThriftScanner
   /** the scanner's callbacks collect here during one push() */
   ev: (MessageHeader | number)[]
@@ -116,7 +124,6 @@ export class ThriftForwarder {
       else this.#finish()
     })
     c.on('close', () => this.#finish())
-    c.on('drain', () => this.#backend?.socket.resume())
     if (this.#o.idleTimeoutMs > 0) c.setTimeout(this.#o.idleTimeoutMs, () => this.#fatal('idle timeout'))
     if (initial.length > 0) this.#fromClient(initial)
     if (!this.#connecting) c.resume()
@@ -214,17 +221,25 @@ export class ThriftForwarder {
     this.#connecting = true
     this.#client.pause()
     const avoid = this.#lastFailed
-    this.#h.connect(avoid).then(
-      ({ socket, backend }) => this.#attach(socket, backend),
+    // Reads of this connection attempt are routed to the Backend once it is attached; the
+    // callback is fixed at connect time (Node offers onread only there).
+    const rb = new ReadBuffer()
+    let attached: Backend | undefined
+    const onread: net.OnReadOpts = {
+      buffer: rb.next,
+      callback: (n, buf) => (attached === undefined ? true : this.#onBackendRead(attached, n, buf as Buffer)),
+    }
+    this.#h.connect(avoid, onread).then(
+      ({ socket, backend }) => (attached = this.#attach(socket, backend, rb)),
       (err: unknown) => this.#fatal(`no metastore to (re)connect to: ${errorCode(err)}`),
     )
   }
 
-  #attach(socket: net.Socket, info: BackendInfo): void {
+  #attach(socket: net.Socket, info: BackendInfo, rb: ReadBuffer): Backend | undefined {
     if (this.#closed) {
       socket.destroy()
       this.#h.release(info.key, 0, 0)
-      return
+      return undefined
     }
     if (this.#lastFailed !== undefined) this.#h.onFailover()
     const ev: (MessageHeader | number)[] = []
@@ -232,9 +247,8 @@ export class ThriftForwarder {
       { protocol: this.#o.protocol, framed: this.#o.framed, maxMessageBytes: this.#o.maxMessageBytes },
       { onHeader: (x) => ev.push(x), onEnd: (e) => ev.push(e) },
     )
-    const b: Backend = { socket, key: info.key, scanner, ev, fromClient: 0, toClient: 0 }
+    const b: Backend = { socket, key: info.key, rb, paused: false, scanner, ev, fromClient: 0, toClient: 0 }
     this.#backend = b
-    socket.on('data', (chunk: Buffer) => this.#fromBackend(b, chunk))
     socket.on('error', (err) => this.#backendGone(b, `error ${errorCode(err)}`))
     socket.on('end', () => this.#backendGone(b, 'closed by the metastore'))
     socket.on('close', () => this.#backendGone(b, 'closed'))
@@ -253,6 +267,26 @@ export class ThriftForwarder {
     this.#h.log.debug({ backend: info.key, replayed: replays.length }, 'metastore connection attached')
     this.#flush()
     if (!this.#clientEnded) this.#client.resume()
+    return b
+  }
+
+  /** onread callback: false stops reading until the bytes handed to the client are flushed. */
+  #onBackendRead(b: Backend, n: number, buf: Buffer): boolean {
+    const out = b.rb.take(n, buf)
+    this.#fromBackend(b, out)
+    const pending = this.#client.writableLength !== 0
+    b.rb.settle(n, buf, pending)
+    if (!pending || this.#closed || b !== this.#backend) return true
+    b.paused = true
+    return false
+  }
+
+  /** one function for every client write: Node then batches the callbacks of synchronous writes */
+  readonly #flushed = (): void => {
+    const b = this.#backend
+    if (b === undefined || !b.paused || this.#client.writableLength !== 0) return
+    b.paused = false
+    b.socket.resume()
   }
 
   #fromBackend(b: Backend, chunk: Buffer): void {
@@ -285,7 +319,7 @@ export class ThriftForwarder {
     if (seg.length === 0 || call === undefined || call.internal) return
     call.replyStarted = true
     b.toClient += seg.length
-    if (!this.#client.write(seg)) b.socket.pause()
+    this.#client.write(seg, this.#flushed)
   }
 
   #completeResponse(): void {
@@ -312,6 +346,8 @@ export class ThriftForwarder {
     if (b !== this.#backend || this.#closed) return
     this.#backend = undefined
     b.socket.destroy()
+    // client writes may still point into its read buffer: only an idle client makes it reusable
+    b.rb.release(this.#client.writableLength === 0)
     this.#h.release(b.key, b.fromClient, b.toClient)
     this.#lastFailed = b.key
     if (this.#clientEnded) return this.#finish()
@@ -363,6 +399,8 @@ export class ThriftForwarder {
     this.#backend = undefined
     if (b !== undefined) {
       b.socket.destroy()
+      // the client is being destroyed: its queued writes are dropped, but do not reuse the memory
+      b.rb.release(false)
       this.#h.release(b.key, b.fromClient, b.toClient)
     }
     this.#client.destroy()

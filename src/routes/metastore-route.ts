@@ -107,11 +107,11 @@ export class MetastoreRoute extends RouteCore {
         idleTimeoutMs: this.#cfg.idleTimeoutMs,
       },
       {
-        connect: async (avoid) => {
+        connect: async (avoid, onread) => {
           await this.waitForBackends(this.#cfg.connectTimeoutMs)
           const order = demote(metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random), avoid)
           try {
-            const r = await this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed)
+            const r = await this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, onread)
             log.debug({ backend: r.backend.key }, 'metastore connected')
             return r
           } catch (err) {

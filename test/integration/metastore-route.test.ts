@@ -231,3 +231,20 @@ t.test('mode: pipe forwards Thrift untouched with connect-time failover only', a
   t.equal((await c2.getDatabase('default')).description, 'b', 'new connections fail over at connect time')
   t.same(snap(proxy).streams, {}, 'nothing was sniffed')
 })
+
+t.test('concurrent large and small answers through the Thrift-aware route stay intact', async (t) => {
+  // the forwarder reads metastores into the process-wide shared buffer / pooled buffers
+  const [a] = await stubs(t, ['a'])
+  const { port } = await proxyFor(t, [a!])
+  const work = Array.from({ length: 12 }, async (_, i) => {
+    const c = await client(t, port)
+    const n = [1, 7, 300, 2500][i % 4]!
+    const parts = await c.getPartitions('default', `t${i}`, n)
+    const ok = parts.length === n && parts.every((p, j) => p.tableName === `t${i}` && p.values?.[1] === String(j) && p.sd?.location?.endsWith(`/t${i}/ds=2024-01-01/part=${j}`))
+    const db = await c.getDatabase('default')
+    await c.close()
+    return ok && db.description === 'a'
+  })
+  const results = await Promise.all(work)
+  t.equal(results.filter((x) => !x).length, 0, 'every client got exactly its own answers')
+})

@@ -1,0 +1,71 @@
+/**
+ * Where backend reads land (measured in docs/benchmarks.md), shared by every reader in the process:
+ * - Between bursts every reader reads into ONE buffer shared by all of them, so an idle
+ *   connection holds no read buffer at all. Bytes read there must be taken out (`take`) inside
+ *   the read callback — no other read can run before it returns — so a client write that the
+ *   kernel does not take at once never points into the shared buffer.
+ * - A read that brings more than a small message moves the reader to a large buffer of its own,
+ *   taken from a pool of hot, reused ones: from then on bytes are used straight from it, without
+ *   a copy, and large reads mean few syscalls and wake-ups per MiB.
+ * - A read that does not fill the large buffer (the kernel's queue is drained) and whose bytes
+ *   nobody still references hands it back to the pool (`settle`).
+ * Node calls `onread.buffer` (a function) after every read and reads next into what it returns.
+ */
+export const SHARED_READ_BYTES = 64 * 1024
+export const LARGE_READ_BYTES = 256 * 1024
+/** reads smaller than this are copied into a buffer of their own (from Node's buffer pool) */
+const COPY_BELOW = 4096
+const POOL_MAX = 8
+
+const shared = Buffer.allocUnsafeSlow(SHARED_READ_BYTES)
+const pool: Buffer[] = []
+const takeLarge = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(LARGE_READ_BYTES)
+const giveLarge = (b: Buffer): void => {
+  if (pool.length < POOL_MAX) pool.push(b)
+}
+
+/** One reader's (one backend socket's) use of the shared buffer and the pool. */
+export class ReadBuffer {
+  /** the next read lands in `shared`, or in this large buffer of the reader's own */
+  #own: Buffer | undefined
+
+  /** for `onread.buffer` */
+  readonly next = (): Buffer => this.#own ?? shared
+
+  /**
+   * The `n` bytes just read into `buf`, as a Buffer that stays valid after the read callback
+   * returns: copied out of the shared buffer, or a view of the reader's own buffer.
+   */
+  take(n: number, buf: Buffer): Buffer {
+    if (buf !== shared) return n === buf.length ? buf : buf.subarray(0, n)
+    if (n < COPY_BELOW) {
+      const out = Buffer.allocUnsafe(n)
+      buf.copy(out, 0, 0, n)
+      return out
+    }
+    const own = takeLarge()
+    buf.copy(own, 0, 0, n)
+    this.#own = own
+    return own.subarray(0, n)
+  }
+
+  /**
+   * After the bytes of a read were handed on. `referenced`: a write still points into them (the
+   * reader must stop reading until it is flushed; its next read reuses the same buffer, free by
+   * then). A large buffer that was not filled and is not referenced goes back to the pool.
+   */
+  settle(n: number, buf: Buffer, referenced: boolean): void {
+    if (referenced || buf === shared || n >= buf.length) return
+    giveLarge(buf)
+    this.#own = undefined
+  }
+
+  /**
+   * The reader is done (its socket closed). Its buffer returns to the pool only when `safe`
+   * (nothing can still reference it); otherwise it is simply dropped for the GC.
+   */
+  release(safe: boolean): void {
+    if (this.#own !== undefined && safe) giveLarge(this.#own)
+    this.#own = undefined
+  }
+}
