@@ -8,6 +8,7 @@ import { DEFAULTS } from '../defaults.js'
 import type { ConfigProblem } from '../errors.js'
 import { nearest, type Sourced } from './flags.js'
 import type { HostPort } from './types.js'
+import { trimZnodePath } from './host-entry.js'
 
 export type Verdict<T> = { ok: true; value: T } | { ok: false; message: string; fix: string }
 export type Check<T> = (value: unknown) => Verdict<T>
@@ -146,7 +147,7 @@ const ZNODE_SEGMENT = /^[A-Za-z0-9_.-]+$/
 export function mr3AppIdNamespace(value: unknown): Verdict<string> {
   const fix = 'use a znode name such as mr3AppId (letters, digits, "_", "-", "."; nested with "/")'
   if (typeof value !== 'string') return { ok: false, message: `${show(value)} is not a znode path`, fix }
-  const ns = value.trim().replace(/^\/+|\/+$/g, '')
+  const ns = trimZnodePath(value.trim())
   if (ns === '') return { ok: false, message: `${show(value)} is empty`, fix: `remove the key, or ${fix.slice(0, 1).toLowerCase()}${fix.slice(1)}` }
   const bad = ns.split('/').some((seg) => !ZNODE_SEGMENT.test(seg) || seg === '.' || seg === '..')
   if (bad) return { ok: false, message: `${show(value)} is not a valid ZooKeeper path`, fix }

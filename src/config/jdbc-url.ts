@@ -7,6 +7,7 @@
 import { DEFAULTS } from '../defaults.js'
 import { JdbcUrlError } from '../errors.js'
 import type { HostPort, Hs2Target } from './types.js'
+import { badZnodeElement, portNumber, splitHostEntry, trimZnodePath } from './host-entry.js'
 
 export interface JdbcUrl {
   /** raw authority text (between `jdbc:hive2://` and the first `/`, by Hive's priority rule) */
@@ -280,7 +281,7 @@ function rejectHttpTransport(u: JdbcUrl): void {
  */
 function rejectChroot(u: JdbcUrl, defaultNs: string): void {
   if (!u.dbName.includes('/')) return
-  const chroot = u.dbName.replace(/^\/+|\/+$/g, '')
+  const chroot = trimZnodePath(u.dbName)
   const ns = u.sessionVars.get(ZOOKEEPER_NAMESPACE) || defaultNs
   throw new JdbcUrlError(
     `${quote(`${u.authority}/${u.dbName}`)}: a ZooKeeper chroot is not expressible in a Hive JDBC URL (the first "/" ` +
@@ -296,15 +297,12 @@ function rejectChroot(u: JdbcUrl, defaultNs: string): void {
  */
 function zkNamespace(raw: string | undefined, fallback: string): string {
   if (raw === undefined || raw === '') return fallback
-  const ns = raw.replace(/^\/+|\/+$/g, '')
+  const ns = trimZnodePath(raw)
   const fix = `use a znode path such as zooKeeperNamespace=${fallback}`
   if (ns === '') throw new JdbcUrlError(`${quote(`${ZOOKEEPER_NAMESPACE}=${raw}`)} names no znode; ${fix}`)
-  for (const seg of ns.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..' || /\p{Cc}/u.test(seg)) {
-      throw new JdbcUrlError(
-        `${quote(`${ZOOKEEPER_NAMESPACE}=${raw}`)} is not a valid ZooKeeper path (bad element ${quote(seg)}); ${fix}`,
-      )
-    }
+  const seg = badZnodeElement(ns)
+  if (seg !== undefined) {
+    throw new JdbcUrlError(`${quote(`${ZOOKEEPER_NAMESPACE}=${raw}`)} is not a valid ZooKeeper path (bad element ${quote(seg)}); ${fix}`)
   }
   return ns
 }
@@ -349,9 +347,6 @@ function staticBackends(authority: string): HostPort[] {
   return out
 }
 
-const HOSTNAME = /^[A-Za-z0-9_.-]+$/
-const BRACKETED = /^\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.~-]+)?)\](?::(.*))?$/
-
 /** Comma-separated `host[:port]` / `[v6][:port]` entries; throws `JdbcUrlError` naming the bad part. */
 function parseAuthorityList(authority: string, what: string): AuthorityEntry[] {
   const misplaced = authority.match(/[;=?#@]/)
@@ -369,37 +364,29 @@ function parseAuthorityEntry(entry: string, authority: string, what: string): Au
   if (entry === '') {
     throw new JdbcUrlError(`empty host in the ${what} ${quote(authority)}; remove the extra ","`)
   }
-  const v6 = BRACKETED.exec(entry)
-  if (v6 !== null) {
-    const host = v6[1] ?? ''
-    return { host, hostText: `[${host}]`, port: v6[2] === undefined ? undefined : parsePort(v6[2], entry, what) }
+  const e = splitHostEntry(entry, { zoneId: true })
+  if (!e.ok) {
+    switch (e.problem) {
+      case 'bad-ipv6':
+        throw new JdbcUrlError(`${quote(entry)} in the ${what} is not a valid bracketed IPv6 address; write [<ipv6>] or [<ipv6>]:<port>`)
+      case 'unbracketed-ipv6':
+        throw new JdbcUrlError(
+          `${quote(entry)} in the ${what} looks like an IPv6 address without brackets; write it as [${entry}] or [${entry}]:<port>`,
+        )
+      case 'no-host':
+        throw new JdbcUrlError(`${quote(entry)} in the ${what} has no host; write host:port`)
+      case 'bad-host':
+        throw new JdbcUrlError(
+          `${quote(e.host)} in the ${what} is not a host name or IP address; use letters, digits, "-", "." (IPv6 in [brackets])`,
+        )
+    }
   }
-  if (entry.startsWith('[')) {
-    throw new JdbcUrlError(
-      `${quote(entry)} in the ${what} is not a valid bracketed IPv6 address; write [<ipv6>] or [<ipv6>]:<port>`,
-    )
-  }
-  const colons = entry.split(':').length - 1
-  if (colons > 1) {
-    throw new JdbcUrlError(
-      `${quote(entry)} in the ${what} looks like an IPv6 address without brackets; write it as [${entry}] or [${entry}]:<port>`,
-    )
-  }
-  const [host = '', portText] = entry.split(':')
-  if (host === '') {
-    throw new JdbcUrlError(`${quote(entry)} in the ${what} has no host; write host:port`)
-  }
-  if (!HOSTNAME.test(host)) {
-    throw new JdbcUrlError(
-      `${quote(host)} in the ${what} is not a host name or IP address; use letters, digits, "-", "." (IPv6 in [brackets])`,
-    )
-  }
-  return { host, hostText: host, port: portText === undefined ? undefined : parsePort(portText, entry, what) }
+  return { host: e.host, hostText: e.hostText, port: e.portText === undefined ? undefined : parsePort(e.portText, entry, what) }
 }
 
 function parsePort(text: string, entry: string, what: string): number {
-  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN
-  if (!(port >= 1 && port <= 65535)) {
+  const port = portNumber(text)
+  if (port === undefined) {
     throw new JdbcUrlError(`bad port ${quote(text)} in ${quote(entry)} of the ${what}; use a number from 1 to 65535`)
   }
   return port

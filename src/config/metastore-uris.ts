@@ -4,10 +4,10 @@
  * - zookeeper (Hive 4 discovery): the ZooKeeper quorum `zk1:2181,zk2`.
  * Pure functions; every bad entry is reported (not only the first), each with a fix.
  */
-import { isIPv4 } from 'node:net'
 import { DEFAULTS } from '../defaults.js'
 import { show, type Verdict } from './checks.js'
 import type { HostPort } from './types.js'
+import { badZnodeElement, portNumber, splitHostEntry, trimZnodePath } from './host-entry.js'
 
 export interface Issue {
   message: string
@@ -16,8 +16,6 @@ export interface Issue {
 
 const HMS_PORT = DEFAULTS.metastore.listen.port
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s
-const HOSTNAME = /^[A-Za-z0-9_.-]+$/
-const BRACKETED = /^\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\](?::(.*))?$/
 
 /**
  * Hive splits on `,` without trimming and Java's `split` drops trailing empty strings; here every
@@ -120,31 +118,23 @@ interface HostPortText {
 }
 
 function parseHostPort(authority: string, entry: string): HostPortText | Issue {
-  const v6 = BRACKETED.exec(authority)
-  if (v6 !== null) {
-    const host = v6[1] ?? ''
-    const port = v6[2] === undefined ? undefined : parsePort(v6[2], entry)
-    return typeof port === 'object' ? port : { host, hostText: `[${host}]`, port }
+  const e = splitHostEntry(authority, { zoneId: false })
+  if (!e.ok) {
+    switch (e.problem) {
+      case 'bad-ipv6':
+        return { message: `${show(entry)} has an invalid bracketed IPv6 address`, fix: 'write [<ipv6>]:<port>' }
+      case 'unbracketed-ipv6':
+        return { message: `${show(entry)} has an IPv6 address without brackets`, fix: `write it as [<ipv6>]:<port>` }
+      case 'no-host':
+        return { message: `${show(entry)} has no host`, fix: 'write host:port' }
+      case 'bad-host':
+        return { message: `${show(e.host)} in ${show(entry)} is not a host name or IP address`, fix: 'use letters, digits, "-", "." (IPv6 in [brackets])' }
+    }
   }
-  if (authority.startsWith('[')) {
-    return { message: `${show(entry)} has an invalid bracketed IPv6 address`, fix: 'write [<ipv6>]:<port>' }
-  }
-  if (authority.split(':').length > 2) {
-    return { message: `${show(entry)} has an IPv6 address without brackets`, fix: `write it as [<ipv6>]:<port>` }
-  }
-  const [host = '', portText] = authority.split(':')
-  if (host === '') return { message: `${show(entry)} has no host`, fix: 'write host:port' }
-  if (!isIPv4(host) && !HOSTNAME.test(host)) {
-    return { message: `${show(host)} in ${show(entry)} is not a host name or IP address`, fix: 'use letters, digits, "-", "." (IPv6 in [brackets])' }
-  }
-  const port = portText === undefined ? undefined : parsePort(portText, entry)
-  return typeof port === 'object' ? port : { host, hostText: host, port }
-}
-
-function parsePort(text: string, entry: string): number | Issue {
-  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN
-  if (port >= 1 && port <= 65_535) return port
-  return { message: `bad port ${show(text)} in ${show(entry)}`, fix: 'use a port from 1 to 65535' }
+  if (e.portText === undefined) return { host: e.host, hostText: e.hostText, port: undefined }
+  const port = portNumber(e.portText)
+  if (port === undefined) return { message: `bad port ${show(e.portText)} in ${show(entry)}`, fix: 'use a port from 1 to 65535' }
+  return { host: e.host, hostText: e.hostText, port }
 }
 
 /**
@@ -155,9 +145,9 @@ export function zkNamespace(value: unknown): Verdict<string> {
   const fallback = DEFAULTS.metastore.zooKeeperNamespace
   const fix = `use a znode path such as ${fallback}`
   if (typeof value !== 'string') return { ok: false, message: `${show(value)} is not a znode path`, fix }
-  const ns = value.trim().replace(/^\/+|\/+$/g, '')
+  const ns = trimZnodePath(value.trim())
   if (value.trim() === '') return { ok: true, value: fallback }
-  const bad = ns.split('/').find((seg) => seg === '' || seg === '.' || seg === '..' || /\p{Cc}/u.test(seg))
+  const bad = badZnodeElement(ns)
   if (ns === '' || bad !== undefined) return { ok: false, message: `${show(value)} is not a valid ZooKeeper path`, fix }
   return { ok: true, value: ns }
 }
