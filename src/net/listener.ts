@@ -9,16 +9,12 @@ import type { HostPort } from '../config/types.js'
  */
 export class Listener {
   readonly #server: net.Server
-  readonly #sockets = new Set<net.Socket>()
   readonly #want: HostPort
 
+  /** Live connections are tracked by their owner (the route), not here. */
   constructor(want: HostPort, onConnection: (socket: net.Socket) => void) {
     this.#want = want
-    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.#sockets.add(socket)
-      socket.once('close', () => this.#sockets.delete(socket))
-      onConnection(socket)
-    })
+    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, onConnection)
   }
 
   /** Binds; rejects with HHP_ERR_LISTEN (e.g. EADDRINUSE) naming the address. */
@@ -39,10 +35,6 @@ export class Listener {
     const a = this.#server.address()
     if (a === null || typeof a === 'string') return { ...this.#want }
     return { host: a.address, port: a.port }
-  }
-
-  get liveConnections(): number {
-    return this.#sockets.size
   }
 
   /**

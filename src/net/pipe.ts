@@ -3,7 +3,6 @@ import type net from 'node:net'
 import { LARGE_READ_BYTES, ReadBuffer } from './read-buffer.js'
 
 /** the largest read buffer a pipe uses (read-buffer.ts explains the policy) */
-export const PIPE_READ_BUFFER_BYTES = LARGE_READ_BYTES
 export const PIPE_LARGE_READ_BYTES = LARGE_READ_BYTES
 
 export interface PipeResult {
