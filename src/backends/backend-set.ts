@@ -14,9 +14,13 @@ export interface ResetResult {
 export class BackendSet {
   readonly #byKey = new Map<string, BackendState>()
   #order: string[] = []
+  /** listed() computed once per change, not per connection */
+  #listed: readonly BackendState[] | undefined
+
 
   reset(list: readonly BackendInfo[]): ResetResult {
     const result: ResetResult = { added: [], removed: [], changed: [] }
+    this.#listed = undefined
     this.#order = list.map((b) => b.key)
     const next = new Map(list.map((b) => [b.key, b]))
     for (const [key, state] of this.#byKey) {
@@ -45,9 +49,10 @@ export class BackendSet {
     return this.#byKey.get(key)
   }
 
-  /** Listed backends, in key order (stable, so round-robin is predictable). */
-  listed(): BackendState[] {
-    return [...this.#byKey.values()].filter((b) => b.listed).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  /** Listed backends, in key order (stable, so round-robin is predictable). Shared: do not mutate. */
+  listed(): readonly BackendState[] {
+    this.#listed ??= [...this.#byKey.values()].filter((b) => b.listed).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    return this.#listed
   }
 
   /** Listed backends in the order discovery gave them (a metastore URI list's configured order). */

@@ -83,8 +83,8 @@ export class Pipe {
       if (backend.writableLength >= hwm) client.pause()
     })
     backend.on('drain', () => client.resume())
-    client.on('end', () => backend.end())
-    backend.on('end', () => client.end())
+    client.on('end', () => finishWrites(backend))
+    backend.on('end', () => finishWrites(client))
     client.on('error', (err) => this.#fail('client-error', err))
     backend.on('error', (err) => this.#fail('backend-error', err))
     client.on('close', () => this.#onClose())
@@ -132,4 +132,15 @@ export class Pipe {
     this.#rb.release(true)
     this.#onDone({ bytesFromClient: this.bytesFromClient, bytesToClient: this.bytesToClient, reason: this.#reason, error: this.#error })
   }
+}
+
+/**
+ * Forward an EOF to `to`: end its write half, or, when `to` has already sent its own EOF and
+ * nothing waits in its write buffer, close it outright. On the wire both send the same FIN
+ * (the kernel still delivers what it holds); closing saves a shutdown(2) and a round of stream
+ * events on every connection.
+ */
+function finishWrites(to: net.Socket): void {
+  if (to.readableEnded && to.writableLength === 0) to.destroy()
+  else to.end()
 }

@@ -5,7 +5,7 @@ import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
 import type { Mr3AppIdStatus, Mr3AppIdWatcher } from '../discovery/mr3-appid.js'
-import { RouteCore, type RouteDeps, type RouteSnapshot } from './route-core.js'
+import { RouteCore, peerOf, type RouteDeps, type RouteSnapshot } from './route-core.js'
 
 export type { RouteDeps, RouteSnapshot }
 
@@ -72,7 +72,7 @@ export class Hs2Route extends RouteCore {
     return { target: this.#cfg.url, policy: this.#cfg.policy }
   }
 
-  protected onClient(client: net.Socket, id: number, peer: string): void {
+  protected onClient(client: net.Socket, id: number): void {
     let chosen: BackendInfo | undefined
     const pipe = new Pipe(client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
@@ -80,31 +80,37 @@ export class Hs2Route extends RouteCore {
         untrack()
         if (chosen === undefined) return
         this.release(chosen.key, r.bytesFromClient, r.bytesToClient)
-        this.log.debug(
-          { conn: id, backend: chosen.key, reason: r.reason, err: r.error?.message, bytesFromClient: r.bytesFromClient, bytesToClient: r.bytesToClient },
-          'connection closed',
-        )
+        if (this.log.isLevelEnabled('debug')) {
+          this.log.debug(
+            { conn: id, backend: chosen.key, reason: r.reason, err: r.error?.message, bytesFromClient: r.bytesFromClient, bytesToClient: r.bytesToClient },
+            'connection closed',
+          )
+        }
       },
     })
     const untrack = this.track(pipe)
-    void this.waitForBackends(this.#cfg.connectTimeoutMs)
-      .then(() => this.connectBackend(id, (tried) => this.#pick(tried), () => client.destroyed, pipe.onread))
-      .then(
+    const connect = (): void => {
+      this.connectBackend(id, this.#pickUntried, () => client.destroyed, pipe.onread).then(
         ({ socket, backend }) => {
           chosen = backend
-          this.log.debug({ conn: id, client: peer, backend: backend.key }, 'connection open')
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: peerOf(client), backend: backend.key }, 'connection open')
           pipe.attach(socket)
         },
         (err: unknown) => {
-          this.rejected(id, peer, err)
+          this.rejected(id, client, err)
           pipe.destroy('no-backend')
         },
       )
+    }
+    // the common case (backends listed) connects in this tick; only an empty route waits
+    if (this.hasBackends()) connect()
+    else void this.waitForBackends(this.#cfg.connectTimeoutMs).then(connect)
   }
 
   /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
-  #pick(tried: ReadonlySet<string>): BackendInfo | undefined {
-    const pool = this.usable(this.backends.listed().filter((b) => !tried.has(b.key)))
+  readonly #pickUntried = (tried: ReadonlySet<string>): BackendInfo | undefined => {
+    const listed = this.backends.listed()
+    const pool = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
     if (pool.length === 0) return undefined
     return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
   }

@@ -6,7 +6,7 @@ import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
 import { detectStream, type StreamKind } from '../thrift/detect.js'
 import { MethodLabels } from '../thrift/hms-methods.js'
-import { RouteCore, type RouteDeps, type RouteSnapshot } from './route-core.js'
+import { RouteCore, peerOf, type RouteDeps, type RouteSnapshot } from './route-core.js'
 import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
 
 export interface MethodStats {
@@ -60,8 +60,8 @@ export class MetastoreRoute extends RouteCore {
     return { target: this.#cfg.uris, policy: this.#cfg.selection }
   }
 
-  protected onClient(client: net.Socket, id: number, peer: string): void {
-    if (this.#cfg.mode === 'pipe') return this.#pipe(client, id, peer, Buffer.alloc(0), 'forced-pipe')
+  protected onClient(client: net.Socket, id: number): void {
+    if (this.#cfg.mode === 'pipe') return this.#pipe(client, id, Buffer.alloc(0), 'forced-pipe')
     const seen: Buffer[] = []
     let size = 0
     const cut = { destroy: () => client.destroy() }
@@ -75,9 +75,9 @@ export class MetastoreRoute extends RouteCore {
       const first = seen.length === 1 ? (seen[0] as Buffer) : Buffer.concat(seen)
       const label = kind.kind === 'thrift' ? `${kind.protocol}${kind.framed ? '-framed' : ''}` : kind.kind
       this.#streams[label] = (this.#streams[label] ?? 0) + 1
-      this.log.debug({ conn: id, client: peer, stream: label }, 'client stream detected')
-      if (kind.kind === 'thrift') this.#thrift(client, id, peer, first, kind)
-      else this.#pipe(client, id, peer, first, label)
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: peerOf(client), stream: label }, 'client stream detected')
+      if (kind.kind === 'thrift') this.#thrift(client, id, first, kind)
+      else this.#pipe(client, id, first, label)
     }
     const onData = (chunk: Buffer): void => {
       seen.push(chunk)
@@ -93,8 +93,8 @@ export class MetastoreRoute extends RouteCore {
     client.resume()
   }
 
-  #thrift(client: net.Socket, id: number, peer: string, first: Buffer, kind: Extract<StreamKind, { kind: 'thrift' }>): void {
-    const log = this.log.child({ conn: id, client: peer })
+  #thrift(client: net.Socket, id: number, first: Buffer, kind: Extract<StreamKind, { kind: 'thrift' }>): void {
+    const log = this.log.child({ conn: id, client: peerOf(client) })
     let untrack: () => void = () => {}
     const fwd = new ThriftForwarder(
       client,
@@ -115,7 +115,7 @@ export class MetastoreRoute extends RouteCore {
             log.debug({ backend: r.backend.key }, 'metastore connected')
             return r
           } catch (err) {
-            this.rejected(id, peer, err)
+            this.rejected(id, client, err)
             throw err
           }
         },
@@ -136,7 +136,7 @@ export class MetastoreRoute extends RouteCore {
   }
 
   /** SASL, unknown, or forced: bytes untouched, connect-time failover only. */
-  #pipe(client: net.Socket, id: number, peer: string, first: Buffer, label: string): void {
+  #pipe(client: net.Socket, id: number, first: Buffer, label: string): void {
     let chosen: BackendInfo | undefined
     const pipe = new Pipe(client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
@@ -154,7 +154,7 @@ export class MetastoreRoute extends RouteCore {
       .then(
         ({ socket, backend }) => {
           chosen = backend
-          this.log.debug({ conn: id, client: peer, backend: backend.key, stream: label }, 'metastore byte pipe open')
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: peerOf(client), backend: backend.key, stream: label }, 'metastore byte pipe open')
           if (first.length > 0) {
             socket.write(first)
             pipe.bytesFromClient += first.length
@@ -162,7 +162,7 @@ export class MetastoreRoute extends RouteCore {
           pipe.attach(socket)
         },
         (err: unknown) => {
-          this.rejected(id, peer, err)
+          this.rejected(id, client, err)
           pipe.destroy('no-backend')
         },
       )

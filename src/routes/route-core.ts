@@ -222,8 +222,11 @@ export abstract class RouteCore {
 
   /** For logs and snapshots. */
   protected abstract describe(): { target: string; policy: string }
-  /** Owns `client` (paused, half-open capable) from now on and must close it on every path. */
-  protected abstract onClient(client: net.Socket, id: number, peer: string): void
+  /**
+   * Owns `client` (paused, half-open capable) from now on and must close it on every path.
+   * The client's address costs a syscall (getpeername): read it with `peerOf` only when it is used.
+   */
+  protected abstract onClient(client: net.Socket, id: number): void
 
   /** Counted as live until the returned function is called; cut at shutdown past the grace period. */
   protected track(c: Tracked): () => void {
@@ -261,10 +264,10 @@ export abstract class RouteCore {
   }
 
   /** Log why a client got no backend (every attempt) and count it. */
-  protected rejected(conn: number, peer: string, err: unknown): void {
+  protected rejected(conn: number, client: net.Socket, err: unknown): void {
     this.#rejected++
     const attempts = err instanceof AllBackendsFailedError ? err.attempts : []
-    this.log.warn({ conn, client: peer, code: errorCode(err), attempts }, 'no backend for client; closing it')
+    this.log.warn({ conn, client: peerOf(client), code: errorCode(err), attempts }, 'no backend for client; closing it')
   }
 
   /** A backend connection handed out by connectBackend ended. */
@@ -283,13 +286,28 @@ export abstract class RouteCore {
 
   /**
    * Candidates a new connection may use: never a draining one (an operator's explicit intent);
-   * non-ejected ones first, all the others only if every one is ejected.
+   * non-ejected ones first, all the others only if every one is ejected. Returns `candidates`
+   * itself when none is excluded (the per-connection common case allocates nothing).
    */
-  protected usable(candidates: readonly BackendState[]): BackendState[] {
+  protected usable(candidates: readonly BackendState[]): readonly BackendState[] {
     const now = this.deps.now()
-    const open = candidates.filter((b) => !this.#drain.has(b.key))
+    const drain = this.#drain
+    let clean = true
+    for (const b of candidates) {
+      if (drain.has(b.key) || isEjected(b, now)) {
+        clean = false
+        break
+      }
+    }
+    if (clean) return candidates
+    const open = candidates.filter((b) => !drain.has(b.key))
     const healthy = open.filter((b) => !isEjected(b, now))
     return healthy.length > 0 ? healthy : open
+  }
+
+  /** Whether discovery lists at least one backend (draining or ejected ones count). */
+  protected hasBackends(): boolean {
+    return this.backends.listed().length > 0
   }
 
   /**
@@ -298,7 +316,7 @@ export abstract class RouteCore {
    * at most `ms`, instead of being refused at once.
    */
   protected waitForBackends(ms: number): Promise<void> {
-    if (this.backends.listed().length > 0) return Promise.resolve()
+    if (this.hasBackends()) return Promise.resolve()
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer)
@@ -319,7 +337,7 @@ export abstract class RouteCore {
       client.destroy()
       return
     }
-    this.onClient(client, id, `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`)
+    this.onClient(client, id)
   }
 
   #wire(d: Discovery): void {
@@ -367,6 +385,11 @@ export abstract class RouteCore {
       }
     })
   }
+}
+
+/** `address:port` of a client for logs ('?' once the socket is gone: it is read lazily). */
+export function peerOf(client: net.Socket): string {
+  return `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`
 }
 
 function backendSnapshot(b: BackendState, now: number, draining: boolean): BackendSnapshot {

@@ -85,6 +85,27 @@ t.test('bytes pass both ways unchanged, with half-close and counters', async (t)
   t.equal(r.bytesToClient, big.length + 64)
 })
 
+for (const size of [11, 3 * 1024 * 1024]) {
+  t.test(`a backend that sent its EOF first still gets the ${size} bytes and the EOF the client sends after it`, async (t) => {
+    // The proxy closes such a backend instead of shutting its write half down (pipe.ts
+    // finishWrites): the backend must see the late bytes and a clean EOF, not a reset.
+    let got!: Promise<Buffer>
+    const port = await backend(t, (s) => {
+      got = collect(s)
+      s.end('hello')
+    })
+    const f = await front(t, port)
+    const c = net.connect({ port: f.port, host: '127.0.0.1', allowHalfOpen: true })
+    t.equal((await collect(c)).toString(), 'hello', 'client got the reply and the EOF')
+    const late = randomBytes(size)
+    c.end(late)
+    t.equal(sha(await got), sha(late), 'backend got every late byte, then EOF')
+    const r = await f.done
+    t.equal(r.reason, 'closed')
+    t.equal(r.bytesFromClient, size)
+  })
+}
+
 t.test('a slow reader is not overrun (backpressure) and still gets everything', async (t) => {
   const big = randomBytes(4 * 1024 * 1024)
   const port = await backend(t, (s) => s.end(big))
