@@ -58,10 +58,8 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
     return undefined
   }
   const logger = createLogger(cmd.config.logLevel)
-  let metrics: ProxyMetrics | undefined
-  const proxy = new Proxy(cmd.config, { logger, observeCall: (...a) => metrics?.observeCall(...a) })
-  metrics = new ProxyMetrics(() => proxy.snapshot())
-  const m = metrics
+  const proxy = new Proxy(cmd.config, { logger })
+  const m = new ProxyMetrics(() => proxy.snapshot())
   const reload = async (): Promise<ReloadResult> => {
     const next = load()
     if (next.kind !== 'run') throw new Error('reload produced no configuration')

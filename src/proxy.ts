@@ -20,7 +20,6 @@ export interface ProxyDeps {
   zkClientFactory: ZkClientFactory
   random: () => number
   now: () => number
-  observeCall?: (route: string, method: string, outcome: string, seconds: number) => void
 }
 
 export interface ProxySnapshot {

@@ -1,21 +1,24 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ProxySnapshot } from '../proxy.js'
-import type { MetastoreRouteSnapshot } from '../routes/metastore-route.js'
+import { CALL_DURATION_BUCKETS_S, type MetastoreRouteSnapshot } from '../routes/metastore-route.js'
 
 const P = 'hive_ha_proxy_'
 
 /** ZooKeeper session states as numbers for `zookeeper_session_state`. */
 export const ZK_STATE_VALUES: Record<string, number> = { idle: 0, connecting: 1, connected: 2, disconnected: 3, closed: 4 }
 
+const DURATION = P + 'metastore_call_duration_seconds'
+
 /**
- * The Prometheus registry. Everything except the call-duration histogram is read from the proxy's
- * snapshot at scrape time, so series of backends that left discovery disappear with them and no
- * counter can drift from what `/routes` shows. Method labels are already bounded by the routes
- * (names beyond a fixed number become `other`).
+ * The Prometheus registry. Everything is read from the proxy's snapshot at scrape time, so series
+ * of backends that left discovery disappear with them and no counter can drift from what `/routes`
+ * shows. Method labels are already bounded by the routes (names beyond a fixed number become
+ * `other`). The call-duration histogram is counted by the routes themselves (a labelled
+ * prom-client histogram costs microseconds per call) and rendered here.
  */
 export class ProxyMetrics {
   readonly registry = new Registry()
-  readonly #duration: Histogram<'route' | 'method'>
+  readonly #current: () => ProxySnapshot
 
   constructor(snapshot: () => ProxySnapshot) {
     const r = this.registry
@@ -29,6 +32,7 @@ export class ProxyMetrics {
       }
       return snap
     }
+    this.#current = current
     const backendCounter = (name: string, help: string, pick: (b: ProxySnapshot['routes'][number]['backends'][number]) => number): void => {
       new Counter({
         name: P + name,
@@ -139,22 +143,38 @@ export class ProxyMetrics {
         for (const rt of metastore()) for (const [method, s] of Object.entries(rt.calls)) if (s.resent > 0) this.inc({ route: rt.name, method }, s.resent)
       },
     })
-    this.#duration = new Histogram({
-      name: P + 'metastore_call_duration_seconds',
-      help: 'metastore call duration, request start to the end of its answer',
-      labelNames: ['route', 'method'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [r],
-    })
   }
 
-  /** Wire to ProxyDeps.observeCall. */
-  readonly observeCall = (route: string, method: string, outcome: string, seconds: number): void => {
-    if (outcome === 'oneway') return
-    this.#duration.observe({ route, method }, seconds)
+  /** The exposition text: the registry's metrics, then the call-duration histogram. */
+  async text(): Promise<string> {
+    const base = await this.registry.metrics()
+    const routes = this.#current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
+    return `${base}\n${durationHistogram(routes)}`
   }
+}
 
-  text(): Promise<string> {
-    return this.registry.metrics()
+/** `metastore_call_duration_seconds` in the text format, from the routes' per-method bucket counts. */
+export function durationHistogram(routes: readonly MetastoreRouteSnapshot[]): string {
+  const out = [`# HELP ${DURATION} metastore call duration, request start to the end of its answer`, `# TYPE ${DURATION} histogram`]
+  for (const rt of routes) {
+    for (const [method, s] of Object.entries(rt.calls)) {
+      const count = s.durations.reduce((a, b) => a + b, 0)
+      if (count === 0) continue
+      const labels = `route="${escapeLabel(rt.name)}",method="${escapeLabel(method)}"`
+      let cumulative = 0
+      CALL_DURATION_BUCKETS_S.forEach((le, i) => {
+        cumulative += s.durations[i] ?? 0
+        out.push(`${DURATION}_bucket{le="${le}",${labels}} ${cumulative}`)
+      })
+      out.push(`${DURATION}_bucket{le="+Inf",${labels}} ${count}`)
+      out.push(`${DURATION}_sum{${labels}} ${s.totalMs / 1000}`)
+      out.push(`${DURATION}_count{${labels}} ${count}`)
+    }
   }
+  return `${out.join('\n')}\n`
+}
+
+/** Label values in the text format: backslash, double quote and newline escaped. */
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }

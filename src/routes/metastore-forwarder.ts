@@ -95,7 +95,9 @@ export class ThriftForwarder {
   readonly #reqScan: ThriftScanner
   readonly #calls: Call[] = []
   #current: Call | undefined
-  #pending: { call: Call; seg: Buffer }[] = []
+  /** client bytes not yet written to a backend, as segments and the call each belongs to (parallel, reused) */
+  readonly #pendingSegs: Buffer[] = []
+  readonly #pendingCalls: Call[] = []
   #session: Call[] = []
   #backend: Backend | undefined
   #connecting = false
@@ -181,7 +183,8 @@ export class ThriftForwarder {
       if (c.size <= this.#o.maxReplayBytes) c.parts.push(seg)
       else c.parts = null
     }
-    this.#pending.push({ call: c, seg })
+    this.#pendingSegs.push(seg)
+    this.#pendingCalls.push(c)
   }
 
   #completeRequest(): void {
@@ -190,24 +193,28 @@ export class ThriftForwarder {
     if (c === undefined) return
     c.complete = true
     if (!c.oneway) return
-    // no answer will come: forget it once written (it stays queued in #pending until then)
+    // no answer will come: forget it once written (it stays queued in #pendingSegs until then)
     this.#calls.splice(this.#calls.indexOf(c), 1)
     this.#h.onCall(c.name, 'oneway', 0)
   }
 
   /** Writes queued client bytes to the backend, connecting first when there is none. */
   #flush(): void {
-    if (this.#closed || this.#pending.length === 0) return
+    const segs = this.#pendingSegs
+    if (this.#closed || segs.length === 0) return
     const b = this.#backend
     if (b === undefined) return this.#reconnect()
     if (this.#connecting) return
+    const calls = this.#pendingCalls
     let full = false
-    for (const { call, seg } of this.#pending) {
-      call.sent += seg.length
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i] as Buffer
+      ;(calls[i] as Call).sent += seg.length
       b.fromClient += seg.length
       full = !b.socket.write(seg) || full
     }
-    this.#pending = []
+    segs.length = 0
+    calls.length = 0
     if (full) {
       this.#client.pause()
       b.socket.once('drain', () => {
@@ -360,10 +367,25 @@ export class ThriftForwarder {
       c.resends++
       this.#h.onResend(c.name)
       // its queued bytes are in parts already and go out with the wholesale re-send
-      this.#pending = this.#pending.filter((p) => p.call !== c)
+      this.#dropPending(c)
     }
     this.#h.log.info({ backend: b.key, why, resend: resend.map((c) => c.name), replay: this.#session.length }, 'metastore gone; failing over')
-    if (this.#calls.length > 0 || this.#pending.length > 0) this.#reconnect()
+    if (this.#calls.length > 0 || this.#pendingSegs.length > 0) this.#reconnect()
+  }
+
+  /** Forget the queued segments of call `c`. */
+  #dropPending(c: Call): void {
+    const segs = this.#pendingSegs
+    const calls = this.#pendingCalls
+    let k = 0
+    for (let i = 0; i < segs.length; i++) {
+      if (calls[i] === c) continue
+      segs[k] = segs[i] as Buffer
+      calls[k] = calls[i] as Call
+      k++
+    }
+    segs.length = k
+    calls.length = k
   }
 
   /** Why this connection cannot fail over transparently, or undefined when it can. */

@@ -9,6 +9,9 @@ import { MethodLabels } from '../thrift/hms-methods.js'
 import { RouteCore, peerOf, type RouteDeps, type RouteSnapshot } from './route-core.js'
 import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
 
+/** Upper bounds (seconds) of the call-duration histogram buckets; a last bucket holds the rest. */
+export const CALL_DURATION_BUCKETS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
 export interface MethodStats {
   reply: number
   exception: number
@@ -16,6 +19,13 @@ export interface MethodStats {
   failed: number
   resent: number
   totalMs: number
+  /**
+   * Durations of answered and failed calls (not oneway ones), counted per bucket of
+   * CALL_DURATION_BUCKETS_S, not cumulative; the last entry counts the calls above the last
+   * bound. Kept here, at a few array writes per call, rather than in a metrics library's
+   * labelled histogram, which costs microseconds per call; /metrics renders it at scrape time.
+   */
+  durations: number[]
 }
 
 export interface MetastoreRouteSnapshot extends RouteSnapshot {
@@ -53,7 +63,7 @@ export class MetastoreRoute extends RouteCore {
   }
 
   snapshot(): MetastoreRouteSnapshot {
-    return { ...this.baseSnapshot('metastore'), streams: { ...this.#streams }, calls: Object.fromEntries([...this.#calls].map(([k, v]) => [k, { ...v }])) }
+    return { ...this.baseSnapshot('metastore'), streams: { ...this.#streams }, calls: Object.fromEntries([...this.#calls].map(([k, v]) => [k, { ...v, durations: [...v.durations] }])) }
   }
 
   protected describe(): { target: string; policy: string } {
@@ -120,10 +130,7 @@ export class MetastoreRoute extends RouteCore {
           }
         },
         release: (key, a, b) => this.release(key, a, b),
-        onCall: (m, outcome, ms) => {
-          this.#count(m, outcome, ms)
-          this.deps.observeCall?.(this.name, this.#labels.label(m), outcome, ms / 1000)
-        },
+        onCall: (m, outcome, ms) => this.#count(m, outcome, ms),
         onResend: (m) => this.#stats(m).resent++,
         onFailover: () => this.countFailover(),
         now: this.deps.now,
@@ -179,7 +186,7 @@ export class MetastoreRoute extends RouteCore {
     const label = this.#labels.label(method)
     let s = this.#calls.get(label)
     if (s === undefined) {
-      s = { reply: 0, exception: 0, oneway: 0, failed: 0, resent: 0, totalMs: 0 }
+      s = { reply: 0, exception: 0, oneway: 0, failed: 0, resent: 0, totalMs: 0, durations: new Array<number>(CALL_DURATION_BUCKETS_S.length + 1).fill(0) }
       this.#calls.set(label, s)
     }
     return s
@@ -189,5 +196,11 @@ export class MetastoreRoute extends RouteCore {
     const s = this.#stats(method)
     s[outcome]++
     s.totalMs += ms
+    if (outcome === 'oneway') return
+    const sec = ms / 1000
+    let b = 0
+    while (b < CALL_DURATION_BUCKETS_S.length && sec > (CALL_DURATION_BUCKETS_S[b] as number)) b++
+    s.durations[b] = (s.durations[b] as number) + 1
   }
+
 }

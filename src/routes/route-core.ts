@@ -18,8 +18,6 @@ export interface RouteDeps {
   random: () => number
   /** epoch ms */
   now: () => number
-  /** sees every finished metastore call (for the duration histogram); optional */
-  observeCall?: (route: string, method: string, outcome: string, seconds: number) => void
 }
 
 /** What every route shares: where it listens and how it connects to backends. */

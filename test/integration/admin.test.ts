@@ -37,11 +37,9 @@ async function hs2Stubs(t: Test, ids: string[]): Promise<Hs2Stub[]> {
 async function setup(t: Test, cfg: Omit<ProxyConfig, 'logLevel' | 'shutdownGraceMs' | 'zookeeper' | 'admin'>, reloadWith?: () => ProxyConfig) {
   const logs = new LogSink()
   const full: ProxyConfig = { logLevel: 'debug', shutdownGraceMs: 500, zookeeper: { ...DEFAULTS.zookeeper }, admin: { listen: { host: '127.0.0.1', port: 0 }, token: TOKEN }, ...cfg }
-  let metrics: ProxyMetrics | undefined
   const logger = createLogger('debug', logs)
-  const proxy = new Proxy(full, { logger, observeCall: (...a) => metrics?.observeCall(...a) })
-  metrics = new ProxyMetrics(() => proxy.snapshot())
-  const m = metrics
+  const proxy = new Proxy(full, { logger })
+  const m = new ProxyMetrics(() => proxy.snapshot())
   const app = buildAdminApp({
     target: proxy,
     logger,
@@ -145,6 +143,9 @@ t.test('metastore metrics count calls by method and outcome, with durations', as
   t.match(m, /hive_ha_proxy_metastore_calls_total\{route="metastore",method="get_database",outcome="reply"\} 4/, 'a declared exception is still a reply on the wire')
   t.match(m, /hive_ha_proxy_metastore_calls_total\{route="metastore",method="set_ugi",outcome="reply"\} 1/)
   t.match(m, /hive_ha_proxy_metastore_call_duration_seconds_count\{route="metastore",method="get_database"\} 4/)
+  t.match(m, /\n# TYPE hive_ha_proxy_metastore_call_duration_seconds histogram\n/)
+  t.match(m, /hive_ha_proxy_metastore_call_duration_seconds_bucket\{le="\+Inf",route="metastore",method="get_database"\} 4\n/)
+  t.match(m, /hive_ha_proxy_metastore_call_duration_seconds_bucket\{le="30",route="metastore",method="get_database"\} 4\n/, 'loopback calls all finish within the largest bound')
 })
 
 t.test('reload: bad config rejected, good config applied in place, drain marks kept', async (t) => {
