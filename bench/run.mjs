@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Meter } from './lib/measure.mjs'
 import { killAllNow, loadavg, pin, run, stopAll } from './lib/procs.mjs'
-import { ensureHaproxy, ensureZookeeper, freePort, startBackend, startHaproxy, startProxy, startZk, zkClient } from './lib/services.mjs'
+import { ensureHaproxy, ensureZookeeper, freePort, startBackend, startHaproxy, startNaiveProxy, startProxy, startZk, zkClient } from './lib/services.mjs'
 import { bulk } from './scenarios/bulk.mjs'
 import { rtt } from './scenarios/rtt.mjs'
 import { connect } from './scenarios/connect.mjs'
@@ -142,6 +142,9 @@ async function main() {
     ])
     shared.haproxy = { proc, ports }
   }
+  // the Node floor for scenarios 2 and 3 (bench/naive-proxy.mjs): echo, then the two hello servers
+  const nv = await startNaiveProxy(root, 'naive-proxy', [{ servers: [echo] }, { servers: [hello1, hello2] }])
+  shared.naive = { proc: nv.proc, ports: { echo: nv.ports[0], hello: nv.ports[1] } }
   const hs2 = [
     { name: 'bulk', url: `jdbc:hive2://127.0.0.1:${stream}/`, listen: await freePort() },
     { name: 'echo', url: `jdbc:hive2://127.0.0.1:${echo}/`, listen: await freePort() },
@@ -155,7 +158,7 @@ async function main() {
   ]
   const px = await startProxy(root, dir, 'proxy', { zookeeper: shared.zk ? {} : undefined, hs2, metastore: metastoreRoutes })
   shared.proxy = px
-  const longLived = () => [be.proc, shared.zk?.proc, shared.haproxy?.proc, px.proc].filter((p) => p && !p.exited).map((p) => p.pid)
+  const longLived = () => [be.proc, shared.zk?.proc, shared.haproxy?.proc, nv.proc, px.proc].filter((p) => p && !p.exited).map((p) => p.pid)
 
   const all = `0-${ncpu - 1}`
   const ctx = {
@@ -178,7 +181,7 @@ async function main() {
           ]
         : [{ name: '1 vCPU', text: 'everything on CPU 0', client: '0', servers: '0' }],
     pinServers: async (cpusList) => {
-      for (const p of [be.proc, shared.haproxy?.proc, px.proc]) if (p) await pin(p.pid, cpusList)
+      for (const p of [be.proc, shared.haproxy?.proc, nv.proc, px.proc]) if (p) await pin(p.pid, cpusList)
     },
     client: async (job, { pin: cpu } = {}) => {
       const r = await run(process.execPath, [join(root, 'bench/client.mjs'), JSON.stringify(job)], { ms: 300_000, pin: cpu })

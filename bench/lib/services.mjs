@@ -48,6 +48,13 @@ export async function startBackend(root, name, listeners, { pin } = {}) {
   return { proc: p, ports: JSON.parse(line).ports }
 }
 
+/** bench/naive-proxy.mjs, the Node floor: `fronts` = [{ servers: [port, ...] }]; resolves { proc, ports }. */
+export async function startNaiveProxy(root, name, fronts) {
+  const p = start(name, process.execPath, [join(root, 'bench/naive-proxy.mjs'), JSON.stringify({ fronts })], { ulimit: true })
+  const line = await waitLine(p, /^\{"ports"/, 10_000, 'ports line')
+  return { proc: p, ports: JSON.parse(line).ports }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tools from Debian: installed when missing and root, else the reason and the command to run
 

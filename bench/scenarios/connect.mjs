@@ -3,6 +3,7 @@
 // shows that routing reads the in-memory view, never ZooKeeper, per connection.
 import { zkReceived } from '../lib/services.mjs'
 import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
+import { NAIVE } from './rtt.mjs'
 
 export async function connect(ctx) {
   const { shared: s, cfg } = ctx
@@ -10,6 +11,7 @@ export async function connect(ctx) {
     { name: 'direct', ports: [s.backend.ports.hello1, s.backend.ports.hello2] },
     s.haproxy && { name: 'haproxy', ports: [s.haproxy.ports.hello], pid: s.haproxy.proc.pid },
     { name: 'hive-ha-proxy', ports: [s.proxy.ports.conn], pid: s.proxy.proc.pid, zk: true },
+    s.naive && { name: NAIVE, ports: [s.naive.ports.hello], pid: s.naive.proc.pid },
   ].filter(Boolean)
   const modes = [
     { name: 'sequential', concurrency: 1 },
@@ -48,7 +50,8 @@ export async function connect(ctx) {
     }
     const px = med(`hive-ha-proxy/${mode.name}`, 'rate')
     const ha = s.haproxy ? med(`haproxy/${mode.name}`, 'rate') : NaN
-    ratios.push(`${mode.name}: proxy/direct ${fmt(ratio(px, d), 2)}, proxy/haproxy ${fmt(ratio(px, ha), 2)}`)
+    const nv = s.naive ? med(`${NAIVE}/${mode.name}`, 'rate') : NaN
+    ratios.push(`${mode.name}: proxy/direct ${fmt(ratio(px, d), 2)}, proxy/haproxy ${fmt(ratio(px, ha), 2)}, proxy/naive Node proxy ${fmt(ratio(px, nv), 2)}, naive Node proxy/haproxy ${fmt(ratio(nv, ha), 2)}`)
     targets.push(target(`connection rate vs haproxy (${mode.name})`, `${fmt(ratio(px, ha), 2)}×`, '≥ 0.8× haproxy', s.haproxy ? px / ha >= 0.8 : undefined))
   }
   return {

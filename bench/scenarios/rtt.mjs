@@ -2,12 +2,18 @@
 // direct, with CPUs pinned (perf-baseline.md §1: unpinned, the RTT is bimodal on this VM).
 import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
 
+/** the reference path: bench/naive-proxy.mjs, Node's floor for a TCP proxy */
+export const NAIVE = 'naive Node proxy (reference)'
+
+const signed = (v) => `${v >= 0 ? '+' : ''}${fmt(v, 1)}`
+
 export async function rtt(ctx) {
   const { shared: s, cfg } = ctx
   const configs = [
     { name: 'direct', port: s.backend.ports.echo },
     s.haproxy && { name: 'haproxy', port: s.haproxy.ports.echo, pid: s.haproxy.proc.pid },
     { name: 'hive-ha-proxy', port: s.proxy.ports.echo, pid: s.proxy.proc.pid },
+    s.naive && { name: NAIVE, port: s.naive.ports.echo, pid: s.naive.proc.pid },
   ].filter(Boolean)
   const out = { id: 2, title: `Round trips, 1 KiB, one connection, ${fmt(cfg.rtts)} timed (after ${fmt(cfg.rttWarmup)} warm-up)`, tables: [], targets: [], ratios: [], runs: {} }
   const total = cfg.rtts + cfg.rttWarmup
@@ -33,8 +39,8 @@ export async function rtt(ctx) {
       c.name,
       fmt(med(c.name, 'p50'), 1),
       fmt(med(c.name, 'p99'), 1),
-      c.name === 'direct' ? '0' : `+${fmt(med(c.name, 'addP50'), 1)}`,
-      c.name === 'direct' ? '0' : `+${fmt(med(c.name, 'addP99'), 1)}`,
+      c.name === 'direct' ? '0' : signed(med(c.name, 'addP50')),
+      c.name === 'direct' ? '0' : signed(med(c.name, 'addP99')),
       c.pid ? fmt(med(c.name, 'cpuUsPerRt'), 1) : '–',
       `${runs[c.name].filter((x) => x.noisy).length}/${runs[c.name].length}`,
     ])
@@ -42,7 +48,8 @@ export async function rtt(ctx) {
     const pxA = med('hive-ha-proxy', 'addP50')
     const haA = s.haproxy ? med('haproxy', 'addP50') : NaN
     out.ratios.push(`${layout.name}: added p50 proxy/haproxy ${fmt(ratio(pxA, haA), 2)}, added p99 proxy/haproxy ${fmt(ratio(med('hive-ha-proxy', 'addP99'), s.haproxy ? med('haproxy', 'addP99') : NaN), 2)}, p50 proxy/direct ${fmt(ratio(med('hive-ha-proxy', 'p50'), med('direct', 'p50')), 2)}`)
-    out.targets.push(target(`added p50 latency vs haproxy's (${layout.name})`, `+${fmt(pxA, 1)} µs vs +${fmt(haA, 1)} µs = ${fmt(ratio(pxA, haA), 2)}×`, '≤ 1.5× haproxy\'s added p50', s.haproxy ? pxA <= 1.5 * haA : undefined))
+    if (s.naive) out.ratios.push(`${layout.name}: added p50 proxy/naive Node proxy ${fmt(ratio(pxA, med(NAIVE, 'addP50')), 2)}, naive Node proxy/haproxy ${fmt(ratio(med(NAIVE, 'addP50'), haA), 2)}`)
+    out.targets.push(target(`added p50 latency vs haproxy's (${layout.name})`, `${signed(pxA)} µs vs ${signed(haA)} µs = ${fmt(ratio(pxA, haA), 2)}×`, '≤ 1.5× haproxy\'s added p50', s.haproxy ? pxA <= 1.5 * haA : undefined))
     out.runs[layout.name] = runs
   }
   return out
