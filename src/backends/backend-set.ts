@@ -17,7 +17,6 @@ export class BackendSet {
   /** listed() computed once per change, not per connection */
   #listed: readonly BackendState[] | undefined
 
-
   reset(list: readonly BackendInfo[]): ResetResult {
     const result: ResetResult = { added: [], removed: [], changed: [] }
     this.#listed = undefined
