@@ -6,10 +6,11 @@ import { ErrorCodes, ProxyError, errorMessage } from './errors.js'
 import { dialTcp, type Dial } from './net/dial.js'
 import { defaultZkClientFactory, ZkSession, ZkSessionRegistry, type ZkClientFactory } from './discovery/zk-session.js'
 import { hs2HaDiscovery, hs2ZkDiscovery, metastoreZkDiscovery, staticDiscovery } from './discovery/sources.js'
-import type { Discovery } from './discovery/discovery.js'
+import { ZkDrainMarks } from './discovery/zk-drain-marks.js'
 import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
 import { Hs2Route, type Hs2RouteSnapshot } from './routes/hs2-route.js'
 import { MetastoreRoute, type MetastoreRouteSnapshot } from './routes/metastore-route.js'
+import type { RouteSource } from './routes/route-core.js'
 
 export type Route = Hs2Route | MetastoreRoute
 
@@ -45,6 +46,14 @@ export interface ReloadResult {
 }
 
 export type DrainOutcome = 'ok' | 'unknown-route' | 'unknown-backend'
+
+export interface DrainReply {
+  outcome: DrainOutcome
+  /** written to ZooKeeper for every proxy on the same registry */
+  shared: boolean
+  /** why the shared mark could not be written (this proxy's mark applies anyway) */
+  error: string | undefined
+}
 
 const ZK_OP_TIMEOUT_MS = 10_000
 const DISCOVERY_RETRY_MS = 1_000
@@ -148,10 +157,12 @@ export class Proxy {
     }
   }
 
-  drain(route: string, backend: string, on: boolean): DrainOutcome {
+  /** Drain or undrain a backend of a route; on a ZooKeeper route the mark is shared (see RouteCore.drain). */
+  async drain(route: string, backend: string, on: boolean): Promise<DrainReply> {
     const r = this.#routes.find((x) => x.name === route)
-    if (r === undefined) return 'unknown-route'
-    return r.drain(backend, on) ? 'ok' : 'unknown-backend'
+    if (r === undefined) return { outcome: 'unknown-route', shared: false, error: undefined }
+    const res = await r.drain(backend, on)
+    return { outcome: res.known ? 'ok' : 'unknown-backend', shared: res.shared, error: res.error }
   }
 
   /**
@@ -169,10 +180,11 @@ export class Proxy {
       const r = old.get(cfg.name)
       if (r instanceof Hs2Route && sameListen(r.configuredListen, cfg.listen)) {
         const retarget = !sameJson(r.config.target, cfg.target) || r.config.mr3AppIdNamespace !== cfg.mr3AppIdNamespace
-        const [oldDiscovery, oldMr3] = [r.discovery, r.mr3Watcher]
-        r.update(cfg, retarget ? this.#hs2Discovery(cfg) : undefined, retarget ? this.#mr3For(cfg) : oldMr3)
+        const [oldDiscovery, oldShared, oldMr3] = [r.discovery, r.sharedDrainMarks, r.mr3Watcher]
+        r.update(cfg, retarget ? this.#hs2Source(cfg) : undefined, retarget ? this.#mr3For(cfg) : oldMr3)
         if (retarget) {
           this.#releaseSession(oldDiscovery)
+          if (oldShared !== undefined) this.#releaseSession(oldShared)
           if (oldMr3 !== undefined) this.#releaseSession(oldMr3)
         }
         kept.push(r)
@@ -184,9 +196,12 @@ export class Proxy {
       const r = old.get(cfg.name)
       if (r instanceof MetastoreRoute && sameListen(r.configuredListen, cfg.listen)) {
         const retarget = !sameJson(r.config.target, cfg.target)
-        const oldDiscovery = r.discovery
-        r.update(cfg, retarget ? this.#metastoreDiscovery(cfg) : undefined)
-        if (retarget) this.#releaseSession(oldDiscovery)
+        const [oldDiscovery, oldShared] = [r.discovery, r.sharedDrainMarks]
+        r.update(cfg, retarget ? this.#metastoreSource(cfg) : undefined)
+        if (retarget) {
+          this.#releaseSession(oldDiscovery)
+          if (oldShared !== undefined) this.#releaseSession(oldShared)
+        }
         kept.push(r)
         old.delete(cfg.name)
         result.updated.push(cfg.name)
@@ -195,10 +210,7 @@ export class Proxy {
     // Free the old listeners first: a renamed route may reuse an address.
     const stopping = [...old.values()].map((r) => {
       result.removed.push(r.name)
-      return r.stop(next.shutdownGraceMs).then(() => {
-        this.#releaseSession(r.discovery)
-        if (r instanceof Hs2Route && r.mr3Watcher !== undefined) this.#releaseSession(r.mr3Watcher)
-      })
+      return r.stop(next.shutdownGraceMs).then(() => this.#releaseRoute(r))
     })
     await new Promise((resolve) => setImmediate(resolve))
     this.#zk.startAll()
@@ -210,7 +222,7 @@ export class Proxy {
         result.added.push(r.name)
       } catch (err) {
         result.failed.push({ name: r.name, error: errorMessage(err) })
-        this.#releaseSession(r.discovery)
+        this.#releaseRoute(r)
       }
     }
     this.#routes = [...kept, ...started]
@@ -222,11 +234,28 @@ export class Proxy {
   }
 
   #newHs2(r: Hs2RouteConfig): Hs2Route {
-    return new Hs2Route(r, this.#hs2Discovery(r), this.#deps, this.#marks(r.name), this.#mr3For(r))
+    const { discovery, shared } = this.#hs2Source(r)
+    return new Hs2Route(r, discovery, this.#deps, { local: this.#marks(r.name), shared }, this.#mr3For(r))
   }
 
   #newMetastore(r: MetastoreRouteConfig): MetastoreRoute {
-    return new MetastoreRoute(r, this.#metastoreDiscovery(r), this.#deps, this.#marks(r.name))
+    const { discovery, shared } = this.#metastoreSource(r)
+    return new MetastoreRoute(r, discovery, this.#deps, { local: this.#marks(r.name), shared })
+  }
+
+  /** Every ZooKeeper session a route holds goes back to the registry. */
+  #releaseRoute(r: Route): void {
+    this.#releaseSession(r.discovery)
+    if (r.sharedDrainMarks !== undefined) this.#releaseSession(r.sharedDrainMarks)
+    if (r instanceof Hs2Route && r.mr3Watcher !== undefined) this.#releaseSession(r.mr3Watcher)
+  }
+
+  /** Drain marks shared through the registry's quorum (design.md decision 11), with their own session reference. */
+  #sharedMarks(quorum: string, namespace: string, route: string): ZkDrainMarks {
+    const session = this.#zk.acquire(quorum)
+    const m = new ZkDrainMarks(session, namespace, this.#log.child({ route }), DISCOVERY_RETRY_MS)
+    this.#sessions.set(m, session)
+    return m
   }
 
   #marks(route: string): Set<string> {
@@ -246,23 +275,23 @@ export class Proxy {
     return w
   }
 
-  #metastoreDiscovery(r: MetastoreRouteConfig): Discovery {
+  #metastoreSource(r: MetastoreRouteConfig): RouteSource {
     const t = r.target
-    if (t.kind === 'static') return staticDiscovery(t.backends)
+    if (t.kind === 'static') return { discovery: staticDiscovery(t.backends), shared: undefined }
     const session = this.#zk.acquire(t.quorum)
     const d = metastoreZkDiscovery({ session, namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS })
     this.#sessions.set(d, session)
-    return d
+    return { discovery: d, shared: this.#sharedMarks(t.quorum, t.namespace, r.name) }
   }
 
-  #hs2Discovery(r: Hs2RouteConfig): Discovery {
+  #hs2Source(r: Hs2RouteConfig): RouteSource {
     const t = r.target
-    if (t.kind === 'static') return staticDiscovery(t.backends)
+    if (t.kind === 'static') return { discovery: staticDiscovery(t.backends), shared: undefined }
     const session = this.#zk.acquire(t.quorum)
     const o = { session, namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS }
     const d = t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
     this.#sessions.set(d, session)
-    return d
+    return { discovery: d, shared: this.#sharedMarks(t.quorum, t.namespace, r.name) }
   }
 
   #releaseSession(holder: object): void {

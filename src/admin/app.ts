@@ -1,14 +1,14 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Logger } from '../logger.js'
-import type { DrainOutcome, ProxySnapshot, Readiness, ReloadResult } from '../proxy.js'
+import type { DrainReply, ProxySnapshot, Readiness, ReloadResult } from '../proxy.js'
 import { ConfigError, errorMessage } from '../errors.js'
 
 /** What the admin plane reads and steers; the Proxy implements it. */
 export interface AdminTarget {
   snapshot(): ProxySnapshot
   readiness(): Readiness
-  drain(route: string, backend: string, on: boolean): DrainOutcome
+  drain(route: string, backend: string, on: boolean): Promise<DrainReply>
 }
 
 export interface AdminOptions {
@@ -70,11 +70,14 @@ export function buildAdminApp(o: AdminOptions): FastifyInstance {
   for (const action of ['drain', 'undrain'] as const) {
     app.post<{ Params: { route: string; backend: string } }>(`/routes/:route/backends/:backend/${action}`, async (req, reply) => {
       const { route, backend } = req.params
-      const outcome = o.target.drain(route, backend, action === 'drain')
+      const { outcome, shared, error } = await o.target.drain(route, backend, action === 'drain')
       if (outcome === 'unknown-route') return fail(reply, 404, AdminCodes.UNKNOWN_ROUTE, `no route named "${route}"`)
       if (outcome === 'unknown-backend') return fail(reply, 404, AdminCodes.UNKNOWN_BACKEND, `route "${route}" has no backend "${backend}"`)
-      const b = o.target.snapshot().routes.find((r) => r.name === route)?.backends.find((x) => x.key === backend)
-      return { route, backend, draining: action === 'drain', state: b?.state, active: b?.active ?? 0 }
+      const rt = o.target.snapshot().routes.find((r) => r.name === route)
+      const b = rt?.backends.find((x) => x.key === backend)
+      // the effect, not the request: a mark that could not be cleared keeps a backend draining
+      const draining = rt !== undefined && (rt.drainMarks.local.includes(backend) || rt.drainMarks.shared?.keys.includes(backend) === true)
+      return { route, backend, draining, shared, ...(error === undefined ? {} : { sharedError: error }), state: b?.state, active: b?.active ?? 0 }
     })
   }
 

@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { BackendInfo } from '../backends/backend.js'
 import type { Discovery, DiscoverySnapshot, DiscoveryStatus, SkippedInstance } from './discovery.js'
+import { CoalescedRead } from './coalesced.js'
 import { isNoNodeError, type ZkSession } from './zk-session.js'
 
 /** What a registration znode means: a backend, or a reason to skip it. Parsers never throw. */
@@ -37,9 +38,8 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
   readonly #path: string
   readonly #cache = new Map<string, ChildParse>()
   #cacheGeneration = -1
-  #running = false
-  #again = false
   #stopped = true
+  readonly #reads = new CoalescedRead(() => this.#readOnce(), () => this.#stopped)
   #retry: NodeJS.Timeout | undefined
   #lastSuccessAt: number | undefined
   #lastError: { message: string; at: number } | undefined
@@ -83,21 +83,8 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
   }
 
   /** Re-read now; concurrent calls coalesce into one more read after the running one. */
-  async refresh(): Promise<void> {
-    if (this.#stopped) return
-    if (this.#running) {
-      this.#again = true
-      return
-    }
-    this.#running = true
-    try {
-      do {
-        this.#again = false
-        await this.#readOnce()
-      } while (this.#again && !this.#stopped)
-    } finally {
-      this.#running = false
-    }
+  refresh(): Promise<void> {
+    return this.#reads.run()
   }
 
   async #readOnce(): Promise<void> {

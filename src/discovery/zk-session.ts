@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events'
 import zookeeper from 'node-zookeeper-client'
-import { ErrorCodes, ProxyError } from '../errors.js'
+import { ErrorCodes, ProxyError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 
 /** The part of node-zookeeper-client's Client the proxy uses (so tests and wrappers can stand in). */
-export type ZkClient = Pick<zookeeper.Client, 'connect' | 'close' | 'getChildren' | 'getData' | 'exists' | 'getSessionId' | 'on' | 'removeAllListeners'>
+export type ZkClient = Pick<zookeeper.Client, 'connect' | 'close' | 'getChildren' | 'getData' | 'exists' | 'mkdirp' | 'remove' | 'getSessionId' | 'on' | 'removeAllListeners'>
 export type ZkClientFactory = (connectString: string, opts: { sessionTimeout: number }) => ZkClient
 
 export const defaultZkClientFactory: ZkClientFactory = (connectString, opts) =>
@@ -97,18 +97,35 @@ export class ZkSession extends EventEmitter {
     })
   }
 
-  #op<T>(what: string, run: (c: ZkClient, cb: (err: Error | zookeeper.Exception | null, v: T) => void) => void): Promise<T> {
+  /**
+   * Create `path` as a persistent znode, with any missing parents (world-readable and writable,
+   * node-zookeeper-client's default ACL). An existing node is success.
+   */
+  createPersistent(path: string): Promise<void> {
+    return this.#op(`create ${path}`, (c, cb) => c.mkdirp(path, (err) => cb(isNodeExists(err) ? null : err, undefined)), ErrorCodes.ZK_WRITE)
+  }
+
+  /** Delete `path` (any version). A node that does not exist is success. */
+  remove(path: string): Promise<void> {
+    return this.#op(`delete ${path}`, (c, cb) => c.remove(path, -1, (err) => cb(isNoNode(err) ? null : err, undefined)), ErrorCodes.ZK_WRITE)
+  }
+
+  #op<T>(
+    what: string,
+    run: (c: ZkClient, cb: (err: Error | zookeeper.Exception | null, v: T) => void) => void,
+    code: ErrorCode = ErrorCodes.DISCOVERY,
+  ): Promise<T> {
     const client = this.#client
     if (client === undefined || this.state === 'closed') {
-      return Promise.reject(new ProxyError(ErrorCodes.DISCOVERY, `${what}: no ZooKeeper session`, { retriable: true }))
+      return Promise.reject(new ProxyError(code, `${what}: no ZooKeeper session`, { retriable: true }))
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new ProxyError(ErrorCodes.DISCOVERY, `${what}: no answer from ZooKeeper within ${this.#opts.opTimeoutMs} ms`, { retriable: true }))
+        reject(new ProxyError(code, `${what}: no answer from ZooKeeper within ${this.#opts.opTimeoutMs} ms`, { retriable: true }))
       }, this.#opts.opTimeoutMs)
       run(client, (err, v) => {
         clearTimeout(timer)
-        if (err) reject(new ProxyError(ErrorCodes.DISCOVERY, `${what}: ${String(err)}`, { cause: err, retriable: true }))
+        if (err) reject(new ProxyError(code, `${what}: ${String(err)}`, { cause: err, retriable: true }))
         else resolve(v)
       })
     })
@@ -188,6 +205,10 @@ function disarmReconnect(c: object): void {
   const m = cm as { connect?: unknown; socket?: { destroy?: unknown } }
   if (typeof m.connect === 'function') m.connect = () => {}
   if (typeof m.socket?.destroy === 'function') (m.socket as { destroy: () => void }).destroy()
+}
+
+function isNodeExists(err: unknown): boolean {
+  return err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.NODE_EXISTS
 }
 
 function isNoNode(err: unknown): boolean {

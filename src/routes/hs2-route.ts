@@ -5,7 +5,7 @@ import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
 import type { Mr3AppIdStatus, Mr3AppIdWatcher } from '../discovery/mr3-appid.js'
-import { RouteCore, peerOf, type RouteDeps, type RouteSnapshot } from './route-core.js'
+import { RouteCore, peerOf, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
 
 export type { RouteDeps, RouteSnapshot }
 
@@ -26,8 +26,8 @@ export class Hs2Route extends RouteCore {
   #picks = 0
   #mr3: Mr3AppIdWatcher | undefined
 
-  constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drainMarks?: Set<string>, mr3?: Mr3AppIdWatcher) {
-    super(cfg, discovery, deps, 'hs2-route', drainMarks)
+  constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks, mr3?: Mr3AppIdWatcher) {
+    super(cfg, discovery, deps, 'hs2-route', drain)
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.#mr3 = mr3
@@ -53,10 +53,10 @@ export class Hs2Route extends RouteCore {
   }
 
   /** Reload in place: policy, timeouts, ejection; a new discovery (and MR3 watcher) when the target changed. */
-  update(cfg: Hs2RouteConfig, discovery: Discovery | undefined, mr3: Mr3AppIdWatcher | undefined): void {
+  update(cfg: Hs2RouteConfig, source: RouteSource | undefined, mr3: Mr3AppIdWatcher | undefined): void {
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
-    this.updateBase(cfg, discovery)
+    this.updateBase(cfg, source)
     if (mr3 !== this.#mr3) {
       this.#mr3?.stop()
       this.#mr3 = mr3

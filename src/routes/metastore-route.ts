@@ -6,7 +6,7 @@ import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
 import { detectStream, type StreamKind } from '../thrift/detect.js'
 import { MethodLabels } from '../thrift/hms-methods.js'
-import { RouteCore, peerOf, type RouteDeps, type RouteSnapshot } from './route-core.js'
+import { RouteCore, peerOf, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
 import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
 
 /** Upper bounds (seconds) of the call-duration histogram buckets; a last bucket holds the rest. */
@@ -47,8 +47,8 @@ export class MetastoreRoute extends RouteCore {
   readonly #calls = new Map<string, MethodStats>()
   readonly #streams: Record<string, number> = {}
 
-  constructor(cfg: MetastoreRouteConfig, discovery: Discovery, deps: RouteDeps, drainMarks?: Set<string>) {
-    super(cfg, discovery, deps, 'metastore-route', drainMarks)
+  constructor(cfg: MetastoreRouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
+    super(cfg, discovery, deps, 'metastore-route', drain)
     this.#cfg = cfg
   }
 
@@ -57,9 +57,9 @@ export class MetastoreRoute extends RouteCore {
   }
 
   /** Reload in place: selection, mode, limits, timeouts; a new discovery when the target changed. Live connections keep theirs. */
-  update(cfg: MetastoreRouteConfig, discovery: Discovery | undefined): void {
+  update(cfg: MetastoreRouteConfig, source: RouteSource | undefined): void {
     this.#cfg = cfg
-    this.updateBase(cfg, discovery)
+    this.updateBase(cfg, source)
   }
 
   snapshot(): MetastoreRouteSnapshot {

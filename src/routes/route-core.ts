@@ -9,6 +9,7 @@ import { isEjected, noteConnectFailure, noteConnectSuccess } from '../backends/e
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, DiscoveryStatus, SkippedInstance } from '../discovery/discovery.js'
 import type { Dial } from '../net/dial.js'
+import type { SharedDrainStatus, ZkDrainMarks } from '../discovery/zk-drain-marks.js'
 import { Listener } from '../net/listener.js'
 
 export interface RouteDeps {
@@ -45,6 +46,28 @@ export interface BackendSnapshot {
   bytesToClient: number
 }
 
+/** Where a route's backends and shared drain marks come from (replaced together on a retarget). */
+export interface RouteSource {
+  discovery: Discovery
+  shared: ZkDrainMarks | undefined
+}
+
+/** Result of an operator's drain or undrain. */
+export interface DrainResult {
+  /** the route knows this backend (listed, live, or marked) */
+  known: boolean
+  /** the mark was written to ZooKeeper for every proxy (false: this proxy only, or a static route) */
+  shared: boolean
+  /** why writing the shared mark failed; this proxy's own mark is applied anyway */
+  error: string | undefined
+}
+
+/** A route's drain marks: its own (kept across reloads by the proxy) and, for ZooKeeper routes, the shared ones. */
+export interface DrainMarks {
+  local: Set<string>
+  shared: ZkDrainMarks | undefined
+}
+
 export interface RouteSnapshot {
   name: string
   kind: 'hs2' | 'metastore'
@@ -61,6 +84,8 @@ export interface RouteSnapshot {
   backends: BackendSnapshot[]
   skipped: SkippedInstance[]
   connections: { active: number; total: number; failovers: number; rejected: number }
+  /** drain marks of this proxy, and those shared through ZooKeeper (ZooKeeper routes only) */
+  drainMarks: { local: string[]; shared: SharedDrainStatus | undefined }
 }
 
 /** A live client connection as the route sees it: it can be cut at shutdown. */
@@ -83,6 +108,8 @@ export abstract class RouteCore {
   #discovery: Discovery
   /** operator drain marks by backend key; owned by the proxy so they survive a reload */
   readonly #drain: Set<string>
+  /** marks shared by every proxy on the same ZooKeeper registry (replaced with the discovery) */
+  #shared: ZkDrainMarks | undefined
   readonly #listener: Listener
   readonly #live = new Set<Tracked>()
   readonly #waiters = new Set<() => void>()
@@ -93,12 +120,13 @@ export abstract class RouteCore {
   #rejected = 0
   #ready = false
 
-  constructor(base: RouteBase, discovery: Discovery, deps: RouteDeps, component: string, drainMarks: Set<string> = new Set()) {
+  constructor(base: RouteBase, discovery: Discovery, deps: RouteDeps, component: string, drain: DrainMarks = { local: new Set(), shared: undefined }) {
     this.name = base.name
     this.#base = base
     this.deps = deps
     this.#discovery = discovery
-    this.#drain = drainMarks
+    this.#drain = drain.local
+    this.#shared = drain.shared
     this.log = deps.logger.child({ component, route: base.name })
     this.#listener = new Listener(base.listen, (s) => this.#accept(s))
     this.lifecycle.on('state', (to: RunState, from: RunState) => this.log.debug({ from, to }, 'route state'))
@@ -120,6 +148,7 @@ export abstract class RouteCore {
       throw err
     }
     this.#discovery.start()
+    this.#shared?.start()
     this.lifecycle.to('running')
     this.log.info({ listen: addr, ...this.describe() }, 'route listening')
     return addr
@@ -136,18 +165,23 @@ export abstract class RouteCore {
 
   /**
    * Apply a reloaded configuration in place: timeouts, ejection and (when given) a new discovery
-   * source. Live connections are untouched; the backend list and its counters are kept until the
-   * new source's first read replaces it.
+   * source with its shared drain marks. Live connections are untouched; the backend list and its
+   * counters are kept until the new source's first read replaces it.
    */
-  protected updateBase(base: RouteBase, discovery: Discovery | undefined): void {
+  protected updateBase(base: RouteBase, source: RouteSource | undefined): void {
     this.#base = base
-    if (discovery === undefined) return
+    if (source === undefined) return
     const old = this.#discovery
     old.stop()
     old.removeAllListeners()
-    this.#discovery = discovery
-    this.#wire(discovery)
-    if (this.lifecycle.is('running')) discovery.start()
+    this.#shared?.stop()
+    this.#discovery = source.discovery
+    this.#shared = source.shared
+    this.#wire(source.discovery)
+    if (this.lifecycle.is('running')) {
+      source.discovery.start()
+      source.shared?.start()
+    }
   }
 
   /** The discovery source (the proxy releases its ZooKeeper session when it is replaced). */
@@ -155,17 +189,40 @@ export abstract class RouteCore {
     return this.#discovery
   }
 
-  /** Mark a backend as draining: no new connections, live ones continue. False if unknown. */
-  drain(key: string, on: boolean): boolean {
-    if (this.backends.get(key) === undefined && !this.#drain.has(key)) return false
-    if (on) this.#drain.add(key)
+  /** The shared drain marks, if any (they hold a ZooKeeper session too). */
+  get sharedDrainMarks(): ZkDrainMarks | undefined {
+    return this.#shared
+  }
+
+  /**
+   * Mark a backend as draining (no new connections, live ones continue), or clear the mark. On a
+   * ZooKeeper route the mark is written to ZooKeeper for every proxy on the same registry, and
+   * undraining clears it whichever proxy set it; only when that write fails is the mark kept by
+   * this proxy alone (and reported so). Static routes keep their marks here. Unknown keys change
+   * nothing.
+   */
+  async drain(key: string, on: boolean): Promise<DrainResult> {
+    if (this.backends.get(key) === undefined && !this.isDraining(key)) return { known: false, shared: false, error: undefined }
+    const shared = this.#shared
+    let error: string | undefined
+    if (shared !== undefined) {
+      try {
+        await shared.set(key, on)
+      } catch (err) {
+        error = `${errorCode(err)}: ${errorMessage(err)}`
+      }
+    }
+    // a ZooKeeper route keeps a mark of its own only when the shared one could not be written
+    if (on && (shared === undefined || error !== undefined)) this.#drain.add(key)
     else this.#drain.delete(key)
-    this.log.info({ backend: key, draining: on, active: this.backends.get(key)?.active ?? 0 }, on ? 'backend draining' : 'backend undrained')
-    return true
+    const fields = { backend: key, draining: this.isDraining(key), active: this.backends.get(key)?.active ?? 0, shared: shared !== undefined && error === undefined }
+    if (error !== undefined) this.log.warn({ ...fields, err: error }, on ? 'backend draining on this proxy only: the shared mark could not be written' : 'shared drain mark could not be cleared')
+    else this.log.info(fields, on ? 'backend draining' : 'backend undrained')
+    return { known: true, shared: shared !== undefined && error === undefined, error }
   }
 
   isDraining(key: string): boolean {
-    return this.#drain.has(key)
+    return this.#drain.has(key) || this.#shared?.has(key) === true
   }
 
   /** Reasons this route cannot serve a new client now; empty = ready. */
@@ -174,6 +231,9 @@ export abstract class RouteCore {
     if (!this.lifecycle.is('running')) reasons.push(`route is ${this.lifecycle.state}`)
     const d = this.#discovery.status()
     if (!d.ready) reasons.push(d.lastError ? `no successful discovery yet: ${d.lastError.message}` : 'no successful discovery yet')
+    const m = this.#shared?.status()
+    // a read that failed does not hold readiness back: the marks are an operator's tool, not routing data
+    if (m !== undefined && !m.ready && m.lastError === undefined) reasons.push('shared drain marks not read yet')
     else if (this.usable(this.backends.listed()).length === 0) {
       reasons.push(this.backends.listed().length === 0 ? 'no backend listed' : 'every listed backend is draining')
     }
@@ -189,6 +249,7 @@ export abstract class RouteCore {
     }
     this.lifecycle.to('stopping')
     this.#discovery.stop()
+    this.#shared?.stop()
     for (const w of [...this.#waiters]) w()
     await this.#listener.stopAccepting()
     if (this.#live.size > 0) {
@@ -212,9 +273,10 @@ export abstract class RouteCore {
       ready: this.#ready,
       notReady: this.notReady(),
       discovery: this.#discovery.status(),
-      backends: this.backends.all().map((b) => backendSnapshot(b, now, this.#drain.has(b.key))),
+      backends: this.backends.all().map((b) => backendSnapshot(b, now, this.isDraining(b.key))),
       skipped: [...this.#skipped],
       connections: { active: this.#live.size, total: this.#total, failovers: this.#failovers, rejected: this.#rejected },
+      drainMarks: { local: [...this.#drain].sort(), shared: this.#shared?.status() },
     }
   }
 
@@ -289,16 +351,15 @@ export abstract class RouteCore {
    */
   protected usable(candidates: readonly BackendState[]): readonly BackendState[] {
     const now = this.deps.now()
-    const drain = this.#drain
     let clean = true
     for (const b of candidates) {
-      if (drain.has(b.key) || isEjected(b, now)) {
+      if (this.isDraining(b.key) || isEjected(b, now)) {
         clean = false
         break
       }
     }
     if (clean) return candidates
-    const open = candidates.filter((b) => !drain.has(b.key))
+    const open = candidates.filter((b) => !this.isDraining(b.key))
     const healthy = open.filter((b) => !isEjected(b, now))
     return healthy.length > 0 ? healthy : open
   }

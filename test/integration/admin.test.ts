@@ -116,7 +116,7 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
   const drained = heldOnA ? keyA : keyB
   const r = await post(`/routes/hs2/backends/${drained}/drain`)
   t.equal(r.statusCode, 200)
-  t.match(r.json(), { route: 'hs2', backend: drained, draining: true, state: 'draining', active: 1 })
+  t.match(r.json(), { route: 'hs2', backend: drained, draining: true, shared: true, state: 'draining', active: 1 })
   t.match((await get('/metrics')).body, new RegExp(`hive_ha_proxy_backend_up\\{route="hs2",backend="${drained}"\\} 0`), 'a draining backend is not up')
   const ids = []
   for (let i = 0; i < 4; i++) ids.push(await queryBackendId({ host: '127.0.0.1', port: ports[0]! }))
@@ -225,7 +225,7 @@ t.test('status: a table from the admin API, exit code by readiness', async (t) =
   t.match(out, new RegExp(`127\\.0\\.0\\.1:${a!.port}\\s+up`))
   t.equal(await runStatus({ ...io, env: {}, argv: ['--admin', addr] }), 2, 'no token: cannot read')
   t.match(err, /401/)
-  for (const x of proxy.snapshot().routes[0]!.backends) proxy.drain('hs2', x.key, true)
+  await Promise.all(proxy.snapshot().routes[0]!.backends.map((x) => proxy.drain('hs2', x.key, true)))
   out = ''
   t.equal(await runStatus({ ...io, argv: [`--admin=${addr}`] }), 1, 'not ready: exit 1')
   t.match(out, /NOT READY \(every listed backend is draining\)/)
