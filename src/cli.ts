@@ -7,6 +7,7 @@ import { Proxy, type ReloadResult } from './proxy.js'
 import { buildAdminApp } from './admin/app.js'
 import { ProxyMetrics } from './admin/metrics.js'
 import { runStatus } from './status.js'
+import { runDrain } from './drain-cmd.js'
 import type { FastifyInstance } from 'fastify'
 
 /** Exit codes: 0 ok or clean shutdown, 1 runtime failure (e.g. cannot listen), 2 bad configuration. */
@@ -31,8 +32,10 @@ export function version(): string {
  * a second signal cuts at once.
  */
 export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined> {
-  if (io.argv[0] === 'status') {
-    io.exit(await runStatus({ argv: io.argv.slice(1), env: io.env, stdout: io.stdout, stderr: io.stderr, fetch }))
+  const sub = io.argv[0]
+  if (sub === 'status' || sub === 'drain' || sub === 'undrain') {
+    const ops = { argv: io.argv.slice(1), env: io.env, stdout: io.stdout, stderr: io.stderr, fetch }
+    io.exit(sub === 'status' ? await runStatus(ops) : await runDrain(ops, sub))
     return undefined
   }
   const load = (): ReturnType<typeof loadConfig> => loadConfig({ argv: io.argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })

@@ -1,4 +1,5 @@
 import type { ProxySnapshot, Readiness } from './proxy.js'
+import { OPS_EXIT, adminRequest, describeError, parseAdminArgs, type AdminIo } from './admin-client.js'
 
 /**
  * `hive-ha-proxy status`: what an operator runs first. Reads /routes and /readyz from the admin
@@ -14,46 +15,32 @@ proxy is ready, 1 when it is not, 2 when the admin API cannot be reached.
 The bearer token, if the proxy requires one, is read from HIVE_HA_PROXY_ADMIN_TOKEN.
 `
 
-export interface StatusIo {
-  argv: string[]
-  env: Record<string, string | undefined>
-  stdout: (s: string) => void
-  stderr: (s: string) => void
-  fetch: typeof fetch
-}
+export type StatusIo = AdminIo
 
 export async function runStatus(io: StatusIo): Promise<number> {
-  let base = io.env.HIVE_HA_PROXY_ADMIN_URL ?? 'http://127.0.0.1:10090'
-  for (let i = 0; i < io.argv.length; i++) {
-    const a = io.argv[i] as string
-    if (a === '--help' || a === '-h') {
-      io.stdout(STATUS_HELP)
-      return 0
-    }
-    if (a === '--admin' && io.argv[i + 1] !== undefined) base = io.argv[++i] as string
-    else if (a.startsWith('--admin=')) base = a.slice('--admin='.length)
-    else {
-      io.stderr(`hive-ha-proxy status: unknown argument "${a}"\n${STATUS_HELP}`)
-      return 2
-    }
+  const args = parseAdminArgs(io.argv, io.env)
+  if (args.help) {
+    io.stdout(STATUS_HELP)
+    return OPS_EXIT.OK
   }
-  base = base.replace(/\/+$/, '')
-  const headers: Record<string, string> = {}
-  if (io.env.HIVE_HA_PROXY_ADMIN_TOKEN) headers.authorization = `Bearer ${io.env.HIVE_HA_PROXY_ADMIN_TOKEN}`
+  const extra = args.unknown ?? args.positional[0]
+  if (extra !== undefined) {
+    io.stderr(`hive-ha-proxy status: unknown argument "${extra}"\n${STATUS_HELP}`)
+    return OPS_EXIT.UNREACHABLE
+  }
   let snap: ProxySnapshot
   let ready: Readiness
   try {
-    const [r1, r2] = await Promise.all([io.fetch(`${base}/routes`, { headers, signal: AbortSignal.timeout(5000) }), io.fetch(`${base}/readyz`, { headers, signal: AbortSignal.timeout(5000) })])
-    if (r1.status === 401) throw new Error('401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN to the proxy\'s admin token')
-    if (!r1.ok) throw new Error(`GET /routes answered ${r1.status}`)
-    snap = (await r1.json()) as ProxySnapshot
-    ready = (await r2.json()) as Readiness
+    const [routes, readyz] = await Promise.all([adminRequest(io, args.base, 'GET', '/routes'), adminRequest(io, args.base, 'GET', '/readyz')])
+    if (routes.status !== 200) throw new Error(`GET /routes answered ${routes.status}`)
+    snap = routes.body as ProxySnapshot
+    ready = readyz.body as Readiness
   } catch (err) {
-    io.stderr(`hive-ha-proxy status: cannot read the admin API at ${base}: ${err instanceof Error ? err.message : String(err)}\n`)
-    return 2
+    io.stderr(`hive-ha-proxy status: cannot read the admin API at ${args.base}: ${describeError(err)}\n`)
+    return OPS_EXIT.UNREACHABLE
   }
   io.stdout(renderStatus(snap, ready, Date.now()))
-  return ready.ready ? 0 : 1
+  return ready.ready ? OPS_EXIT.OK : OPS_EXIT.NO
 }
 
 /** Pure: the text `status` prints. */
@@ -79,6 +66,12 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
     ])
     out.push(...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'LAST ERROR'], rows).map((l) => `  ${l}`))
     for (const s of r.skipped) out.push(`  skipped ${s.source}: ${s.reason}`)
+    const m = r.drainMarks
+    if (m.shared !== undefined) {
+      const state = m.shared.lastError ? `read failed ${ago(now, m.shared.lastError.at)}: ${m.shared.lastError.message}` : m.shared.ready ? 'read' : 'not read yet'
+      out.push(`  drain marks shared in ZooKeeper ${m.shared.source} (${state}): ${m.shared.keys.length === 0 ? 'none' : m.shared.keys.join(', ')}`)
+    }
+    if (m.local.length > 0) out.push(`  drain marks of this proxy only: ${m.local.join(', ')}`)
   }
   return `${out.join('\n')}\n`
 }

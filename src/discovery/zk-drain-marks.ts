@@ -41,6 +41,8 @@ export class ZkDrainMarks {
   readonly #reads = new CoalescedRead(() => this.#readOnce(), () => this.#stopped)
   #retry: NodeJS.Timeout | undefined
   #lastError: { message: string; at: number } | undefined
+  /** local writes so far: a read that started before the latest one is stale and dropped */
+  #writes = 0
   readonly #onWatch = (): void => void this.refresh()
 
   constructor(session: ZkSession, namespace: string, logger: Logger, retryMs: number) {
@@ -83,6 +85,7 @@ export class ZkDrainMarks {
     if (on) keys.add(key)
     else keys.delete(key)
     this.#keys = keys
+    this.#writes++
     void this.refresh()
   }
 
@@ -92,6 +95,7 @@ export class ZkDrainMarks {
   }
 
   async #readOnce(): Promise<void> {
+    const writes = this.#writes
     let names: string[]
     try {
       names = await this.#read()
@@ -106,7 +110,10 @@ export class ZkDrainMarks {
       }
       return
     }
-    if (this.#stopped) return
+    // Trap: creating the first mark creates its parent, whose existence watch starts a read that
+    // can list the parent before the mark and finish after set() applied it; such a read would
+    // undo the mark here until the next one. set() already asked for that next read.
+    if (this.#stopped || writes !== this.#writes) return
     const keys = new Set(names)
     const before = [...this.#keys].sort().join(',')
     this.#keys = keys

@@ -15,6 +15,7 @@ import { buildAdminApp } from '../../src/admin/app.js'
 import { ProxyMetrics } from '../../src/admin/metrics.js'
 import { ConfigError } from '../../src/errors.js'
 import { runStatus, renderStatus } from '../../src/status.js'
+import { runDrain } from '../../src/drain-cmd.js'
 import type { ProxyConfig } from '../../src/config/types.js'
 
 const zk = await startZk()
@@ -22,6 +23,7 @@ t.teardown(() => zk.close())
 const writer = await connectTestZk(zk.connectString)
 t.teardown(() => writer.close())
 const TOKEN = 'test-token-0123456789abcdef'
+const stateOf = (p: Proxy, key: string): string | undefined => p.snapshot().routes[0]!.backends.find((b) => b.key === key)?.state
 
 async function hs2Stubs(t: Test, ids: string[]): Promise<Hs2Stub[]> {
   const out: Hs2Stub[] = []
@@ -79,7 +81,7 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
   const ns = 'admin1'
   const [a, b] = await hs2Stubs(t, ['a', 'b'])
   const { proxy, ports, get, post } = await setup(t, { hs2: [hs2Route({ kind: 'zookeeper', quorum: zk.connectString, namespace: ns }, { policy: 'round-robin' })], metastore: [] })
-  await waitFor('first read', () => proxy.snapshot().routes[0]!.discovery.ready)
+  await waitFor('first reads of discovery and drain marks', () => proxy.snapshot().routes[0]!.discovery.ready && proxy.snapshot().routes[0]!.drainMarks.shared?.ready === true)
   const notReady = await get('/readyz')
   t.equal(notReady.statusCode, 503)
   t.match(notReady.json(), { ready: false, routes: [{ name: 'hs2', ready: false, reasons: ['no backend listed'] }] })
@@ -229,5 +231,46 @@ t.test('status: a table from the admin API, exit code by readiness', async (t) =
   out = ''
   t.equal(await runStatus({ ...io, argv: [`--admin=${addr}`] }), 1, 'not ready: exit 1')
   t.match(out, /NOT READY \(every listed backend is draining\)/)
+  t.match(out, new RegExp(`  drain marks of this proxy only: .*127\\.0\\.0\\.1:${a!.port}`), 'a static route\'s marks are this proxy\'s own')
+  t.notMatch(out, /drain marks shared in ZooKeeper/)
   t.equal(await runStatus({ ...io, argv: ['--admin', 'http://127.0.0.1:1'] }), 2, 'unreachable: exit 2')
+})
+
+t.test('drain and undrain commands: shared marks on a ZooKeeper route, text and exit codes', async (t) => {
+  const ns = 'admin-cmd'
+  const [a, b] = await hs2Stubs(t, ['a', 'b'])
+  for (const s of [a!, b!]) await registerHs2(writer, ns, s)
+  const keyA = `127.0.0.1:${a!.port}`
+  const { app, proxy } = await setup(t, { hs2: [hs2Route({ kind: 'zookeeper', quorum: zk.connectString, namespace: ns })], metastore: [] })
+  await waitFor('ready', () => proxy.ready)
+  const addr = await app.listen({ host: '127.0.0.1', port: 0 })
+  let out = ''
+  let err = ''
+  const io = { env: { HIVE_HA_PROXY_ADMIN_TOKEN: TOKEN }, stdout: (s: string) => (out += s), stderr: (s: string) => (err += s), fetch }
+  const run = (verb: 'drain' | 'undrain', argv: string[]) => runDrain({ ...io, argv: [...argv, '--admin', addr] }, verb)
+
+  t.equal(await run('drain', ['hs2', keyA]), 0)
+  t.equal(out, `route "hs2": ${keyA} draining (shared through ZooKeeper with every proxy on this registry); state draining, 0 live connections\n`)
+  t.same(await writer.getChildren(`/hive-ha-proxy/drain/${ns}`), [keyA], 'the command wrote the shared mark')
+  out = ''
+  t.equal(await runStatus({ ...io, argv: ['--admin', addr] }), 0)
+  t.match(out, new RegExp(`drain marks shared in ZooKeeper 127\\.0\\.0\\.1:\\d+/hive-ha-proxy/drain/${ns} \\(read\\): 127\\.0\\.0\\.1:${a!.port}\\n`))
+  t.match(out, new RegExp(`127\\.0\\.0\\.1:${a!.port}\\s+draining`))
+
+  out = ''
+  t.equal(await run('undrain', ['hs2', keyA]), 0)
+  t.match(out, new RegExp(`${keyA} not draining \\(shared through ZooKeeper`))
+  t.same(await writer.getChildren(`/hive-ha-proxy/drain/${ns}`), [])
+
+  t.equal(await run('drain', ['hs2', '10.9.9.9:1']), 1, 'unknown backend: exit 1')
+  t.match(err, /HHP_ERR_UNKNOWN_BACKEND/)
+  t.equal(await run('drain', ['nope', keyA]), 1, 'unknown route: exit 1')
+  t.match(err, /HHP_ERR_UNKNOWN_ROUTE/)
+  err = ''
+  t.equal(await run('drain', ['hs2']), 2, 'missing backend: usage, exit 2')
+  t.match(err, /a route and a backend are required\nUsage: hive-ha-proxy drain/)
+  err = ''
+  t.equal(await runDrain({ ...io, env: {}, argv: ['hs2', keyA, '--admin', addr] }, 'drain'), 2, 'no token: exit 2')
+  t.match(err, /401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN/)
+  t.equal(stateOf(proxy, keyA), 'up', 'nothing was drained by the failed calls')
 })
