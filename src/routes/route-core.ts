@@ -7,10 +7,21 @@ import { BackendSet } from '../backends/backend-set.js'
 import type { BackendInfo, BackendState } from '../backends/backend.js'
 import { isEjected, noteConnectFailure, noteConnectSuccess } from '../backends/ejection.js'
 import { connectWithFailover } from '../balancing/failover.js'
-import type { Discovery, DiscoverySnapshot, DiscoveryStatus, SkippedInstance } from '../discovery/discovery.js'
+import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
 import type { Dial } from '../net/dial.js'
-import type { SharedDrainStatus, ZkDrainMarks } from '../discovery/zk-drain-marks.js'
+import type { ZkDrainMarks } from '../discovery/zk-drain-marks.js'
+import { RouteDrain, type DrainMarks, type DrainResult } from './drain.js'
+import { backendSnapshot, type RouteSnapshot } from './snapshot.js'
 import { Listener } from '../net/listener.js'
+
+export type { DrainMarks, DrainResult }
+export type { BackendSnapshot, RouteSnapshot } from './snapshot.js'
+
+/** Where a route's backends and shared drain marks come from (replaced together on a retarget). */
+export interface RouteSource {
+  discovery: Discovery
+  shared: ZkDrainMarks | undefined
+}
 
 export interface RouteDeps {
   logger: Logger
@@ -31,63 +42,6 @@ export interface RouteBase {
   ejection: EjectionConfig
 }
 
-export interface BackendSnapshot {
-  key: string
-  source: string
-  /** draining: marked by an operator, no new connections; unlisted: gone from discovery, live connections remain */
-  state: 'up' | 'ejected' | 'draining' | 'unlisted'
-  leader: boolean | undefined
-  ejectedUntil: number | undefined
-  active: number
-  connections: number
-  connectFailures: number
-  lastError: string | undefined
-  bytesFromClient: number
-  bytesToClient: number
-}
-
-/** Where a route's backends and shared drain marks come from (replaced together on a retarget). */
-export interface RouteSource {
-  discovery: Discovery
-  shared: ZkDrainMarks | undefined
-}
-
-/** Result of an operator's drain or undrain. */
-export interface DrainResult {
-  /** the route knows this backend (listed, live, or marked) */
-  known: boolean
-  /** the mark was written to ZooKeeper for every proxy (false: this proxy only, or a static route) */
-  shared: boolean
-  /** why writing the shared mark failed; this proxy's own mark is applied anyway */
-  error: string | undefined
-}
-
-/** A route's drain marks: its own (kept across reloads by the proxy) and, for ZooKeeper routes, the shared ones. */
-export interface DrainMarks {
-  local: Set<string>
-  shared: ZkDrainMarks | undefined
-}
-
-export interface RouteSnapshot {
-  name: string
-  kind: 'hs2' | 'metastore'
-  listen: HostPort
-  /** the JDBC URL or metastore URI list as configured */
-  target: string
-  /** HS2 policy or metastore selection */
-  policy: string
-  state: RunState
-  ready: boolean
-  /** why the route is not ready (empty when ready) */
-  notReady: string[]
-  discovery: DiscoveryStatus
-  backends: BackendSnapshot[]
-  skipped: SkippedInstance[]
-  connections: { active: number; total: number; failovers: number; rejected: number }
-  /** drain marks of this proxy, and those shared through ZooKeeper (ZooKeeper routes only) */
-  drainMarks: { local: string[]; shared: SharedDrainStatus | undefined }
-}
-
 /** A live client connection as the route sees it: it can be cut at shutdown. */
 export interface Tracked {
   destroy(reason: string): void
@@ -106,10 +60,8 @@ export abstract class RouteCore {
   protected readonly deps: RouteDeps
   #base: RouteBase
   #discovery: Discovery
-  /** operator drain marks by backend key; owned by the proxy so they survive a reload */
-  readonly #drain: Set<string>
-  /** marks shared by every proxy on the same ZooKeeper registry (replaced with the discovery) */
-  #shared: ZkDrainMarks | undefined
+  /** operator drain marks by backend key, this proxy's and the shared ones */
+  readonly #drain: RouteDrain
   readonly #listener: Listener
   readonly #live = new Set<Tracked>()
   readonly #waiters = new Set<() => void>()
@@ -125,8 +77,7 @@ export abstract class RouteCore {
     this.#base = base
     this.deps = deps
     this.#discovery = discovery
-    this.#drain = drain.local
-    this.#shared = drain.shared
+    this.#drain = new RouteDrain(drain)
     this.log = deps.logger.child({ component, route: base.name })
     this.#listener = new Listener(base.listen, (s) => this.#accept(s))
     this.lifecycle.on('state', (to: RunState, from: RunState) => this.log.debug({ from, to }, 'route state'))
@@ -148,7 +99,7 @@ export abstract class RouteCore {
       throw err
     }
     this.#discovery.start()
-    this.#shared?.start()
+    this.#drain.start()
     this.lifecycle.to('running')
     this.log.info({ listen: addr, ...this.describe() }, 'route listening')
     return addr
@@ -174,14 +125,11 @@ export abstract class RouteCore {
     const old = this.#discovery
     old.stop()
     old.removeAllListeners()
-    this.#shared?.stop()
     this.#discovery = source.discovery
-    this.#shared = source.shared
     this.#wire(source.discovery)
-    if (this.lifecycle.is('running')) {
-      source.discovery.start()
-      source.shared?.start()
-    }
+    const running = this.lifecycle.is('running')
+    if (running) source.discovery.start()
+    this.#drain.replaceShared(source.shared, running)
   }
 
   /** The discovery source (the proxy releases its ZooKeeper session when it is replaced). */
@@ -191,7 +139,7 @@ export abstract class RouteCore {
 
   /** The shared drain marks, if any (they hold a ZooKeeper session too). */
   get sharedDrainMarks(): ZkDrainMarks | undefined {
-    return this.#shared
+    return this.#drain.shared
   }
 
   /**
@@ -203,26 +151,15 @@ export abstract class RouteCore {
    */
   async drain(key: string, on: boolean): Promise<DrainResult> {
     if (this.backends.get(key) === undefined && !this.isDraining(key)) return { known: false, shared: false, error: undefined }
-    const shared = this.#shared
-    let error: string | undefined
-    if (shared !== undefined) {
-      try {
-        await shared.set(key, on)
-      } catch (err) {
-        error = `${errorCode(err)}: ${errorMessage(err)}`
-      }
-    }
-    // a ZooKeeper route keeps a mark of its own only when the shared one could not be written
-    if (on && (shared === undefined || error !== undefined)) this.#drain.add(key)
-    else this.#drain.delete(key)
-    const fields = { backend: key, draining: this.isDraining(key), active: this.backends.get(key)?.active ?? 0, shared: shared !== undefined && error === undefined }
+    const { shared, error } = await this.#drain.set(key, on)
+    const fields = { backend: key, draining: this.isDraining(key), active: this.backends.get(key)?.active ?? 0, shared }
     if (error !== undefined) this.log.warn({ ...fields, err: error }, on ? 'backend draining on this proxy only: the shared mark could not be written' : 'shared drain mark could not be cleared')
     else this.log.info(fields, on ? 'backend draining' : 'backend undrained')
-    return { known: true, shared: shared !== undefined && error === undefined, error }
+    return { known: true, shared, error }
   }
 
   isDraining(key: string): boolean {
-    return this.#drain.has(key) || this.#shared?.has(key) === true
+    return this.#drain.has(key)
   }
 
   /** Reasons this route cannot serve a new client now; empty = ready. */
@@ -231,9 +168,8 @@ export abstract class RouteCore {
     if (!this.lifecycle.is('running')) reasons.push(`route is ${this.lifecycle.state}`)
     const d = this.#discovery.status()
     if (!d.ready) reasons.push(d.lastError ? `no successful discovery yet: ${d.lastError.message}` : 'no successful discovery yet')
-    const m = this.#shared?.status()
-    // a read that failed does not hold readiness back: the marks are an operator's tool, not routing data
-    if (m !== undefined && !m.ready && m.lastError === undefined) reasons.push('shared drain marks not read yet')
+    const marks = this.#drain.notReady()
+    if (marks !== undefined) reasons.push(marks)
     else if (this.usable(this.backends.listed()).length === 0) {
       reasons.push(this.backends.listed().length === 0 ? 'no backend listed' : 'every listed backend is draining')
     }
@@ -249,7 +185,7 @@ export abstract class RouteCore {
     }
     this.lifecycle.to('stopping')
     this.#discovery.stop()
-    this.#shared?.stop()
+    this.#drain.stop()
     for (const w of [...this.#waiters]) w()
     await this.#listener.stopAccepting()
     if (this.#live.size > 0) {
@@ -276,7 +212,7 @@ export abstract class RouteCore {
       backends: this.backends.all().map((b) => backendSnapshot(b, now, this.isDraining(b.key))),
       skipped: [...this.#skipped],
       connections: { active: this.#live.size, total: this.#total, failovers: this.#failovers, rejected: this.#rejected },
-      drainMarks: { local: [...this.#drain].sort(), shared: this.#shared?.status() },
+      drainMarks: this.#drain.snapshot(),
     }
   }
 
@@ -449,21 +385,4 @@ export abstract class RouteCore {
 /** `address:port` of a client for logs ('?' once the socket is gone: it is read lazily). */
 export function peerOf(client: net.Socket): string {
   return `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`
-}
-
-function backendSnapshot(b: BackendState, now: number, draining: boolean): BackendSnapshot {
-  const ejected = isEjected(b, now)
-  return {
-    key: b.key,
-    source: b.source,
-    state: !b.listed ? 'unlisted' : draining ? 'draining' : ejected ? 'ejected' : 'up',
-    leader: b.leader,
-    ejectedUntil: ejected ? b.ejectedUntil : undefined,
-    active: b.active,
-    connections: b.connections,
-    connectFailures: b.connectFailures,
-    lastError: b.lastError,
-    bytesFromClient: b.bytesFromClient,
-    bytesToClient: b.bytesToClient,
-  }
 }

@@ -1,0 +1,61 @@
+import type { HostPort } from '../config/types.js'
+import type { RunState } from '../lifecycle.js'
+import type { BackendState } from '../backends/backend.js'
+import { isEjected } from '../backends/ejection.js'
+import type { DiscoveryStatus, SkippedInstance } from '../discovery/discovery.js'
+import type { DrainSnapshot } from './drain.js'
+
+/** What /routes and the metrics show of a route and its backends (plain data, JSON as is). */
+
+export interface BackendSnapshot {
+  key: string
+  source: string
+  /** draining: marked by an operator, no new connections; unlisted: gone from discovery, live connections remain */
+  state: 'up' | 'ejected' | 'draining' | 'unlisted'
+  leader: boolean | undefined
+  ejectedUntil: number | undefined
+  active: number
+  connections: number
+  connectFailures: number
+  lastError: string | undefined
+  bytesFromClient: number
+  bytesToClient: number
+}
+
+export interface RouteSnapshot {
+  name: string
+  kind: 'hs2' | 'metastore'
+  listen: HostPort
+  /** the JDBC URL or metastore URI list as configured */
+  target: string
+  /** HS2 policy or metastore selection */
+  policy: string
+  state: RunState
+  ready: boolean
+  /** why the route is not ready (empty when ready) */
+  notReady: string[]
+  discovery: DiscoveryStatus
+  backends: BackendSnapshot[]
+  skipped: SkippedInstance[]
+  connections: { active: number; total: number; failovers: number; rejected: number }
+  /** drain marks of this proxy, and those shared through ZooKeeper (ZooKeeper routes only) */
+  drainMarks: DrainSnapshot
+}
+
+/** One backend as operators see it. */
+export function backendSnapshot(b: BackendState, now: number, draining: boolean): BackendSnapshot {
+  const ejected = isEjected(b, now)
+  return {
+    key: b.key,
+    source: b.source,
+    state: !b.listed ? 'unlisted' : draining ? 'draining' : ejected ? 'ejected' : 'up',
+    leader: b.leader,
+    ejectedUntil: ejected ? b.ejectedUntil : undefined,
+    active: b.active,
+    connections: b.connections,
+    connectFailures: b.connectFailures,
+    lastError: b.lastError,
+    bytesFromClient: b.bytesFromClient,
+    bytesToClient: b.bytesToClient,
+  }
+}
