@@ -8,6 +8,7 @@ import { buildAdminApp } from './admin/app.js'
 import { ProxyMetrics } from './admin/metrics.js'
 import { runStatus } from './status.js'
 import { runDrain } from './drain-cmd.js'
+import { describeConfig } from './check.js'
 import type { FastifyInstance } from 'fastify'
 
 /** Exit codes: 0 ok or clean shutdown, 1 runtime failure (e.g. cannot listen), 2 bad configuration. */
@@ -38,7 +39,10 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
     io.exit(sub === 'status' ? await runStatus(ops) : await runDrain(ops, sub))
     return undefined
   }
-  const load = (): ReturnType<typeof loadConfig> => loadConfig({ argv: io.argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
+  // `check [options]`: the same sources and validation as a start, then a description, no start
+  const checking = sub === 'check'
+  const argv = checking ? io.argv.slice(1) : io.argv
+  const load = (): ReturnType<typeof loadConfig> => loadConfig({ argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
   let cmd
   try {
     cmd = load()
@@ -57,6 +61,11 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
   }
   if (cmd.kind === 'version') {
     io.stdout(`hive-ha-proxy ${version()}\n`)
+    io.exit(EXIT.OK)
+    return undefined
+  }
+  if (checking) {
+    io.stdout(describeConfig(cmd.config, cmd.sources))
     io.exit(EXIT.OK)
     return undefined
   }

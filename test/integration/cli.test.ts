@@ -27,7 +27,7 @@ interface Run {
 
 function run(t: Test, args: string[], env: Record<string, string> = {}): Run {
   // every spawned proxy gets its own admin port unless the test sets one
-  const keep = args[0] === 'status' || args.includes('--help') || args.includes('--version') || args.some((a) => a.startsWith('--admin-listen'))
+  const keep = args[0] === 'status' || args[0] === 'check' || args.includes('--help') || args.includes('--version') || args.some((a) => a.startsWith('--admin-listen'))
   const argv = keep ? args : [...args, '--admin-listen', '127.0.0.1:0']
   const proc = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: Record<string, unknown>[] = []
@@ -70,6 +70,29 @@ t.test('bad configuration: every problem reported, exit code 2, nothing listens'
   for (const key of ['--hs2:', '--hs2-policy:', '--log-level:', 'HIVE_HA_PROXY_HS2_POLCY:']) t.ok(err.includes(key), `names ${key}`)
   t.match(err, /fix:/)
   t.ok(await portIsFree(port), 'did not listen')
+})
+
+t.test('check: validates like a start and describes the routes, without listening or connecting', async (t) => {
+  const [hs2Port, hmsPort, adminPort] = [await freePort(), await freePort(), await freePort()]
+  // an unreachable quorum: check must not connect to it
+  const url = 'jdbc:hive2://127.0.0.1:1,127.0.0.2:1/;serviceDiscoveryMode=zooKeeperHA;zooKeeperNamespace=hs2ha'
+  const ok = run(t, ['check', '--hs2', url, '--hs2-listen', `127.0.0.1:${hs2Port}`, '--metastore', 'thrift://hms1:9083,thrift://hms2:9083', '--metastore-listen', `${hmsPort}`, '--admin-listen', `127.0.0.1:${adminPort}`], {
+    HIVE_HA_PROXY_ADMIN_TOKEN: 'a-secret-token-0123456789',
+    HIVE_HA_PROXY_HS2_POLICY: 'least-connections',
+  })
+  t.equal(await ok.exit, 0)
+  const text = ok.lines.map((l) => l.raw).join('\n')
+  t.match(text, /^configuration OK \(sources, later wins: defaults < env < flags\)/)
+  t.match(text, new RegExp(`hs2 route "hs2" on 127\\.0\\.0\\.1:${hs2Port}\\n  backends: ZooKeeper 127\\.0\\.0\\.1:1,127\\.0\\.0\\.2:1, active/passive registry of /hs2ha, the leader only; drain marks shared in /hive-ha-proxy/drain/hs2ha`))
+  t.match(text, /policy least-connections; connect timeout 5000 ms, 3 attempts/)
+  t.match(text, new RegExp(`metastore route "metastore" on 127\\.0\\.0\\.1:${hmsPort}\\n  backends: fixed list hms1:9083, hms2:9083 \\(in this order\\)`))
+  t.match(text, /admin API on 127\.0\.0\.1:\d+, bearer token set/)
+  t.notOk(text.includes('a-secret-token'), 'the token is never printed')
+  for (const p of [hs2Port, hmsPort, adminPort]) t.ok(await portIsFree(p), `did not listen on ${p}`)
+
+  const bad = run(t, ['check', '--hs2', 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeepr'])
+  t.equal(await bad.exit, 2, 'invalid: the configuration exit code')
+  t.match(bad.stderr(), /invalid configuration \(1 problem\)[\s\S]*serviceDiscoveryMode=zooKeepr[\s\S]*fix:/)
 })
 
 t.test('--help and --version exit 0', async (t) => {

@@ -1,0 +1,53 @@
+import type { HostPort, Hs2Target, MetastoreTarget, ProxyConfig } from './config/types.js'
+import { drainPath } from './discovery/zk-drain-marks.js'
+
+/**
+ * `hive-ha-proxy check`: the configuration the proxy would run with, in words an operator can
+ * compare with what they meant. Pure; the token is never printed, only whether one is set.
+ */
+export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): string {
+  const out = [`configuration OK (sources, later wins: ${sources.join(' < ')})`]
+  out.push(`log level ${cfg.logLevel}; shutdown grace ${cfg.shutdownGraceMs} ms`)
+  out.push(`admin API on ${hp(cfg.admin.listen)}, ${cfg.admin.token === undefined ? 'no token (loopback only)' : 'bearer token set'}`)
+  if (cfg.hs2.some((r) => r.target.kind !== 'static') || cfg.metastore.some((r) => r.target.kind !== 'static')) {
+    out.push(`ZooKeeper session timeout ${cfg.zookeeper.sessionTimeoutMs} ms, client replaced after ${cfg.zookeeper.reconnectWatchdogMs} ms without a connection`)
+  }
+  for (const r of cfg.hs2) {
+    out.push('', `hs2 route "${r.name}" on ${hp(r.listen)}`)
+    out.push(`  backends: ${hs2Target(r.target)}`)
+    out.push(`  policy ${r.policy}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`)
+    out.push(`  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`)
+    if (r.mr3AppIdNamespace !== undefined) out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
+  }
+  for (const r of cfg.metastore) {
+    out.push('', `metastore route "${r.name}" on ${hp(r.listen)}`)
+    out.push(`  backends: ${metastoreTarget(r.target)}`)
+    out.push(`  selection ${r.selection}; mode ${r.mode === 'auto' ? 'auto (Thrift-aware when the stream is plain Thrift)' : 'pipe (bytes only)'}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`)
+    out.push(`  messages up to ${r.maxMessageBytes} bytes; requests up to ${r.maxReplayBytes} bytes are kept for a re-send`)
+    out.push(`  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`)
+  }
+  return `${out.join('\n')}\n`
+}
+
+function hp(a: HostPort): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+}
+
+function idle(ms: number): string {
+  return ms === 0 ? 'idle connections kept' : `idle connections closed after ${ms} ms`
+}
+
+function zk(quorum: string, path: string, namespace: string): string {
+  return `ZooKeeper ${quorum}, ${path}; drain marks shared in ${drainPath(namespace)}`
+}
+
+function hs2Target(t: Hs2Target): string {
+  if (t.kind === 'static') return `fixed list ${t.backends.map(hp).join(', ')}`
+  if (t.kind === 'zookeeper-ha') return `${zk(t.quorum, `active/passive registry of /${t.namespace}, the leader only`, t.namespace)}`
+  return zk(t.quorum, `instances registered under /${t.namespace}`, t.namespace)
+}
+
+function metastoreTarget(t: MetastoreTarget): string {
+  if (t.kind === 'static') return `fixed list ${t.backends.map(hp).join(', ')} (in this order)`
+  return zk(t.quorum, `metastores registered under /${t.namespace}`, t.namespace)
+}
