@@ -173,6 +173,11 @@ export class Proxy {
   async reload(next: ProxyConfig): Promise<ReloadResult> {
     if (!this.lifecycle.is('running')) throw new ProxyError(ErrorCodes.LIFECYCLE, `cannot reload while ${this.lifecycle.state}`)
     const result: ReloadResult = { updated: [], added: [], removed: [], failed: [], ignored: ignoredChanges(this.#cfg, next) }
+    if (next.logLevel !== this.#cfg.logLevel) {
+      // child loggers follow their parent's level unless they set their own (none here does)
+      this.#log.info({ from: this.#cfg.logLevel, to: next.logLevel }, 'log level changed')
+      this.#log.level = next.logLevel
+    }
     const old = new Map(this.#routes.map((r) => [r.name, r]))
     const kept: Route[] = []
     const fresh: Route[] = []
@@ -313,7 +318,6 @@ function sameJson(a: unknown, b: unknown): boolean {
 /** Settings that only take effect at start (reported, not applied). */
 function ignoredChanges(a: ProxyConfig, b: ProxyConfig): string[] {
   const out: string[] = []
-  if (a.logLevel !== b.logLevel) out.push('logLevel')
   if (!sameJson(a.zookeeper, b.zookeeper)) out.push('zookeeper')
   if (!sameJson(a.admin.listen, b.admin.listen)) out.push('admin.listen')
   if (a.admin.token !== b.admin.token) out.push('admin.token')

@@ -274,3 +274,19 @@ t.test('drain and undrain commands: shared marks on a ZooKeeper route, text and 
   t.match(err, /401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN/)
   t.equal(stateOf(proxy, keyA), 'up', 'nothing was drained by the failed calls')
 })
+
+t.test('reload applies a new log level at once, to the routes\' loggers too', async (t) => {
+  const [a] = await hs2Stubs(t, ['a'])
+  const { proxy, logs } = await setup(t, { hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })], metastore: [] })
+  await waitFor('ready', () => proxy.ready)
+  const key = `127.0.0.1:${a!.port}`
+  const drains = () => logs.records.filter((r) => r.msg === 'backend draining' && r.route === 'hs2').length
+  const quiet = await proxy.reload({ ...proxy.config, logLevel: 'warn' })
+  t.same(quiet.ignored, [], 'a log level change is not a restart-only setting')
+  t.ok(logs.records.some((r) => r.msg === 'log level changed' && r.to === 'warn'))
+  await proxy.drain('hs2', key, true)
+  t.equal(drains(), 0, 'an info line of a route is not written at warn')
+  await proxy.reload({ ...proxy.config, logLevel: 'info' })
+  await proxy.drain('hs2', key, true)
+  t.equal(drains(), 1, 'and is written again at info')
+})
