@@ -4,6 +4,8 @@ import type { BackendInfo } from '../backends/backend.js'
 import { errorCode } from '../errors.js'
 import { ThriftScanner, type MessageHeader, type ScanError } from '../thrift/scanner.js'
 import { ReadBuffer } from '../net/read-buffer.js'
+import { SegmentQueue } from './segment-queue.js'
+import { newCall, type Call } from './metastore-call.js'
 import { isIdempotent, ONEWAY_METHODS, SESSION_SETTERS } from '../thrift/hms-methods.js'
 
 const T_EXCEPTION = 3
@@ -37,26 +39,6 @@ export interface ForwarderHooks {
   now(): number
   log: Logger
   done(): void
-}
-
-/** One request of the client (or an internal replay), from its first byte until its reply ended. */
-interface Call {
-  name: string
-  seqid: number
-  oneway: boolean
-  /** safe to send again to another backend (a read, or a session setter) */
-  resendable: boolean
-  internal: boolean
-  /** the request bytes while they fit in maxReplayBytes; null once they did not */
-  parts: Buffer[] | null
-  size: number
-  complete: boolean
-  /** bytes of it written to the current backend */
-  sent: number
-  replyStarted: boolean
-  exception: boolean
-  startedAt: number
-  resends: number
 }
 
 interface Backend {
@@ -95,9 +77,8 @@ export class ThriftForwarder {
   readonly #reqScan: ThriftScanner
   readonly #calls: Call[] = []
   #current: Call | undefined
-  /** client bytes not yet written to a backend, as segments and the call each belongs to (parallel, reused) */
-  readonly #pendingSegs: Buffer[] = []
-  readonly #pendingCalls: Call[] = []
+  /** client bytes not yet written to a backend, with the call each belongs to */
+  readonly #pending = new SegmentQueue<Call>()
   #session: Call[] = []
   #backend: Backend | undefined
   #connecting = false
@@ -156,10 +137,6 @@ export class ThriftForwarder {
     this.#flush()
   }
 
-  #newCall(internal: boolean): Call {
-    return { name: '', seqid: 0, oneway: false, resendable: false, internal, parts: [], size: 0, complete: false, sent: 0, replyStarted: false, exception: false, startedAt: this.#h.now(), resends: 0 }
-  }
-
   #begin(h: MessageHeader): void {
     const c = this.#current ?? this.#open()
     c.name = h.name
@@ -169,7 +146,7 @@ export class ThriftForwarder {
   }
 
   #open(): Call {
-    const c = this.#newCall(false)
+    const c = newCall(false, this.#h.now())
     this.#current = c
     this.#calls.push(c)
     return c
@@ -183,8 +160,7 @@ export class ThriftForwarder {
       if (c.size <= this.#o.maxReplayBytes) c.parts.push(seg)
       else c.parts = null
     }
-    this.#pendingSegs.push(seg)
-    this.#pendingCalls.push(c)
+    this.#pending.push(seg, c)
   }
 
   #completeRequest(): void {
@@ -193,28 +169,26 @@ export class ThriftForwarder {
     if (c === undefined) return
     c.complete = true
     if (!c.oneway) return
-    // no answer will come: forget it once written (it stays queued in #pendingSegs until then)
+    // no answer will come: forget it once written (it stays queued in #pending until then)
     this.#calls.splice(this.#calls.indexOf(c), 1)
     this.#h.onCall(c.name, 'oneway', 0)
   }
 
   /** Writes queued client bytes to the backend, connecting first when there is none. */
   #flush(): void {
-    const segs = this.#pendingSegs
-    if (this.#closed || segs.length === 0) return
+    if (this.#closed || this.#pending.length === 0) return
     const b = this.#backend
     if (b === undefined) return this.#reconnect()
     if (this.#connecting) return
-    const calls = this.#pendingCalls
+    const q = this.#pending
     let full = false
-    for (let i = 0; i < segs.length; i++) {
-      const seg = segs[i] as Buffer
-      ;(calls[i] as Call).sent += seg.length
+    for (let i = 0; i < q.length; i++) {
+      const seg = q.seg(i)
+      q.owner(i).sent += seg.length
       b.fromClient += seg.length
       full = !b.socket.write(seg) || full
     }
-    segs.length = 0
-    calls.length = 0
+    q.clear()
     if (full) {
       this.#client.pause()
       b.socket.once('drain', () => {
@@ -260,7 +234,7 @@ export class ThriftForwarder {
     socket.on('end', () => this.#backendGone(b, 'closed by the metastore'))
     socket.on('close', () => this.#backendGone(b, 'closed'))
     // Replay the session state first: its answers are swallowed, in order, before any client call's.
-    const replays = this.#session.map((s) => ({ ...this.#newCall(true), name: s.name, seqid: s.seqid, parts: s.parts, size: s.size, complete: true }))
+    const replays = this.#session.map((s) => ({ ...newCall(true, this.#h.now()), name: s.name, seqid: s.seqid, parts: s.parts, size: s.size, complete: true }))
     this.#calls.unshift(...replays)
     for (const r of replays) for (const p of r.parts ?? []) socket.write(p)
     // Calls whose bytes went to the dead backend were judged re-sendable in #backendGone.
@@ -367,25 +341,10 @@ export class ThriftForwarder {
       c.resends++
       this.#h.onResend(c.name)
       // its queued bytes are in parts already and go out with the wholesale re-send
-      this.#dropPending(c)
+      this.#pending.drop(c)
     }
     this.#h.log.info({ backend: b.key, why, resend: resend.map((c) => c.name), replay: this.#session.length }, 'metastore gone; failing over')
-    if (this.#calls.length > 0 || this.#pendingSegs.length > 0) this.#reconnect()
-  }
-
-  /** Forget the queued segments of call `c`. */
-  #dropPending(c: Call): void {
-    const segs = this.#pendingSegs
-    const calls = this.#pendingCalls
-    let k = 0
-    for (let i = 0; i < segs.length; i++) {
-      if (calls[i] === c) continue
-      segs[k] = segs[i] as Buffer
-      calls[k] = calls[i] as Call
-      k++
-    }
-    segs.length = k
-    calls.length = k
+    if (this.#calls.length > 0 || this.#pending.length > 0) this.#reconnect()
   }
 
   /** Why this connection cannot fail over transparently, or undefined when it can. */

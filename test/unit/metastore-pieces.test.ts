@@ -3,6 +3,7 @@ import { detectStream } from '../../src/thrift/detect.js'
 import { isIdempotent, MethodLabels } from '../../src/thrift/hms-methods.js'
 import { demote, metastoreOrder } from '../../src/balancing/metastore-order.js'
 import { parseHmsZnode } from '../../src/discovery/hms-znode.js'
+import { SegmentQueue } from '../../src/routes/segment-queue.js'
 import { seededRandom } from '../helpers/proxy.js'
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
@@ -65,4 +66,20 @@ t.test('Hive 4 metastore znodes', async (t) => {
   t.match(parseHmsZnode('x', Buffer.from('hms1')), { ok: false, reason: /not host:port/ })
   t.match(parseHmsZnode('x', Buffer.from('hms1:0')), { ok: false, reason: /bad port/ })
   t.match(parseHmsZnode('x', Buffer.from('')), { ok: false })
+})
+
+t.test('the forwarder\'s segment queue keeps arrival order and drops one call\'s segments', async (t) => {
+  const q = new SegmentQueue<string>()
+  const seg = (s: string) => Buffer.from(s)
+  q.push(seg('a1'), 'a')
+  q.push(seg('b1'), 'b')
+  q.push(seg('a2'), 'a')
+  q.push(seg('c1'), 'c')
+  q.drop('a')
+  t.equal(q.length, 2)
+  t.same([0, 1].map((i) => `${q.owner(i)}:${q.seg(i).toString()}`), ['b:b1', 'c:c1'])
+  q.clear()
+  t.equal(q.length, 0)
+  q.push(seg('d1'), 'd')
+  t.same([q.owner(0), q.seg(0).toString()], ['d', 'd1'], 'reusable after clear')
 })
