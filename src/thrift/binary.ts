@@ -11,6 +11,10 @@
  */
 import { K_LIST, K_MAP, K_STRUCT, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
 
+// Trap: these tables and constants stay in this module. Imported from another one, the fast path
+// below ran about 20 % slower (0.57 against 0.46 CPU-s/GiB, measured): V8 reads imported bindings
+// through their module cell instead of folding them.
+
 // TType ids
 const T_STRING = 11
 const T_STRUCT = 12
