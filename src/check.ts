@@ -10,7 +10,9 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
   out.push(`log level ${cfg.logLevel}; shutdown grace ${cfg.shutdownGraceMs} ms`)
   out.push(`admin API on ${hp(cfg.admin.listen)}, ${cfg.admin.token === undefined ? 'no token (loopback only)' : 'bearer token set'}`)
   if (cfg.hs2.some((r) => r.target.kind !== 'static') || cfg.metastore.some((r) => r.target.kind !== 'static')) {
-    out.push(`ZooKeeper session timeout ${cfg.zookeeper.sessionTimeoutMs} ms, client replaced after ${cfg.zookeeper.reconnectWatchdogMs} ms without a connection`)
+    const auth = cfg.zookeeper.digestAuth
+    const who = auth === undefined ? 'anonymous (drain marks writable by anyone)' : `digest auth as ${auth.slice(0, auth.indexOf(':'))} (drain marks writable only by it)`
+    out.push(`ZooKeeper session timeout ${cfg.zookeeper.sessionTimeoutMs} ms, client replaced after ${cfg.zookeeper.reconnectWatchdogMs} ms without a connection; ${who}`)
   }
   for (const r of cfg.hs2) {
     out.push('', `hs2 route "${r.name}" on ${hp(r.listen)}`)

@@ -8,6 +8,7 @@ export const DEFAULTS = {
   zookeeper: {
     sessionTimeoutMs: 30_000,
     reconnectWatchdogMs: 5_000,
+    digestAuth: undefined,
   },
   hs2: {
     listen: { host: '127.0.0.1', port: 10_000 },

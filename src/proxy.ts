@@ -93,6 +93,7 @@ export class Proxy {
           opTimeoutMs: ZK_OP_TIMEOUT_MS,
           factory: this.#deps.zkClientFactory,
           logger: this.#log,
+          digestAuth: cfg.zookeeper.digestAuth,
         }),
     )
     this.#routes = [...cfg.hs2.map((r) => this.#newHs2(r)), ...cfg.metastore.map((r) => this.#newMetastore(r))]

@@ -123,6 +123,19 @@ export function isLoopback(host: string): boolean {
 export const ADMIN_TOKEN_MIN = 16
 
 /**
+ * ZooKeeper digest credentials, `user:password` (the scheme is always digest). Messages never
+ * contain the value.
+ */
+export function zkDigestAuth(value: unknown): Verdict<string> {
+  const fix = 'write user:password, e.g. hive-ha-proxy:<a long random password>, quoted in YAML'
+  if (typeof value !== 'string') return { ok: false, message: 'ZooKeeper digest credentials must be a string (value not shown)', fix }
+  const colon = value.indexOf(':')
+  if (colon <= 0 || colon === value.length - 1) return { ok: false, message: 'ZooKeeper digest credentials need a user and a password separated by ":" (value not shown)', fix }
+  if (!/^[\x21-\x7e]+$/.test(value)) return { ok: false, message: 'ZooKeeper digest credentials must be printable ASCII without spaces (value not shown)', fix }
+  return { ok: true, value }
+}
+
+/**
  * The admin bearer token. Messages never contain the value: it is a secret, and problems are
  * printed and logged.
  */

@@ -11,7 +11,7 @@ import { HS2_POLICIES, LOG_LEVELS, METASTORE_SELECTIONS } from './types.js'
 export type Setting =
   | 'config' | 'hiveSite' | 'hs2' | 'hs2Listen' | 'hs2Policy' | 'connectTimeoutMs'
   | 'metastore' | 'metastoreListen' | 'metastoreSelection' | 'logLevel' | 'shutdownGraceMs'
-  | 'adminListen' | 'adminToken'
+  | 'adminListen' | 'adminToken' | 'zookeeperDigestAuth'
 
 /** A raw value plus where the user wrote it, in their words: `--hs2-policy`, `hs2[1].policy (in /x.yaml)`. */
 export interface Sourced {
@@ -92,6 +92,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     setting: 'adminToken', flag: undefined, env: 'HIVE_HA_PROXY_ADMIN_TOKEN', arg: '<token>',
     help: 'admin API bearer token, >= 16 characters; no flag on purpose (ps shows command lines)',
+  },
+  {
+    setting: 'zookeeperDigestAuth', flag: undefined, env: 'HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH', arg: '<user:password>',
+    help: 'ZooKeeper digest authentication; drain marks become writable only by it; no flag on purpose',
   },
 ]
 

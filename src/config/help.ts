@@ -90,6 +90,7 @@ export const HELP_TEXT = [
   `  logLevel: ${DEFAULTS.logLevel}`,
   `  shutdownGraceMs: ${DEFAULTS.shutdownGraceMs}`,
   `  zookeeper: { sessionTimeoutMs: ${DEFAULTS.zookeeper.sessionTimeoutMs}, reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs} }`,
+  '    # also digestAuth: "user:password" (no default; HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH wins)',
   note('  hiveSite: /etc/hive/conf/hive-site.xml', 'no default; feeds metastore[0]'),
   note('  hs2:', 'a list of routes; a single mapping is one route'),
   note('    - name: hs2', 'default hs2, hs2-2, hs2-3 ...; unique'),

@@ -22,7 +22,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { checkAdminListen, checkDistinct, type BuiltRoute } from './build-common.js'
 import { buildHs2Routes } from './build-hs2.js'
 import { buildMetastoreRoutes } from './build-metastore.js'
-import { adminToken, isLoopback, listenAddress, oneOf, take, whole, type Check } from './checks.js'
+import { adminToken, isLoopback, listenAddress, oneOf, take, whole, zkDigestAuth, type Check } from './checks.js'
 import { readEnv } from './env.js'
 import { parseArgs, SETTINGS, type Setting, type SettingValues, type Sourced } from './flags.js'
 import { HELP_TEXT } from './help.js'
@@ -73,6 +73,7 @@ const ROUTE0_FIELDS: Record<RouteKind, Partial<Record<Setting, string>>> = {
 }
 const TOP_FIELDS: Partial<Record<Setting, string>> = {
   logLevel: 'logLevel', shutdownGraceMs: 'shutdownGraceMs', adminListen: 'admin.listen', adminToken: 'admin.token',
+  zookeeperDigestAuth: 'zookeeper.digestAuth',
 }
 /** hive-site fields that only mean something together with its URIs. */
 const URI_BOUND_FIELDS = ['discovery', 'zooKeeperNamespace', 'zooKeeperPort'] as const
@@ -190,6 +191,7 @@ function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
     zookeeper: {
       sessionTimeoutMs: get('zookeeper.sessionTimeoutMs', zk.sessionTimeoutMs, whole(1, zk.sessionTimeoutMs)),
       reconnectWatchdogMs: get('zookeeper.reconnectWatchdogMs', zk.reconnectWatchdogMs, whole(1, zk.reconnectWatchdogMs)),
+      digestAuth: get<string | undefined>('zookeeper.digestAuth', undefined, zkDigestAuth),
     },
   }
   if (raw.hs2.length === 0 && raw.metastore.length === 0 && !raw.routesUnknown) {

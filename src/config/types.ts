@@ -66,6 +66,11 @@ export interface ZooKeeperConfig {
   sessionTimeoutMs: number
   /** a client not connected for this long is replaced by a fresh one, i.e. a new session (node-zookeeper-client trap) */
   reconnectWatchdogMs: number
+  /**
+   * ZooKeeper `digest` authentication as `user:password`, sent on every session; the drain marks
+   * the proxy creates are then writable only by that identity. Never logged or printed.
+   */
+  digestAuth: string | undefined
 }
 
 /** Hive's `hive.metastore.uri.selection`: SEQUENTIAL (proxy default) or RANDOM. */

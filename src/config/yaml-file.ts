@@ -43,7 +43,7 @@ const METASTORE_SCHEMA: Schema = {
 }
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf', shutdownGraceMs: 'leaf', hiveSite: 'leaf', hs2: 'leaf', metastore: 'leaf',
-  zookeeper: { sessionTimeoutMs: 'leaf', reconnectWatchdogMs: 'leaf' },
+  zookeeper: { sessionTimeoutMs: 'leaf', reconnectWatchdogMs: 'leaf', digestAuth: 'leaf' },
   admin: { listen: 'leaf', token: 'leaf' },
 }
 

@@ -4,7 +4,7 @@ import { ErrorCodes, ProxyError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 
 /** The part of node-zookeeper-client's Client the proxy uses (so tests and wrappers can stand in). */
-export type ZkClient = Pick<zookeeper.Client, 'connect' | 'close' | 'getChildren' | 'getData' | 'exists' | 'mkdirp' | 'remove' | 'getSessionId' | 'on' | 'removeAllListeners'>
+export type ZkClient = Pick<zookeeper.Client, 'connect' | 'close' | 'getChildren' | 'getData' | 'exists' | 'mkdirp' | 'remove' | 'addAuthInfo' | 'getSessionId' | 'on' | 'removeAllListeners'>
 export type ZkClientFactory = (connectString: string, opts: { sessionTimeout: number }) => ZkClient
 
 export const defaultZkClientFactory: ZkClientFactory = (connectString, opts) =>
@@ -22,7 +22,17 @@ export interface ZkSessionOptions {
   opTimeoutMs: number
   factory: ZkClientFactory
   logger: Logger
+  /** digest `user:password`, added to every new session; znodes the proxy creates are then writable only by it */
+  digestAuth?: string | undefined
 }
+
+/** node-zookeeper-client's default (its OPEN_ACL_UNSAFE, missing from the typings): anyone, all rights. */
+const OPEN_ACL = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))]
+/** World-readable; all rights only for the authenticated identity that created the node. */
+const CREATOR_ONLY_ACL = [
+  new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone')),
+  new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('auth', '')),
+]
 
 /**
  * One ZooKeeper session per quorum, shared by every route using it.
@@ -98,11 +108,14 @@ export class ZkSession extends EventEmitter {
   }
 
   /**
-   * Create `path` as a persistent znode, with any missing parents (world-readable and writable,
-   * node-zookeeper-client's default ACL). An existing node is success.
+   * Create `path` as a persistent znode, with any missing parents. Without digest auth they get
+   * node-zookeeper-client's default ACL (world: all); with it, world: read and the proxy's
+   * identity: all, so only proxies holding the same credentials can add or remove children.
+   * An existing node is success.
    */
   createPersistent(path: string): Promise<void> {
-    return this.#op(`create ${path}`, (c, cb) => c.mkdirp(path, (err) => cb(isNodeExists(err) ? null : err, undefined)), ErrorCodes.ZK_WRITE)
+    const acl = this.#opts.digestAuth === undefined ? OPEN_ACL : CREATOR_ONLY_ACL
+    return this.#op(`create ${path}`, (c, cb) => c.mkdirp(path, acl, (err) => cb(isNodeExists(err) ? null : err, undefined)), ErrorCodes.ZK_WRITE)
   }
 
   /** Delete `path` (any version). A node that does not exist is success. */
@@ -136,6 +149,8 @@ export class ZkSession extends EventEmitter {
     this.generation++
     const gen = this.generation
     const client = this.#opts.factory(this.#opts.connectString, { sessionTimeout: this.#opts.sessionTimeoutMs })
+    // sent with the session and again on every reconnect of this client
+    if (this.#opts.digestAuth !== undefined) client.addAuthInfo('digest', Buffer.from(this.#opts.digestAuth))
     this.#client = client
     const current = (): boolean => this.#client === client && this.state !== 'closed'
     client.on('connected', () => {

@@ -46,6 +46,7 @@ export const ZkCode = {
   NODE_EXISTS: zookeeper.Exception.NODE_EXISTS,
   NOT_EMPTY: zookeeper.Exception.NOT_EMPTY,
   SESSION_EXPIRED: zookeeper.Exception.SESSION_EXPIRED,
+  NO_AUTH: zookeeper.Exception.NO_AUTH,
 } as const
 
 export class TestZkError extends Error {

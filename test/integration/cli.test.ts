@@ -79,6 +79,7 @@ t.test('check: validates like a start and describes the routes, without listenin
   const ok = run(t, ['check', '--hs2', url, '--hs2-listen', `127.0.0.1:${hs2Port}`, '--metastore', 'thrift://hms1:9083,thrift://hms2:9083', '--metastore-listen', `${hmsPort}`, '--admin-listen', `127.0.0.1:${adminPort}`], {
     HIVE_HA_PROXY_ADMIN_TOKEN: 'a-secret-token-0123456789',
     HIVE_HA_PROXY_HS2_POLICY: 'least-connections',
+    HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH: 'fleet:zk-secret-pw',
   })
   t.equal(await ok.exit, 0)
   const text = ok.lines.map((l) => l.raw).join('\n')
@@ -88,6 +89,8 @@ t.test('check: validates like a start and describes the routes, without listenin
   t.match(text, new RegExp(`metastore route "metastore" on 127\\.0\\.0\\.1:${hmsPort}\\n  backends: fixed list hms1:9083, hms2:9083 \\(in this order\\)`))
   t.match(text, /admin API on 127\.0\.0\.1:\d+, bearer token set/)
   t.notOk(text.includes('a-secret-token'), 'the token is never printed')
+  t.match(text, /; digest auth as fleet \(drain marks writable only by it\)/)
+  t.notOk(text.includes('zk-secret-pw'), 'nor the ZooKeeper password')
   for (const p of [hs2Port, hmsPort, adminPort]) t.ok(await portIsFree(p), `did not listen on ${p}`)
 
   const bad = run(t, ['check', '--hs2', 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeepr'])

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { startZk } from '../helpers/zk.js'
-import { connectTestZk } from '../helpers/zk-client.js'
+import { connectTestZk, zkErrorCode, ZkCode } from '../helpers/zk-client.js'
 import { startHs2Stub, type Hs2Stub } from '../helpers/hs2-stub.js'
 import { registerHs2 } from '../helpers/hs2-register.js'
 import { queryBackendId } from '../helpers/hive-client.js'
@@ -106,4 +106,30 @@ t.test('without ZooKeeper the mark still applies to this proxy, and the answer s
   t.match(r.error, /^HHP_ERR_ZK_WRITE: create \/hive-ha-proxy\/drain\//)
   t.equal(stateOf(p.proxy, keyA), 'draining', 'applied here anyway')
   t.equal(await query(p.ports[0]!), 'b')
+})
+
+t.test('with digest auth the marks are writable only by proxies holding the credentials', async (t) => {
+  const ns = nextNs()
+  const [a, b, c] = await stubs(t, ['a', 'b', 'c'])
+  for (const s of [a!, b!, c!]) await registerHs2(writer, ns, s)
+  const [keyA, keyB] = [a!, b!].map((s) => `127.0.0.1:${s.port}`)
+  const auth = { digestAuth: 'hive-ha-proxy:pw-for-the-test' }
+  const p1 = await startTestProxy(t, [hs2Route(zkTarget(ns), { name: 'one' })], { zookeeper: auth })
+  const p2 = await startTestProxy(t, [hs2Route(zkTarget(ns), { name: 'two' })], { zookeeper: auth })
+  const anon = await startTestProxy(t, [hs2Route(zkTarget(ns), { name: 'anon' })])
+  await waitFor('ready', () => p1.proxy.ready && p2.proxy.ready && anon.proxy.ready)
+
+  t.same(await p1.proxy.drain('one', keyA, true), { outcome: 'ok', shared: true, error: undefined })
+  await waitFor('every proxy sees it, the anonymous one too (world may read)', () => [p2, anon].every((p) => stateOf(p.proxy, keyA) === 'draining'))
+  const removed = await writer.remove(`${drainPath(ns)}/${keyA}`).then(() => 'removed', (err: unknown) => zkErrorCode(err))
+  t.equal(removed, ZkCode.NO_AUTH, 'an anonymous client cannot remove the mark')
+
+  const r = await anon.proxy.drain('anon', keyB, true)
+  t.equal(r.shared, false, 'an anonymous proxy cannot write a shared mark')
+  t.match(r.error, /^HHP_ERR_ZK_WRITE: create .*NO_AUTH/)
+  t.equal(stateOf(anon.proxy, keyB), 'draining', 'it drains on that proxy alone')
+  t.equal(stateOf(p1.proxy, keyB), 'up', 'and nowhere else')
+
+  t.same(await p2.proxy.drain('two', keyA, false), { outcome: 'ok', shared: true, error: undefined }, 'another proxy with the credentials can undrain')
+  await waitFor('undrained everywhere', () => [p1, p2, anon].every((p) => stateOf(p.proxy, keyA) === 'up'))
 })

@@ -193,3 +193,24 @@ t.test('HELP_TEXT documents the admin API and mr3AppIdNamespace', async (t) => {
   }
   t.notOk(HELP_TEXT.includes('--admin-token'), 'no token flag is advertised')
 })
+
+// ---- ZooKeeper digest auth -----------------------------------------------------------------------
+
+const SECRET = 'proxy:s3cret-Zk-pw-42'
+
+t.test('ZooKeeper digest auth from the variable and from YAML; the variable wins; never echoed', async (t) => {
+  t.equal(run(deps(HS2)).config.zookeeper.digestAuth, undefined, 'anonymous by default')
+  t.equal(run(deps(HS2, { HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH: SECRET })).config.zookeeper.digestAuth, SECRET)
+  const yaml = `hs2: [{ url: "${ZK_URL}" }]\nzookeeper: { digestAuth: "other:pw-from-file" }\n`
+  t.equal(run(deps(['--config', YAML], {}, yaml)).config.zookeeper.digestAuth, 'other:pw-from-file')
+  t.equal(run(deps(['--config', YAML], { HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH: SECRET }, yaml)).config.zookeeper.digestAuth, SECRET)
+  for (const bad of ['no-colon-here', ':pw-only', 'user-only:', 'user:pass word']) {
+    const err = errorOf(deps(HS2, { HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH: bad }))
+    t.same(err.problems.map((p) => p.key), ['HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH'], bad)
+    t.notOk(err.message.includes(bad), `the value is not echoed: ${bad}`)
+    t.match(err.problems[0]?.fix, /user:password/)
+  }
+  const flag = errorOf(deps([...HS2, '--zookeeper-digest-auth', SECRET]))
+  t.same(flag.problems.map((p) => p.key), ['--zookeeper-digest-auth'], 'there is no flag')
+  t.notOk(flag.message.includes(SECRET))
+})
