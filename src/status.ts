@@ -66,7 +66,8 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
     ])
     out.push(...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'LAST ERROR'], rows).map((l) => `  ${l}`))
     for (const s of r.skipped) out.push(`  skipped ${s.source}: ${s.reason}`)
-    const m = r.drainMarks
+    // a proxy of an older version answers without drain marks
+    const m = r.drainMarks ?? { local: [], shared: undefined }
     if (m.shared !== undefined) {
       const state = m.shared.lastError ? `read failed ${ago(now, m.shared.lastError.at)}: ${m.shared.lastError.message}` : m.shared.ready ? 'read' : 'not read yet'
       out.push(`  drain marks shared in ZooKeeper ${m.shared.source} (${state}): ${m.shared.keys.length === 0 ? 'none' : m.shared.keys.join(', ')}`)

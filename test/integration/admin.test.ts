@@ -8,7 +8,7 @@ import { queryBackendId } from '../helpers/hive-client.js'
 import { startHmsStub } from '../helpers/hms-stub.js'
 import { connectHms } from '../helpers/hms-client.js'
 import { hs2Route, metastoreRoute, waitFor, LogSink } from '../helpers/proxy.js'
-import { Proxy, type ReloadResult } from '../../src/proxy.js'
+import { Proxy, type ProxySnapshot, type ReloadResult } from '../../src/proxy.js'
 import { createLogger } from '../../src/logger.js'
 import { DEFAULTS } from '../../src/defaults.js'
 import { buildAdminApp } from '../../src/admin/app.js'
@@ -234,6 +234,10 @@ t.test('status: a table from the admin API, exit code by readiness', async (t) =
   t.match(out, new RegExp(`  drain marks of this proxy only: .*127\\.0\\.0\\.1:${a!.port}`), 'a static route\'s marks are this proxy\'s own')
   t.notMatch(out, /drain marks shared in ZooKeeper/)
   t.equal(await runStatus({ ...io, argv: ['--admin', 'http://127.0.0.1:1'] }), 2, 'unreachable: exit 2')
+  // a proxy of an older version answers /routes without drain marks
+  const older = JSON.parse(JSON.stringify(proxy.snapshot())) as { routes: { drainMarks?: unknown }[] }
+  for (const r of older.routes) delete r.drainMarks
+  t.match(renderStatus(older as unknown as ProxySnapshot, proxy.readiness(), Date.now()), /BACKEND\s+STATE/, 'status still renders')
 })
 
 t.test('drain and undrain commands: shared marks on a ZooKeeper route, text and exit codes', async (t) => {
