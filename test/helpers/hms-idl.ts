@@ -48,6 +48,7 @@
  * - Non-strict binary envelopes come back with `fname` as a Buffer; readMessage() stringifies it.
  */
 import { createRequire } from 'node:module'
+import type { Int64 } from 'thrift'
 
 const require = createRequire(import.meta.url)
 
@@ -55,7 +56,8 @@ const require = createRequire(import.meta.url)
 // The parts of the thrift 0.24 runtime used by the test helpers (@types/thrift 0.10 is outdated,
 // gotcha H5: it lacks InputBufferUnderrunError and the transports' buffer fields).
 
-export interface TProtocol {
+/** The writer half of a thrift 0.24 protocol (writeUuid is missing from @types/thrift 0.10). */
+export interface TWriter {
   flush(): void
   writeMessageBegin(name: string, type: number, seqid: number): void
   writeMessageEnd(): void
@@ -68,11 +70,20 @@ export interface TProtocol {
   writeMapEnd(): void
   writeListBegin(etype: number, size: number): void
   writeListEnd(): void
+  writeSetBegin(etype: number, size: number): void
+  writeSetEnd(): void
   writeBool(v: boolean): void
   writeByte(v: number): void
   writeI16(v: number): void
   writeI32(v: number): void
+  writeI64(v: number | Int64): void
+  writeDouble(v: number): void
   writeString(v: string): void
+  writeBinary(v: Buffer): void
+  writeUuid(v: string): void
+}
+
+export interface TProtocol extends TWriter {
   readMessageBegin(): { fname: string | Buffer; mtype: number; rseqid: number }
   readMessageEnd(): void
   readStructBegin(): unknown

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import thrift, { type Int64 } from 'thrift'
 import { seededRandom } from '../helpers/random.js'
+import type { TWriter } from '../helpers/hms-idl.js'
 import { ThriftScanner, type MessageHeader, type ScanError, type ThriftProtocol } from '../../src/thrift/scanner.js'
 
 // ---------------------------------------------------------------------------------------------------
@@ -8,33 +9,6 @@ import { ThriftScanner, type MessageHeader, type ScanError, type ThriftProtocol 
 
 const T = { BOOL: 2, BYTE: 3, DOUBLE: 4, I16: 6, I32: 8, I64: 10, STRING: 11, STRUCT: 12, MAP: 13, SET: 14, LIST: 15, UUID: 16 }
 const ALL_TYPES = Object.values(T)
-
-/** The writer methods used here (writeUuid is missing from @types/thrift 0.10). */
-interface Writer {
-  writeMessageBegin(name: string, type: number, seqid: number): void
-  writeMessageEnd(): void
-  writeStructBegin(name: string): void
-  writeStructEnd(): void
-  writeFieldBegin(name: string, type: number, id: number): void
-  writeFieldEnd(): void
-  writeFieldStop(): void
-  writeMapBegin(kt: number, vt: number, size: number): void
-  writeMapEnd(): void
-  writeListBegin(et: number, size: number): void
-  writeListEnd(): void
-  writeSetBegin(et: number, size: number): void
-  writeSetEnd(): void
-  writeBool(v: boolean): void
-  writeByte(v: number): void
-  writeI16(v: number): void
-  writeI32(v: number): void
-  writeI64(v: number | Int64): void
-  writeDouble(v: number): void
-  writeString(v: string): void
-  writeBinary(v: Buffer): void
-  writeUuid(v: string): void
-  flush(): void
-}
 
 type TypeDesc = { t: number; e?: TypeDesc; k?: TypeDesc; v?: TypeDesc }
 /** a value to encode: primitive (`v`), struct (`fields`), list/set (`e`, `items`) or map (`k`, `vt`, `entries`) */
@@ -139,7 +113,7 @@ class Gen {
   }
 }
 
-function write(p: Writer, n: Node): void {
+function write(p: TWriter, n: Node): void {
   if (n.fields !== undefined) {
     p.writeStructBegin('s')
     for (const f of n.fields) {
@@ -192,11 +166,11 @@ interface Encoded {
   ends: number[]
 }
 
-function writer(protocol: ThriftProtocol, framed: boolean, out: Buffer[]): Writer {
+function writer(protocol: ThriftProtocol, framed: boolean, out: Buffer[]): TWriter {
   const onFlush = (b?: Buffer): void => void out.push(Buffer.from(b ?? Buffer.alloc(0)))
   const trans = framed ? new thrift.TFramedTransport(undefined, onFlush) : new thrift.TBufferedTransport(undefined, onFlush)
   const P = protocol === 'compact' ? thrift.TCompactProtocol : thrift.TBinaryProtocol
-  return new P(trans) as unknown as Writer
+  return new P(trans) as unknown as TWriter
 }
 
 function encode(protocol: ThriftProtocol, framed: boolean, msgs: { h: MessageHeader; body: Node }[]): Encoded {
@@ -349,7 +323,7 @@ t.test('every type and the compact special cases appear in the generated data', 
 t.test('old non-strict binary envelope', async (t) => {
   const out: Buffer[] = []
   const trans = new thrift.TBufferedTransport(undefined, (b?: Buffer) => void out.push(Buffer.from(b ?? Buffer.alloc(0))))
-  const p = new thrift.TBinaryProtocol(trans, false, false) as unknown as Writer
+  const p = new thrift.TBinaryProtocol(trans, false, false) as unknown as TWriter
   p.writeMessageBegin('legacy', 1, 42)
   write(p, { t: 12, fields: [{ id: 1, node: { t: T.STRING, v: 'hi' } }] })
   p.writeMessageEnd()
