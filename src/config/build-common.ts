@@ -51,6 +51,26 @@ export interface BuiltRoute {
 }
 
 /**
+ * Builds every raw route of one kind with `build` (problems appended), recording each as a
+ * BuiltRoute for the cross-route checks. `rejected` starts with the fields `preRejected` names:
+ * those the caller already reported, so they are not reported again.
+ */
+export function buildEach<T extends { name: string; listen: HostPort }>(
+  raw: readonly RawRoute[],
+  build: (r: RawRoute, index: number, rejected: Set<string>) => T,
+  preRejected: (r: RawRoute, index: number) => readonly string[] = () => [],
+): { routes: T[]; built: BuiltRoute[] } {
+  const built: BuiltRoute[] = []
+  const routes = raw.map((r, index) => {
+    const rejected = new Set(preRejected(r, index))
+    const route = build(r, index, rejected)
+    built.push({ raw: r, name: route.name, listen: route.listen, rejected })
+    return route
+  })
+  return { routes, built }
+}
+
+/**
  * Names must be unique; two routes must not bind the same address (a wildcard host clashes with
  * any). Checked over HS2 and metastore routes together, the later route reports. Rejected values
  * are skipped: the default standing in for them would report false clashes.

@@ -1,7 +1,7 @@
 /** Raw HS2 route fields (any source) -> validated `Hs2RouteConfig`s. */
 import { DEFAULTS } from '../defaults.js'
 import { JdbcUrlError, type ConfigProblem } from '../errors.js'
-import { buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
+import { buildEach, buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
 import { listenAddress, mr3AppIdNamespace, oneOf, routeName, show, whole } from './checks.js'
 import { EXAMPLE_URL } from './flags.js'
 import { hs2TargetFromJdbcUrl } from './jdbc-url.js'
@@ -12,14 +12,7 @@ const HS2 = DEFAULTS.hs2
 
 /** Every route is built (problems appended); `built` feeds the cross-route uniqueness check. */
 export function buildHs2Routes(raw: readonly RawRoute[], problems: ConfigProblem[]): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
-  const built: BuiltRoute[] = []
-  const routes = raw.map((r, index) => {
-    const rejected = new Set<string>()
-    const route = buildRoute(r, index, rejected, problems)
-    built.push({ raw: r, name: route.name, listen: route.listen, rejected })
-    return route
-  })
-  return { routes, built }
+  return buildEach(raw, (r, index, rejected) => buildRoute(r, index, rejected, problems))
 }
 
 function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems: ConfigProblem[]): Hs2RouteConfig {

@@ -1,7 +1,7 @@
 /** Raw metastore route fields (any source, hive-site.xml included) -> validated `MetastoreRouteConfig`s. */
 import { DEFAULTS } from '../defaults.js'
 import type { ConfigProblem } from '../errors.js'
-import { buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
+import { buildEach, buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
 import { listenAddress, oneOf, routeName, show, tcpPort, whole } from './checks.js'
 import { EXAMPLE_METASTORE_URIS } from './flags.js'
 import { parseMetastoreUris, parseZkQuorum, zkNamespace, type Issue } from './metastore-uris.js'
@@ -22,15 +22,11 @@ export const METASTORE_DISCOVERIES: readonly MetastoreDiscovery[] = ['static', '
 export function buildMetastoreRoutes(
   raw: readonly RawRoute[], problems: ConfigProblem[], route0UrisUnknown = false,
 ): { routes: MetastoreRouteConfig[]; built: BuiltRoute[] } {
-  const built: BuiltRoute[] = []
-  const routes = raw.map((r, index) => {
-    const rejected = new Set<string>()
-    if (index === 0 && route0UrisUnknown && r.fields['uris'] === undefined) rejected.add('uris')
-    const route = buildRoute(r, index, rejected, problems)
-    built.push({ raw: r, name: route.name, listen: route.listen, rejected })
-    return route
-  })
-  return { routes, built }
+  return buildEach(
+    raw,
+    (r, index, rejected) => buildRoute(r, index, rejected, problems),
+    (r, index) => (index === 0 && route0UrisUnknown && r.fields['uris'] === undefined ? ['uris'] : []),
+  )
 }
 
 function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems: ConfigProblem[]): MetastoreRouteConfig {
