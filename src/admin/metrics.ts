@@ -147,8 +147,9 @@ export class ProxyMetrics {
 
   /** The exposition text: the registry's metrics, then the call-duration histogram. */
   async text(): Promise<string> {
-    const base = await this.registry.metrics()
+    // read before awaiting: the collectors run in this same turn and share this one snapshot
     const routes = this.#current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
+    const base = await this.registry.metrics()
     return `${base}\n${durationHistogram(routes)}`
   }
 }
