@@ -276,7 +276,7 @@ export class Proxy {
   #mr3For(r: Hs2RouteConfig): Mr3AppIdWatcher | undefined {
     if (r.mr3AppIdNamespace === undefined || r.target.kind === 'static') return undefined
     const session = this.#zk.acquire(r.target.quorum)
-    const w = new Mr3AppIdWatcher(session, r.mr3AppIdNamespace, this.#log.child({ route: r.name }))
+    const w = new Mr3AppIdWatcher(session, r.mr3AppIdNamespace, this.#log.child({ route: r.name }), DISCOVERY_RETRY_MS)
     this.#sessions.set(w, session)
     return w
   }

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js'
 import { errorMessage } from '../errors.js'
 import type { ZkSession } from './zk-session.js'
+import { WatchedRead } from './watched-read.js'
 
 export interface Mr3AppIdStatus {
   namespace: string
@@ -14,44 +15,41 @@ export interface Mr3AppIdStatus {
 /**
  * Hive on MR3: HS2 instances share one DAGAppMaster and the leader publishes its application id as
  * text in `/<hive.mr3.zookeeper.appid.namespace>/appId`, rewriting it when it launches a new one.
- * Watched (data watch, or an existence watch while absent) and re-read on every new session.
+ * Watched (data watch, or an existence watch while absent), re-read on every new session, and
+ * retried after a failed read.
  */
 export class Mr3AppIdWatcher {
   readonly #session: ZkSession
   readonly #path: string
   readonly #log: Logger
   readonly #status: Mr3AppIdStatus
-  #stopped = true
-  readonly #onWatch = (): void => void this.#read()
+  readonly #reads: WatchedRead
 
-  constructor(session: ZkSession, namespace: string, logger: Logger) {
+  constructor(session: ZkSession, namespace: string, logger: Logger, retryMs: number) {
     this.#session = session
     this.#path = `/${namespace}/appId`
     this.#log = logger.child({ component: 'mr3-appid', path: this.#path })
     this.#status = { namespace, appId: undefined, changedAt: undefined, lastError: undefined }
+    this.#reads = new WatchedRead({ session, read: () => this.#read(), retryMs })
   }
 
   start(): void {
-    if (!this.#stopped) return
-    this.#stopped = false
-    this.#session.on('ready', this.#onWatch)
-    if (this.#session.state === 'connected') void this.#read()
+    this.#reads.start()
   }
 
   stop(): void {
-    this.#stopped = true
-    this.#session.off('ready', this.#onWatch)
+    this.#reads.stop()
   }
 
   status(): Mr3AppIdStatus {
     return { ...this.#status }
   }
 
-  async #read(): Promise<void> {
-    if (this.#stopped) return
+  /** True when the read succeeded. */
+  async #read(): Promise<boolean> {
     try {
-      let data = await this.#session.getData(this.#path, this.#onWatch)
-      if (data === undefined && (await this.#session.exists(this.#path, this.#onWatch))) data = await this.#session.getData(this.#path, this.#onWatch)
+      let data = await this.#session.getData(this.#path, this.#reads.trigger)
+      if (data === undefined && (await this.#session.exists(this.#path, this.#reads.trigger))) data = await this.#session.getData(this.#path, this.#reads.trigger)
       const appId = data === undefined ? undefined : data.toString('utf8').trim()
       this.#status.lastError = undefined
       if (appId !== this.#status.appId || this.#status.changedAt === undefined) {
@@ -59,8 +57,10 @@ export class Mr3AppIdWatcher {
         this.#status.appId = appId
         this.#status.changedAt = Date.now()
       }
+      return true
     } catch (err) {
       this.#status.lastError = errorMessage(err)
+      return false
     }
   }
 }

@@ -3,7 +3,7 @@ import { errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { BackendInfo } from '../backends/backend.js'
 import type { Discovery, DiscoverySnapshot, DiscoveryStatus, SkippedInstance } from './discovery.js'
-import { CoalescedRead } from './coalesced.js'
+import { WatchedRead } from './watched-read.js'
 import { isNoNodeError, type ZkSession } from './zk-session.js'
 
 /** What a registration znode means: a backend, or a reason to skip it. Parsers never throw. */
@@ -38,35 +38,27 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
   readonly #path: string
   readonly #cache = new Map<string, ChildParse>()
   #cacheGeneration = -1
-  #stopped = true
-  readonly #reads = new CoalescedRead(() => this.#readOnce(), () => this.#stopped)
-  #retry: NodeJS.Timeout | undefined
+  readonly #reads: WatchedRead
   #lastSuccessAt: number | undefined
   #lastError: { message: string; at: number } | undefined
   #updates = 0
   #errors = 0
   #lastSignature = ''
-  readonly #onWatch = (): void => void this.refresh()
-  readonly #onReady = (): void => void this.refresh()
 
   constructor(o: ZkChildrenDiscoveryOptions) {
     super()
     this.#o = o
     this.#path = o.path
     this.#log = o.logger.child({ component: 'discovery', path: this.#path, quorum: o.session.connectString })
+    this.#reads = new WatchedRead({ session: o.session, read: () => this.#readOnce(), retryMs: o.retryMs })
   }
 
   start(): void {
-    if (!this.#stopped) return
-    this.#stopped = false
-    this.#o.session.on('ready', this.#onReady)
-    if (this.#o.session.state === 'connected') void this.refresh()
+    this.#reads.start()
   }
 
   stop(): void {
-    this.#stopped = true
-    clearTimeout(this.#retry)
-    this.#o.session.off('ready', this.#onReady)
+    this.#reads.stop()
   }
 
   status(): DiscoveryStatus {
@@ -87,7 +79,8 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
     return this.#reads.run()
   }
 
-  async #readOnce(): Promise<void> {
+  /** True when the read succeeded. */
+  async #readOnce(): Promise<boolean> {
     const session = this.#o.session
     if (session.generation !== this.#cacheGeneration) {
       this.#cache.clear()
@@ -97,16 +90,14 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
     try {
       snapshot = await this.#read()
     } catch (err) {
-      if (this.#stopped) return
+      if (this.#reads.stopped) return false
       this.#errors++
       this.#lastError = { message: errorMessage(err), at: Date.now() }
       this.#log.warn({ err: errorMessage(err) }, 'discovery read failed; keeping last known backends')
       this.emit('failure', err)
-      this.#scheduleRetry()
-      return
+      return false
     }
-    if (this.#stopped) return
-    clearTimeout(this.#retry)
+    if (this.#reads.stopped) return true
     this.#lastSuccessAt = Date.now()
     this.#updates++
     const signature = JSON.stringify(snapshot)
@@ -115,17 +106,18 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
       this.#log.info({ backends: snapshot.backends.map((b) => b.key), skipped: snapshot.skipped }, 'discovery update')
     }
     this.emit('update', snapshot)
+    return true
   }
 
   async #read(): Promise<DiscoverySnapshot> {
     const session = this.#o.session
     let children: string[]
     try {
-      children = await session.getChildren(this.#path, this.#onWatch)
+      children = await session.getChildren(this.#path, this.#reads.trigger)
     } catch (err) {
       if (!isNoNodeError(err)) throw err
       // Watch for the parent's creation; if it appeared meanwhile, read again.
-      if (await session.exists(this.#path, this.#onWatch)) return this.#read()
+      if (await session.exists(this.#path, this.#reads.trigger)) return this.#read()
       this.#log.warn('namespace znode does not exist (yet); no instances')
       return { backends: [], skipped: [] }
     }
@@ -157,17 +149,10 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
   async #readChild(name: string): Promise<ChildParse | undefined> {
     const cached = this.#o.watchData ? undefined : this.#cache.get(name)
     if (cached !== undefined) return cached
-    const data = await this.#o.session.getData(`${this.#path}/${name}`, this.#o.watchData ? this.#onWatch : undefined)
+    const data = await this.#o.session.getData(`${this.#path}/${name}`, this.#o.watchData ? this.#reads.trigger : undefined)
     if (data === undefined) return undefined
     const p = this.#o.parse(name, data)
     if (!this.#o.watchData) this.#cache.set(name, p)
     return p
-  }
-
-  #scheduleRetry(): void {
-    clearTimeout(this.#retry)
-    if (this.#o.session.state !== 'connected') return // the session's 'ready' triggers the next read
-    this.#retry = setTimeout(() => void this.refresh(), this.#o.retryMs)
-    this.#retry.unref()
   }
 }

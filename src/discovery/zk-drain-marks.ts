@@ -1,6 +1,6 @@
 import { ErrorCodes, ProxyError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { CoalescedRead } from './coalesced.js'
+import { WatchedRead } from './watched-read.js'
 import { isNoNodeError, type ZkSession } from './zk-session.js'
 
 /** Where every proxy keeps the drain marks of one registry namespace (below the quorum's chroot). */
@@ -34,35 +34,26 @@ export class ZkDrainMarks {
   readonly #session: ZkSession
   readonly #path: string
   readonly #log: Logger
-  readonly #retryMs: number
   #keys: ReadonlySet<string> = new Set()
   #ready = false
-  #stopped = true
-  readonly #reads = new CoalescedRead(() => this.#readOnce(), () => this.#stopped)
-  #retry: NodeJS.Timeout | undefined
+  readonly #reads: WatchedRead
   #lastError: { message: string; at: number } | undefined
   /** local writes so far: a read that started before the latest one is stale and dropped */
   #writes = 0
-  readonly #onWatch = (): void => void this.refresh()
 
   constructor(session: ZkSession, namespace: string, logger: Logger, retryMs: number) {
     this.#session = session
     this.#path = drainPath(namespace)
-    this.#retryMs = retryMs
     this.#log = logger.child({ component: 'drain-marks', path: this.#path, quorum: session.connectString })
+    this.#reads = new WatchedRead({ session, read: () => this.#readOnce(), retryMs })
   }
 
   start(): void {
-    if (!this.#stopped) return
-    this.#stopped = false
-    this.#session.on('ready', this.#onWatch)
-    if (this.#session.state === 'connected') void this.refresh()
+    this.#reads.start()
   }
 
   stop(): void {
-    this.#stopped = true
-    clearTimeout(this.#retry)
-    this.#session.off('ready', this.#onWatch)
+    this.#reads.stop()
   }
 
   has(key: string): boolean {
@@ -94,40 +85,37 @@ export class ZkDrainMarks {
     return this.#reads.run()
   }
 
-  async #readOnce(): Promise<void> {
+  /** True when the read succeeded. */
+  async #readOnce(): Promise<boolean> {
     const writes = this.#writes
     let names: string[]
     try {
       names = await this.#read()
     } catch (err) {
-      if (this.#stopped) return
+      if (this.#reads.stopped) return false
       this.#lastError = { message: errorMessage(err), at: Date.now() }
       this.#log.warn({ err: errorMessage(err) }, 'reading shared drain marks failed; keeping the last known ones')
-      clearTimeout(this.#retry)
-      if (this.#session.state === 'connected') {
-        this.#retry = setTimeout(() => void this.refresh(), this.#retryMs)
-        this.#retry.unref()
-      }
-      return
+      return false
     }
     // Trap: creating the first mark creates its parent, whose existence watch starts a read that
     // can list the parent before the mark and finish after set() applied it; such a read would
     // undo the mark here until the next one. set() already asked for that next read.
-    if (this.#stopped || writes !== this.#writes) return
+    if (this.#reads.stopped || writes !== this.#writes) return true
     const keys = new Set(names)
     const before = [...this.#keys].sort().join(',')
     this.#keys = keys
     this.#ready = true
     this.#lastError = undefined
     if ([...keys].sort().join(',') !== before) this.#log.info({ draining: [...keys].sort() }, 'shared drain marks changed')
+    return true
   }
 
   async #read(): Promise<string[]> {
     try {
-      return await this.#session.getChildren(this.#path, this.#onWatch)
+      return await this.#session.getChildren(this.#path, this.#reads.trigger)
     } catch (err) {
       if (!isNoNodeError(err)) throw err
-      if (await this.#session.exists(this.#path, this.#onWatch)) return this.#read()
+      if (await this.#session.exists(this.#path, this.#reads.trigger)) return this.#read()
       return []
     }
   }
