@@ -49,6 +49,8 @@ export type DrainOutcome = 'ok' | 'unknown-route' | 'unknown-backend'
 
 export interface DrainReply {
   outcome: DrainOutcome
+  /** whether the backend is draining now (see DrainResult) */
+  draining: boolean
   /** written to ZooKeeper for every proxy on the same registry */
   shared: boolean
   /** why the shared mark could not be written (this proxy's mark applies anyway) */
@@ -161,9 +163,9 @@ export class Proxy {
   /** Drain or undrain a backend of a route; on a ZooKeeper route the mark is shared (see RouteCore.drain). */
   async drain(route: string, backend: string, on: boolean): Promise<DrainReply> {
     const r = this.#routes.find((x) => x.name === route)
-    if (r === undefined) return { outcome: 'unknown-route', shared: false, error: undefined }
+    if (r === undefined) return { outcome: 'unknown-route', draining: false, shared: false, error: undefined }
     const res = await r.drain(backend, on)
-    return { outcome: res.known ? 'ok' : 'unknown-backend', shared: res.shared, error: res.error }
+    return { outcome: res.known ? 'ok' : 'unknown-backend', draining: res.draining, shared: res.shared, error: res.error }
   }
 
   /**

@@ -70,13 +70,10 @@ export function buildAdminApp(o: AdminOptions): FastifyInstance {
   for (const action of ['drain', 'undrain'] as const) {
     app.post<{ Params: { route: string; backend: string } }>(`/routes/:route/backends/:backend/${action}`, async (req, reply) => {
       const { route, backend } = req.params
-      const { outcome, shared, error } = await o.target.drain(route, backend, action === 'drain')
+      const { outcome, draining, shared, error } = await o.target.drain(route, backend, action === 'drain')
       if (outcome === 'unknown-route') return fail(reply, 404, AdminCodes.UNKNOWN_ROUTE, `no route named "${route}"`)
       if (outcome === 'unknown-backend') return fail(reply, 404, AdminCodes.UNKNOWN_BACKEND, `route "${route}" has no backend "${backend}"`)
-      const rt = o.target.snapshot().routes.find((r) => r.name === route)
-      const b = rt?.backends.find((x) => x.key === backend)
-      // the effect, not the request: a mark that could not be cleared keeps a backend draining
-      const draining = rt !== undefined && (rt.drainMarks.local.includes(backend) || rt.drainMarks.shared?.keys.includes(backend) === true)
+      const b = o.target.snapshot().routes.find((r) => r.name === route)?.backends.find((x) => x.key === backend)
       return { route, backend, draining, shared, ...(error === undefined ? {} : { sharedError: error }), state: b?.state, active: b?.active ?? 0 }
     })
   }

@@ -11,6 +11,8 @@ export interface DrainMarks {
 export interface DrainResult {
   /** the route knows this backend (listed, live, or marked) */
   known: boolean
+  /** the effect, not the request: a mark that could not be cleared keeps a backend draining */
+  draining: boolean
   /** the mark was written to ZooKeeper for every proxy (false: this proxy only, or a static route) */
   shared: boolean
   /** why writing the shared mark failed (`HHP_ERR_...: message`); this proxy's own mark is applied anyway */

@@ -150,12 +150,13 @@ export abstract class RouteCore {
    * nothing.
    */
   async drain(key: string, on: boolean): Promise<DrainResult> {
-    if (this.backends.get(key) === undefined && !this.isDraining(key)) return { known: false, shared: false, error: undefined }
+    if (this.backends.get(key) === undefined && !this.isDraining(key)) return { known: false, draining: false, shared: false, error: undefined }
     const { shared, error } = await this.#drain.set(key, on)
-    const fields = { backend: key, draining: this.isDraining(key), active: this.backends.get(key)?.active ?? 0, shared }
+    const draining = this.isDraining(key)
+    const fields = { backend: key, draining, active: this.backends.get(key)?.active ?? 0, shared }
     if (error !== undefined) this.log.warn({ ...fields, err: error }, on ? 'backend draining on this proxy only: the shared mark could not be written' : 'shared drain mark could not be cleared')
     else this.log.info(fields, on ? 'backend draining' : 'backend undrained')
-    return { known: true, shared, error }
+    return { known: true, draining, shared, error }
   }
 
   isDraining(key: string): boolean {

@@ -43,7 +43,7 @@ t.test('a drain on one proxy reaches every proxy on the same registry, and so do
   await waitFor('both proxies ready', () => p1.proxy.ready && p2.proxy.ready)
 
   const r = await p1.proxy.drain('one', keyA, true)
-  t.same(r, { outcome: 'ok', shared: true, error: undefined })
+  t.same(r, { outcome: 'ok', draining: true, shared: true, error: undefined })
   t.same(await writer.getChildren(drainPath(ns)), [keyA], 'the mark is a znode named after the backend')
   await waitFor('the other proxy sees the mark', () => stateOf(p2.proxy, keyA) === 'draining')
   t.equal(stateOf(p1.proxy, keyA), 'draining')
@@ -56,7 +56,7 @@ t.test('a drain on one proxy reaches every proxy on the same registry, and so do
   t.equal(stateOf(p3.proxy, keyA), 'draining', 'a late proxy reads the mark before it is ready')
 
   // undrain on another proxy than the one that drained clears it everywhere
-  t.same(await p2.proxy.drain('two', keyA, false), { outcome: 'ok', shared: true, error: undefined })
+  t.same(await p2.proxy.drain('two', keyA, false), { outcome: 'ok', draining: false, shared: true, error: undefined })
   t.same(await writer.getChildren(drainPath(ns)), [])
   await waitFor('every proxy sees the undrain', () => [p1, p2, p3].every((p) => stateOf(p.proxy, keyA) === 'up'))
   const seen = new Set<string>()
@@ -81,7 +81,7 @@ t.test('a mark created by hand (or by another tool) is honoured; unrelated names
   t.equal(y.backends.find((x) => x.key === keyB)?.state, 'up', 'the same backend in another namespace is not drained')
   t.equal(await query(p.ports[0]!), 'a')
   // the admin's undrain removes the hand-made mark
-  t.same(await p.proxy.drain('x', keyB, false), { outcome: 'ok', shared: true, error: undefined })
+  t.same(await p.proxy.drain('x', keyB, false), { outcome: 'ok', draining: false, shared: true, error: undefined })
   await waitFor('undrained', () => stateOf(p.proxy, keyB) === 'up')
   t.ok(await writer.exists(DRAIN_ROOT), 'the root stays; only marks come and go')
 })
@@ -103,6 +103,7 @@ t.test('without ZooKeeper the mark still applies to this proxy, and the answer s
   const r = await p.proxy.drain('z', keyA, true)
   t.equal(r.outcome, 'ok')
   t.equal(r.shared, false)
+  t.equal(r.draining, true, 'draining here, as the answer says')
   t.match(r.error, /^HHP_ERR_ZK_WRITE: create \/hive-ha-proxy\/drain\//)
   t.equal(stateOf(p.proxy, keyA), 'draining', 'applied here anyway')
   t.equal(await query(p.ports[0]!), 'b')
@@ -119,7 +120,7 @@ t.test('with digest auth the marks are writable only by proxies holding the cred
   const anon = await startTestProxy(t, [hs2Route(zkTarget(ns), { name: 'anon' })])
   await waitFor('ready', () => p1.proxy.ready && p2.proxy.ready && anon.proxy.ready)
 
-  t.same(await p1.proxy.drain('one', keyA, true), { outcome: 'ok', shared: true, error: undefined })
+  t.same(await p1.proxy.drain('one', keyA, true), { outcome: 'ok', draining: true, shared: true, error: undefined })
   await waitFor('every proxy sees it, the anonymous one too (world may read)', () => [p2, anon].every((p) => stateOf(p.proxy, keyA) === 'draining'))
   const removed = await writer.remove(`${drainPath(ns)}/${keyA}`).then(() => 'removed', (err: unknown) => zkErrorCode(err))
   t.equal(removed, ZkCode.NO_AUTH, 'an anonymous client cannot remove the mark')
@@ -130,6 +131,6 @@ t.test('with digest auth the marks are writable only by proxies holding the cred
   t.equal(stateOf(anon.proxy, keyB), 'draining', 'it drains on that proxy alone')
   t.equal(stateOf(p1.proxy, keyB), 'up', 'and nowhere else')
 
-  t.same(await p2.proxy.drain('two', keyA, false), { outcome: 'ok', shared: true, error: undefined }, 'another proxy with the credentials can undrain')
+  t.same(await p2.proxy.drain('two', keyA, false), { outcome: 'ok', draining: false, shared: true, error: undefined }, 'another proxy with the credentials can undrain')
   await waitFor('undrained everywhere', () => [p1, p2, anon].every((p) => stateOf(p.proxy, keyA) === 'up'))
 })
