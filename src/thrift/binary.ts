@@ -9,6 +9,7 @@
  * machine (`step`), which carries it across the chunk boundary (or reports the error) and gives
  * control back at the next boundary.
  */
+import { createWasmFastPath, WASM_MAX_DEPTH } from './binary-wasm.js'
 import { K_LIST, K_MAP, K_STRUCT, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
 
 // Trap: these tables and constants stay in this module. Imported from another one, the fast path
@@ -68,13 +69,26 @@ CLASS[T_MAP] = C_MAP
 CLASS[T_SET] = C_LIST
 CLASS[T_LIST] = C_LIST
 
+/** the same fast path in WebAssembly (binary-wasm.ts), for large windows; undefined without wasm */
+const wasm = createWasmFastPath(CLASS, SIZE)
+/** default `wasmFrom`: windows at least this long go to the wasm fast path */
+export const WASM_FROM_BYTES = 4096
 
 export class BinaryEngine extends ScanCore {
   private strict = true
+  /** windows with at least this many bytes left go to the wasm fast path (Infinity: never) */
+  private readonly wasmFrom: number
 
-  constructor(maxDepth: number, onHeader: (h: MessageHeader) => void) {
+  /** `wasmFrom`: see ThriftScannerOptions (tests run both fast paths with 0 and Infinity) */
+  constructor(maxDepth: number, onHeader: (h: MessageHeader) => void, wasmFrom = WASM_FROM_BYTES) {
     super(maxDepth, onHeader)
+    this.wasmFrom = wasm !== undefined && maxDepth <= WASM_MAX_DEPTH ? wasmFrom : Infinity
     this.reset()
+  }
+
+  override run(buf: Buffer, pos: number, end: number): number {
+    wasm?.forget(this)
+    return super.run(buf, pos, end)
   }
 
   protected initialState(): number {
@@ -217,6 +231,7 @@ export class BinaryEngine extends ScanCore {
    * consumed nothing and stopped at a field header (the caller then reads that header byte by byte).
    */
   private fast(): boolean {
+    if (wasm !== undefined && (this.end - this.pos >= this.wasmFrom || wasm.holds(this, this.pos))) return this.fastWasm(wasm)
     const b = this.buf
     // one unaligned big-endian load per length: about 15 % less scanner CPU than four byte loads
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
@@ -375,6 +390,18 @@ export class BinaryEngine extends ScanCore {
     }
     this.pos = p
     this.depth = depth
+    return true
+  }
+
+  /** The fast path in wasm (same contract, see binary-wasm.ts). */
+  private fastWasm(w: NonNullable<typeof wasm>): boolean {
+    const start = this.pos
+    const code = w.scan(this, this.buf, start, this.end, this.depth, this.maxDepth, this.kind, this.left, this.t1, this.t2)
+    if (code === 1) return this.atField(w.p, w.depth, start)
+    this.pos = w.p
+    this.depth = w.depth
+    if (code === 0) this.done = true
+    else this.startValue(w.vt)
     return true
   }
 

@@ -27,6 +27,12 @@ export interface ThriftScannerOptions {
   maxMessageBytes: number
   /** deepest struct/container nesting, the message's own struct counting as 1 (default 64) */
   maxDepth?: number
+  /**
+   * binary: windows (the rest of a pushed chunk) of at least this many bytes are walked by the
+   * WebAssembly fast path, smaller ones by the JavaScript one (default WASM_FROM_BYTES; both give
+   * the same results, tests pin 0 and Infinity to cover each)
+   */
+  wasmFrom?: number
 }
 
 export const DEFAULT_MAX_DEPTH = 64
@@ -46,7 +52,7 @@ export class ThriftScanner {
   constructor(opts: ThriftScannerOptions, events: ScanEvents) {
     const depth = opts.maxDepth ?? DEFAULT_MAX_DEPTH
     const onHeader = (h: MessageHeader): void => events.onHeader(h)
-    this.engine = opts.protocol === 'compact' ? new CompactEngine(depth, onHeader) : new BinaryEngine(depth, onHeader)
+    this.engine = opts.protocol === 'compact' ? new CompactEngine(depth, onHeader) : new BinaryEngine(depth, onHeader, opts.wasmFrom)
     this.framed = opts.framed
     this.max = opts.maxMessageBytes
     this.events = events

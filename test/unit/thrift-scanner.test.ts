@@ -209,11 +209,25 @@ interface Result {
   pending: number
 }
 
-function feed(
-  bytes: Buffer,
-  chunks: number[],
-  opts: { protocol: ThriftProtocol; framed: boolean; maxMessageBytes?: number; maxDepth?: number },
-): Result {
+type FeedOpts = { protocol: ThriftProtocol; framed: boolean; maxMessageBytes?: number; maxDepth?: number; wasmFrom?: number }
+
+/**
+ * Binary input is scanned three times: JavaScript fast path only, wasm fast path for every window,
+ * and the default mix. They must agree exactly; a disagreement comes back as an error naming it.
+ */
+function feed(bytes: Buffer, chunks: number[], opts: FeedOpts): Result {
+  const js = feedOnce(bytes, chunks, opts.protocol === 'binary' ? { ...opts, wasmFrom: Infinity } : opts)
+  if (opts.protocol !== 'binary') return js
+  for (const wasmFrom of [0, undefined]) {
+    const other = feedOnce(bytes, chunks, { ...opts, wasmFrom })
+    if (JSON.stringify(other) !== JSON.stringify(js)) {
+      return { ...js, error: { code: 'MALFORMED', message: `FAST PATHS DISAGREE (wasmFrom ${wasmFrom}): ${JSON.stringify(other)} vs ${JSON.stringify(js)}` } }
+    }
+  }
+  return js
+}
+
+function feedOnce(bytes: Buffer, chunks: number[], opts: FeedOpts): Result {
   const headers: MessageHeader[] = []
   const ends: number[] = []
   let base = 0
@@ -356,7 +370,7 @@ const frame = (b: Buffer): Buffer => Buffer.concat([i32(b.length), b])
 function expectError(
   t: Test,
   bytes: Buffer,
-  opts: { protocol: ThriftProtocol; framed: boolean; maxMessageBytes?: number; maxDepth?: number },
+  opts: FeedOpts,
   code: ScanError['code'],
   what: string,
 ): void {
@@ -503,4 +517,55 @@ t.test('large fixed-size lists are skipped in one step, big strings without copy
     const ms = Number(process.hrtime.bigint() - start) / 1e6
     t.same(r.ends, enc.ends, `${protocol}: ${enc.bytes.length} bytes in ${ms.toFixed(1)} ms`)
   }
+})
+
+// ---------------------------------------------------------------------------------------------------
+// The wasm fast path (binary-wasm.ts): windows larger than its scratch area, and scanners sharing it
+
+function partitionsLike(n: number, seed: number): Node {
+  const g = new Gen(seed)
+  const part = (i: number): Node => ({
+    t: 12,
+    fields: [
+      { id: 1, node: { t: T.LIST, e: { t: T.STRING }, items: [{ t: T.STRING, v: `2024-01-${i % 28}` }, { t: T.STRING, v: String(i) }] } },
+      { id: 2, node: { t: T.STRING, v: 'x'.repeat(g.int(40)) } },
+      { id: 4, node: { t: T.I32, v: i } },
+      { id: 6, node: { t: 12, fields: [{ id: 2, node: { t: T.STRING, v: `hdfs://nn/warehouse/t/ds=${i}` } }, { id: 5, node: { t: T.BOOL, v: false } }] } },
+      { id: 7, node: { t: T.MAP, k: { t: T.STRING }, vt: { t: T.STRING }, entries: [[{ t: T.STRING, v: 'numRows' }, { t: T.STRING, v: String(g.int(1e6)) }]] } },
+    ],
+  })
+  return { t: 12, fields: [{ id: 0, node: { t: T.LIST, e: { t: T.STRUCT }, items: Array.from({ length: n }, (_, i) => part(i)) } }] }
+}
+
+t.test('wasm fast path: a window larger than its scratch area, and odd chunk sizes', async (t) => {
+  const enc = encode('binary', false, [
+    { h: { name: 'get_partitions', type: 2, seqid: 1 }, body: partitionsLike(20000, 1) },
+    { h: { name: 'get_partitions', type: 2, seqid: 2 }, body: partitionsLike(10, 2) },
+  ])
+  t.ok(enc.bytes.length > 2 * 1024 * 1024, `${enc.bytes.length} bytes: more than the wasm scratch area (1 MiB) in one push`)
+  const want = { headers: enc.headers, ends: enc.ends, error: undefined, pending: 0 }
+  const sizes = (n: number): number[] => Array.from({ length: Math.ceil(enc.bytes.length / n) }, (_, i) => Math.min(n, enc.bytes.length - i * n))
+  for (const chunks of [whole(enc.bytes.length), sizes(262144), sizes(4099), sizes(65537)]) {
+    t.same(feed(enc.bytes, chunks, bin), want, `chunks of ${chunks[0]}`)
+  }
+})
+
+t.test('wasm fast path: a scanner used from inside another one\'s callback', async (t) => {
+  const a = encode('binary', false, [
+    { h: { name: 'a', type: 2, seqid: 1 }, body: partitionsLike(3000, 3) },
+    { h: { name: 'a', type: 2, seqid: 2 }, body: partitionsLike(3000, 5) },
+  ])
+  const b = encode('binary', false, [{ h: { name: 'b', type: 2, seqid: 1 }, body: partitionsLike(2000, 4) }])
+  const endsA: number[] = []
+  const endsB: number[] = []
+  const sb = new ThriftScanner({ ...bin, maxMessageBytes: 1 << 24 }, { onHeader: () => {}, onEnd: (e) => void endsB.push(e) })
+  // A's second header arrives after A's window was copied for its first message: B then takes the
+  // shared scratch area over, and A must not walk B's bytes
+  const sa = new ThriftScanner({ ...bin, maxMessageBytes: 1 << 24 }, {
+    onHeader: (h) => void (h.seqid === 2 && sb.push(b.bytes)),
+    onEnd: (e) => void endsA.push(e),
+  })
+  t.equal(sa.push(a.bytes), undefined)
+  t.same(endsA, a.ends, 'A ends where it ends')
+  t.same(endsB, b.ends, 'B ends where it ends')
 })
