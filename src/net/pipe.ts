@@ -1,6 +1,6 @@
 import type net from 'node:net'
 
-import { LARGE_READ_BYTES, ReadBuffer } from './read-buffer.js'
+import { LARGE_READ_BYTES, ReadBuffer, UNREFERENCED } from './read-buffer.js'
 
 /** the largest read buffer a pipe uses (read-buffer.ts explains the policy) */
 export const PIPE_LARGE_READ_BYTES = LARGE_READ_BYTES
@@ -129,7 +129,7 @@ export class Pipe {
     if (this.#done) return
     this.#done = true
     // Both sockets are closed: no read can land in the buffer and no write references it any more.
-    this.#rb.release(true)
+    this.#rb.release(UNREFERENCED)
     this.#onDone({ bytesFromClient: this.bytesFromClient, bytesToClient: this.bytesToClient, reason: this.#reason, error: this.#error })
   }
 }

@@ -18,16 +18,38 @@ const COPY_BELOW = 4096
 const POOL_MAX = 8
 
 const shared = Buffer.allocUnsafeSlow(SHARED_READ_BYTES)
-const pool: Buffer[] = []
-const takeLarge = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(LARGE_READ_BYTES)
-const giveLarge = (b: Buffer): void => {
-  if (pool.length < POOL_MAX) pool.push(b)
+
+/** Where a reader's large buffers (LARGE_READ_BYTES) come from and go back to. */
+export interface LargeBuffers {
+  take(): Buffer
+  /** nothing references `b` any more */
+  give(b: Buffer): void
+  /** writes may still point into `b`: it may be reused only once `free()` returns true */
+  retire(b: Buffer, free: () => boolean): void
 }
+
+const pool: Buffer[] = []
+/** Heap buffers; a retired one is left to the GC (the pending writes keep it alive). */
+export const heapBuffers: LargeBuffers = {
+  take: () => pool.pop() ?? Buffer.allocUnsafeSlow(LARGE_READ_BYTES),
+  give: (b) => {
+    if (pool.length < POOL_MAX) pool.push(b)
+  },
+  retire: () => {},
+}
+
+/** for `release`: a reader whose bytes nobody references any more */
+export const UNREFERENCED = (): boolean => true
 
 /** One reader's (one backend socket's) use of the shared buffer and the pool. */
 export class ReadBuffer {
   /** the next read lands in `shared`, or in this large buffer of the reader's own */
   #own: Buffer | undefined
+  readonly #large: LargeBuffers
+
+  constructor(large: LargeBuffers = heapBuffers) {
+    this.#large = large
+  }
 
   /** for `onread.buffer` */
   readonly next = (): Buffer => this.#own ?? shared
@@ -43,7 +65,7 @@ export class ReadBuffer {
       buf.copy(out, 0, 0, n)
       return out
     }
-    const own = takeLarge()
+    const own = this.#large.take()
     buf.copy(own, 0, 0, n)
     this.#own = own
     return own.subarray(0, n)
@@ -56,16 +78,20 @@ export class ReadBuffer {
    */
   settle(n: number, buf: Buffer, referenced: boolean): void {
     if (referenced || buf === shared || n >= buf.length) return
-    giveLarge(buf)
+    this.#large.give(buf)
     this.#own = undefined
   }
 
   /**
-   * The reader is done (its socket closed). Its buffer returns to the pool only when `safe`
-   * (nothing can still reference it); otherwise it is simply dropped for the GC.
+   * The reader is done (its socket closed). `free` says when nothing references its bytes any
+   * more (client writes flushed or their socket closed): its buffer goes back at once if that is
+   * already so, else it is retired until then.
    */
-  release(safe: boolean): void {
-    if (this.#own !== undefined && safe) giveLarge(this.#own)
+  release(free: () => boolean): void {
+    const own = this.#own
     this.#own = undefined
+    if (own === undefined) return
+    if (free()) this.#large.give(own)
+    else this.#large.retire(own, free)
   }
 }

@@ -2,7 +2,7 @@ import type net from 'node:net'
 import type { Logger } from '../logger.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { errorCode } from '../errors.js'
-import { ThriftScanner, type MessageHeader, type ScanError } from '../thrift/scanner.js'
+import { scanReadBuffers, ThriftScanner, type MessageHeader, type ScanError } from '../thrift/scanner.js'
 import { ReadBuffer } from '../net/read-buffer.js'
 import { SegmentQueue } from './segment-queue.js'
 import { newCall, type Call } from './metastore-call.js'
@@ -204,7 +204,7 @@ export class ThriftForwarder {
     const avoid = this.#lastFailed
     // Reads of this connection attempt are routed to the Backend once it is attached; the
     // callback is fixed at connect time (Node offers onread only there).
-    const rb = new ReadBuffer()
+    const rb = new ReadBuffer(scanReadBuffers)
     let attached: Backend | undefined
     const onread: net.OnReadOpts = {
       buffer: rb.next,
@@ -261,6 +261,9 @@ export class ThriftForwarder {
     b.paused = true
     return false
   }
+
+  /** whether no client write points into a backend read buffer any more */
+  readonly #clientFlushed = (): boolean => this.#client.writableLength === 0 || this.#client.closed
 
   /** one function for every client write: Node then batches the callbacks of synchronous writes */
   readonly #flushed = (): void => {
@@ -328,7 +331,7 @@ export class ThriftForwarder {
     this.#backend = undefined
     b.socket.destroy()
     // client writes may still point into its read buffer: only an idle client makes it reusable
-    b.rb.release(this.#client.writableLength === 0)
+    b.rb.release(this.#clientFlushed)
     this.#h.release(b.key, b.fromClient, b.toClient)
     this.#lastFailed = b.key
     if (this.#clientEnded) return this.#finish()
@@ -380,8 +383,8 @@ export class ThriftForwarder {
     this.#backend = undefined
     if (b !== undefined) {
       b.socket.destroy()
-      // the client is being destroyed: its queued writes are dropped, but do not reuse the memory
-      b.rb.release(false)
+      // the client is destroyed below: its buffer is reused once the client has closed
+      b.rb.release(this.#clientFlushed)
       this.#h.release(b.key, b.fromClient, b.toClient)
     }
     this.#client.destroy()

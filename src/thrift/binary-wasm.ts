@@ -14,10 +14,12 @@
  * with the new position and depth.
  *
  * Memory (one instance per process; it never grows, so views on it stay valid): the stack at fixed
- * offsets (kind, t1, t2 as bytes, left as u32: a map's 2n is below 2^32), the per-type tables, then
- * a scratch area the window is copied into. The copy costs about 0.03 CPU-s/GiB; reading sockets
- * straight into wasm memory would save it but tie the read buffers to the scanner.
+ * offsets (kind, t1, t2 as bytes, left as u32: a map's 2n is below 2^32), the per-type tables, a
+ * scratch area a window is copied into, and read buffers (`scanReadBuffers`). A window that lies
+ * in one of those read buffers is walked where it is: in the proxy, copying each read into the
+ * scratch area cost about 0.1 CPU-s/GiB (measured), a quarter of the walk.
  */
+import { heapBuffers, LARGE_READ_BYTES, type LargeBuffers } from '../net/read-buffer.js'
 import { instantiateWat } from '../wasm/wat.js'
 
 const KIND = 0
@@ -28,8 +30,11 @@ const CLASS = 2048
 const SIZE = 2304
 const SCRATCH = 4096
 /** bytes of a window copied at once; a larger window is scanned in slices of this size */
-const SCRATCH_BYTES = 1 << 20
-const PAGES = Math.ceil((SCRATCH + SCRATCH_BYTES) / 65536)
+export const SCRATCH_BYTES = 256 * 1024
+const SLOTS = SCRATCH + SCRATCH_BYTES
+/** read buffers in wasm memory; busy readers beyond these get heap buffers (and the copy) */
+export const WASM_READ_BUFFERS = 16
+const PAGES = Math.ceil((SLOTS + WASM_READ_BUFFERS * LARGE_READ_BYTES) / 65536)
 /** deepest stack the fixed stack area holds */
 export const WASM_MAX_DEPTH = 255
 
@@ -191,6 +196,7 @@ export class WasmFastPath {
   /** the type handed back with code 2 */
   vt = 0
   readonly #x: Exports
+  readonly #memory: ArrayBuffer
   readonly #mem: Uint8Array
   readonly #left: Uint32Array
   /** the engine whose window is in the scratch area, and the part of its buffer copied there */
@@ -198,12 +204,28 @@ export class WasmFastPath {
   #base = 0
   #lim = 0
 
-  constructor(x: Exports, classes: Uint8Array, sizes: Uint8Array) {
+  constructor(x: Exports) {
     this.#x = x
-    this.#mem = new Uint8Array(x.mem.buffer)
-    this.#left = new Uint32Array(x.mem.buffer, LEFT, WASM_MAX_DEPTH + 1)
+    this.#memory = x.mem.buffer
+    this.#mem = new Uint8Array(this.#memory)
+    this.#left = new Uint32Array(this.#memory, LEFT, WASM_MAX_DEPTH + 1)
+  }
+
+  /** the scanner's per-type tables (binary.ts owns them); returns this */
+  withTables(classes: Uint8Array, sizes: Uint8Array): this {
     this.#mem.set(classes.subarray(0, 256), CLASS)
     this.#mem.set(sizes.subarray(0, 256), SIZE)
+    return this
+  }
+
+  /** whether `buf` lies in this instance's memory (then it is walked in place) */
+  contains(buf: Buffer): boolean {
+    return buf.buffer === this.#memory
+  }
+
+  /** the read buffers in wasm memory, as views that never detach */
+  readBuffers(): Buffer[] {
+    return Array.from({ length: WASM_READ_BUFFERS }, (_, i) => Buffer.from(this.#memory, SLOTS + i * LARGE_READ_BYTES, LARGE_READ_BYTES))
   }
 
   /** whether `owner`'s current window is in the scratch area at `p` */
@@ -225,12 +247,18 @@ export class WasmFastPath {
     kind: Uint8Array, left: Float64Array, t1: Uint8Array, t2: Uint8Array,
   ): number {
     const mem = this.#mem
-    if (!this.holds(owner, p)) {
-      const lim = end - p > SCRATCH_BYTES ? p + SCRATCH_BYTES : end
-      mem.set(buf.subarray(p, lim), SCRATCH)
-      this.#owner = owner
-      this.#base = p
-      this.#lim = lim
+    let delta: number
+    let lim = end
+    if (buf.buffer === this.#memory) delta = buf.byteOffset
+    else {
+      if (!this.holds(owner, p)) {
+        this.#lim = end - p > SCRATCH_BYTES ? p + SCRATCH_BYTES : end
+        mem.set(buf.subarray(p, this.#lim), SCRATCH)
+        this.#owner = owner
+        this.#base = p
+      }
+      delta = SCRATCH - this.#base
+      lim = this.#lim
     }
     const wl = this.#left
     for (let i = 0; i < depth; i++) {
@@ -239,9 +267,8 @@ export class WasmFastPath {
       mem[T2 + i] = t2[i] as number
       wl[i] = left[i] as number
     }
-    const delta = SCRATCH - this.#base
     const x = this.#x
-    const code = x.fast(p + delta, this.#lim + delta, depth, max)
+    const code = x.fast(p + delta, lim + delta, depth, max)
     const d = x.depth.value
     for (let i = 0; i < d; i++) {
       kind[i] = mem[KIND + i] as number
@@ -256,8 +283,50 @@ export class WasmFastPath {
   }
 }
 
-/** The process's instance, or undefined when this Node has no WebAssembly (then JavaScript only). */
-export function createWasmFastPath(classes: Uint8Array, sizes: Uint8Array): WasmFastPath | undefined {
+function instantiate(): WasmFastPath | undefined {
   const x = instantiateWat(WAT)
-  return x === undefined ? undefined : new WasmFastPath(x as unknown as Exports, classes, sizes)
+  return x === undefined ? undefined : new WasmFastPath(x as unknown as Exports)
 }
+
+/** The process's instance, or undefined when this Node has no WebAssembly (then JavaScript only). */
+export const wasmFastPath = instantiate()
+
+/**
+ * Large read buffers for sockets whose bytes the scanner walks (the metastore route's backends):
+ * the ones in wasm memory first, then heap ones. A retired wasm buffer is reused only once its
+ * `free()` says so; those are checked when no other is left.
+ */
+export class ScanReadBuffers implements LargeBuffers {
+  readonly #free: Buffer[]
+  readonly #retired: { b: Buffer; free: () => boolean }[] = []
+  readonly #fast: WasmFastPath | undefined
+
+  constructor(fast: WasmFastPath | undefined) {
+    this.#fast = fast
+    this.#free = fast?.readBuffers() ?? []
+  }
+
+  take(): Buffer {
+    const b = this.#free.pop()
+    if (b !== undefined) return b
+    const i = this.#retired.findIndex((r) => r.free())
+    if (i >= 0) return (this.#retired.splice(i, 1)[0] as { b: Buffer }).b
+    return heapBuffers.take()
+  }
+
+  give(b: Buffer): void {
+    if (this.#fast?.contains(b) === true) this.#free.push(b)
+    else heapBuffers.give(b)
+  }
+
+  retire(b: Buffer, free: () => boolean): void {
+    if (this.#fast?.contains(b) === true) this.#retired.push({ b, free })
+  }
+
+  /** wasm buffers ready to hand out, and retired ones (for tests) */
+  get counts(): { free: number; retired: number } {
+    return { free: this.#free.length, retired: this.#retired.length }
+  }
+}
+
+export const scanReadBuffers = new ScanReadBuffers(wasmFastPath)

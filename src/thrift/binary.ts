@@ -9,7 +9,7 @@
  * machine (`step`), which carries it across the chunk boundary (or reports the error) and gives
  * control back at the next boundary.
  */
-import { createWasmFastPath, WASM_MAX_DEPTH } from './binary-wasm.js'
+import { WASM_MAX_DEPTH, wasmFastPath } from './binary-wasm.js'
 import { K_LIST, K_MAP, K_STRUCT, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
 
 // Trap: these tables and constants stay in this module. Imported from another one, the fast path
@@ -70,7 +70,7 @@ CLASS[T_SET] = C_LIST
 CLASS[T_LIST] = C_LIST
 
 /** the same fast path in WebAssembly (binary-wasm.ts), for large windows; undefined without wasm */
-const wasm = createWasmFastPath(CLASS, SIZE)
+const wasm = wasmFastPath?.withTables(CLASS, SIZE)
 /** default `wasmFrom`: windows at least this long go to the wasm fast path */
 export const WASM_FROM_BYTES = 4096
 
@@ -231,7 +231,9 @@ export class BinaryEngine extends ScanCore {
    * consumed nothing and stopped at a field header (the caller then reads that header byte by byte).
    */
   private fast(): boolean {
-    if (wasm !== undefined && (this.end - this.pos >= this.wasmFrom || wasm.holds(this, this.pos))) return this.fastWasm(wasm)
+    if (wasm !== undefined && (this.end - this.pos >= this.wasmFrom || wasm.holds(this, this.pos) || (this.wasmFrom !== Infinity && wasm.contains(this.buf)))) {
+      return this.fastWasm(wasm)
+    }
     const b = this.buf
     // one unaligned big-endian load per length: about 15 % less scanner CPU than four byte loads
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)

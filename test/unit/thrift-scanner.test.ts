@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import thrift, { type Int64 } from 'thrift'
 import { seededRandom } from '../helpers/random.js'
 import type { TWriter } from '../helpers/hms-idl.js'
-import { ThriftScanner, type MessageHeader, type ScanError, type ThriftProtocol } from '../../src/thrift/scanner.js'
+import { scanReadBuffers, ThriftScanner, type MessageHeader, type ScanError, type ThriftProtocol } from '../../src/thrift/scanner.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Encoding with the thrift library itself (IDL-less: structs written field by field)
@@ -212,22 +212,26 @@ interface Result {
 type FeedOpts = { protocol: ThriftProtocol; framed: boolean; maxMessageBytes?: number; maxDepth?: number; wasmFrom?: number }
 
 /**
- * Binary input is scanned three times: JavaScript fast path only, wasm fast path for every window,
- * and the default mix. They must agree exactly; a disagreement comes back as an error naming it.
+ * Binary input is scanned four times: JavaScript fast path only, wasm fast path for every window
+ * (copied into its scratch area), the default mix, and the default with each chunk in a read buffer
+ * of wasm memory (walked in place, as the metastore route's backend reads are). They must agree
+ * exactly; a disagreement comes back as an error naming it.
  */
 function feed(bytes: Buffer, chunks: number[], opts: FeedOpts): Result {
   const js = feedOnce(bytes, chunks, opts.protocol === 'binary' ? { ...opts, wasmFrom: Infinity } : opts)
   if (opts.protocol !== 'binary') return js
-  for (const wasmFrom of [0, undefined]) {
-    const other = feedOnce(bytes, chunks, { ...opts, wasmFrom })
+  for (const [wasmFrom, inPlace] of [[0, false], [undefined, false], [undefined, true]] as const) {
+    const other = feedOnce(bytes, chunks, { ...opts, wasmFrom }, inPlace)
     if (JSON.stringify(other) !== JSON.stringify(js)) {
-      return { ...js, error: { code: 'MALFORMED', message: `FAST PATHS DISAGREE (wasmFrom ${wasmFrom}): ${JSON.stringify(other)} vs ${JSON.stringify(js)}` } }
+      const how = `wasmFrom ${wasmFrom}${inPlace ? ', in place' : ''}`
+      return { ...js, error: { code: 'MALFORMED', message: `FAST PATHS DISAGREE (${how}): ${JSON.stringify(other)} vs ${JSON.stringify(js)}` } }
     }
   }
   return js
 }
 
-function feedOnce(bytes: Buffer, chunks: number[], opts: FeedOpts): Result {
+function feedOnce(bytes: Buffer, chunks: number[], opts: FeedOpts, inPlace = false): Result {
+  const rb = inPlace ? scanReadBuffers.take() : undefined
   const headers: MessageHeader[] = []
   const ends: number[] = []
   let base = 0
@@ -237,7 +241,8 @@ function feedOnce(bytes: Buffer, chunks: number[], opts: FeedOpts): Result {
   )
   let error: ScanError | undefined
   for (const n of chunks) {
-    const c = bytes.subarray(base, base + n)
+    let c = bytes.subarray(base, base + n)
+    if (rb !== undefined && n <= rb.length) c = rb.subarray(0, c.copy(rb))
     let r: ScanError | undefined
     try {
       r = s.push(c)
@@ -250,6 +255,7 @@ function feedOnce(bytes: Buffer, chunks: number[], opts: FeedOpts): Result {
       break
     }
   }
+  if (rb !== undefined) scanReadBuffers.give(rb)
   return { headers, ends, error, pending: s.pending }
 }
 
