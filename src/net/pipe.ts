@@ -1,8 +1,8 @@
 import type net from 'node:net'
 
-import { LARGE_READ_BYTES, ReadBuffer, UNREFERENCED } from './read-buffer.js'
+import { LARGE_READ_BYTES, ReadBuffer, UNREFERENCED, type LargeBuffers } from './read-buffer.js'
 
-/** the largest read buffer a pipe uses (read-buffer.ts explains the policy) */
+/** the largest read buffer a pipe uses by default (read-buffer.ts explains the policy) */
 export const PIPE_LARGE_READ_BYTES = LARGE_READ_BYTES
 
 export interface PipeResult {
@@ -34,7 +34,7 @@ export class Pipe {
   readonly #client: net.Socket
   #backend: net.Socket | undefined
   /** where backend reads land: the process-wide shared buffer, or a pooled one of its own */
-  readonly #rb = new ReadBuffer()
+  readonly #rb: ReadBuffer
   /** backend reads stopped until the client's write buffer is flushed */
   #paused = false
   #reason = 'closed'
@@ -50,8 +50,10 @@ export class Pipe {
     }
   }
 
-  constructor(client: net.Socket, opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void }) {
+  /** `largeBuffers`: where busy backend reads land (default: heap buffers of PIPE_LARGE_READ_BYTES) */
+  constructor(client: net.Socket, opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers }) {
     this.#client = client
+    this.#rb = new ReadBuffer(opts.largeBuffers)
     this.#onDone = opts.onDone
     this.onread = {
       buffer: this.#rb.next,

@@ -12,14 +12,16 @@
  * Node calls `onread.buffer` (a function) after every read and reads next into what it returns.
  */
 export const SHARED_READ_BYTES = 64 * 1024
+/** the large buffers of HS2 pipes (a busy connection holds one) */
 export const LARGE_READ_BYTES = 256 * 1024
+/** the large buffers of metastore routes, whose answers (get_partitions) run to hundreds of MiB */
+export const METASTORE_READ_BYTES = 512 * 1024
 /** reads smaller than this are copied into a buffer of their own (from Node's buffer pool) */
 const COPY_BELOW = 4096
-const POOL_MAX = 8
 
 const shared = Buffer.allocUnsafeSlow(SHARED_READ_BYTES)
 
-/** Where a reader's large buffers (LARGE_READ_BYTES) come from and go back to. */
+/** Where a reader's large buffers come from and go back to. */
 export interface LargeBuffers {
   take(): Buffer
   /** nothing references `b` any more */
@@ -28,15 +30,19 @@ export interface LargeBuffers {
   retire(b: Buffer, free: () => boolean): void
 }
 
-const pool: Buffer[] = []
-/** Heap buffers; a retired one is left to the GC (the pending writes keep it alive). */
-export const heapBuffers: LargeBuffers = {
-  take: () => pool.pop() ?? Buffer.allocUnsafeSlow(LARGE_READ_BYTES),
-  give: (b) => {
-    if (pool.length < POOL_MAX) pool.push(b)
-  },
-  retire: () => {},
+/** Heap buffers of `bytes`, up to `keep` of them kept hot; a retired one is left to the GC. */
+export function heapPool(bytes: number, keep: number): LargeBuffers {
+  const pool: Buffer[] = []
+  return {
+    take: () => pool.pop() ?? Buffer.allocUnsafeSlow(bytes),
+    give: (b) => {
+      if (pool.length < keep) pool.push(b)
+    },
+    retire: () => {},
+  }
 }
+
+export const heapBuffers = heapPool(LARGE_READ_BYTES, 8)
 
 /** for `release`: a reader whose bytes nobody references any more */
 export const UNREFERENCED = (): boolean => true

@@ -5,6 +5,7 @@ import { demote, metastoreOrder } from '../balancing/metastore-order.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
 import { detectStream, type StreamKind } from '../thrift/detect.js'
+import { scanReadBuffers } from '../thrift/scanner.js'
 import { MethodLabels } from '../thrift/hms-methods.js'
 import { RouteCore, peerOf, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
 import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
@@ -147,6 +148,8 @@ export class MetastoreRoute extends RouteCore {
     let chosen: BackendInfo | undefined
     const pipe = new Pipe(client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
+      // the read buffers of the Thrift-aware mode, so that the two modes differ in scanning only
+      largeBuffers: scanReadBuffers,
       onDone: (r) => {
         untrack()
         if (chosen !== undefined) this.release(chosen.key, r.bytesFromClient, r.bytesToClient)

@@ -19,7 +19,7 @@
  * in one of those read buffers is walked where it is: in the proxy, copying each read into the
  * scratch area cost about 0.1 CPU-s/GiB (measured), a quarter of the walk.
  */
-import { heapBuffers, LARGE_READ_BYTES, type LargeBuffers } from '../net/read-buffer.js'
+import { heapPool, METASTORE_READ_BYTES, type LargeBuffers } from '../net/read-buffer.js'
 import { instantiateWat } from '../wasm/wat.js'
 
 const KIND = 0
@@ -34,7 +34,7 @@ export const SCRATCH_BYTES = 256 * 1024
 const SLOTS = SCRATCH + SCRATCH_BYTES
 /** read buffers in wasm memory; busy readers beyond these get heap buffers (and the copy) */
 export const WASM_READ_BUFFERS = 16
-const PAGES = Math.ceil((SLOTS + WASM_READ_BUFFERS * LARGE_READ_BYTES) / 65536)
+const PAGES = Math.ceil((SLOTS + WASM_READ_BUFFERS * METASTORE_READ_BYTES) / 65536)
 /** deepest stack the fixed stack area holds */
 export const WASM_MAX_DEPTH = 255
 
@@ -225,7 +225,7 @@ export class WasmFastPath {
 
   /** the read buffers in wasm memory, as views that never detach */
   readBuffers(): Buffer[] {
-    return Array.from({ length: WASM_READ_BUFFERS }, (_, i) => Buffer.from(this.#memory, SLOTS + i * LARGE_READ_BYTES, LARGE_READ_BYTES))
+    return Array.from({ length: WASM_READ_BUFFERS }, (_, i) => Buffer.from(this.#memory, SLOTS + i * METASTORE_READ_BYTES, METASTORE_READ_BYTES))
   }
 
   /** whether `owner`'s current window is in the scratch area at `p` */
@@ -291,10 +291,13 @@ function instantiate(): WasmFastPath | undefined {
 /** The process's instance, or undefined when this Node has no WebAssembly (then JavaScript only). */
 export const wasmFastPath = instantiate()
 
+/** beyond the wasm read buffers */
+const heapScanBuffers = heapPool(METASTORE_READ_BYTES, 4)
+
 /**
- * Large read buffers for sockets whose bytes the scanner walks (the metastore route's backends):
- * the ones in wasm memory first, then heap ones. A retired wasm buffer is reused only once its
- * `free()` says so; those are checked when no other is left.
+ * Large read buffers (METASTORE_READ_BYTES) for sockets whose bytes the scanner walks (the
+ * metastore route's backends): the ones in wasm memory first, then heap ones. A retired wasm
+ * buffer is reused only once its `free()` says so; those are checked when no other is left.
  */
 export class ScanReadBuffers implements LargeBuffers {
   readonly #free: Buffer[]
@@ -311,12 +314,12 @@ export class ScanReadBuffers implements LargeBuffers {
     if (b !== undefined) return b
     const i = this.#retired.findIndex((r) => r.free())
     if (i >= 0) return (this.#retired.splice(i, 1)[0] as { b: Buffer }).b
-    return heapBuffers.take()
+    return heapScanBuffers.take()
   }
 
   give(b: Buffer): void {
     if (this.#fast?.contains(b) === true) this.#free.push(b)
-    else heapBuffers.give(b)
+    else heapScanBuffers.give(b)
   }
 
   retire(b: Buffer, free: () => boolean): void {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ScanReadBuffers, wasmFastPath, WASM_READ_BUFFERS } from '../../src/thrift/binary-wasm.js'
-import { LARGE_READ_BYTES, ReadBuffer } from '../../src/net/read-buffer.js'
+import { METASTORE_READ_BYTES, ReadBuffer } from '../../src/net/read-buffer.js'
 
 const fast = wasmFastPath
 if (fast === undefined) throw new Error('this Node has no WebAssembly: the wasm read buffers cannot be tested')
@@ -8,7 +8,7 @@ if (fast === undefined) throw new Error('this Node has no WebAssembly: the wasm 
 t.test('wasm read buffers first, then heap ones; given back, they are handed out again', async (t) => {
   const pool = new ScanReadBuffers(fast)
   const taken = Array.from({ length: WASM_READ_BUFFERS }, () => pool.take())
-  t.ok(taken.every((b) => fast.contains(b) && b.length === LARGE_READ_BYTES), `the first ${WASM_READ_BUFFERS} lie in wasm memory`)
+  t.ok(taken.every((b) => fast.contains(b) && b.length === METASTORE_READ_BYTES), `the first ${WASM_READ_BUFFERS} lie in wasm memory`)
   t.equal(new Set(taken.map((b) => b.byteOffset)).size, WASM_READ_BUFFERS, 'and do not overlap')
   const extra = pool.take()
   t.notOk(fast.contains(extra), 'then heap buffers')
