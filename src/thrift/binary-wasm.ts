@@ -1,8 +1,9 @@
 /**
  * The binary scanner's fast path (binary.ts `fast`) as a hand-written WebAssembly function: the
  * same walk over field and element headers, about twice as fast as the JavaScript one (no bounds
- * checks per byte, no deoptimization guards; measured in docs/benchmarks.md). It is used for large
- * windows only; small ones stay in JavaScript, where the copy and the call would cost more.
+ * checks per byte, no deoptimization guards; measured in docs/benchmarks.md). The engine uses it for
+ * windows of WASM_FROM_BYTES or more and for windows that already lie in wasm memory; small heap
+ * windows stay in JavaScript, where the copy and the call would cost more than they save.
  *
  * Contract, identical to the JavaScript fast path so the engine cannot tell them apart: called at a
  * field or element boundary with the engine's explicit stack, it skips every whole field and element

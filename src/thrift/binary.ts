@@ -7,7 +7,8 @@
  * the explicit stack itself, so it never re-reads anything and never has to undo. At the first
  * value that does not fit (or does not look right) it hands that value to the byte-exact state
  * machine (`step`), which carries it across the chunk boundary (or reports the error) and gives
- * control back at the next boundary.
+ * control back at the next boundary. The fast path also exists in WebAssembly (binary-wasm.ts,
+ * same contract, about twice as fast), used for large windows.
  */
 import { WASM_MAX_DEPTH, wasmFastPath } from './binary-wasm.js'
 import { K_LIST, K_MAP, K_STRUCT, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
