@@ -330,7 +330,7 @@ export class ThriftForwarder {
     if (b !== this.#backend || this.#closed) return
     this.#backend = undefined
     b.socket.destroy()
-    // client writes may still point into its read buffer: only an idle client makes it reusable
+    // client writes may still point into its read buffer: it is reused once they are flushed
     b.rb.release(this.#clientFlushed)
     this.#h.release(b.key, b.fromClient, b.toClient)
     this.#lastFailed = b.key

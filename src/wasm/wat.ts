@@ -62,7 +62,8 @@ export function assembleWat(text: string): Uint8Array {
     const ty = g.find((x) => Array.isArray(x) && x[0] === 'mut')
     const t = Array.isArray(ty) ? ty[1] : g.find((x) => typeof x === 'string' && x in VALTYPE)
     const init = list(g[g.length - 1])
-    return [valtype(t), Array.isArray(ty) ? 1 : 0, init[0] === 'i64.const' ? 0x42 : 0x41, ...sleb(int(init[1])), 0x0b]
+    const value = init[0] === 'i64.const' ? [0x42, ...sleb(int(init[1]))] : [0x41, ...sleb(i32(init[1]))]
+    return [valtype(t), Array.isArray(ty) ? 1 : 0, ...value, 0x0b]
   })
   funcs.forEach((f, i) => {
     exportOf(f, 0x00, i)
@@ -177,8 +178,11 @@ function emit(n: Node, c: Ctx): void {
       out.push(op === 'br' ? 0x0c : 0x0d, ...uleb(c.labels.length - 1 - l))
       return
     }
-    case 'i32.const': case 'i64.const':
-      out.push(op === 'i32.const' ? 0x41 : 0x42, ...sleb(int(imm[0])))
+    case 'i32.const':
+      out.push(0x41, ...sleb(i32(imm[0])))
+      return
+    case 'i64.const':
+      out.push(0x42, ...sleb(int(imm[0])))
       return
   }
   const code = OPS[op]
@@ -227,7 +231,11 @@ function index(m: Map<string, number>, key: string | undefined, what: string): n
 function int(n: Node | undefined): number {
   const v = typeof n === 'string' ? Number(n.replace(/_/g, '')) : NaN
   if (!Number.isInteger(v)) throw new WatError(`expected an integer, got ${JSON.stringify(n)}`)
-  // hex constants above 2^31 (0xff00ff00) mean the i32 with that bit pattern
+  return v
+}
+/** an i32 constant: hex ones above 2^31 (0xff00ff00) mean the i32 with that bit pattern */
+function i32(n: Node | undefined): number {
+  const v = int(n)
   return v > 0x7fffffff && v <= 0xffffffff ? v | 0 : v
 }
 
