@@ -1,11 +1,11 @@
 import type net from 'node:net'
-import type { MetastoreRouteConfig } from '../config/types.js'
+import type { HostPort, MetastoreRouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { demote, metastoreOrder } from '../balancing/metastore-order.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
 import { detectStream, type StreamKind } from '../thrift/detect.js'
-import { scanReadBuffers } from '../thrift/scanner.js'
+import { scanReadBuffers, wasmUnavailable } from '../thrift/scanner.js'
 import { MethodLabels } from '../thrift/hms-methods.js'
 import { RouteCore, peerOf, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
 import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
@@ -55,6 +55,14 @@ export class MetastoreRoute extends RouteCore {
 
   get config(): MetastoreRouteConfig {
     return this.#cfg
+  }
+
+  override async start(): Promise<HostPort> {
+    const addr = await super.start()
+    if (this.#cfg.mode !== 'pipe' && wasmUnavailable !== undefined) {
+      this.log.warn({ reason: wasmUnavailable }, 'Thrift scanner without WebAssembly: large answers cost about twice the CPU')
+    }
+    return addr
   }
 
   /** Reload in place: selection, mode, limits, timeouts; a new discovery when the target changed. Live connections keep theirs. */

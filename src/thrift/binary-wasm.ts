@@ -284,12 +284,24 @@ export class WasmFastPath {
   }
 }
 
+/** Why the process runs without the wasm fast path (undefined: it has it). */
+export let wasmUnavailable: string | undefined
+
 function instantiate(): WasmFastPath | undefined {
-  const x = instantiateWat(WAT)
-  return x === undefined ? undefined : new WasmFastPath(x as unknown as Exports)
+  // Trap: instantiating reserves address space for the memory's guard regions (gigabytes, not
+  // resident); under `ulimit -v` that fails with "Out of memory". The scanner then runs on its
+  // JavaScript fast path rather than the process failing to start.
+  try {
+    const x = instantiateWat(WAT)
+    if (x !== undefined) return new WasmFastPath(x as unknown as Exports)
+    wasmUnavailable = 'this Node has no WebAssembly (--jitless?)'
+  } catch (err) {
+    wasmUnavailable = err instanceof Error ? err.message : String(err)
+  }
+  return undefined
 }
 
-/** The process's instance, or undefined when this Node has no WebAssembly (then JavaScript only). */
+/** The process's instance, or undefined without WebAssembly (then JavaScript only). */
 export const wasmFastPath = instantiate()
 
 /** beyond the wasm read buffers */

@@ -25,11 +25,13 @@ interface Run {
   exit: Promise<number | null>
 }
 
-function run(t: Test, args: string[], env: Record<string, string> = {}): Run {
+/** `addressSpaceKiB`: run under `ulimit -v` (bash) with that limit */
+function run(t: Test, args: string[], env: Record<string, string> = {}, addressSpaceKiB?: number): Run {
   // every spawned proxy gets its own admin port unless the test sets one
   const keep = args[0] === 'status' || args[0] === 'check' || args.includes('--help') || args.includes('--version') || args.some((a) => a.startsWith('--admin-listen'))
   const argv = keep ? args : [...args, '--admin-listen', '127.0.0.1:0']
-  const proc = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const cmd = addressSpaceKiB === undefined ? [process.execPath, BIN, ...argv] : ['bash', '-c', `ulimit -v ${addressSpaceKiB} && exec "$@"`, 'bash', process.execPath, BIN, ...argv]
+  const proc = spawn(cmd[0] as string, cmd.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: Record<string, unknown>[] = []
   let err = ''
   let buf = ''
@@ -198,6 +200,22 @@ t.test('both routes in one process: HS2 from a flag, metastores from hive-site.x
   t.equal((await c.getDatabase('default')).description, 'm1')
   await m1.close()
   t.equal((await c.getDatabase('default')).description, 'm2', 'failover on the same client connection')
+  await c.close()
+  r.proc.kill('SIGTERM')
+  t.equal(await r.exit, 0)
+})
+
+t.test('under an address-space limit WebAssembly cannot reserve its memory: the metastore route still works, and says so', async (t) => {
+  // wasm memory reserves gigabytes of (never resident) address space for its guard regions
+  const m = await startHmsStub({ id: 'm1' })
+  t.teardown(() => m.close())
+  const hmsPort = await freePort()
+  const r = run(t, ['--metastore', `thrift://127.0.0.1:${m.port}`, '--metastore-listen', `127.0.0.1:${hmsPort}`], {}, 4_000_000)
+  await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
+  const warn = r.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('Thrift scanner without WebAssembly'))
+  t.match(warn, { level: 'warn', reason: /memory/i }, `the reason is logged: ${JSON.stringify(warn)}`)
+  const c = await connectHms({ host: '127.0.0.1', port: hmsPort })
+  t.equal((await c.getPartitions('default', 't', 3000)).length, 3000, 'a large answer through the JavaScript scanner')
   await c.close()
   r.proc.kill('SIGTERM')
   t.equal(await r.exit, 0)
