@@ -59,9 +59,8 @@ export class MetastoreRoute extends RouteCore {
 
   override async start(): Promise<HostPort> {
     const addr = await super.start()
-    if (this.#cfg.mode !== 'pipe' && wasmUnavailable !== undefined) {
-      this.log.warn({ reason: wasmUnavailable }, 'Thrift scanner without WebAssembly: large answers cost about twice the CPU')
-    }
+    const noWasm = this.#cfg.mode === 'pipe' ? undefined : wasmUnavailable()
+    if (noWasm !== undefined) this.log.warn({ reason: noWasm }, 'Thrift scanner without WebAssembly: large answers cost about twice the CPU')
     return addr
   }
 

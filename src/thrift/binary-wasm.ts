@@ -284,25 +284,41 @@ export class WasmFastPath {
   }
 }
 
-/** Why the process runs without the wasm fast path (undefined: it has it). */
-export let wasmUnavailable: string | undefined
+let instance: WasmFastPath | undefined
+let tried = false
+let unavailable: string | undefined
 
 function instantiate(): WasmFastPath | undefined {
   // Trap: instantiating reserves address space for the memory's guard regions (gigabytes, not
   // resident); under `ulimit -v` that fails with "Out of memory". The scanner then runs on its
-  // JavaScript fast path rather than the process failing to start.
+  // JavaScript fast path rather than the process failing.
   try {
     const x = instantiateWat(WAT)
     if (x !== undefined) return new WasmFastPath(x as unknown as Exports)
-    wasmUnavailable = 'this Node has no WebAssembly (--jitless?)'
+    unavailable = 'this Node has no WebAssembly (--jitless?)'
   } catch (err) {
-    wasmUnavailable = err instanceof Error ? err.message : String(err)
+    unavailable = err instanceof Error ? err.message : String(err)
   }
   return undefined
 }
 
-/** The process's instance, or undefined without WebAssembly (then JavaScript only). */
-export const wasmFastPath = instantiate()
+/**
+ * The process's instance, created on first use (a process without metastore routes never pays
+ * for it: about 3 MiB and the compile); undefined without WebAssembly (then JavaScript only).
+ */
+export function wasmFastPath(): WasmFastPath | undefined {
+  if (!tried) {
+    tried = true
+    instance = instantiate()
+  }
+  return instance
+}
+
+/** Why the process runs without the wasm fast path; undefined when it has it. */
+export function wasmUnavailable(): string | undefined {
+  wasmFastPath()
+  return unavailable
+}
 
 /** beyond the wasm read buffers */
 const heapScanBuffers = heapPool(METASTORE_READ_BYTES, 4)
@@ -313,17 +329,18 @@ const heapScanBuffers = heapPool(METASTORE_READ_BYTES, 4)
  * buffer is reused only once its `free()` says so; those are checked when no other is left.
  */
 export class ScanReadBuffers implements LargeBuffers {
-  readonly #free: Buffer[]
+  /** the wasm buffers not handed out; filled on first use */
+  #free: Buffer[] | undefined
   readonly #retired: { b: Buffer; free: () => boolean }[] = []
-  readonly #fast: WasmFastPath | undefined
+  readonly #fast: () => WasmFastPath | undefined
 
-  constructor(fast: WasmFastPath | undefined) {
+  constructor(fast: () => WasmFastPath | undefined) {
     this.#fast = fast
-    this.#free = fast?.readBuffers() ?? []
   }
 
   take(): Buffer {
-    const b = this.#free.pop()
+    const free = (this.#free ??= this.#fast()?.readBuffers() ?? [])
+    const b = free.pop()
     if (b !== undefined) return b
     const i = this.#retired.findIndex((r) => r.free())
     if (i >= 0) return (this.#retired.splice(i, 1)[0] as { b: Buffer }).b
@@ -331,17 +348,17 @@ export class ScanReadBuffers implements LargeBuffers {
   }
 
   give(b: Buffer): void {
-    if (this.#fast?.contains(b) === true) this.#free.push(b)
+    if (this.#fast()?.contains(b) === true) (this.#free ??= []).push(b)
     else heapScanBuffers.give(b)
   }
 
   retire(b: Buffer, free: () => boolean): void {
-    if (this.#fast?.contains(b) === true) this.#retired.push({ b, free })
+    if (this.#fast()?.contains(b) === true) this.#retired.push({ b, free })
   }
 
   /** wasm buffers ready to hand out, and retired ones (for tests) */
   get counts(): { free: number; retired: number } {
-    return { free: this.#free.length, retired: this.#retired.length }
+    return { free: (this.#free ??= this.#fast()?.readBuffers() ?? []).length, retired: this.#retired.length }
   }
 }
 

@@ -10,7 +10,7 @@
  * control back at the next boundary. The fast path also exists in WebAssembly (binary-wasm.ts,
  * same contract, about twice as fast), used for large windows.
  */
-import { WASM_MAX_DEPTH, wasmFastPath } from './binary-wasm.js'
+import { WASM_MAX_DEPTH, wasmFastPath, type WasmFastPath } from './binary-wasm.js'
 import { K_LIST, K_MAP, K_STRUCT, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
 
 // Trap: these tables and constants stay in this module. Imported from another one, the fast path
@@ -70,8 +70,12 @@ CLASS[T_MAP] = C_MAP
 CLASS[T_SET] = C_LIST
 CLASS[T_LIST] = C_LIST
 
-/** the same fast path in WebAssembly (binary-wasm.ts), for large windows; undefined without wasm */
-const wasm = wasmFastPath?.withTables(CLASS, SIZE)
+/**
+ * The same fast path in WebAssembly (binary-wasm.ts), for large windows: set up when the first
+ * binary engine is made; stays undefined without wasm.
+ */
+let wasm: WasmFastPath | undefined
+let wasmTried = false
 /** default `wasmFrom`: windows at least this long go to the wasm fast path */
 export const WASM_FROM_BYTES = 4096
 
@@ -83,6 +87,10 @@ export class BinaryEngine extends ScanCore {
   /** `wasmFrom`: see ThriftScannerOptions (tests run both fast paths with 0 and Infinity) */
   constructor(maxDepth: number, onHeader: (h: MessageHeader) => void, wasmFrom = WASM_FROM_BYTES) {
     super(maxDepth, onHeader)
+    if (!wasmTried) {
+      wasmTried = true
+      wasm = wasmFastPath()?.withTables(CLASS, SIZE)
+    }
     this.wasmFrom = wasm !== undefined && maxDepth <= WASM_MAX_DEPTH ? wasmFrom : Infinity
     this.reset()
   }
@@ -397,7 +405,7 @@ export class BinaryEngine extends ScanCore {
   }
 
   /** The fast path in wasm (same contract, see binary-wasm.ts). */
-  private fastWasm(w: NonNullable<typeof wasm>): boolean {
+  private fastWasm(w: WasmFastPath): boolean {
     const start = this.pos
     const code = w.scan(this, this.buf, start, this.end, this.depth, this.maxDepth, this.kind, this.left, this.t1, this.t2)
     if (code === 1) return this.atField(w.p, w.depth, start)

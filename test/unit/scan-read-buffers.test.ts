@@ -2,11 +2,11 @@ import t from 'tap'
 import { ScanReadBuffers, wasmFastPath, WASM_READ_BUFFERS } from '../../src/thrift/binary-wasm.js'
 import { METASTORE_READ_BYTES, ReadBuffer } from '../../src/net/read-buffer.js'
 
-const fast = wasmFastPath
+const fast = wasmFastPath()
 if (fast === undefined) throw new Error('this Node has no WebAssembly: the wasm read buffers cannot be tested')
 
 t.test('wasm read buffers first, then heap ones; given back, they are handed out again', async (t) => {
-  const pool = new ScanReadBuffers(fast)
+  const pool = new ScanReadBuffers(() => fast)
   const taken = Array.from({ length: WASM_READ_BUFFERS }, () => pool.take())
   t.ok(taken.every((b) => fast.contains(b) && b.length === METASTORE_READ_BYTES), `the first ${WASM_READ_BUFFERS} lie in wasm memory`)
   t.equal(new Set(taken.map((b) => b.byteOffset)).size, WASM_READ_BUFFERS, 'and do not overlap')
@@ -19,7 +19,7 @@ t.test('wasm read buffers first, then heap ones; given back, they are handed out
 })
 
 t.test('a retired wasm buffer is reused only once nothing references it', async (t) => {
-  const pool = new ScanReadBuffers(fast)
+  const pool = new ScanReadBuffers(() => fast)
   const taken = Array.from({ length: WASM_READ_BUFFERS }, () => pool.take())
   let flushed = false
   pool.retire(taken[0] as Buffer, () => flushed)
@@ -31,7 +31,7 @@ t.test('a retired wasm buffer is reused only once nothing references it', async 
 })
 
 t.test('ReadBuffer.release gives back or retires by what `free` says', async (t) => {
-  const pool = new ScanReadBuffers(fast)
+  const pool = new ScanReadBuffers(() => fast)
   const reader = (): ReadBuffer => {
     const rb = new ReadBuffer(pool)
     const big = Buffer.alloc(8192, 1)
