@@ -31,7 +31,7 @@ const CLASS = 2048
 const SIZE = 2304
 const SCRATCH = 4096
 /** bytes of a window copied at once; a larger window is scanned in slices of this size */
-export const SCRATCH_BYTES = 256 * 1024
+const SCRATCH_BYTES = 256 * 1024
 const SLOTS = SCRATCH + SCRATCH_BYTES
 /** read buffers in wasm memory; busy readers beyond these get heap buffers (and the copy) */
 export const WASM_READ_BUFFERS = 16
@@ -250,7 +250,7 @@ export class WasmFastPath {
     const mem = this.#mem
     let delta: number
     let lim = end
-    if (buf.buffer === this.#memory) delta = buf.byteOffset
+    if (this.contains(buf)) delta = buf.byteOffset
     else {
       if (!this.holds(owner, p)) {
         this.#lim = end - p > SCRATCH_BYTES ? p + SCRATCH_BYTES : end
@@ -338,9 +338,13 @@ export class ScanReadBuffers implements LargeBuffers {
     this.#fast = fast
   }
 
+  /** the wasm buffers not handed out (creating the instance on first use) */
+  #wasmFree(): Buffer[] {
+    return (this.#free ??= this.#fast()?.readBuffers() ?? [])
+  }
+
   take(): Buffer {
-    const free = (this.#free ??= this.#fast()?.readBuffers() ?? [])
-    const b = free.pop()
+    const b = this.#wasmFree().pop()
     if (b !== undefined) return b
     const i = this.#retired.findIndex((r) => r.free())
     if (i >= 0) return (this.#retired.splice(i, 1)[0] as { b: Buffer }).b
@@ -348,7 +352,7 @@ export class ScanReadBuffers implements LargeBuffers {
   }
 
   give(b: Buffer): void {
-    if (this.#fast()?.contains(b) === true) (this.#free ??= []).push(b)
+    if (this.#fast()?.contains(b) === true) this.#wasmFree().push(b)
     else heapScanBuffers.give(b)
   }
 
@@ -358,7 +362,7 @@ export class ScanReadBuffers implements LargeBuffers {
 
   /** wasm buffers ready to hand out, and retired ones (for tests) */
   get counts(): { free: number; retired: number } {
-    return { free: (this.#free ??= this.#fast()?.readBuffers() ?? []).length, retired: this.#retired.length }
+    return { free: this.#wasmFree().length, retired: this.#retired.length }
   }
 }
 

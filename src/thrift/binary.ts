@@ -75,7 +75,6 @@ CLASS[T_LIST] = C_LIST
  * binary engine is made; stays undefined without wasm.
  */
 let wasm: WasmFastPath | undefined
-let wasmTried = false
 /** default `wasmFrom`: windows at least this long go to the wasm fast path */
 export const WASM_FROM_BYTES = 4096
 
@@ -83,20 +82,23 @@ export class BinaryEngine extends ScanCore {
   private strict = true
   /** windows with at least this many bytes left go to the wasm fast path (Infinity: never) */
   private readonly wasmFrom: number
+  /** the current window lies in wasm memory (a read buffer there): wasm walks it in place */
+  private inWasm = false
 
   /** `wasmFrom`: see ThriftScannerOptions (tests run both fast paths with 0 and Infinity) */
   constructor(maxDepth: number, onHeader: (h: MessageHeader) => void, wasmFrom = WASM_FROM_BYTES) {
     super(maxDepth, onHeader)
-    if (!wasmTried) {
-      wasmTried = true
-      wasm = wasmFastPath()?.withTables(CLASS, SIZE)
-    }
+    // wasmFastPath() tries once per process; the tables are copied when it first succeeds
+    if (wasm === undefined) wasm = wasmFastPath()?.withTables(CLASS, SIZE)
     this.wasmFrom = wasm !== undefined && maxDepth <= WASM_MAX_DEPTH ? wasmFrom : Infinity
     this.reset()
   }
 
   override run(buf: Buffer, pos: number, end: number): number {
-    wasm?.forget(this)
+    if (wasm !== undefined) {
+      wasm.forget(this)
+      this.inWasm = this.wasmFrom !== Infinity && wasm.contains(buf)
+    }
     return super.run(buf, pos, end)
   }
 
@@ -240,9 +242,7 @@ export class BinaryEngine extends ScanCore {
    * consumed nothing and stopped at a field header (the caller then reads that header byte by byte).
    */
   private fast(): boolean {
-    if (wasm !== undefined && (this.end - this.pos >= this.wasmFrom || wasm.holds(this, this.pos) || (this.wasmFrom !== Infinity && wasm.contains(this.buf)))) {
-      return this.fastWasm(wasm)
-    }
+    if (wasm !== undefined && (this.inWasm || this.end - this.pos >= this.wasmFrom || wasm.holds(this, this.pos))) return this.fastWasm(wasm)
     const b = this.buf
     // one unaligned big-endian load per length: about 15 % less scanner CPU than four byte loads
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
