@@ -17,6 +17,7 @@ export const DEFAULTS = {
     maxConnectAttempts: 3,
     idleTimeoutMs: 0,
     ejection: { failures: 3, baseMs: 5_000, maxMs: 120_000 },
+    transport: 'auto',
   },
   /** Hive's own defaults for the JDBC URL (hive-ha-semantics.md §1.2) */
   jdbc: {

@@ -1,8 +1,7 @@
-import type net from 'node:net'
 import { AllBackendsFailedError, ErrorCodes, ProxyError, errorCode, errorMessage, type ConnectAttempt } from '../errors.js'
 import type { BackendInfo } from '../backends/backend.js'
 
-export interface FailoverPlan {
+export interface FailoverPlan<S> {
   /** total connect attempts for this client connection */
   maxAttempts: number
   /**
@@ -10,7 +9,7 @@ export interface FailoverPlan {
    * every attempt, so discovery changes between attempts are seen (as the JDBC driver re-reads ZooKeeper).
    */
   next(tried: ReadonlySet<string>): BackendInfo | undefined
-  connect(b: BackendInfo): Promise<net.Socket>
+  connect(b: BackendInfo): Promise<S>
   onFailure(b: BackendInfo, err: unknown): void
   /** give up early (client went away, route stopping) */
   aborted(): boolean
@@ -21,7 +20,7 @@ export interface FailoverPlan {
  * Rejects with HHP_ERR_NO_BACKEND when nothing was usable at all, else AllBackendsFailedError
  * listing every attempt.
  */
-export async function connectWithFailover(plan: FailoverPlan): Promise<{ socket: net.Socket; backend: BackendInfo; attempts: ConnectAttempt[] }> {
+export async function connectWithFailover<S>(plan: FailoverPlan<S>): Promise<{ socket: S; backend: BackendInfo; attempts: ConnectAttempt[] }> {
   const tried = new Set<string>()
   const attempts: ConnectAttempt[] = []
   let lastErr: unknown

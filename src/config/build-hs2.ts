@@ -2,10 +2,11 @@
 import { DEFAULTS } from '../defaults.js'
 import { JdbcUrlError, type ConfigProblem } from '../errors.js'
 import { buildEach, buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
-import { listenAddress, mr3AppIdNamespace, oneOf, routeName, show, whole } from './checks.js'
+import { listenAddress, mr3AppIdNamespace, oneOf, routeName, show, whole, type Check } from './checks.js'
+import { handlesUnavailable } from '../net/handles.js'
 import { EXAMPLE_URL } from './flags.js'
 import { hs2TargetFromJdbcUrl } from './jdbc-url.js'
-import { HS2_POLICIES, type Hs2RouteConfig, type Hs2Target } from './types.js'
+import { HS2_POLICIES, HS2_TRANSPORTS, type Hs2RouteConfig, type Hs2Transport, type Hs2Target } from './types.js'
 import type { RawRoute } from './yaml-file.js'
 
 const HS2 = DEFAULTS.hs2
@@ -29,8 +30,17 @@ function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems:
     maxConnectAttempts: get('maxConnectAttempts', HS2.maxConnectAttempts, whole(1, HS2.maxConnectAttempts)),
     idleTimeoutMs: get('idleTimeoutMs', HS2.idleTimeoutMs, whole(0, 600_000)),
     ejection,
+    transport: get('transport', HS2.transport, transportCheck),
     mr3AppIdNamespace: mr3Namespace(r, get, target, problems),
   }
+}
+
+/** `handles` asked for explicitly must be available here; `auto` falls back to sockets quietly. */
+const transportCheck: Check<Hs2Transport> = (value) => {
+  const r = oneOf(HS2_TRANSPORTS)(value)
+  const why = r.ok && r.value === 'handles' ? handlesUnavailable() : undefined
+  if (why === undefined) return r
+  return { ok: false, message: `bare TCP handles are not available in this Node (${why})`, fix: 'use auto (it falls back to sockets) or sockets' }
 }
 
 /** Only meaningful with ZooKeeper discovery: the appId znode lives in the quorum of the URL. */

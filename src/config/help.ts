@@ -5,7 +5,7 @@
 import { DEFAULTS } from '../defaults.js'
 import { EXAMPLE_METASTORE_URIS, EXAMPLE_URL, SETTINGS } from './flags.js'
 import { HIVE_SITE_KEYS } from './hive-site.js'
-import { METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
+import { HS2_TRANSPORTS, METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
 
 const { hs2: HS2, metastore: HMS } = DEFAULTS
 const COLUMN = 38
@@ -102,6 +102,7 @@ export const HELP_TEXT = [
   note(`      idleTimeoutMs: ${HS2.idleTimeoutMs}`, '0 = never close idle connections'),
   `      ${ejection(HS2.ejection)}`,
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
+  note(`      transport: ${HS2.transport}`, `${HS2_TRANSPORTS.join(' | ')}; auto = handles when Node offers them`),
   note('  metastore:', 'a list of routes; a single mapping is one route'),
   note('    - name: metastore', 'default metastore, metastore-2 ...; unique'),
   note(`      uris: "${EXAMPLE_METASTORE_URIS}"`, 'tried in this order'),

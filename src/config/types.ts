@@ -11,6 +11,13 @@ export interface HostPort {
 export type Hs2Policy = 'random' | 'round-robin' | 'least-connections'
 export const HS2_POLICIES: readonly Hs2Policy[] = ['random', 'round-robin', 'least-connections']
 
+/**
+ * How an HS2 route moves bytes: `handles` pipes bare libuv TCP handles (net/handles.ts explains
+ * why and the trap), `sockets` uses net.Socket, `auto` = handles when this Node offers them.
+ */
+export type Hs2Transport = 'auto' | 'handles' | 'sockets'
+export const HS2_TRANSPORTS: readonly Hs2Transport[] = ['auto', 'handles', 'sockets']
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -47,6 +54,7 @@ export interface Hs2RouteConfig {
   /** a proxied connection with no bytes either way for this long is closed; 0 = never */
   idleTimeoutMs: number
   ejection: EjectionConfig
+  transport: Hs2Transport
   /**
    * Hive on MR3: the namespace (hive.mr3.zookeeper.appid.namespace, e.g. `mr3AppId`) whose znode
    * `/<ns>/appId` holds the shared DAGAppMaster's application id; shown by the admin API. Only

@@ -34,7 +34,7 @@ interface Schema {
 const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
 const HS2_SCHEMA: Schema = {
   name: 'leaf', url: 'leaf', listen: 'leaf', policy: 'leaf', connectTimeoutMs: 'leaf',
-  maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf', ejection: EJECTION, mr3AppIdNamespace: 'leaf',
+  maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf', ejection: EJECTION, mr3AppIdNamespace: 'leaf', transport: 'leaf',
 }
 const METASTORE_SCHEMA: Schema = {
   name: 'leaf', uris: 'leaf', listen: 'leaf', selection: 'leaf', mode: 'leaf', discovery: 'leaf',

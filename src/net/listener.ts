@@ -5,16 +5,25 @@ import type { HostPort } from '../config/types.js'
 /**
  * Accepts client connections and hands each to `onConnection`, which owns the socket from then on
  * and must close it on every path. Sockets arrive paused (nothing is read until the route has a
- * backend) and half-open capable (a client's EOF is forwarded, not turned into a close).
+ * backend), half-open capable (a client's EOF is forwarded, not turned into a close) and with an
+ * 'error' listener (a reset before the owner listens must not become an uncaught error). A failed
+ * accept (EMFILE, ...) goes to `onAcceptError`; net.Server keeps listening.
  */
 export class Listener {
   readonly #server: net.Server
   readonly #want: HostPort
+  #listening = false
 
   /** Live connections are tracked by their owner (the route), not here. */
-  constructor(want: HostPort, onConnection: (socket: net.Socket) => void) {
+  constructor(want: HostPort, onConnection: (socket: net.Socket) => void, onAcceptError: (err: Error) => void = () => {}) {
     this.#want = want
-    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, onConnection)
+    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => {
+      socket.on('error', ignore)
+      onConnection(socket)
+    })
+    this.#server.on('error', (err) => {
+      if (this.#listening) onAcceptError(err)
+    })
   }
 
   /** Binds; rejects with HHP_ERR_LISTEN (e.g. EADDRINUSE) naming the address. */
@@ -26,6 +35,7 @@ export class Listener {
       this.#server.once('error', onError)
       this.#server.listen(this.#want.port, this.#want.host, () => {
         this.#server.off('error', onError)
+        this.#listening = true
         resolve(this.address())
       })
     })
@@ -47,3 +57,5 @@ export class Listener {
     return Promise.resolve()
   }
 }
+
+function ignore(): void {}

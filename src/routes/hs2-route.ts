@@ -1,17 +1,32 @@
-import type net from 'node:net'
+import net from 'node:net'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
+import { HandlePipe } from '../net/handle-pipe.js'
+import { HandleListener } from '../net/handle-listener.js'
+import { dialHandle } from '../net/handle-dial.js'
+import { handlePeer } from '../net/tcp-conn.js'
+import { handleBindings, type HandleBindings, type TcpHandle } from '../net/handles.js'
 import type { Mr3AppIdStatus, Mr3AppIdWatcher } from '../discovery/mr3-appid.js'
-import { RouteCore, peerOf, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
+import { RouteCore, peerOf, socketAcceptor, type AcceptorFactory, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
 
 export type { RouteDeps, RouteSnapshot }
 
 export interface Hs2RouteSnapshot extends RouteSnapshot {
   /** Hive on MR3: the shared DAGAppMaster's application id, when configured */
   mr3: Mr3AppIdStatus | undefined
+  /** what moves the bytes, as decided at start (`auto` resolved) */
+  transport: 'handles' | 'sockets'
+}
+
+/** What an HS2 route accepts: a net.Socket, or a bare TCP handle (transport `handles`). */
+type Hs2Client = net.Socket | TcpHandle
+
+function acceptorFor(handles: HandleBindings | undefined): AcceptorFactory<Hs2Client> {
+  if (handles === undefined) return socketAcceptor
+  return (listen, accept, acceptError) => new HandleListener(handles, listen, accept, acceptError)
 }
 
 /**
@@ -20,14 +35,18 @@ export interface Hs2RouteSnapshot extends RouteSnapshot {
  * client connection). Once connected nothing is ever re-sent elsewhere: HS2 sessions live in one
  * server's memory.
  */
-export class Hs2Route extends RouteCore {
+export class Hs2Route extends RouteCore<Hs2Client> {
   #cfg: Hs2RouteConfig
   #policy: Policy
   #picks = 0
   #mr3: Mr3AppIdWatcher | undefined
+  /** set when the route runs on bare handles; fixed for the route's life (a reload does not change it) */
+  readonly #handles: HandleBindings | undefined
 
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks, mr3?: Mr3AppIdWatcher) {
-    super(cfg, discovery, deps, 'hs2-route', drain)
+    const handles = cfg.transport === 'sockets' ? undefined : handleBindings()
+    super(cfg, discovery, deps, 'hs2-route', drain, acceptorFor(handles))
+    this.#handles = handles
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.#mr3 = mr3
@@ -65,14 +84,71 @@ export class Hs2Route extends RouteCore {
   }
 
   snapshot(): Hs2RouteSnapshot {
-    return { ...this.baseSnapshot('hs2'), mr3: this.#mr3?.status() }
+    return { ...this.baseSnapshot('hs2'), mr3: this.#mr3?.status(), transport: this.#handles === undefined ? 'sockets' : 'handles' }
   }
 
   protected describe(): { target: string; policy: string } {
     return { target: this.#cfg.url, policy: this.#cfg.policy }
   }
 
-  protected onClient(client: net.Socket, id: number): void {
+  protected closeClient(client: Hs2Client): void {
+    if (client instanceof net.Socket) client.destroy()
+    else client.close()
+  }
+
+  protected peer(client: Hs2Client): string {
+    return client instanceof net.Socket ? peerOf(client) : handlePeer(client)
+  }
+
+  protected onClient(client: Hs2Client, id: number): void {
+    if (client instanceof net.Socket) this.#socketClient(client, id)
+    else if (this.#handles !== undefined) this.#handleClient(this.#handles, client, id)
+    else client.close()
+  }
+
+  #handleClient(b: HandleBindings, client: TcpHandle, id: number): void {
+    let chosen: BackendInfo | undefined
+    const pipe = new HandlePipe(b, client, {
+      idleTimeoutMs: this.#cfg.idleTimeoutMs,
+      onDone: (r) => {
+        untrack()
+        if (chosen === undefined) return
+        this.release(chosen.key, r.bytesFromClient, r.bytesToClient)
+        if (this.log.isLevelEnabled('debug')) {
+          this.log.debug(
+            { conn: id, backend: chosen.key, reason: r.reason, err: r.error?.message, bytesFromClient: r.bytesFromClient, bytesToClient: r.bytesToClient },
+            'connection closed',
+          )
+        }
+      },
+    })
+    const untrack = this.track(pipe)
+    const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> => dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
+    const connect = (): void => {
+      this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial).then(
+        ({ socket, backend }) => {
+          if (pipe.destroyed) {
+            // cut while connecting (shutdown): this backend connection was never used
+            socket.close()
+            this.release(backend.key, 0, 0)
+            return
+          }
+          chosen = backend
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: pipe.clientPeer(), backend: backend.key }, 'connection open')
+          pipe.attach(socket)
+        },
+        (err: unknown) => {
+          this.rejected(id, client, err)
+          pipe.destroy('no-backend')
+        },
+      )
+    }
+    // the common case (backends listed) connects in this tick; only an empty route waits
+    if (this.hasBackends()) connect()
+    else void this.waitForBackends(this.#cfg.connectTimeoutMs).then(connect)
+  }
+
+  #socketClient(client: net.Socket, id: number): void {
     let chosen: BackendInfo | undefined
     const pipe = new Pipe(client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
@@ -90,7 +166,7 @@ export class Hs2Route extends RouteCore {
     })
     const untrack = this.track(pipe)
     const connect = (): void => {
-      this.connectBackend(id, this.#pickUntried, () => client.destroyed, pipe.onread).then(
+      this.connectBackend(id, this.#pickUntried, () => client.destroyed, this.dialSocket(pipe.onread)).then(
         ({ socket, backend }) => {
           chosen = backend
           if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: peerOf(client), backend: backend.key }, 'connection open')

@@ -7,7 +7,7 @@ import { Pipe } from '../net/pipe.js'
 import { detectStream, type StreamKind } from '../thrift/detect.js'
 import { scanReadBuffers, wasmUnavailable } from '../thrift/scanner.js'
 import { MethodLabels } from '../thrift/hms-methods.js'
-import { RouteCore, peerOf, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
+import { RouteCore, peerOf, socketAcceptor, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
 import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
 
 /** Upper bounds (seconds) of the call-duration histogram buckets; a last bucket holds the rest. */
@@ -42,14 +42,14 @@ export interface MetastoreRouteSnapshot extends RouteSnapshot {
  * calls, session replay); SASL and anything unknown are byte-piped with connect-time failover
  * only, untouched. `mode: pipe` skips the sniffing and pipes everything.
  */
-export class MetastoreRoute extends RouteCore {
+export class MetastoreRoute extends RouteCore<net.Socket> {
   #cfg: MetastoreRouteConfig
   readonly #labels = new MethodLabels()
   readonly #calls = new Map<string, MethodStats>()
   readonly #streams: Record<string, number> = {}
 
   constructor(cfg: MetastoreRouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
-    super(cfg, discovery, deps, 'metastore-route', drain)
+    super(cfg, discovery, deps, 'metastore-route', drain, socketAcceptor)
     this.#cfg = cfg
   }
 
@@ -76,6 +76,14 @@ export class MetastoreRoute extends RouteCore {
 
   protected describe(): { target: string; policy: string } {
     return { target: this.#cfg.uris, policy: this.#cfg.selection }
+  }
+
+  protected closeClient(client: net.Socket): void {
+    client.destroy()
+  }
+
+  protected peer(client: net.Socket): string {
+    return peerOf(client)
   }
 
   protected onClient(client: net.Socket, id: number): void {
@@ -129,7 +137,7 @@ export class MetastoreRoute extends RouteCore {
           await this.waitForBackends(this.#cfg.connectTimeoutMs)
           const order = demote(metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random), avoid)
           try {
-            const r = await this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, onread)
+            const r = await this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, this.dialSocket(onread))
             log.debug({ backend: r.backend.key }, 'metastore connected')
             return r
           } catch (err) {
@@ -166,7 +174,7 @@ export class MetastoreRoute extends RouteCore {
     void this.waitForBackends(this.#cfg.connectTimeoutMs)
       .then(() => {
         const order = metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random)
-        return this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, pipe.onread)
+        return this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, this.dialSocket(pipe.onread))
       })
       .then(
         ({ socket, backend }) => {

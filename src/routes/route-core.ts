@@ -47,12 +47,25 @@ export interface Tracked {
   destroy(reason: string): void
 }
 
+/** Where a route accepts its clients (net/listener.ts, net/handle-listener.ts). */
+export interface Acceptor {
+  /** binds; rejects with HHP_ERR_LISTEN */
+  listen(): Promise<HostPort>
+  address(): HostPort
+  /** stop accepting, live connections untouched; idempotent */
+  stopAccepting(): Promise<void>
+}
+
+/** Makes the route's acceptor: every accepted client goes to `accept`, every failed accept to `acceptError`. */
+export type AcceptorFactory<C> = (listen: HostPort, accept: (client: C) => void, acceptError: (err: Error) => void) => Acceptor
+
 /**
  * The part of a route that does not depend on the protocol: listener, discovery into a
  * BackendSet, readiness, connect-time failover with passive ejection, and draining on stop.
- * Subclasses handle each accepted client socket (`onClient`), which they own from then on.
+ * Subclasses handle each accepted client (`onClient`), which they own from then on; `C` is what
+ * their acceptor hands out (a net.Socket, or a bare TCP handle).
  */
-export abstract class RouteCore {
+export abstract class RouteCore<C> {
   readonly name: string
   readonly lifecycle = new Lifecycle()
   protected readonly backends = new BackendSet()
@@ -62,7 +75,7 @@ export abstract class RouteCore {
   #discovery: Discovery
   /** operator drain marks by backend key, this proxy's and the shared ones */
   readonly #drain: RouteDrain
-  readonly #listener: Listener
+  readonly #listener: Acceptor
   readonly #live = new Set<Tracked>()
   readonly #waiters = new Set<() => void>()
   #skipped: SkippedInstance[] = []
@@ -72,14 +85,25 @@ export abstract class RouteCore {
   #rejected = 0
   #ready = false
 
-  constructor(base: RouteBase, discovery: Discovery, deps: RouteDeps, component: string, drain: DrainMarks = { local: new Set(), shared: undefined }) {
+  constructor(
+    base: RouteBase,
+    discovery: Discovery,
+    deps: RouteDeps,
+    component: string,
+    drain: DrainMarks = { local: new Set(), shared: undefined },
+    acceptor: AcceptorFactory<C>,
+  ) {
     this.name = base.name
     this.#base = base
     this.deps = deps
     this.#discovery = discovery
     this.#drain = new RouteDrain(drain)
     this.log = deps.logger.child({ component, route: base.name })
-    this.#listener = new Listener(base.listen, (s) => this.#accept(s))
+    this.#listener = acceptor(
+      base.listen,
+      (c) => this.#accept(c),
+      (err) => this.log.warn({ code: errorCode(err), err: errorMessage(err) }, 'accept failed; still listening'),
+    )
     this.lifecycle.on('state', (to: RunState, from: RunState) => this.log.debug({ from, to }, 'route state'))
   }
 
@@ -219,11 +243,12 @@ export abstract class RouteCore {
 
   /** For logs and snapshots. */
   protected abstract describe(): { target: string; policy: string }
-  /**
-   * Owns `client` (paused, half-open capable) from now on and must close it on every path.
-   * The client's address costs a syscall (getpeername): read it with `peerOf` only when it is used.
-   */
-  protected abstract onClient(client: net.Socket, id: number): void
+  /** Owns `client` (not read yet, half-open capable) from now on and must close it on every path. */
+  protected abstract onClient(client: C, id: number): void
+  /** Closes a client the route will not serve (it is stopping). */
+  protected abstract closeClient(client: C): void
+  /** `address:port` of a client, for logs; costs a syscall (getpeername): call it only when it is used. */
+  protected abstract peer(client: C): string
 
   /** Counted as live until the returned function is called; cut at shutdown past the grace period. */
   protected track(c: Tracked): () => void {
@@ -236,17 +261,17 @@ export abstract class RouteCore {
    * one in `tried`), each failure is logged and fed to ejection. On success the backend's
    * counters are bumped; the caller must `release(key, ...)` when that backend connection ends.
    */
-  protected async connectBackend(
+  protected async connectBackend<S>(
     conn: number,
     next: (tried: ReadonlySet<string>) => BackendInfo | undefined,
     isAborted: () => boolean,
-    onread?: net.OnReadOpts,
-  ): Promise<{ socket: net.Socket; backend: BackendInfo }> {
+    dial: (x: BackendInfo, timeoutMs: number) => Promise<S>,
+  ): Promise<{ socket: S; backend: BackendInfo }> {
     const b = this.#base
     const r = await connectWithFailover({
       maxAttempts: b.maxConnectAttempts,
       next,
-      connect: (x) => this.deps.dial({ host: x.host, port: x.port, key: x.key, timeoutMs: b.connectTimeoutMs, ...(onread ? { onread } : {}) }),
+      connect: (x) => dial(x, b.connectTimeoutMs),
       onFailure: (x, err) => this.#onConnectFailure(conn, x, err),
       aborted: () => isAborted() || !this.lifecycle.is('running'),
     })
@@ -260,11 +285,16 @@ export abstract class RouteCore {
     return { socket: r.socket, backend: r.backend }
   }
 
+  /** `deps.dial` for connectBackend: a net.Socket whose reads land in `onread` when given. */
+  protected dialSocket(onread?: net.OnReadOpts): (x: BackendInfo, timeoutMs: number) => Promise<net.Socket> {
+    return (x, timeoutMs) => this.deps.dial({ host: x.host, port: x.port, key: x.key, timeoutMs, ...(onread ? { onread } : {}) })
+  }
+
   /** Log why a client got no backend (every attempt) and count it. */
-  protected rejected(conn: number, client: net.Socket, err: unknown): void {
+  protected rejected(conn: number, client: C, err: unknown): void {
     this.#rejected++
     const attempts = err instanceof AllBackendsFailedError ? err.attempts : []
-    this.log.warn({ conn, client: peerOf(client), code: errorCode(err), attempts }, 'no backend for client; closing it')
+    this.log.warn({ conn, client: this.peer(client), code: errorCode(err), attempts }, 'no backend for client; closing it')
   }
 
   /** A backend connection handed out by connectBackend ended. */
@@ -324,13 +354,11 @@ export abstract class RouteCore {
     })
   }
 
-  #accept(client: net.Socket): void {
+  #accept(client: C): void {
     const id = ++this.#connSeq
     this.#total++
-    // Until a pipe or forwarder takes over, a client reset must not become an uncaught 'error'.
-    client.on('error', () => {})
     if (!this.lifecycle.is('running')) {
-      client.destroy()
+      this.closeClient(client)
       return
     }
     this.onClient(client, id)
@@ -382,6 +410,9 @@ export abstract class RouteCore {
     })
   }
 }
+
+/** The acceptor of routes whose clients are net.Sockets. */
+export const socketAcceptor: AcceptorFactory<net.Socket> = (listen, accept, acceptError) => new Listener(listen, accept, acceptError)
 
 /** `address:port` of a client for logs ('?' once the socket is gone: it is read lazily). */
 export function peerOf(client: net.Socket): string {

@@ -1,0 +1,138 @@
+import type { HandleBindings, TcpHandle } from './handles.js'
+import type { PipeResult } from './pipe.js'
+import { ReadBuffer, UNREFERENCED, type LargeBuffers } from './read-buffer.js'
+import { TcpConn, type ConnSink } from './tcp-conn.js'
+
+/**
+ * Pipe (net/pipe.ts) on bare handles, with the same contract and results:
+ * - the client handle is not read until `attach(backend)`; bytes it sent meanwhile wait in the kernel.
+ * - half-close: one side's EOF shuts the other side's write half down after its pending writes
+ *   (or closes it, when that side already sent its own EOF and nothing is pending); a side is
+ *   closed once it has both received and sent EOF. Any error closes both.
+ * - backpressure both ways: a side stops reading while its bytes wait to be written to the other.
+ * - backend reads land in a ReadBuffer (shared buffer, then a large one of the pipe's own).
+ * - `onDone` is called exactly once, after both handles are closed.
+ */
+export class HandlePipe implements ConnSink {
+  bytesFromClient = 0
+  bytesToClient = 0
+  readonly #b: HandleBindings
+  readonly #client: TcpConn
+  #backend: TcpConn | undefined
+  readonly #rb: ReadBuffer
+  readonly #onDone: (r: PipeResult) => void
+  #reason = 'closed'
+  #error: Error | undefined
+  #open = 1
+  #done = false
+  readonly #idleMs: number
+  #idleTimer: NodeJS.Timeout | undefined
+  #lastActive = 0
+
+  constructor(b: HandleBindings, client: TcpHandle, opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers }) {
+    this.#b = b
+    this.#client = new TcpConn(b, client, this)
+    this.#rb = new ReadBuffer(opts.largeBuffers)
+    this.#onDone = opts.onDone
+    this.#idleMs = opts.idleTimeoutMs
+    if (this.#idleMs > 0) {
+      this.#lastActive = performance.now()
+      this.#idleTimer = setTimeout(this.#checkIdle, this.#idleMs).unref()
+    }
+  }
+
+  /** `address:port` of the client (a syscall: only when it is used) */
+  clientPeer(): string {
+    return this.#client.peer()
+  }
+
+  /** Whether the pipe was cut before a backend was attached. */
+  get destroyed(): boolean {
+    return this.#client.closing
+  }
+
+  attach(backend: TcpHandle): void {
+    const conn = new TcpConn(this.#b, backend, this)
+    this.#backend = conn
+    this.#open++
+    if (this.#client.closing) {
+      conn.close()
+      return
+    }
+    conn.readInto(this.#rb.next())
+    conn.resume()
+    this.#client.resume()
+  }
+
+  /** Ends both sides now (shutdown past the grace period, a forced close, no backend). */
+  destroy(reason: string): void {
+    this.#fail(reason, undefined)
+  }
+
+  data(conn: TcpConn, n: number, buf: Buffer): void {
+    if (this.#idleTimer !== undefined) this.#lastActive = performance.now()
+    const backend = this.#backend
+    if (backend === undefined) return
+    if (conn === this.#client) {
+      this.bytesFromClient += n
+      // libuv allocated `buf` for this read: it is ours to hand on without a copy
+      if (!backend.write(buf)) conn.pause()
+      return
+    }
+    this.bytesToClient += n
+    const out = this.#rb.take(n, buf)
+    const flushed = this.#client.write(out)
+    this.#rb.settle(n, buf, !flushed)
+    // Still referenced by a pending write: stop reading until it is flushed.
+    if (!flushed) conn.pause()
+    conn.readInto(this.#rb.next())
+  }
+
+  end(conn: TcpConn): void {
+    const other = conn === this.#client ? this.#backend : this.#client
+    if (other !== undefined) {
+      // Both send the same FIN; closing saves a shutdown(2) when the other side is done reading too.
+      if (other.readEnded && other.pendingWrites === 0) other.close()
+      else other.shutdown()
+    }
+    if (conn.writeFinished) conn.close()
+  }
+
+  drained(conn: TcpConn): void {
+    if (conn.writeFinished) {
+      if (conn.readEnded) conn.close()
+      return
+    }
+    // the other side stopped reading while these bytes were pending
+    const other = conn === this.#client ? this.#backend : this.#client
+    other?.resume()
+  }
+
+  error(conn: TcpConn, err: Error): void {
+    this.#fail(conn === this.#client ? 'client-error' : 'backend-error', err)
+  }
+
+  closed(): void {
+    if (--this.#open > 0 || this.#done) return
+    this.#done = true
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer)
+    // Both handles are closed: no read can land in the buffer and no write references it any more.
+    this.#rb.release(UNREFERENCED)
+    this.#onDone({ bytesFromClient: this.bytesFromClient, bytesToClient: this.bytesToClient, reason: this.#reason, error: this.#error })
+  }
+
+  #fail(reason: string, err: Error | undefined): void {
+    if (this.#reason === 'closed') {
+      this.#reason = reason
+      this.#error = err
+    }
+    this.#client.close()
+    this.#backend?.close()
+  }
+
+  readonly #checkIdle = (): void => {
+    const quiet = performance.now() - this.#lastActive
+    if (quiet >= this.#idleMs) return this.#fail('idle-timeout', undefined)
+    this.#idleTimer = setTimeout(this.#checkIdle, this.#idleMs - quiet).unref()
+  }
+}
