@@ -324,5 +324,10 @@ function ignoredChanges(a: ProxyConfig, b: ProxyConfig): string[] {
   if (!sameJson(a.zookeeper, b.zookeeper)) out.push('zookeeper')
   if (!sameJson(a.admin.listen, b.admin.listen)) out.push('admin.listen')
   if (a.admin.token !== b.admin.token) out.push('admin.token')
+  // a route kept across the reload keeps the transport it started with
+  for (const r of b.hs2) {
+    const before = a.hs2.find((x) => x.name === r.name && sameListen(x.listen, r.listen))
+    if (before !== undefined && before.transport !== r.transport) out.push(`hs2[${r.name}].transport`)
+  }
   return out
 }

@@ -30,17 +30,22 @@ function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems:
     maxConnectAttempts: get('maxConnectAttempts', HS2.maxConnectAttempts, whole(1, HS2.maxConnectAttempts)),
     idleTimeoutMs: get('idleTimeoutMs', HS2.idleTimeoutMs, whole(0, 600_000)),
     ejection,
-    transport: get('transport', HS2.transport, transportCheck),
+    transport: get('transport', HS2.transport, transportCheck()),
     mr3AppIdNamespace: mr3Namespace(r, get, target, problems),
   }
 }
 
-/** `handles` asked for explicitly must be available here; `auto` falls back to sockets quietly. */
-const transportCheck: Check<Hs2Transport> = (value) => {
-  const r = oneOf(HS2_TRANSPORTS)(value)
-  const why = r.ok && r.value === 'handles' ? handlesUnavailable() : undefined
-  if (why === undefined) return r
-  return { ok: false, message: `bare TCP handles are not available in this Node (${why})`, fix: 'use auto (it falls back to sockets) or sockets' }
+/**
+ * `handles` asked for explicitly must be available here; `auto` falls back to sockets quietly.
+ * `unavailable` is injectable for tests (net/handles.ts).
+ */
+export function transportCheck(unavailable: () => string | undefined = handlesUnavailable): Check<Hs2Transport> {
+  return (value) => {
+    const r = oneOf(HS2_TRANSPORTS)(value)
+    const why = r.ok && r.value === 'handles' ? unavailable() : undefined
+    if (why === undefined) return r
+    return { ok: false, message: `bare TCP handles are not available in this Node (${why})`, fix: 'use auto (it falls back to sockets) or sockets' }
+  }
 }
 
 /** Only meaningful with ZooKeeper discovery: the appId znode lives in the quorum of the URL. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { configErrorOf, hp, memDeps, runConfig, type Env } from '../helpers/config.js'
+import { transportCheck } from '../../src/config/build-hs2.js'
 import { hs2TargetFromJdbcUrl } from '../../src/config/jdbc-url.js'
 import { HELP_TEXT, loadConfig, type LoadDeps } from '../../src/config/load.js'
 import type { ProxyConfig } from '../../src/config/types.js'
@@ -94,6 +95,7 @@ const route0Defaults = {
   maxConnectAttempts: DEFAULTS.hs2.maxConnectAttempts,
   idleTimeoutMs: DEFAULTS.hs2.idleTimeoutMs,
   ejection: { ...DEFAULTS.hs2.ejection },
+  transport: DEFAULTS.hs2.transport,
   mr3AppIdNamespace: undefined,
 }
 
@@ -160,6 +162,7 @@ hs2:
     maxConnectAttempts: 5
     idleTimeoutMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
+    transport: sockets
   - url: "${STATIC_URL}"
     listen: "[::1]:10002"
     idleTimeoutMs: 600000
@@ -175,7 +178,7 @@ hs2:
   t.same(config.hs2[0], {
     name: 'hs2', url: ZK_URL, target: hs2TargetFromJdbcUrl(ZK_URL), listen: { host: '127.0.0.1', port: 10001 },
     policy: 'least-connections', connectTimeoutMs: 1500, maxConnectAttempts: 5, idleTimeoutMs: 0,
-    ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }, mr3AppIdNamespace: undefined,
+    ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }, transport: 'sockets', mr3AppIdNamespace: undefined,
   })
   t.same(config.hs2[1]?.ejection, { ...DEFAULTS.hs2.ejection, failures: 7 })
   t.equal(config.hs2[1]?.idleTimeoutMs, 600_000)
@@ -354,6 +357,7 @@ const errorCases: ErrorCase[] = [
   { name: 'hs2 is a string', argv: cfg, yaml: `hs2: "${STATIC_URL}"\n`, keys: [inFile('hs2')], message: /list of routes/ },
   { name: 'a route is a string', argv: cfg, yaml: `hs2:\n  - "${STATIC_URL}"\n`, keys: [inFile('hs2[0]')] },
   { name: 'single-mapping route keys read hs2.x', argv: cfg, yaml: `hs2:\n  url: "${STATIC_URL}"\n  policy: nope\n`, keys: [inFile('hs2.policy')] },
+  { name: 'unknown transport, suggested', argv: cfg, yaml: `hs2:\n  url: "${STATIC_URL}"\n  transport: handle\n`, keys: [inFile('hs2.transport')], fix: /did you mean handles/ },
   { name: 'unknown flag, suggested', argv: ['--hs2', STATIC_URL, '--hs2-polcy', 'random'], keys: ['--hs2-polcy'], fix: /did you mean --hs2-policy/ },
   { name: 'unknown flag last', argv: ['--hs2', STATIC_URL, '--bogus'], keys: ['--bogus'], fix: /see --help/ },
   { name: 'unknown flag before a known one', argv: ['--bogus', '--hs2', STATIC_URL], keys: ['--bogus'] },
@@ -433,4 +437,12 @@ hs2:
   for (const p of err.problems) t.ok(p.message.length > 0 && p.fix.length > 0, `${p.key} has a message and a fix`)
   t.match(err.message, /invalid configuration \(14 problems\)/)
   for (const k of keys) t.ok(err.message.includes(k), `the message lists ${k}`)
+})
+
+t.test('transport: handles is refused, with the reason, where Node does not offer them', async (t) => {
+  const gone = transportCheck(() => 'process.binding is not available')
+  t.match(gone('handles'), { ok: false, message: /not available in this Node \(process\.binding is not available\)/, fix: /auto/ })
+  t.same(gone('auto'), { ok: true, value: 'auto' }, 'auto falls back quietly')
+  t.same(gone('Sockets'), { ok: true, value: 'sockets' })
+  t.same(transportCheck(() => undefined)('handles'), { ok: true, value: 'handles' })
 })
