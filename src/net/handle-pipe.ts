@@ -11,7 +11,7 @@ import { TcpConn, type ConnSink } from './tcp-conn.js'
  *   closed once it has both received and sent EOF. Any error closes both.
  * - backpressure both ways: a side stops reading while its bytes wait to be written to the other.
  * - backend reads land in a ReadBuffer (shared buffer, then a large one of the pipe's own).
- * - `onDone` is called exactly once, after both handles are closed.
+ * - `onDone` is called exactly once, once both handles are closed.
  */
 export class HandlePipe implements ConnSink {
   bytesFromClient = 0
@@ -95,7 +95,9 @@ export class HandlePipe implements ConnSink {
       if (other.readEnded && other.pendingWrites === 0) other.close()
       else other.shutdown()
     }
-    if (conn.writeFinished) conn.close()
+    // Done both ways: its FIN is sent, or only waits for the shutdown to run (nothing is pending,
+    // so close(2) sends the same FIN without the extra round through the event loop).
+    if (conn.writeFinished || (conn.writeEnded && conn.pendingWrites === 0)) conn.close()
   }
 
   drained(conn: TcpConn): void {

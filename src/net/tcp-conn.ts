@@ -11,7 +11,11 @@ export interface ConnSink {
   error(conn: TcpConn, err: Error): void
   /** every write handed to the kernel (none is pending any more) */
   drained(conn: TcpConn): void
-  /** the handle is closed: libuv holds nothing of it, nor of the bytes of its writes */
+  /**
+   * `close()` was called: called synchronously from it. libuv reads and writes nothing through
+   * the handle from then on (uv_close closes the descriptor at once; writes still pending are
+   * cancelled, their buffers kept alive by their requests until then).
+   */
   closed(conn: TcpConn): void
 }
 
@@ -133,12 +137,17 @@ export class TcpConn {
     if (err < 0) this.#sink.error(this, uvError(err, 'shutdown'))
   }
 
-  /** Closes the handle (pending writes are dropped); `closed` follows. Idempotent. */
+  /**
+   * Closes the handle (pending writes are dropped) and reports `closed` before returning.
+   * Idempotent. No close callback is asked for: it would cost one more call into JavaScript per
+   * handle, and nothing waits for it (see ConnSink.closed).
+   */
   close(): void {
     if (this.closing) return
     this.closing = true
     this.#reading = false
-    this.handle.close(() => this.#sink.closed(this))
+    this.handle.close()
+    this.#sink.closed(this)
   }
 
   /** `address:port` of the peer (a syscall: call it only when it is used) */
