@@ -8,6 +8,8 @@ import { queryBackendId } from '../helpers/hive-client.js'
 import { startBlackhole } from '../helpers/blackhole.js'
 import { hs2Route, seededRandom, startTestProxy, waitFor } from '../helpers/proxy.js'
 import type { Proxy } from '../../src/proxy.js'
+import type { Hs2Transport } from '../../src/config/types.js'
+import { handlesUnavailable } from '../../src/net/handles.js'
 
 const zk = await startZk()
 t.teardown(() => zk.close())
@@ -104,101 +106,107 @@ t.test('non-binary registrations and the privilege-synchronizer leader child are
   t.equal(http!.connections, 0)
 })
 
-t.test('an instance whose znode goes away gets no new connections; its live session continues', async (t) => {
-  const ns = nextNs()
-  const [a, b] = await stubs(t, ['a', 'b'])
-  const pathA = await registerHs2(writer, ns, a!)
-  await registerHs2(writer, ns, b!)
-  const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns))])
-  await waitFor('two backends', () => listedKeys(proxy).length === 2)
-  // open raw connections until one is pinned to 'a' (round-robin: at most two)
-  let held: net.Socket | undefined
-  for (let i = 0; i < 2 && held === undefined; i++) {
-    const total = a!.connections + b!.connections
-    const onA = a!.connections
-    const c = net.connect(ports[0]!, '127.0.0.1')
-    c.on('error', () => {})
-    await waitFor('routed', () => a!.connections + b!.connections === total + 1)
-    if (a!.connections > onA) held = c
-    else c.destroy()
-  }
-  t.ok(held, 'holding a connection on a')
-  await writer.remove(pathA)
-  await waitFor('a unlisted', () => listedKeys(proxy).length === 1)
-  t.same(countBy(await queryN(ports[0]!, 6)), { b: 6 })
-  t.equal(a!.activeConnections, 1, 'the live connection to the deregistered instance was not cut')
-  held!.destroy()
-})
+// The route behaviours below run on both transports (net/handles.ts): bare handles, where this
+// Node offers them, and sockets.
+const TRANSPORTS: Hs2Transport[] = handlesUnavailable() === undefined ? ['handles', 'sockets'] : ['sockets']
+for (const transport of TRANSPORTS) {
+  t.test(`an instance whose znode goes away gets no new connections; its live session continues (${transport})`, async (t) => {
+    const ns = nextNs()
+    const [a, b] = await stubs(t, ['a', 'b'])
+    const pathA = await registerHs2(writer, ns, a!)
+    await registerHs2(writer, ns, b!)
+    const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport })])
+    await waitFor('two backends', () => listedKeys(proxy).length === 2)
+    // open raw connections until one is pinned to 'a' (round-robin: at most two)
+    let held: net.Socket | undefined
+    for (let i = 0; i < 2 && held === undefined; i++) {
+      const total = a!.connections + b!.connections
+      const onA = a!.connections
+      const c = net.connect(ports[0]!, '127.0.0.1')
+      c.on('error', () => {})
+      await waitFor('routed', () => a!.connections + b!.connections === total + 1)
+      if (a!.connections > onA) held = c
+      else c.destroy()
+    }
+    t.ok(held, 'holding a connection on a')
+    await writer.remove(pathA)
+    await waitFor('a unlisted', () => listedKeys(proxy).length === 1)
+    t.same(countBy(await queryN(ports[0]!, 6)), { b: 6 })
+    t.equal(a!.activeConnections, 1, 'the live connection to the deregistered instance was not cut')
+    held!.destroy()
+  })
 
-t.test('a dead but still registered instance is failed over with no client-visible failure, then ejected', async (t) => {
-  const ns = nextNs()
-  const [a, b] = await stubs(t, ['a', 'b'])
-  await registerHs2(writer, ns, a!)
-  await registerHs2(writer, ns, b!)
-  const { proxy, ports, logs } = await startTestProxy(t, [hs2Route(zkTarget(ns), { policy: 'round-robin' })])
-  await waitFor('two backends', () => listedKeys(proxy).length === 2)
-  await a!.close() // process gone, znode stays (its ZooKeeper session lives elsewhere)
-  const got = await queryN(ports[0]!, 10)
-  t.same(countBy(got), { b: 10 }, 'every query answered')
-  const snapA = proxy.snapshot().routes[0]!.backends.find((x) => x.key === `127.0.0.1:${a!.port}`)!
-  t.equal(snapA.state, 'ejected')
-  t.ok(snapA.connectFailures >= 2)
-  t.ok(proxy.snapshot().routes[0]!.connections.failovers >= 1)
-  t.ok(logs.messages().includes('backend ejected'))
-  t.ok(logs.messages().includes('backend connect failed; trying another'))
-})
+  t.test(`a dead but still registered instance is failed over with no client-visible failure, then ejected (${transport})`, async (t) => {
+    const ns = nextNs()
+    const [a, b] = await stubs(t, ['a', 'b'])
+    await registerHs2(writer, ns, a!)
+    await registerHs2(writer, ns, b!)
+    const { proxy, ports, logs } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport, policy: 'round-robin' })])
+    await waitFor('two backends', () => listedKeys(proxy).length === 2)
+    await a!.close() // process gone, znode stays (its ZooKeeper session lives elsewhere)
+    const got = await queryN(ports[0]!, 10)
+    t.same(countBy(got), { b: 10 }, 'every query answered')
+    const snapA = proxy.snapshot().routes[0]!.backends.find((x) => x.key === `127.0.0.1:${a!.port}`)!
+    t.equal(snapA.state, 'ejected')
+    t.ok(snapA.connectFailures >= 2)
+    t.ok(proxy.snapshot().routes[0]!.connections.failovers >= 1)
+    t.ok(logs.messages().includes('backend ejected'))
+    t.ok(logs.messages().includes('backend connect failed; trying another'))
+  })
 
-t.test('an instance that accepts no connection at all (connect timeout) is failed over', async (t) => {
-  const ns = nextNs()
-  const [b] = await stubs(t, ['b'])
-  const hole = await startBlackhole()
-  t.teardown(() => hole.close())
-  await registerHs2(writer, ns, { host: '127.0.0.1', port: hole.port })
-  await registerHs2(writer, ns, b!)
-  const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns), { policy: 'round-robin', connectTimeoutMs: 150 })])
-  await waitFor('two backends', () => listedKeys(proxy).length === 2)
-  t.same(countBy(await queryN(ports[0]!, 4)), { b: 4 })
-  const hb = proxy.snapshot().routes[0]!.backends.find((x) => x.key === `127.0.0.1:${hole.port}`)!
-  t.equal(hb.lastError, 'HHP_ERR_CONNECT_TIMEOUT')
-})
+  t.test(`an instance that accepts no connection at all (connect timeout) is failed over (${transport})`, async (t) => {
+    const ns = nextNs()
+    const [b] = await stubs(t, ['b'])
+    const hole = await startBlackhole()
+    t.teardown(() => hole.close())
+    await registerHs2(writer, ns, { host: '127.0.0.1', port: hole.port })
+    await registerHs2(writer, ns, b!)
+    const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport, policy: 'round-robin', connectTimeoutMs: 150 })])
+    await waitFor('two backends', () => listedKeys(proxy).length === 2)
+    t.same(countBy(await queryN(ports[0]!, 4)), { b: 4 })
+    const hb = proxy.snapshot().routes[0]!.backends.find((x) => x.key === `127.0.0.1:${hole.port}`)!
+    t.equal(hb.lastError, 'HHP_ERR_CONNECT_TIMEOUT')
+  })
 
-t.test('when every instance is dead the client is closed and the reason logged', async (t) => {
-  const ns = nextNs()
-  const [a] = await stubs(t, ['a'])
-  await registerHs2(writer, ns, a!)
-  const { proxy, ports, logs } = await startTestProxy(t, [hs2Route(zkTarget(ns))])
-  await waitFor('one backend', () => listedKeys(proxy).length === 1)
-  await a!.close()
-  await t.rejects(query(ports[0]!))
-  await waitFor('logged', () => logs.messages().includes('no backend for client; closing it'))
-  const rec = logs.records.find((r) => r.msg === 'no backend for client; closing it')!
-  t.match(rec, { code: 'HHP_ERR_ALL_BACKENDS_FAILED', attempts: [{ backend: `127.0.0.1:${a!.port}` }] })
-  t.equal(proxy.snapshot().routes[0]!.backends[0]!.state, 'up', 'the last backend is never ejected')
-})
+  t.test(`when every instance is dead the client is closed and the reason logged (${transport})`, async (t) => {
+    const ns = nextNs()
+    const [a] = await stubs(t, ['a'])
+    await registerHs2(writer, ns, a!)
+    const { proxy, ports, logs } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport })])
+    await waitFor('one backend', () => listedKeys(proxy).length === 1)
+    await a!.close()
+    await t.rejects(query(ports[0]!))
+    await waitFor('logged', () => logs.messages().includes('no backend for client; closing it'))
+    const rec = logs.records.find((r) => r.msg === 'no backend for client; closing it')!
+    t.match(rec, { code: 'HHP_ERR_ALL_BACKENDS_FAILED', attempts: [{ backend: `127.0.0.1:${a!.port}` }] })
+    t.equal(proxy.snapshot().routes[0]!.backends[0]!.state, 'up', 'the last backend is never ejected')
+  })
 
-t.test('a new instance receives traffic', async (t) => {
-  const ns = nextNs()
-  const [a, b] = await stubs(t, ['a', 'b'])
-  await registerHs2(writer, ns, a!)
-  const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns))])
-  await waitFor('one backend', () => listedKeys(proxy).length === 1)
-  t.same(countBy(await queryN(ports[0]!, 2)), { a: 2 })
-  await registerHs2(writer, ns, b!)
-  await waitFor('two backends', () => listedKeys(proxy).length === 2)
-  t.same(countBy(await queryN(ports[0]!, 4)), { a: 2, b: 2 })
-})
+  t.test(`a new instance receives traffic (${transport})`, async (t) => {
+    const ns = nextNs()
+    const [a, b] = await stubs(t, ['a', 'b'])
+    await registerHs2(writer, ns, a!)
+    const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport })])
+    await waitFor('one backend', () => listedKeys(proxy).length === 1)
+    t.same(countBy(await queryN(ports[0]!, 2)), { a: 2 })
+    t.match(proxy.snapshot().routes[0], { transport }, 'the route runs on the transport asked for')
+    await registerHs2(writer, ns, b!)
+    await waitFor('two backends', () => listedKeys(proxy).length === 2)
+    t.same(countBy(await queryN(ports[0]!, 4)), { a: 2, b: 2 })
+  })
 
-t.test('SASL PLAIN clients pass through untouched', async (t) => {
-  const ns = nextNs()
-  const [a] = await stubs(t, ['plain-a'], 'plain')
-  await registerHs2(writer, ns, a!)
-  const { proxy, ports, logs } = await startTestProxy(t, [hs2Route(zkTarget(ns))])
-  await waitFor('one backend', () => listedKeys(proxy).length === 1)
-  t.equal(await queryBackendId({ host: '127.0.0.1', port: ports[0]!, auth: 'plain', user: 'alice', password: 's3cret-pw' }), 'plain-a')
-  t.same(a!.users, ['alice'])
-  await waitFor('closed', () => logs.messages().includes('connection closed'))
-  t.notMatch(logs.text(), /s3cret-pw/, 'no payload bytes (the password) in the logs')
-})
+  t.test(`SASL PLAIN clients pass through untouched (${transport})`, async (t) => {
+    const ns = nextNs()
+    const [a] = await stubs(t, ['plain-a'], 'plain')
+    await registerHs2(writer, ns, a!)
+    const { proxy, ports, logs } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport })])
+    await waitFor('one backend', () => listedKeys(proxy).length === 1)
+    t.equal(await queryBackendId({ host: '127.0.0.1', port: ports[0]!, auth: 'plain', user: 'alice', password: 's3cret-pw' }), 'plain-a')
+    t.same(a!.users, ['alice'])
+    await waitFor('closed', () => logs.messages().includes('connection closed'))
+    t.notMatch(logs.text(), /s3cret-pw/, 'no payload bytes (the password) in the logs')
+  })
+}
 
 t.test('a client arriving before the first discovery read waits for it', async (t) => {
   const ns = nextNs()
