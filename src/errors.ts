@@ -91,6 +91,19 @@ export class AllBackendsFailedError extends ProxyError {
   }
 }
 
+/**
+ * Connect failures caused by the proxy's own limits, not by the backend: out of file
+ * descriptors (EMFILE, ENFILE), socket memory (ENOBUFS, ENOMEM) or local ports (EADDRNOTAVAIL).
+ * They must not count against a backend: every backend would be ejected by a local shortage.
+ */
+const LOCAL_FAILURES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL'])
+
+/** Whether `err` (or the error it wraps) is one of the proxy's own limits (see LOCAL_FAILURES). */
+export function isLocalFailure(err: unknown): boolean {
+  if (LOCAL_FAILURES.has(errorCode(err))) return true
+  return err instanceof Error && err.cause !== undefined && LOCAL_FAILURES.has(errorCode(err.cause))
+}
+
 /** Narrow an unknown thrown value to a short code for logs (`ECONNREFUSED`, `HHP_ERR_*`, ...). */
 export function errorCode(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'code' in err) {

@@ -1,7 +1,7 @@
 import type net from 'node:net'
 import type { EjectionConfig, HostPort } from '../config/types.js'
 import type { Logger } from '../logger.js'
-import { AllBackendsFailedError, errorCode, errorMessage } from '../errors.js'
+import { AllBackendsFailedError, errorCode, errorMessage, isLocalFailure } from '../errors.js'
 import { Lifecycle, type RunState } from '../lifecycle.js'
 import { BackendSet } from '../backends/backend-set.js'
 import type { BackendInfo, BackendState } from '../backends/backend.js'
@@ -388,6 +388,11 @@ export abstract class RouteCore<C> {
 
   #onConnectFailure(conn: number, b: BackendInfo, err: unknown): void {
     const state = this.backends.get(b.key)
+    if (isLocalFailure(err)) {
+      // the proxy is out of descriptors or ports: no backend is to blame, none is ejected
+      this.log.error({ conn, backend: b.key, code: errorCode(err), err: errorMessage(err) }, 'backend connect failed on this proxy\'s own limits (raise ulimit -n?); the backend is not blamed')
+      return
+    }
     this.log.warn({ conn, backend: b.key, code: errorCode(err), err: errorMessage(err) }, 'backend connect failed; trying another')
     if (state === undefined) return
     const now = this.deps.now()

@@ -25,12 +25,12 @@ interface Run {
   exit: Promise<number | null>
 }
 
-/** `addressSpaceKiB`: run under `ulimit -v` (bash) with that limit */
-function run(t: Test, args: string[], env: Record<string, string> = {}, addressSpaceKiB?: number): Run {
+/** `ulimit`: run under bash's `ulimit` with these arguments (`-v 4000000`, `-n 40`) */
+function run(t: Test, args: string[], env: Record<string, string> = {}, ulimit?: string): Run {
   // every spawned proxy gets its own admin port unless the test sets one
   const keep = args[0] === 'status' || args[0] === 'check' || args.includes('--help') || args.includes('--version') || args.some((a) => a.startsWith('--admin-listen'))
   const argv = keep ? args : [...args, '--admin-listen', '127.0.0.1:0']
-  const cmd = addressSpaceKiB === undefined ? [process.execPath, BIN, ...argv] : ['bash', '-c', `ulimit -v ${addressSpaceKiB} && exec "$@"`, 'bash', process.execPath, BIN, ...argv]
+  const cmd = ulimit === undefined ? [process.execPath, BIN, ...argv] : ['bash', '-c', `ulimit ${ulimit} && exec "$@"`, 'bash', process.execPath, BIN, ...argv]
   const proc = spawn(cmd[0] as string, cmd.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: Record<string, unknown>[] = []
   let err = ''
@@ -210,7 +210,7 @@ t.test('under an address-space limit WebAssembly cannot reserve its memory: the 
   const m = await startHmsStub({ id: 'm1' })
   t.teardown(() => m.close())
   const hmsPort = await freePort()
-  const r = run(t, ['--metastore', `thrift://127.0.0.1:${m.port}`, '--metastore-listen', `127.0.0.1:${hmsPort}`], {}, 4_000_000)
+  const r = run(t, ['--metastore', `thrift://127.0.0.1:${m.port}`, '--metastore-listen', `127.0.0.1:${hmsPort}`], {}, '-v 4000000')
   await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
   const warn = r.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('Thrift scanner without WebAssembly'))
   t.match(warn, { level: 'warn', reason: /memory/i }, `the reason is logged: ${JSON.stringify(warn)}`)
@@ -220,6 +220,64 @@ t.test('under an address-space limit WebAssembly cannot reserve its memory: the 
   r.proc.kill('SIGTERM')
   t.equal(await r.exit, 0)
 })
+
+for (const transport of ['handles', 'sockets']) {
+  t.test(`out of file descriptors (${transport}): clients are refused, no backend is blamed, service resumes`, async (t) => {
+    const held = new Set<net.Socket>()
+    const backend = net.createServer((s) => {
+      held.add(s)
+      s.on('error', () => {})
+      s.on('close', () => held.delete(s))
+      s.on('data', (d) => s.write(d))
+    })
+    backend.listen(0, '127.0.0.1')
+    await once(backend, 'listening')
+    t.teardown(() => {
+      for (const s of held) s.destroy()
+      backend.close()
+    })
+    const bport = (backend.address() as net.AddressInfo).port
+    const dir = mkdtempSync(join(tmpdir(), 'hhp-fd-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const logged: string[] = []
+    // A fresh proxy holds about 22 descriptors (more while loading its modules); 64 leaves room for
+    // about 20 proxied connections of the 60 asked for. Each one takes two descriptors: with an odd
+    // number free, the last accept succeeds and the backend connect is what fails (EMFILE), so the
+    // two limits exercise both ways of running out, whatever the exact count at start.
+    for (const limit of [64, 65]) {
+      const port = await freePort()
+      const file = join(dir, `c${limit}.yaml`)
+      writeFileSync(file, `hs2:\n  url: "jdbc:hive2://127.0.0.1:${bport}/"\n  listen: 127.0.0.1:${port}\n  transport: ${transport}\n`)
+      const r = run(t, ['--config', file], {}, `-n ${limit}`)
+      await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+      const clients: net.Socket[] = []
+      for (let i = 0; i < 60; i++) {
+        const c = net.connect(port, '127.0.0.1')
+        c.on('error', () => {})
+        clients.push(c)
+      }
+      // some clients are piped, the rest closed by the proxy (or left in its kernel backlog)
+      await waitFor('some piped', () => held.size >= 10, 10_000)
+      await new Promise((r) => setTimeout(r, 500))
+      t.ok(held.size < 60, `ulimit -n ${limit}: only ${held.size} of 60 clients reached the backend`)
+      t.equal(r.proc.exitCode, null, 'the proxy is still running')
+      for (const c of clients) c.destroy()
+      await waitFor('released', () => held.size === 0, 10_000)
+      // the backend was never blamed: the next client is piped to it at once
+      const c = net.connect(port, '127.0.0.1')
+      c.write('ping')
+      const [echo] = (await once(c, 'data')) as [Buffer]
+      t.equal(echo.toString(), 'ping', 'served again once descriptors are free')
+      c.destroy()
+      r.proc.kill('SIGTERM')
+      t.equal(await r.exit, 0)
+      logged.push(...r.lines.map((l) => String(l.msg)))
+    }
+    t.ok(logged.some((m) => m.includes("on this proxy's own limits")), 'a backend connect failed for lack of descriptors, and was logged as such')
+    t.notOk(logged.includes('backend ejected'), 'no backend ejected')
+    t.notOk(logged.includes('backend connect failed; trying another'), 'no connect failure blamed on the backend')
+  })
+}
 
 t.test('SIGHUP with a broken config file: rejected with the reason, the running configuration stays', async (t) => {
   const stub = await startHs2Stub({ id: 'yaml-a' })
