@@ -7,6 +7,7 @@ import { uvError } from './tcp-conn.js'
 export interface HandleDialOptions {
   host: string
   port: number
+  /** covers the name lookup and the connect */
   timeoutMs: number
   /** backend key, carried into errors */
   key: string
@@ -19,35 +20,39 @@ export interface HandleDialOptions {
  * would also try the others of a dual-stack name).
  */
 export function dialHandle(b: HandleBindings, opts: HandleDialOptions): Promise<TcpHandle> {
-  const family = isIP(opts.host)
-  if (family !== 0) return connectTo(b, opts, opts.host, family)
-  return lookup(opts.host).then(
-    (a) => connectTo(b, opts, a.address, a.family),
-    (err: unknown) => Promise.reject(failed(opts, err)),
-  )
-}
-
-function connectTo(b: HandleBindings, opts: HandleDialOptions, address: string, family: number): Promise<TcpHandle> {
   return new Promise((resolve, reject) => {
-    const h = b.newSocket()
-    const req = b.newConnectReq()
-    const timer = setTimeout(() => {
-      req.oncomplete = () => {}
-      h.close()
-      reject(new ProxyError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${opts.key} timed out after ${opts.timeoutMs} ms`, { retriable: true, backend: opts.key }))
-    }, opts.timeoutMs)
-    req.oncomplete = (status) => {
+    let h: TcpHandle | undefined
+    let settled = false
+    const fail = (err: ProxyError): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
-      if (status < 0) {
-        h.close()
-        reject(failed(opts, uvError(status, 'connect')))
-        return
-      }
-      h.setNoDelay(true)
-      resolve(h)
+      h?.close()
+      reject(err)
     }
-    const err = family === 6 ? h.connect6(req, address, opts.port) : h.connect(req, address, opts.port)
-    if (err < 0) req.oncomplete(err)
+    const timer = setTimeout(() => {
+      // closing a connecting handle cancels its request; `settled` makes that a no-op
+      fail(new ProxyError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${opts.key} timed out after ${opts.timeoutMs} ms`, { retriable: true, backend: opts.key }))
+    }, opts.timeoutMs)
+    const connect = (address: string, family: number): void => {
+      if (settled) return
+      const handle = b.newSocket()
+      h = handle
+      const req = b.newConnectReq()
+      req.oncomplete = (status) => {
+        if (settled) return
+        if (status < 0) return fail(failed(opts, uvError(status, 'connect')))
+        settled = true
+        clearTimeout(timer)
+        handle.setNoDelay(true)
+        resolve(handle)
+      }
+      const err = family === 6 ? handle.connect6(req, address, opts.port) : handle.connect(req, address, opts.port)
+      if (err < 0) fail(failed(opts, uvError(err, 'connect')))
+    }
+    const family = isIP(opts.host)
+    if (family !== 0) connect(opts.host, family)
+    else lookup(opts.host).then((a) => connect(a.address, a.family), (err: unknown) => fail(failed(opts, err)))
   })
 }
 

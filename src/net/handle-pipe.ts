@@ -6,9 +6,9 @@ import { TcpConn, type ConnSink } from './tcp-conn.js'
 /**
  * Pipe (net/pipe.ts) on bare handles, with the same contract and results:
  * - the client handle is not read until `attach(backend)`; bytes it sent meanwhile wait in the kernel.
- * - half-close: one side's EOF shuts the other side's write half down after its pending writes
- *   (or closes it, when that side already sent its own EOF and nothing is pending); a side is
- *   closed once it has both received and sent EOF. Any error closes both.
+ * - half-close: one side's EOF shuts the other side's write half down after its pending writes;
+ *   a side is closed once it has received EOF and has nothing left to write after its own
+ *   (closeIfDone). Any error closes both.
  * - backpressure both ways: a side stops reading while its bytes wait to be written to the other.
  * - backend reads land in a ReadBuffer (shared buffer, then a large one of the pipe's own).
  * - `onDone` is called exactly once, once both handles are closed.
@@ -91,20 +91,14 @@ export class HandlePipe implements ConnSink {
   end(conn: TcpConn): void {
     const other = conn === this.#client ? this.#backend : this.#client
     if (other !== undefined) {
-      // Both send the same FIN; closing saves a shutdown(2) when the other side is done reading too.
-      if (other.readEnded && other.pendingWrites === 0) other.close()
-      else other.shutdown()
+      other.shutdown()
+      closeIfDone(other)
     }
-    // Done both ways: its FIN is sent, or only waits for the shutdown to run (nothing is pending,
-    // so close(2) sends the same FIN without the extra round through the event loop).
-    if (conn.writeFinished || (conn.writeEnded && conn.pendingWrites === 0)) conn.close()
+    closeIfDone(conn)
   }
 
   drained(conn: TcpConn): void {
-    if (conn.writeFinished) {
-      if (conn.readEnded) conn.close()
-      return
-    }
+    if (conn.writeEnded) return closeIfDone(conn)
     // the other side stopped reading while these bytes were pending
     const other = conn === this.#client ? this.#backend : this.#client
     other?.resume()
@@ -137,4 +131,13 @@ export class HandlePipe implements ConnSink {
     if (quiet >= this.#idleMs) return this.#fail('idle-timeout', undefined)
     this.#idleTimer = setTimeout(this.#checkIdle, this.#idleMs - quiet).unref()
   }
+}
+
+/**
+ * A side that got its peer's EOF and was asked to send its own, with nothing left to write, is
+ * closed at once: close(2) sends the same FIN the pending shutdown would, a turn of the event loop
+ * sooner (a side still reading, or still writing, is left to its EOF or its `drained`).
+ */
+function closeIfDone(c: TcpConn): void {
+  if (c.readEnded && c.writeEnded && c.pendingWrites === 0) c.close()
 }

@@ -32,7 +32,8 @@ export interface WriteReq {
 }
 
 export interface ShutdownReq {
-  oncomplete: (status: Status) => void
+  /** optional: without it Node does not call into JavaScript when the shutdown is done */
+  oncomplete?: (status: Status) => void
   handle?: TcpHandle
 }
 

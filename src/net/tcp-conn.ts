@@ -9,7 +9,7 @@ export interface ConnSink {
   end(conn: TcpConn): void
   /** a read, write or shutdown failed (the conn is not closed by itself) */
   error(conn: TcpConn, err: Error): void
-  /** every write handed to the kernel (none is pending any more) */
+  /** every write handed to the kernel (none is pending any more); not called for shutdown */
   drained(conn: TcpConn): void
   /**
    * `close()` was called: called synchronously from it. libuv reads and writes nothing through
@@ -47,7 +47,10 @@ export function handlePeer(h: TcpHandle): string {
  * Contract:
  * - writes are handed to libuv at once; a write the kernel did not take whole stays pending
  *   (`pendingWrites`) and keeps its buffer alive until done; `drained` follows the last one.
- * - `shutdown()` sends FIN after the pending writes; `close()` drops whatever is still pending.
+ * - `shutdown()` sends FIN after the pending writes and reports nothing: once nothing is pending,
+ *   `close()` sends the same FIN, so an owner closes a side that is done both ways without
+ *   waiting for it (and a close before the shutdown ran cancels it harmlessly).
+ * - `close()` drops whatever is still pending.
  * - reads land in a buffer libuv allocates, or in `userBuffer` when one is set (`readInto`);
  *   the sink's `data` may swap that buffer by calling `readInto` again.
  */
@@ -58,8 +61,6 @@ export class TcpConn {
   readEnded = false
   /** shutdown requested (FIN queued behind pending writes) */
   writeEnded = false
-  /** shutdown done: FIN sent */
-  writeFinished = false
   closing = false
   bytesRead = 0
   readonly #b: HandleBindings
@@ -121,18 +122,16 @@ export class TcpConn {
     return false
   }
 
-  /** FIN after the pending writes. */
+  /**
+   * FIN after the pending writes. The request has no `oncomplete`, so Node makes no call into
+   * JavaScript when it is done (or cancelled by `close`); a failed shutdown means the peer is
+   * gone, which its read side reports anyway.
+   */
   shutdown(): void {
     if (this.writeEnded || this.closing) return
     this.writeEnded = true
     const req = this.#b.newShutdownReq()
     req.handle = this.handle
-    req.oncomplete = (status) => {
-      if (this.closing) return
-      if (status < 0) return this.#sink.error(this, uvError(status, 'shutdown'))
-      this.writeFinished = true
-      this.#sink.drained(this)
-    }
     const err = this.handle.shutdown(req)
     if (err < 0) this.#sink.error(this, uvError(err, 'shutdown'))
   }

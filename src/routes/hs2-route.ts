@@ -3,7 +3,7 @@ import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
-import { Pipe } from '../net/pipe.js'
+import { Pipe, type PipeResult } from '../net/pipe.js'
 import { HandlePipe } from '../net/handle-pipe.js'
 import { HandleListener } from '../net/handle-listener.js'
 import { dialHandle } from '../net/handle-dial.js'
@@ -108,23 +108,10 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   #handleClient(b: HandleBindings, client: TcpHandle, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new HandlePipe(b, client, {
-      idleTimeoutMs: this.#cfg.idleTimeoutMs,
-      onDone: (r) => {
-        untrack()
-        if (chosen === undefined) return
-        this.release(chosen.key, r.bytesFromClient, r.bytesToClient)
-        if (this.log.isLevelEnabled('debug')) {
-          this.log.debug(
-            { conn: id, backend: chosen.key, reason: r.reason, err: r.error?.message, bytesFromClient: r.bytesFromClient, bytesToClient: r.bytesToClient },
-            'connection closed',
-          )
-        }
-      },
-    })
+    const pipe = new HandlePipe(b, client, { idleTimeoutMs: this.#cfg.idleTimeoutMs, onDone: (r) => this.#pipeDone(id, chosen, r, untrack) })
     const untrack = this.track(pipe)
     const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> => dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
-    const connect = (): void => {
+    this.#whenListed(() => {
       this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial).then(
         ({ socket, backend }) => {
           if (pipe.destroyed) {
@@ -142,30 +129,14 @@ export class Hs2Route extends RouteCore<Hs2Client> {
           pipe.destroy('no-backend')
         },
       )
-    }
-    // the common case (backends listed) connects in this tick; only an empty route waits
-    if (this.hasBackends()) connect()
-    else void this.waitForBackends(this.#cfg.connectTimeoutMs).then(connect)
+    })
   }
 
   #socketClient(client: net.Socket, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new Pipe(client, {
-      idleTimeoutMs: this.#cfg.idleTimeoutMs,
-      onDone: (r) => {
-        untrack()
-        if (chosen === undefined) return
-        this.release(chosen.key, r.bytesFromClient, r.bytesToClient)
-        if (this.log.isLevelEnabled('debug')) {
-          this.log.debug(
-            { conn: id, backend: chosen.key, reason: r.reason, err: r.error?.message, bytesFromClient: r.bytesFromClient, bytesToClient: r.bytesToClient },
-            'connection closed',
-          )
-        }
-      },
-    })
+    const pipe = new Pipe(client, { idleTimeoutMs: this.#cfg.idleTimeoutMs, onDone: (r) => this.#pipeDone(id, chosen, r, untrack) })
     const untrack = this.track(pipe)
-    const connect = (): void => {
+    this.#whenListed(() => {
       this.connectBackend(id, this.#pickUntried, () => client.destroyed, this.dialSocket(pipe.onread)).then(
         ({ socket, backend }) => {
           chosen = backend
@@ -177,8 +148,21 @@ export class Hs2Route extends RouteCore<Hs2Client> {
           pipe.destroy('no-backend')
         },
       )
+    })
+  }
+
+  /** A client's pipe ended: release its backend (if it got one) and say why at debug level. */
+  #pipeDone(id: number, chosen: BackendInfo | undefined, r: PipeResult, untrack: () => void): void {
+    untrack()
+    if (chosen === undefined) return
+    this.release(chosen.key, r.bytesFromClient, r.bytesToClient)
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ conn: id, backend: chosen.key, reason: r.reason, err: r.error?.message, bytesFromClient: r.bytesFromClient, bytesToClient: r.bytesToClient }, 'connection closed')
     }
-    // the common case (backends listed) connects in this tick; only an empty route waits
+  }
+
+  /** The common case (backends listed) connects in this tick; only an empty route waits. */
+  #whenListed(connect: () => void): void {
     if (this.hasBackends()) connect()
     else void this.waitForBackends(this.#cfg.connectTimeoutMs).then(connect)
   }
