@@ -1,6 +1,7 @@
-// Reference path for scenarios 2 and 3: the least a Node TCP proxy can do, to show which part of
-// hive-ha-proxy's cost is Node's own (net.Socket, libuv, one JS callback per event) and which part
-// is ours (discovery, policies, failover, counters). No routing, no failover, no timeouts, no logs,
+// Reference path for scenarios 2 and 3: the least a Node TCP proxy on net.Socket can do, to show
+// what plain Node costs (net.Socket, libuv, one JS callback per event) beside hive-ha-proxy (which
+// adds discovery, policies, failover and counters, and pipes HS2 on bare TCP handles, see
+// src/net/handles.ts). No routing, no failover, no timeouts, no logs,
 // no backpressure (the scenarios it serves move a few bytes at a time):
 // each client is piped to the next server round-robin, with the techniques perf-baseline.md found
 // best (backend read into one reused buffer via `onread`, noDelay, paused until connected).

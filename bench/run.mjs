@@ -142,7 +142,7 @@ async function main() {
     ])
     shared.haproxy = { proc, ports }
   }
-  // the Node floor for scenarios 2 and 3 (bench/naive-proxy.mjs): echo, then the two hello servers
+  // the naive net.Socket reference for scenarios 2 and 3 (bench/naive-proxy.mjs): echo, then the two hello servers
   const nv = await startNaiveProxy(root, 'naive-proxy', [{ servers: [echo] }, { servers: [hello1, hello2] }])
   shared.naive = { proc: nv.proc, ports: { echo: nv.ports[0], hello: nv.ports[1] } }
   const hs2 = [

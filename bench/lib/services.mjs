@@ -48,7 +48,7 @@ export async function startBackend(root, name, listeners, { pin } = {}) {
   return { proc: p, ports: JSON.parse(line).ports }
 }
 
-/** bench/naive-proxy.mjs, the Node floor: `fronts` = [{ servers: [port, ...] }]; resolves { proc, ports }. */
+/** bench/naive-proxy.mjs, the naive net.Socket reference: `fronts` = [{ servers: [port, ...] }]; resolves { proc, ports }. */
 export async function startNaiveProxy(root, name, fronts) {
   const p = start(name, process.execPath, [join(root, 'bench/naive-proxy.mjs'), JSON.stringify({ fronts })], { ulimit: true })
   const line = await waitLine(p, /^\{"ports"/, 10_000, 'ports line')
