@@ -7,8 +7,9 @@
  * syscalls for a fraction of that.
  *
  * Contract and trap: these bindings (`process.binding('tcp_wrap' | 'stream_wrap')`) are Node's
- * own plumbing behind net.Socket. They are reachable without a warning up to at least Node 24
- * (DEP0111 is documentation-only) but are not a public API. So:
+ * own plumbing behind net.Socket. They are reachable without a warning in Node 20, the version
+ * tested here (DEP0111 is documentation-only; `--pending-deprecation` prints it once), but they
+ * are not a public API: a later Node may change or drop them. So:
  * - they are loaded once and their shape checked here; anything missing makes the transport
  *   unavailable, and routes use net.Socket (`handlesUnavailable()` says why);
  * - every use of them lives in net/tcp-conn.ts, net/handle-listener.ts and net/handle-dial.ts.
