@@ -279,6 +279,17 @@ t.test('drain and undrain commands: shared marks on a ZooKeeper route, text and 
   t.equal(stateOf(proxy, keyA), 'up', 'nothing was drained by the failed calls')
 })
 
+t.test('reload keeps a route\'s transport and reports a change of it as restart-only', async (t) => {
+  const [a] = await hs2Stubs(t, ['a'])
+  const route = hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] }, { transport: 'sockets' })
+  const { proxy } = await setup(t, { hs2: [route], metastore: [] })
+  await waitFor('ready', () => proxy.ready)
+  const r = await proxy.reload({ ...proxy.config, hs2: [{ ...route, transport: 'auto' }] })
+  t.same(r.ignored, ['hs2[hs2].transport'])
+  t.same(r.updated, ['hs2'], 'the route itself is updated in place')
+  t.match(proxy.snapshot().routes[0], { transport: 'sockets' }, 'and keeps the transport it started with')
+})
+
 t.test('reload applies a new log level at once, to the routes\' loggers too', async (t) => {
   const [a] = await hs2Stubs(t, ['a'])
   const { proxy, logs } = await setup(t, { hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })], metastore: [] })
