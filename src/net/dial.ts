@@ -11,6 +11,16 @@ export interface DialOptions {
   onread?: net.OnReadOpts
 }
 
+/** The retriable error of a connect that did not finish within `timeoutMs` (every transport). */
+export function connectTimedOut(key: string, timeoutMs: number): ProxyError {
+  return new ProxyError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${key} timed out after ${timeoutMs} ms`, { retriable: true, backend: key })
+}
+
+/** The retriable error of a connect that failed with `cause` (a socket or lookup error; every transport). */
+export function connectFailed(key: string, cause: unknown): ProxyError {
+  return new ProxyError(ErrorCodes.CONNECT, `connect to ${key} failed: ${errorCode(cause)}`, { cause, retriable: true, backend: key })
+}
+
 /** Opens a TCP connection; injectable so routes can be tested without a network. */
 export type Dial = (opts: DialOptions) => Promise<net.Socket>
 
@@ -27,12 +37,12 @@ export const dialTcp: Dial = (opts) =>
     const timer = setTimeout(() => {
       cleanup()
       socket.destroy()
-      reject(new ProxyError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${opts.key} timed out after ${opts.timeoutMs} ms`, { retriable: true, backend: opts.key }))
+      reject(connectTimedOut(opts.key, opts.timeoutMs))
     }, opts.timeoutMs)
     const onError = (err: Error): void => {
       cleanup()
       socket.destroy()
-      reject(new ProxyError(ErrorCodes.CONNECT, `connect to ${opts.key} failed: ${errorCode(err)}`, { cause: err, retriable: true, backend: opts.key }))
+      reject(connectFailed(opts.key, err))
     }
     const onConnect = (): void => {
       cleanup()

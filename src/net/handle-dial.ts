@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { ErrorCodes, ProxyError } from '../errors.js'
+import type { ProxyError } from '../errors.js'
+import { connectFailed, connectTimedOut } from './dial.js'
 import type { HandleBindings, TcpHandle } from './handles.js'
 import { uvError } from './tcp-conn.js'
 
@@ -32,7 +33,7 @@ export function dialHandle(b: HandleBindings, opts: HandleDialOptions): Promise<
     }
     const timer = setTimeout(() => {
       // closing a connecting handle cancels its request; `settled` makes that a no-op
-      fail(new ProxyError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${opts.key} timed out after ${opts.timeoutMs} ms`, { retriable: true, backend: opts.key }))
+      fail(connectTimedOut(opts.key, opts.timeoutMs))
     }, opts.timeoutMs)
     const connect = (address: string, family: number): void => {
       if (settled) return
@@ -41,22 +42,17 @@ export function dialHandle(b: HandleBindings, opts: HandleDialOptions): Promise<
       const req = b.newConnectReq()
       req.oncomplete = (status) => {
         if (settled) return
-        if (status < 0) return fail(failed(opts, uvError(status, 'connect')))
+        if (status < 0) return fail(connectFailed(opts.key, uvError(status, 'connect')))
         settled = true
         clearTimeout(timer)
         handle.setNoDelay(true)
         resolve(handle)
       }
       const err = family === 6 ? handle.connect6(req, address, opts.port) : handle.connect(req, address, opts.port)
-      if (err < 0) fail(failed(opts, uvError(err, 'connect')))
+      if (err < 0) fail(connectFailed(opts.key, uvError(err, 'connect')))
     }
     const family = isIP(opts.host)
     if (family !== 0) connect(opts.host, family)
-    else lookup(opts.host).then((a) => connect(a.address, a.family), (err: unknown) => fail(failed(opts, err)))
+    else lookup(opts.host).then((a) => connect(a.address, a.family), (err: unknown) => fail(connectFailed(opts.key, err)))
   })
-}
-
-function failed(opts: HandleDialOptions, cause: unknown): ProxyError {
-  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : 'UNKNOWN'
-  return new ProxyError(ErrorCodes.CONNECT, `connect to ${opts.key} failed: ${code}`, { cause, retriable: true, backend: opts.key })
 }

@@ -41,11 +41,6 @@ export class HandlePipe implements ConnSink {
     }
   }
 
-  /** `address:port` of the client (a syscall: only when it is used) */
-  clientPeer(): string {
-    return this.#client.peer()
-  }
-
   /** Whether the pipe was cut before a backend was attached. */
   get destroyed(): boolean {
     return this.#client.closing

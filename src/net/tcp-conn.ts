@@ -62,7 +62,6 @@ export class TcpConn {
   /** shutdown requested (FIN queued behind pending writes) */
   writeEnded = false
   closing = false
-  bytesRead = 0
   readonly #b: HandleBindings
   readonly #sink: ConnSink
   #reading = false
@@ -149,17 +148,11 @@ export class TcpConn {
     this.#sink.closed(this)
   }
 
-  /** `address:port` of the peer (a syscall: call it only when it is used) */
-  peer(): string {
-    return this.closing ? '?:?' : handlePeer(this.handle)
-  }
-
   #onRead(ab: ArrayBuffer | undefined): Uint8Array | undefined {
     const st = this.#b.state
     const n = st[this.#b.kReadBytesOrError] ?? 0
     if (this.closing) return undefined
     if (n > 0) {
-      this.bytesRead += n
       const buf = this.#user ?? Buffer.from(ab as ArrayBuffer, st[this.#b.kArrayBufferOffset] ?? 0, n)
       this.#inRead = true
       this.#next = undefined

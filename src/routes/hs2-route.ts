@@ -121,7 +121,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
             return
           }
           chosen = backend
-          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: pipe.clientPeer(), backend: backend.key }, 'connection open')
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: this.peer(client), backend: backend.key }, 'connection open')
           pipe.attach(socket)
         },
         (err: unknown) => {
