@@ -2,11 +2,13 @@
 //   node bench/client.mjs '{"mode":"bulk","port":1234,...}'
 // Prints one JSON line with the result. Modes:
 //   bulk        read one connection to EOF                          {bytes, ms}
-//   rtt         1 KiB ping-pong on one connection (noDelay)          {us: {p50,p90,p99,mean}, count}
+//   rtt         1 KiB ping-pong, one connection per port (noDelay), the ports interleaved in
+//               blocks (see interleaved())                            {paths: [{us: {p50,p90,p99,mean}, count, ms}]}
 //   conn        connect, first byte, close; n times, `concurrency` in flight   {n, ms, errors}
 //   idle        hold n connections, each pinged once; prints {"ready":...}, then waits for a line on
 //               stdin, closes them all and prints {"closed":true}
-//   hms-calls   get_table_req calls one after another on one connection      {us, count, ms}
+//   hms-calls   get_table_req calls one after another, one connection per port, interleaved like
+//               rtt                                                    {paths: [{us, count, ms}]}
 //   hms-stream  one get_partitions call with a large answer                    {bytes, ms}
 //   probe       failover: a short call (connect, 16 bytes echoed, close) every `everyMs`, each with a
 //               timeout, until `durationMs`                                   {calls:[[start,end,ok]]}
@@ -51,38 +53,99 @@ function bulk({ port }) {
   })
 }
 
-/** Sequential request/response on one connection: `request` bytes out, `replyBytes` back, `total` times. */
-function pingPong(s, request, replyBytes, total, onReply) {
-  return new Promise((resolve, reject) => {
-    const lat = new Float64Array(total)
-    let i = 0
-    let got = 0
-    let t = 0
-    const send = () => {
-      t = now()
-      s.write(typeof request === 'function' ? request(i) : request)
+/**
+ * Sequential request/response on one connection: `request` (a Buffer, or a function of the call's
+ * index on this connection) out, `replyBytes` back. `run(n, lat, off)` does n round trips and
+ * records their times (ms) at lat[off...]; it may be called again once it has resolved.
+ */
+class Pinger {
+  constructor(s, request, replyBytes, onReply) {
+    this.s = s
+    this.request = request
+    this.replyBytes = replyBytes
+    this.i = 0
+    this.got = 0
+    this.t = 0
+    this.left = 0
+    this.lat = undefined
+    this.off = 0
+    this.settle = undefined
+    this.dead = undefined // an error between runs fails the next one
+    const fail = (err) => {
+      this.dead ??= err
+      this.settle?.(err)
     }
     s.on('data', (d) => {
-      if (got === 0 && onReply) onReply(d, i)
-      got += d.length
-      if (got < replyBytes) return
-      if (got > replyBytes) return reject(new Error(`reply of ${got} bytes, expected ${replyBytes}`))
-      got = 0
-      lat[i++] = now() - t
-      if (i === total) resolve(lat)
-      else send()
+      if (this.got === 0 && onReply) onReply(d, this.i)
+      this.got += d.length
+      if (this.got < replyBytes) return
+      if (this.got > replyBytes) return fail(new Error(`reply of ${this.got} bytes, expected ${replyBytes}`))
+      this.got = 0
+      if (this.lat) this.lat[this.off++] = now() - this.t
+      this.i++
+      if (--this.left === 0) this.settle?.()
+      else this.send()
     })
-    s.on('error', reject)
-    s.on('close', () => reject(new Error(`connection closed after ${i} round trips`)))
-    send()
+    s.on('error', fail)
+    s.on('close', () => fail(new Error(`connection closed after ${this.i} round trips`)))
+  }
+
+  send() {
+    this.t = now()
+    this.s.write(typeof this.request === 'function' ? this.request(this.i) : this.request)
+  }
+
+  run(n, lat, off = 0) {
+    return new Promise((resolve, reject) => {
+      if (this.dead) return reject(this.dead)
+      if (n === 0) return resolve(lat)
+      this.left = n
+      this.lat = lat
+      this.off = off
+      this.settle = (err) => {
+        this.settle = undefined
+        if (err) reject(err)
+        else resolve(lat)
+      }
+      this.send()
+    })
+  }
+}
+
+/** One connection, `total` round trips; resolves their times (ms). */
+function pingPong(s, request, replyBytes, total, onReply) {
+  return new Pinger(s, request, replyBytes, onReply).run(total, new Float64Array(total))
+}
+
+/**
+ * Several paths measured in this one process, interleaved, so that a slow spell of the machine
+ * (on this VM p50s move by tens of µs from one process to the next) falls on all of them alike:
+ * after `warmup` round trips on each connection, blocks of `block` round trips go to each in
+ * turn, the order rotating by one every block, until each has `count`. Per path:
+ * {count, ms (sum of its round trips), us}.
+ */
+async function interleaved(pingers, { warmup, count, block }) {
+  for (const p of pingers) await p.run(warmup)
+  const lats = pingers.map(() => new Float64Array(count))
+  const k = pingers.length
+  for (let off = 0, b = 0; off < count; off += block, b++) {
+    const n = Math.min(block, count - off)
+    for (let j = 0; j < k; j++) await pingers[(j + b) % k].run(n, lats[(j + b) % k], off)
+  }
+  return lats.map((lat) => {
+    let ms = 0
+    for (const x of lat) ms += x
+    return { count, ms, us: summary(lat) }
   })
 }
 
-async function rtt({ port, size, warmup, count }) {
-  const s = await connect(port)
-  const lat = await pingPong(s, Buffer.alloc(size, 0x61), size, warmup + count)
-  s.destroy()
-  return { count, us: summary(lat.subarray(warmup)) }
+async function rtt({ ports, size, warmup, count, block = 250 }) {
+  const socks = []
+  for (const port of ports) socks.push(await connect(port))
+  const req = Buffer.alloc(size, 0x61)
+  const paths = await interleaved(socks.map((s) => new Pinger(s, req, size)), { warmup, count, block })
+  for (const s of socks) s.destroy()
+  return { paths }
 }
 
 async function conn({ ports, n, concurrency }) {
@@ -150,22 +213,24 @@ async function idle({ port, n, concurrency = 100 }) {
   return { closed: true }
 }
 
-async function hmsCalls({ port, warmup, count }) {
-  const s = await connect(port)
+async function hmsCalls({ ports, warmup, count, block = 250 }) {
   const calls = []
   for (let i = 0; i < 64; i++) calls.push(getTableCall(i))
   const replySize = getTableReply(0).length
-  let bad = 0
   const seqOff = 8 + Buffer.byteLength('get_table_req')
-  const lat = await pingPong(s, (i) => calls[i & 63], replySize, warmup + count, (d, i) => {
-    if (d.length >= seqOff + 4 && d.readInt32BE(seqOff) !== (i & 63)) bad++
-  })
-  s.destroy()
+  let bad = 0
+  const socks = []
+  for (const port of ports) socks.push(await connect(port))
+  const pingers = socks.map(
+    (s) =>
+      new Pinger(s, (i) => calls[i & 63], replySize, (d, i) => {
+        if (d.length >= seqOff + 4 && d.readInt32BE(seqOff) !== (i & 63)) bad++
+      }),
+  )
+  const paths = await interleaved(pingers, { warmup, count, block })
+  for (const s of socks) s.destroy()
   if (bad > 0) throw new Error(`${bad} replies with a wrong seqid`)
-  const timed = lat.subarray(warmup)
-  let ms = 0
-  for (const x of timed) ms += x
-  return { count, ms, us: summary(timed) }
+  return { paths }
 }
 
 async function hmsStream({ port, count }) {

@@ -13,7 +13,7 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Meter } from './lib/measure.mjs'
-import { killAllNow, loadavg, pin, run, stopAll } from './lib/procs.mjs'
+import { killAllNow, loadavg, machineCpuSec, pin, run, stopAll } from './lib/procs.mjs'
 import { ensureHaproxy, ensureZookeeper, freePort, startBackend, startHaproxy, startNaiveProxy, startProxy, startZk, zkClient } from './lib/services.mjs'
 import { bulk } from './scenarios/bulk.mjs'
 import { rtt } from './scenarios/rtt.mjs'
@@ -54,8 +54,8 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2))
 const cfg = opts.quick
-  ? { reps: 1, bulkBytes: 32 * MiB, rtts: 2000, rttWarmup: 200, conns: 500, idle: 1000, calls: 2000, callWarmup: 200, streamBytes: 32 * MiB, failoverMs: 600 }
-  : { reps: 3, bulkBytes: 512 * MiB, rtts: 20_000, rttWarmup: 2000, conns: 5000, idle: 9800, calls: 20_000, callWarmup: 2000, streamBytes: 512 * MiB, failoverMs: 1500 }
+  ? { reps: 1, bulkBytes: 32 * MiB, rtts: 2000, rttWarmup: 200, rttBlock: 250, conns: 500, idle: 1000, calls: 2000, callWarmup: 200, streamBytes: 32 * MiB, failoverMs: 600 }
+  : { reps: 3, bulkBytes: 512 * MiB, rtts: 20_000, rttWarmup: 2000, rttBlock: 250, conns: 5000, idle: 9800, calls: 20_000, callWarmup: 2000, streamBytes: 512 * MiB, failoverMs: 1500 }
 if (opts.reps) cfg.reps = opts.reps
 
 const t0 = performance.now()
@@ -101,6 +101,7 @@ async function machine() {
 async function main() {
   if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` first (the bench runs the built CLI)')
   dir = mkdtempSync(join(tmpdir(), 'hhp-bench-'))
+  const steal0 = machineCpuSec().steal
   const report = { quick: opts.quick, reps: cfg.reps, cfg, started: new Date().toISOString(), loadBefore: loadavg(), machine: await machine(), scenarios: [], skipped: [], errors: [] }
   const ncpu = cpus().length
   const hard = await hardNofile()
@@ -154,11 +155,13 @@ async function main() {
   }
   const metastoreRoutes = [
     { name: 'hms', uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode: 'auto' },
-    { name: 'hms-pipe', uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode: 'pipe' },
   ]
   const px = await startProxy(root, dir, 'proxy', { zookeeper: shared.zk ? {} : undefined, hs2, metastore: metastoreRoutes })
   shared.proxy = px
-  const longLived = () => [be.proc, shared.zk?.proc, shared.haproxy?.proc, nv.proc, px.proc].filter((p) => p && !p.exited).map((p) => p.pid)
+  // scenario 5's reference, in a process of its own: CPU per call is measured per mode
+  const pp = await startProxy(root, dir, 'proxy-pipe', { metastore: [{ name: 'hms-pipe', uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode: 'pipe' }] })
+  shared.proxyPipe = pp
+  const longLived = () => [be.proc, shared.zk?.proc, shared.haproxy?.proc, nv.proc, px.proc, pp.proc].filter((p) => p && !p.exited).map((p) => p.pid)
 
   const all = `0-${ncpu - 1}`
   const ctx = {
@@ -181,7 +184,7 @@ async function main() {
           ]
         : [{ name: '1 vCPU', text: 'everything on CPU 0', client: '0', servers: '0' }],
     pinServers: async (cpusList) => {
-      for (const p of [be.proc, shared.haproxy?.proc, nv.proc, px.proc]) if (p) await pin(p.pid, cpusList)
+      for (const p of [be.proc, shared.haproxy?.proc, nv.proc, px.proc, pp.proc]) if (p) await pin(p.pid, cpusList)
     },
     client: async (job, { pin: cpu } = {}) => {
       const r = await run(process.execPath, [join(root, 'bench/client.mjs'), JSON.stringify(job)], { ms: 300_000, pin: cpu })
@@ -211,6 +214,7 @@ async function main() {
   }
   report.loadAfter = loadavg()
   report.seconds = (performance.now() - t0) / 1000
+  report.stealSec = machineCpuSec().steal - steal0
   report.noisy = { noisy: ctx.meter.noisy, measurements: ctx.meter.measurements, waitedMs: Math.round(ctx.meter.waitedMs) }
   shared.zk?.client.close()
   return report
@@ -222,9 +226,9 @@ function render(r) {
   out.push(`# hive-ha-proxy benchmark${r.quick ? ' (--quick: smoke sizes, not for comparison)' : ''}`)
   out.push('')
   out.push(`- machine: ${m.cpu}, ${m.memGiB} GiB RAM, ${m.distro}, kernel ${m.kernel}, cpuidle ${m.idleDriver}; node ${m.node}; ${m.haproxy}`)
-  out.push(`- run: ${r.started}, ${r.reps} repetition(s), ${r.seconds.toFixed(0)} s; load average before ${r.loadBefore}, after ${r.loadAfter}`)
+  out.push(`- run: ${r.started}, ${r.reps} repetition(s), ${r.seconds.toFixed(0)} s; load average before ${r.loadBefore}, after ${r.loadAfter}; hypervisor steal ${(r.stealSec ?? 0).toFixed(1)} CPU-s`)
   out.push(
-    `- other processes: ${r.noisy.noisy} of ${r.noisy.measurements} measurements had other processes using > 0.04 CPU-s per second (kept after up to 2 repeats; "noisy reps" columns); ${(r.noisy.waitedMs / 1000).toFixed(1)} s spent waiting for a quiet machine`,
+    `- other processes: ${r.noisy.noisy} of ${r.noisy.measurements} measurements had other processes or hypervisor steal taking > 0.04 CPU-s per second (kept after up to 2 repeats; "noisy reps" columns); ${(r.noisy.waitedMs / 1000).toFixed(1)} s spent waiting for a quiet machine`,
   )
   for (const s of r.skipped) out.push(`- skipped: ${s}`)
   for (const s of r.scenarios) {

@@ -143,10 +143,14 @@ export function rssKiB(pid) {
   return m ? Number(m[1]) : NaN
 }
 
-/** Busy CPU seconds of the whole machine (user + nice + system, all CPUs). */
-export function machineBusySec() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)
-  return (Number(f[1]) + Number(f[2]) + Number(f[3])) / TICK
+/**
+ * CPU seconds of the whole machine (all CPUs): `busy` = user + nice + system (irq and softirq
+ * time is left out: much of it is our own loopback traffic, and processes are not charged for it);
+ * `steal` = time this VM's CPUs wanted to run but the hypervisor ran someone else (0 on bare metal).
+ */
+export function machineCpuSec() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number)
+  return { busy: (f[1] + f[2] + f[3]) / TICK, steal: (f[8] ?? 0) / TICK }
 }
 
 export function loadavg() {

@@ -108,7 +108,7 @@ async function hmsCase(ctx, rep) {
   })
   try {
     // the secondary answers its first calls now, not cold during the failover
-    await ctx.client({ mode: 'hms-calls', port: s.ports[0], warmup: 0, count: 500 })
+    await ctx.client({ mode: 'hms-calls', ports: [s.ports[0]], warmup: 0, count: 500 })
     const c = await runClient(ctx, { mode: 'hms-loop', port: listen, durationMs: ctx.cfg.failoverMs })
     await sleep(ctx.cfg.failoverMs / 3)
     const t0 = wall()

@@ -1,6 +1,7 @@
 // Scenario 5: the metastore route in Thrift-aware mode (mode: auto, detects strict binary) against
-// the same route piping bytes (mode: pipe): get_table_req calls one after another (calls/s,
-// p50/p99; pinned like scenario 2), and MiB/s of one large streamed get_partitions answer.
+// the same route piping bytes (mode: pipe, in a proxy process of its own so that each mode's CPU
+// is measured apart): get_table_req calls one after another (calls/s, p50/p99; pinned and
+// interleaved like scenario 2), and MiB/s of one large streamed get_partitions answer.
 import { partitionsFor, partitionsReply } from '../lib/thrift-msg.mjs'
 import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
 
@@ -9,7 +10,7 @@ export async function metastore(ctx) {
   const configs = [
     { name: 'direct', port: s.backend.ports.hms },
     s.haproxy && { name: 'haproxy', port: s.haproxy.ports.hms, pid: s.haproxy.proc.pid },
-    { name: 'proxy, mode pipe', port: s.proxy.ports['hms-pipe'], pid: s.proxy.proc.pid },
+    { name: 'proxy, mode pipe', port: s.proxyPipe.ports['hms-pipe'], pid: s.proxyPipe.proc.pid },
     { name: 'proxy, Thrift-aware', port: s.proxy.ports.hms, pid: s.proxy.proc.pid },
   ].filter(Boolean)
   const PIPE = 'proxy, mode pipe'
@@ -22,11 +23,14 @@ export async function metastore(ctx) {
     await ctx.pinServers(layout.servers)
     const runs = Object.fromEntries(configs.map((c) => [c.name, []]))
     for (let r = 0; r < ctx.reps; r++) {
-      for (const c of rotate(configs, r)) {
-        const m = await ctx.meter.measure(() => ctx.client({ mode: 'hms-calls', port: c.port, warmup: cfg.callWarmup, count: cfg.calls }, { pin: layout.client }))
+      // every path in one client process, interleaved in blocks, as in scenario 2
+      const order = rotate(configs, r)
+      const m = await ctx.meter.measure(() => ctx.client({ mode: 'hms-calls', ports: order.map((c) => c.port), warmup: cfg.callWarmup, count: cfg.calls, block: cfg.rttBlock }, { pin: layout.client }))
+      order.forEach((c, i) => {
+        const x = m.res.paths[i]
         const p = c.pid ? m.per.get(c.pid) : undefined
-        runs[c.name].push({ rate: m.res.count / (m.res.ms / 1000), ...m.res.us, cpuUs: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy })
-      }
+        runs[c.name].push({ rate: x.count / (x.ms / 1000), ...x.us, cpuUs: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy })
+      })
       ctx.progress(`hms calls ${layout.name} rep ${r + 1}: ${configs.map((c) => `${c.name} ${fmt(runs[c.name].at(-1).rate)}/s`).join(', ')}`)
     }
     await ctx.pinServers(ctx.allCpus)

@@ -1,5 +1,6 @@
-// Scenario 2: 1 KiB request/response round trips on one connection; added p50/p99 latency over
-// direct, with CPUs pinned (perf-baseline.md §1: unpinned, the RTT is bimodal on this VM).
+// Scenario 2: 1 KiB request/response round trips on one connection per path; added p50/p99 latency
+// over direct, with CPUs pinned (perf-baseline.md §1: unpinned, the RTT is bimodal on this VM), the
+// paths interleaved in blocks within one client process per repetition.
 import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
 
 /** the reference path: bench/naive-proxy.mjs, Node's floor for a TCP proxy */
@@ -21,12 +22,15 @@ export async function rtt(ctx) {
     await ctx.pinServers(layout.servers)
     const runs = Object.fromEntries(configs.map((c) => [c.name, []]))
     for (let r = 0; r < ctx.reps; r++) {
+      // every path in one client process, interleaved in blocks (bench/client.mjs interleaved());
+      // each middle process serves its own path only, so its CPU over the run is that path's
+      const order = rotate(configs, r)
+      const m = await ctx.meter.measure(() => ctx.client({ mode: 'rtt', ports: order.map((c) => c.port), size: 1024, warmup: cfg.rttWarmup, count: cfg.rtts, block: cfg.rttBlock }, { pin: layout.client }))
       const rep = {}
-      for (const c of rotate(configs, r)) {
-        const m = await ctx.meter.measure(() => ctx.client({ mode: 'rtt', port: c.port, size: 1024, warmup: cfg.rttWarmup, count: cfg.rtts }, { pin: layout.client }))
+      order.forEach((c, i) => {
         const p = c.pid ? m.per.get(c.pid) : undefined
-        rep[c.name] = { ...m.res.us, cpuUsPerRt: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy }
-      }
+        rep[c.name] = { ...m.res.paths[i].us, cpuUsPerRt: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy }
+      })
       for (const c of configs) {
         const x = rep[c.name]
         runs[c.name].push({ ...x, addP50: x.p50 - rep.direct.p50, addP99: x.p99 - rep.direct.p99 })
