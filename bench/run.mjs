@@ -153,15 +153,16 @@ async function main() {
   if (shared.zk) {
     hs2.push({ name: 'conn', url: `jdbc:hive2://127.0.0.1:${shared.zk.port}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=bench_hs2`, listen: await freePort(), policy: 'round-robin' })
   }
-  const metastoreRoutes = [
-    { name: 'hms', uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode: 'auto' },
-  ]
-  const px = await startProxy(root, dir, 'proxy', { zookeeper: shared.zk ? {} : undefined, hs2, metastore: metastoreRoutes })
+  const px = await startProxy(root, dir, 'proxy', { zookeeper: shared.zk ? {} : undefined, hs2 })
   shared.proxy = px
-  // scenario 5's reference, in a process of its own: CPU per call is measured per mode
-  const pp = await startProxy(root, dir, 'proxy-pipe', { metastore: [{ name: 'hms-pipe', uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode: 'pipe' }] })
+  // scenario 5's two modes, each in a fresh process of its own: CPU per call is measured per
+  // mode, and neither carries the heap and JIT state of the other scenarios
+  const hmsRoute = async (name, mode) => ({ metastore: [{ name, uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode }] })
+  const pa = await startProxy(root, dir, 'proxy-hms', await hmsRoute('hms', 'auto'))
+  const pp = await startProxy(root, dir, 'proxy-hms-pipe', await hmsRoute('hms-pipe', 'pipe'))
+  shared.proxyHms = pa
   shared.proxyPipe = pp
-  const longLived = () => [be.proc, shared.zk?.proc, shared.haproxy?.proc, nv.proc, px.proc, pp.proc].filter((p) => p && !p.exited).map((p) => p.pid)
+  const longLived = () => [be.proc, shared.zk?.proc, shared.haproxy?.proc, nv.proc, px.proc, pa.proc, pp.proc].filter((p) => p && !p.exited).map((p) => p.pid)
 
   const all = `0-${ncpu - 1}`
   const ctx = {
@@ -184,7 +185,7 @@ async function main() {
           ]
         : [{ name: '1 vCPU', text: 'everything on CPU 0', client: '0', servers: '0' }],
     pinServers: async (cpusList) => {
-      for (const p of [be.proc, shared.haproxy?.proc, nv.proc, px.proc, pp.proc]) if (p) await pin(p.pid, cpusList)
+      for (const p of [be.proc, shared.haproxy?.proc, nv.proc, px.proc, pa.proc, pp.proc]) if (p) await pin(p.pid, cpusList)
     },
     client: async (job, { pin: cpu } = {}) => {
       const r = await run(process.execPath, [join(root, 'bench/client.mjs'), JSON.stringify(job)], { ms: 300_000, pin: cpu })

@@ -1,7 +1,7 @@
 // Scenario 5: the metastore route in Thrift-aware mode (mode: auto, detects strict binary) against
-// the same route piping bytes (mode: pipe, in a proxy process of its own so that each mode's CPU
-// is measured apart): get_table_req calls one after another (calls/s, p50/p99; pinned and
-// interleaved like scenario 2), and MiB/s of one large streamed get_partitions answer.
+// the same route piping bytes (mode: pipe), each in a fresh proxy process of its own:
+// get_table_req calls one after another (calls/s, p50/p99; pinned and interleaved like scenario 2),
+// and MiB/s of one large streamed get_partitions answer.
 import { partitionsFor, partitionsReply } from '../lib/thrift-msg.mjs'
 import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
 
@@ -11,7 +11,7 @@ export async function metastore(ctx) {
     { name: 'direct', port: s.backend.ports.hms },
     s.haproxy && { name: 'haproxy', port: s.haproxy.ports.hms, pid: s.haproxy.proc.pid },
     { name: 'proxy, mode pipe', port: s.proxyPipe.ports['hms-pipe'], pid: s.proxyPipe.proc.pid },
-    { name: 'proxy, Thrift-aware', port: s.proxy.ports.hms, pid: s.proxy.proc.pid },
+    { name: 'proxy, Thrift-aware', port: s.proxyHms.ports.hms, pid: s.proxyHms.proc.pid },
   ].filter(Boolean)
   const PIPE = 'proxy, mode pipe'
   const THRIFT = 'proxy, Thrift-aware'
