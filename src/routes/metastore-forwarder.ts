@@ -2,7 +2,7 @@ import type net from 'node:net'
 import type { Logger } from '../logger.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { errorCode } from '../errors.js'
-import { scanReadBuffers, ThriftScanner, type MessageHeader, type ScanError } from '../thrift/scanner.js'
+import { scanReadBuffers, ThriftScanner, type MessageHeader, type ScanError, type ScanEvents } from '../thrift/scanner.js'
 import { ReadBuffer } from '../net/read-buffer.js'
 import { SegmentQueue } from './segment-queue.js'
 import { newCall, type Call } from './metastore-call.js'
@@ -49,8 +49,8 @@ interface Backend {
   /** reads stopped until the client's write buffer is flushed */
   paused: boolean
   scanner: ThriftScanner
-  /** the scanner's callbacks collect here during one push() */
-  ev: (MessageHeader | number)[]
+  /** the scanner's events of one push() */
+  ev: ScanLog
   fromClient: number
   toClient: number
 }
@@ -85,8 +85,7 @@ export class ThriftForwarder {
   #lastFailed: string | undefined
   #closed = false
   #clientEnded = false
-  // scanner callbacks collect here during one push(); reused, no per-chunk allocation
-  readonly #reqEv: (MessageHeader | number)[] = []
+  readonly #reqEv = new ScanLog()
   #respCall: Call | undefined
 
   constructor(client: net.Socket, o: ForwarderOptions, h: ForwarderHooks) {
@@ -94,7 +93,7 @@ export class ThriftForwarder {
     this.#o = o
     this.#h = h
     const opts = { protocol: o.protocol, framed: o.framed, maxMessageBytes: o.maxMessageBytes }
-    this.#reqScan = new ThriftScanner(opts, { onHeader: (x) => this.#reqEv.push(x), onEnd: (e) => this.#reqEv.push(e) })
+    this.#reqScan = new ThriftScanner(opts, this.#reqEv)
   }
 
   /** Takes over `client` (paused); `initial` are bytes already read from it while sniffing. */
@@ -120,20 +119,21 @@ export class ThriftForwarder {
   #fromClient(chunk: Buffer): void {
     if (this.#closed) return
     const ev = this.#reqEv
+    ev.n = 0
     const err = this.#reqScan.push(chunk)
     if (err !== undefined) return this.#malformed('request', err)
     let pos = 0
-    for (const e of ev) {
+    for (let i = 0; i < ev.n; i++) {
+      const e = ev.items[i] as MessageHeader | number
       if (typeof e !== 'number') {
         this.#begin(e)
         continue
       }
-      this.#append(chunk.subarray(pos, e))
+      this.#append(part(chunk, pos, e))
       this.#completeRequest()
       pos = e
     }
-    ev.length = 0
-    if (pos < chunk.length) this.#append(chunk.subarray(pos))
+    if (pos < chunk.length) this.#append(part(chunk, pos, chunk.length))
     this.#flush()
   }
 
@@ -223,11 +223,8 @@ export class ThriftForwarder {
       return undefined
     }
     if (this.#lastFailed !== undefined) this.#h.onFailover()
-    const ev: (MessageHeader | number)[] = []
-    const scanner = new ThriftScanner(
-      { protocol: this.#o.protocol, framed: this.#o.framed, maxMessageBytes: this.#o.maxMessageBytes },
-      { onHeader: (x) => ev.push(x), onEnd: (e) => ev.push(e) },
-    )
+    const ev = new ScanLog()
+    const scanner = new ThriftScanner({ protocol: this.#o.protocol, framed: this.#o.framed, maxMessageBytes: this.#o.maxMessageBytes }, ev)
     const b: Backend = { socket, key: info.key, rb, paused: false, scanner, ev, fromClient: 0, toClient: 0 }
     this.#backend = b
     socket.on('error', (err) => this.#backendGone(b, `error ${errorCode(err)}`))
@@ -276,26 +273,26 @@ export class ThriftForwarder {
   #fromBackend(b: Backend, chunk: Buffer): void {
     if (this.#closed || b !== this.#backend) return
     const ev = b.ev
+    ev.n = 0
     const err = b.scanner.push(chunk)
     if (err !== undefined) return this.#malformed('response', err)
     let pos = 0
-    for (const e of ev) {
+    for (let i = 0; i < ev.n; i++) {
+      const e = ev.items[i] as MessageHeader | number
       if (typeof e !== 'number') {
         const head = this.#calls[0]
         if (head === undefined || head.name !== e.name) {
-          ev.length = 0
           return this.#fatal(`unexpected answer "${e.name}" from the metastore (expected ${head === undefined ? 'none' : `"${head.name}"`})`)
         }
         this.#respCall = head
         head.exception = e.type === T_EXCEPTION
         continue
       }
-      this.#deliver(b, chunk.subarray(pos, e))
+      this.#deliver(b, part(chunk, pos, e))
       this.#completeResponse()
       pos = e
     }
-    ev.length = 0
-    if (pos < chunk.length) this.#deliver(b, chunk.subarray(pos))
+    if (pos < chunk.length) this.#deliver(b, part(chunk, pos, chunk.length))
   }
 
   #deliver(b: Backend, seg: Buffer): void {
@@ -392,3 +389,24 @@ export class ThriftForwarder {
   }
 }
 
+/**
+ * A scanner's events of one push(), in order. Reused for a connection's life: setting `n` to 0
+ * forgets them without shrinking the array (slots keep small header objects until overwritten).
+ */
+class ScanLog implements ScanEvents {
+  readonly items: (MessageHeader | number)[] = []
+  n = 0
+
+  onHeader(h: MessageHeader): void {
+    this.items[this.n++] = h
+  }
+
+  onEnd(end: number): void {
+    this.items[this.n++] = end
+  }
+}
+
+/** `chunk[from, to)`; the chunk itself when that is all of it (the common one-message read). */
+function part(chunk: Buffer, from: number, to: number): Buffer {
+  return from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to)
+}
