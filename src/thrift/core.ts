@@ -22,6 +22,8 @@ export type ScanError = { code: ScanErrorCode; message: string }
 
 /** Longest method name accepted in an envelope. */
 export const MAX_NAME_BYTES = 64 * 1024
+/** names up to this long are remembered for the next message (metastore methods are shorter) */
+const LAST_NAME_BYTES = 96
 
 // Stack frame kinds.
 export const K_STRUCT = 1
@@ -46,7 +48,7 @@ export abstract class ScanCore {
 
   // fixed-size primitive straddling a chunk boundary
   private readonly carry = Buffer.alloc(16)
-  private carryLen = 0
+  protected carryLen = 0
   /** buffer holding the primitive last returned by take() */
   protected vb: Buffer = EMPTY
 
@@ -77,7 +79,12 @@ export abstract class ScanCore {
   protected nameLen = 0
   private nameGot = 0
   private nameBuf: Buffer | undefined
-  private hName = ''
+  protected hName = ''
+  // The last name decoded straight from a window and its bytes: clients repeat a few methods, and
+  // comparing a dozen bytes costs less than a UTF-8 decode (a call into C++) per message.
+  private lastName = ''
+  private readonly lastNameBytes = new Uint8Array(LAST_NAME_BYTES)
+  private lastNameLen = -1
   private readonly onHeader: (h: MessageHeader) => void
 
   constructor(maxDepth: number, onHeader: (h: MessageHeader) => void) {
@@ -247,7 +254,7 @@ export abstract class ScanCore {
   protected readName(): boolean {
     const n = this.nameLen
     if (this.nameGot === 0 && this.end - this.pos >= n) {
-      this.hName = this.buf.toString('utf8', this.pos, this.pos + n)
+      this.hName = this.nameAt(this.buf, this.pos, n)
       this.pos += n
       return true
     }
@@ -264,6 +271,23 @@ export abstract class ScanCore {
     this.hName = nb.toString('utf8', 0, n)
     this.nameGot = 0
     return true
+  }
+
+  /** The name in buf[pos, pos + n), decoded, or the last one when its bytes are the same. */
+  protected nameAt(buf: Buffer, pos: number, n: number): string {
+    const last = this.lastNameBytes
+    if (n === this.lastNameLen) {
+      let i = 0
+      while (i < n && buf[pos + i] === last[i]) i++
+      if (i === n) return this.lastName
+    }
+    const name = buf.toString('utf8', pos, pos + n)
+    if (n <= last.length) {
+      for (let i = 0; i < n; i++) last[i] = buf[pos + i] as number
+      this.lastNameLen = n
+      this.lastName = name
+    }
+    return name
   }
 
   protected checkNameLen(n: number): boolean {

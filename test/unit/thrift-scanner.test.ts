@@ -394,6 +394,19 @@ function expectError(
 const bin = { protocol: 'binary', framed: false } as const
 const cmp = { protocol: 'compact', framed: false } as const
 
+t.test('binary: names of the same length in a row are told apart (the last name is remembered)', async (t) => {
+  const names = ['get_a', 'get_b', 'get_b', 'get_a', 'get_ab', 'get_a', 'ñame', 'ñamf', 'x'.repeat(97), 'x'.repeat(96) + 'y', 'get_a']
+  const bytes = Buffer.concat(names.map((n, i) => Buffer.concat([strictHdr(n, 1, i), Buffer.from([0])])))
+  const want = names.map((name, seqid) => ({ name, type: 1, seqid }))
+  for (const [mode, chunks] of [
+    ['whole', whole(bytes.length)],
+    ['byte by byte', bytewise(bytes.length)],
+    ['random chunks', randomChunks(new Gen(5), bytes.length)],
+  ] as const) {
+    t.same(feed(bytes, chunks, bin).headers, want, mode)
+  }
+})
+
 t.test('malformed binary input', async (t) => {
   expectError(t, Buffer.from('GET / HTTP/1.1\r\n\r\n'), bin, 'MALFORMED', 'HTTP request (name length > 64 KiB)')
   expectError(t, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), bin, 'MALFORMED', 'TLS client hello')
