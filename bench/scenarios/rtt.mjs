@@ -16,7 +16,7 @@ export async function rtt(ctx) {
     { name: 'hive-ha-proxy', port: s.proxy.ports.echo, pid: s.proxy.proc.pid },
     s.naive && { name: NAIVE, port: s.naive.ports.echo, pid: s.naive.proc.pid },
   ].filter(Boolean)
-  const out = { id: 2, title: `Round trips, 1 KiB, one connection, ${fmt(cfg.rtts)} timed (after ${fmt(cfg.rttWarmup)} warm-up)`, tables: [], targets: [], ratios: [], runs: {} }
+  const out = { id: 2, title: `Round trips, 1 KiB, one connection per path, ${fmt(cfg.rtts)} timed (after ${fmt(cfg.rttWarmup)} warm-up), paths interleaved in blocks of ${fmt(cfg.rttBlock)}`, tables: [], targets: [], ratios: [], runs: {} }
   const total = cfg.rtts + cfg.rttWarmup
   for (const layout of ctx.layouts) {
     await ctx.pinServers(layout.servers)
