@@ -76,6 +76,7 @@ class Pinger {
       this.settle?.(err)
     }
     s.on('data', (d) => {
+      if (this.settle === undefined) return fail(new Error(`${d.length} bytes while no call was out`))
       if (this.got === 0 && onReply) onReply(d, this.i)
       this.got += d.length
       if (this.got < replyBytes) return
