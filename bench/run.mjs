@@ -162,7 +162,9 @@ async function main() {
   const pp = await startProxy(root, dir, 'proxy-hms-pipe', await hmsRoute('hms-pipe', 'pipe'))
   shared.proxyHms = pa
   shared.proxyPipe = pp
-  const longLived = () => [be.proc, shared.zk?.proc, shared.haproxy?.proc, nv.proc, px.proc, pa.proc, pp.proc].filter((p) => p && !p.exited).map((p) => p.pid)
+  // the processes that serve the measurements (pinned per layout), and with ZooKeeper every long-lived one
+  const servers = [be.proc, shared.haproxy?.proc, nv.proc, px.proc, pa.proc, pp.proc].filter((p) => p !== undefined)
+  const longLived = () => [...servers, shared.zk?.proc].filter((p) => p && !p.exited).map((p) => p.pid)
 
   const all = `0-${ncpu - 1}`
   const ctx = {
@@ -185,7 +187,7 @@ async function main() {
           ]
         : [{ name: '1 vCPU', text: 'everything on CPU 0', client: '0', servers: '0' }],
     pinServers: async (cpusList) => {
-      for (const p of [be.proc, shared.haproxy?.proc, nv.proc, px.proc, pa.proc, pp.proc]) if (p) await pin(p.pid, cpusList)
+      for (const p of servers) await pin(p.pid, cpusList)
     },
     client: async (job, { pin: cpu } = {}) => {
       const r = await run(process.execPath, [join(root, 'bench/client.mjs'), JSON.stringify(job)], { ms: 300_000, pin: cpu })
@@ -227,7 +229,7 @@ function render(r) {
   out.push(`# hive-ha-proxy benchmark${r.quick ? ' (--quick: smoke sizes, not for comparison)' : ''}`)
   out.push('')
   out.push(`- machine: ${m.cpu}, ${m.memGiB} GiB RAM, ${m.distro}, kernel ${m.kernel}, cpuidle ${m.idleDriver}; node ${m.node}; ${m.haproxy}`)
-  out.push(`- run: ${r.started}, ${r.reps} repetition(s), ${r.seconds.toFixed(0)} s; load average before ${r.loadBefore}, after ${r.loadAfter}; hypervisor steal ${(r.stealSec ?? 0).toFixed(1)} CPU-s`)
+  out.push(`- run: ${r.started}, ${r.reps} repetition(s), ${r.seconds.toFixed(0)} s; load average before ${r.loadBefore}, after ${r.loadAfter}; hypervisor steal ${r.stealSec.toFixed(1)} CPU-s`)
   out.push(
     `- other processes: ${r.noisy.noisy} of ${r.noisy.measurements} measurements had other processes or hypervisor steal taking > 0.04 CPU-s per second (kept after up to 2 repeats; "noisy reps" columns); ${(r.noisy.waitedMs / 1000).toFixed(1)} s spent waiting for a quiet machine`,
   )

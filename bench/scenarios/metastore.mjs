@@ -4,6 +4,7 @@
 // and MiB/s of one large streamed get_partitions answer.
 import { partitionsFor, partitionsReply } from '../lib/thrift-msg.mjs'
 import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
+import { interleavedRep } from './rtt.mjs'
 
 export async function metastore(ctx) {
   const { shared: s, cfg } = ctx
@@ -18,19 +19,15 @@ export async function metastore(ctx) {
   const out = { id: 5, title: 'Metastore route: Thrift-aware vs byte pipe', tables: [], targets: [], ratios: [], runs: {} }
 
   // small calls (the warm-up calls of each run are not timed)
-  const total = cfg.calls + cfg.callWarmup
   for (const layout of ctx.layouts) {
     await ctx.pinServers(layout.servers)
     const runs = Object.fromEntries(configs.map((c) => [c.name, []]))
     for (let r = 0; r < ctx.reps; r++) {
-      // every path in one client process, interleaved in blocks, as in scenario 2
-      const order = rotate(configs, r)
-      const m = await ctx.meter.measure(() => ctx.client({ mode: 'hms-calls', ports: order.map((c) => c.port), warmup: cfg.callWarmup, count: cfg.calls, block: cfg.rttBlock }, { pin: layout.client }))
-      order.forEach((c, i) => {
-        const x = m.res.paths[i]
-        const p = c.pid ? m.per.get(c.pid) : undefined
-        runs[c.name].push({ rate: x.count / (x.ms / 1000), ...x.us, cpuUs: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy })
-      })
+      const rep = await interleavedRep(ctx, { mode: 'hms-calls', warmup: cfg.callWarmup, count: cfg.calls }, configs, r, layout.client)
+      for (const c of configs) {
+        const { path: x, cpuUs, noisy } = rep[c.name]
+        runs[c.name].push({ rate: x.count / (x.ms / 1000), ...x.us, cpuUs, noisy })
+      }
       ctx.progress(`hms calls ${layout.name} rep ${r + 1}: ${configs.map((c) => `${c.name} ${fmt(runs[c.name].at(-1).rate)}/s`).join(', ')}`)
     }
     await ctx.pinServers(ctx.allCpus)

@@ -8,6 +8,24 @@ export const NAIVE = 'naive Node proxy (reference)'
 
 const signed = (v) => `${v >= 0 ? '+' : ''}${fmt(v, 1)}`
 
+/**
+ * One repetition of round trips over every path from one client process, interleaved in blocks
+ * (bench/client.mjs interleaved()), the order rotated by `r`. Each middle process serves its own
+ * path only, so its CPU over the repetition is that path's. Per config name: { path: {count, ms,
+ * us}, cpuUs: the middle process's CPU per round trip (warm-up included), noisy }.
+ */
+export async function interleavedRep(ctx, job, configs, r, pin) {
+  const order = rotate(configs, r)
+  const m = await ctx.meter.measure(() => ctx.client({ ...job, ports: order.map((c) => c.port), block: ctx.cfg.rttBlock }, { pin }))
+  const total = job.warmup + job.count
+  const out = {}
+  order.forEach((c, i) => {
+    const p = c.pid ? m.per.get(c.pid) : undefined
+    out[c.name] = { path: m.res.paths[i], cpuUs: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy }
+  })
+  return out
+}
+
 export async function rtt(ctx) {
   const { shared: s, cfg } = ctx
   const configs = [
@@ -17,25 +35,17 @@ export async function rtt(ctx) {
     s.naive && { name: NAIVE, port: s.naive.ports.echo, pid: s.naive.proc.pid },
   ].filter(Boolean)
   const out = { id: 2, title: `Round trips, 1 KiB, one connection per path, ${fmt(cfg.rtts)} timed (after ${fmt(cfg.rttWarmup)} warm-up), paths interleaved in blocks of ${fmt(cfg.rttBlock)}`, tables: [], targets: [], ratios: [], runs: {} }
-  const total = cfg.rtts + cfg.rttWarmup
   for (const layout of ctx.layouts) {
     await ctx.pinServers(layout.servers)
     const runs = Object.fromEntries(configs.map((c) => [c.name, []]))
     for (let r = 0; r < ctx.reps; r++) {
-      // every path in one client process, interleaved in blocks (bench/client.mjs interleaved());
-      // each middle process serves its own path only, so its CPU over the run is that path's
-      const order = rotate(configs, r)
-      const m = await ctx.meter.measure(() => ctx.client({ mode: 'rtt', ports: order.map((c) => c.port), size: 1024, warmup: cfg.rttWarmup, count: cfg.rtts, block: cfg.rttBlock }, { pin: layout.client }))
-      const rep = {}
-      order.forEach((c, i) => {
-        const p = c.pid ? m.per.get(c.pid) : undefined
-        rep[c.name] = { ...m.res.paths[i].us, cpuUsPerRt: p ? (p.cpu * 1e6) / total : NaN, noisy: m.noisy }
-      })
+      const rep = await interleavedRep(ctx, { mode: 'rtt', size: 1024, warmup: cfg.rttWarmup, count: cfg.rtts }, configs, r, layout.client)
+      const direct = rep.direct.path.us
       for (const c of configs) {
         const x = rep[c.name]
-        runs[c.name].push({ ...x, addP50: x.p50 - rep.direct.p50, addP99: x.p99 - rep.direct.p99 })
+        runs[c.name].push({ ...x.path.us, cpuUsPerRt: x.cpuUs, noisy: x.noisy, addP50: x.path.us.p50 - direct.p50, addP99: x.path.us.p99 - direct.p99 })
       }
-      ctx.progress(`rtt ${layout.name} rep ${r + 1}: ${configs.map((c) => `${c.name} p50 ${fmt(rep[c.name].p50, 1)} µs`).join(', ')}`)
+      ctx.progress(`rtt ${layout.name} rep ${r + 1}: ${configs.map((c) => `${c.name} p50 ${fmt(rep[c.name].path.us.p50, 1)} µs`).join(', ')}`)
     }
     await ctx.pinServers(ctx.allCpus)
     const med = (name, k) => median(runs[name].map((x) => x[k]))
