@@ -9,7 +9,13 @@
 //           list; anything else an empty REPLY. Every REPLY carries the call's name and seqid.
 // Prints one JSON line {"ports":[...]} once listening; exits when stdin closes (its parent died).
 import net from 'node:net'
-import { getTableReply, i32Field, partitionsReply, readMessage, setUgiReply } from './lib/thrift-msg.mjs'
+import {
+  getTableReply,
+  i32Field,
+  partitionsReply,
+  readMessage,
+  setUgiReply,
+} from './lib/thrift-msg.mjs'
 
 const cfg = JSON.parse(process.argv[2] ?? '{}')
 const CHUNK = 256 * 1024
@@ -22,7 +28,8 @@ function streamTo(s, total, done) {
     while (left > 0) {
       const n = Math.min(left, CHUNK)
       left -= n
-      if (!s.write(n === CHUNK ? streamBuf : streamBuf.subarray(0, n))) return void s.once('drain', pump)
+      if (!s.write(n === CHUNK ? streamBuf : streamBuf.subarray(0, n)))
+        return void s.once('drain', pump)
     }
     done()
   }
@@ -79,7 +86,8 @@ function writeUnits(s, unit, count, done) {
     while (left > 0) {
       const k = Math.min(per, left)
       left -= k
-      if (!s.write(k === per ? block : block.subarray(0, k * unit.length))) return void s.once('drain', pump)
+      if (!s.write(k === per ? block : block.subarray(0, k * unit.length)))
+        return void s.once('drain', pump)
     }
     done()
   }
@@ -108,7 +116,9 @@ const ports = await Promise.all(
           handle(s)
         })
         srv.on('error', reject)
-        srv.listen({ port: l.port ?? 0, host: '127.0.0.1', backlog: 4096 }, () => resolve(srv.address().port))
+        srv.listen({ port: l.port ?? 0, host: '127.0.0.1', backlog: 4096 }, () =>
+          resolve(srv.address().port),
+        )
         servers.push(srv)
       }),
   ),

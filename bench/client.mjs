@@ -17,7 +17,14 @@
 // Times in `calls` are wall-clock ms (performance.timeOrigin + performance.now()), comparable
 // across processes on this machine.
 import net from 'node:net'
-import { getPartitionsCall, getTableCall, getTableReply, partitionsReply, setUgiCall, setUgiReply } from './lib/thrift-msg.mjs'
+import {
+  getPartitionsCall,
+  getTableCall,
+  getTableReply,
+  partitionsReply,
+  setUgiCall,
+  setUgiReply,
+} from './lib/thrift-msg.mjs'
 
 const job = JSON.parse(process.argv[2])
 const HOST = '127.0.0.1'
@@ -29,7 +36,13 @@ function summary(lat) {
   const q = (p) => a[Math.min(a.length - 1, Math.floor(p * a.length))] * 1000
   let sum = 0
   for (const x of a) sum += x
-  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: a[a.length - 1] * 1000, mean: (sum / a.length) * 1000 }
+  return {
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    max: a[a.length - 1] * 1000,
+    mean: (sum / a.length) * 1000,
+  }
 }
 
 function connect(port, opts = {}) {
@@ -47,7 +60,11 @@ function bulk({ port }) {
   return new Promise((resolve, reject) => {
     let bytes = 0
     const t0 = now()
-    const s = net.connect({ port, host: HOST, onread: { buffer: Buffer.allocUnsafe(256 * 1024), callback: (n) => void (bytes += n) } })
+    const s = net.connect({
+      port,
+      host: HOST,
+      onread: { buffer: Buffer.allocUnsafe(256 * 1024), callback: (n) => void (bytes += n) },
+    })
     s.on('error', reject)
     s.on('close', () => resolve({ bytes, ms: now() - t0 }))
   })
@@ -76,11 +93,13 @@ class Pinger {
       this.settle?.(err)
     }
     s.on('data', (d) => {
-      if (this.settle === undefined) return fail(new Error(`${d.length} bytes while no call was out`))
+      if (this.settle === undefined)
+        return fail(new Error(`${d.length} bytes while no call was out`))
       if (this.got === 0 && onReply) onReply(d, this.i)
       this.got += d.length
       if (this.got < replyBytes) return
-      if (this.got > replyBytes) return fail(new Error(`reply of ${this.got} bytes, expected ${replyBytes}`))
+      if (this.got > replyBytes)
+        return fail(new Error(`reply of ${this.got} bytes, expected ${replyBytes}`))
       this.got = 0
       if (this.lat) this.lat[this.off++] = now() - this.t
       this.i++
@@ -144,7 +163,10 @@ async function rtt({ ports, size, warmup, count, block = 250 }) {
   const socks = []
   for (const port of ports) socks.push(await connect(port))
   const req = Buffer.alloc(size, 0x61)
-  const paths = await interleaved(socks.map((s) => new Pinger(s, req, size)), { warmup, count, block })
+  const paths = await interleaved(
+    socks.map((s) => new Pinger(s, req, size)),
+    { warmup, count, block },
+  )
   for (const s of socks) s.destroy()
   return { paths }
 }
@@ -207,7 +229,9 @@ async function idle({ port, n, concurrency = 100 }) {
       }
     }),
   )
-  process.stdout.write(`${JSON.stringify({ ready: true, held: socks.length, errors, ms: now() - t0 })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({ ready: true, held: socks.length, errors, ms: now() - t0 })}\n`,
+  )
   await new Promise((resolve) => process.stdin.once('data', resolve))
   for (const s of socks) s.destroy()
   process.stdin.pause()
@@ -224,9 +248,14 @@ async function hmsCalls({ ports, warmup, count, block = 250 }) {
   for (const port of ports) socks.push(await connect(port))
   const pingers = socks.map(
     (s) =>
-      new Pinger(s, (i) => calls[i & 63], replySize, (d, i) => {
-        if (d.length >= seqOff + 4 && d.readInt32BE(seqOff) !== (i & 63)) bad++
-      }),
+      new Pinger(
+        s,
+        (i) => calls[i & 63],
+        replySize,
+        (d, i) => {
+          if (d.length >= seqOff + 4 && d.readInt32BE(seqOff) !== (i & 63)) bad++
+        },
+      ),
   )
   const paths = await interleaved(pingers, { warmup, count, block })
   for (const s of socks) s.destroy()
@@ -338,7 +367,16 @@ async function hmsLoop({ port, durationMs }) {
   return { calls }
 }
 
-const modes = { bulk, rtt, conn, idle, 'hms-calls': hmsCalls, 'hms-stream': hmsStream, probe, 'hms-loop': hmsLoop }
+const modes = {
+  bulk,
+  rtt,
+  conn,
+  idle,
+  'hms-calls': hmsCalls,
+  'hms-stream': hmsStream,
+  probe,
+  'hms-loop': hmsLoop,
+}
 try {
   const r = await modes[job.mode](job)
   process.stdout.write(`${JSON.stringify(r)}\n`)

@@ -15,26 +15,32 @@ const shared = Buffer.allocUnsafe(64 * 1024)
 
 function front(servers) {
   let next = 0
-  return net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (client) => {
-    client.on('error', () => {})
-    const backend = net.connect({
-      host: HOST,
-      port: servers[next++ % servers.length],
-      noDelay: true,
-      allowHalfOpen: true,
-      // bytes are copied out before the callback returns: the shared buffer is free again
-      onread: { buffer: shared, callback: (n, buf) => void client.write(Buffer.from(buf.subarray(0, n))) },
-    })
-    backend.on('error', () => client.destroy())
-    backend.on('connect', () => {
-      client.on('data', (d) => backend.write(d))
-      client.on('end', () => backend.end())
-      backend.on('end', () => client.end())
-      client.on('close', () => backend.destroy())
-      backend.on('close', () => client.destroy())
-      client.resume()
-    })
-  })
+  return net.createServer(
+    { pauseOnConnect: true, allowHalfOpen: true, noDelay: true },
+    (client) => {
+      client.on('error', () => {})
+      const backend = net.connect({
+        host: HOST,
+        port: servers[next++ % servers.length],
+        noDelay: true,
+        allowHalfOpen: true,
+        // bytes are copied out before the callback returns: the shared buffer is free again
+        onread: {
+          buffer: shared,
+          callback: (n, buf) => void client.write(Buffer.from(buf.subarray(0, n))),
+        },
+      })
+      backend.on('error', () => client.destroy())
+      backend.on('connect', () => {
+        client.on('data', (d) => backend.write(d))
+        client.on('end', () => backend.end())
+        backend.on('end', () => client.end())
+        client.on('close', () => backend.destroy())
+        backend.on('close', () => client.destroy())
+        client.resume()
+      })
+    },
+  )
 }
 
 const ports = await Promise.all(

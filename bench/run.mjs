@@ -14,7 +14,17 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Meter } from './lib/measure.mjs'
 import { killAllNow, loadavg, machineCpuSec, pin, run, stopAll } from './lib/procs.mjs'
-import { ensureHaproxy, ensureZookeeper, freePort, startBackend, startHaproxy, startNaiveProxy, startProxy, startZk, zkClient } from './lib/services.mjs'
+import {
+  ensureHaproxy,
+  ensureZookeeper,
+  freePort,
+  startBackend,
+  startHaproxy,
+  startNaiveProxy,
+  startProxy,
+  startZk,
+  zkClient,
+} from './lib/services.mjs'
 import { bulk } from './scenarios/bulk.mjs'
 import { rtt } from './scenarios/rtt.mjs'
 import { connect } from './scenarios/connect.mjs'
@@ -27,7 +37,9 @@ const MiB = 2 ** 20
 
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
-  process.stderr.write('usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6] [--json file]\n')
+  process.stderr.write(
+    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6] [--json file]\n',
+  )
   process.exit(msg ? 2 : 0)
 }
 
@@ -47,19 +59,45 @@ function parseArgs(argv) {
     else if (a === '-h' || a === '--help') usage()
     else usage(`unknown argument ${a}`)
   }
-  if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20)) usage('--reps must be 1..20')
+  if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20))
+    usage('--reps must be 1..20')
   if (o.only.some((n) => !(n >= 1 && n <= 6))) usage('--only takes scenario numbers 1..6')
   return o
 }
 
 const opts = parseArgs(process.argv.slice(2))
 const cfg = opts.quick
-  ? { reps: 1, bulkBytes: 32 * MiB, rtts: 2000, rttWarmup: 200, rttBlock: 250, conns: 500, idle: 1000, calls: 2000, callWarmup: 200, streamBytes: 32 * MiB, failoverMs: 600 }
-  : { reps: 3, bulkBytes: 512 * MiB, rtts: 20_000, rttWarmup: 2000, rttBlock: 250, conns: 5000, idle: 9800, calls: 20_000, callWarmup: 2000, streamBytes: 512 * MiB, failoverMs: 1500 }
+  ? {
+      reps: 1,
+      bulkBytes: 32 * MiB,
+      rtts: 2000,
+      rttWarmup: 200,
+      rttBlock: 250,
+      conns: 500,
+      idle: 1000,
+      calls: 2000,
+      callWarmup: 200,
+      streamBytes: 32 * MiB,
+      failoverMs: 600,
+    }
+  : {
+      reps: 3,
+      bulkBytes: 512 * MiB,
+      rtts: 20_000,
+      rttWarmup: 2000,
+      rttBlock: 250,
+      conns: 5000,
+      idle: 9800,
+      calls: 20_000,
+      callWarmup: 2000,
+      streamBytes: 512 * MiB,
+      failoverMs: 1500,
+    }
 if (opts.reps) cfg.reps = opts.reps
 
 const t0 = performance.now()
-const progress = (msg) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`)
+const progress = (msg) =>
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`)
 let dir
 let cleaning = false
 
@@ -84,9 +122,18 @@ async function hardNofile() {
 }
 
 async function machine() {
-  const os = await run('bash', ['-c', '. /etc/os-release 2>/dev/null; echo "$PRETTY_NAME"; uname -r; cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null'], { ms: 5000 })
+  const os = await run(
+    'bash',
+    [
+      '-c',
+      '. /etc/os-release 2>/dev/null; echo "$PRETTY_NAME"; uname -r; cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null',
+    ],
+    { ms: 5000 },
+  )
   const [distro, kernel, idleDriver] = os.stdout.trim().split('\n')
-  const ha = existsSync('/usr/sbin/haproxy') ? (await run('/usr/sbin/haproxy', ['-v'], { ms: 5000 })).stdout.split('\n')[0] : 'haproxy: not installed'
+  const ha = existsSync('/usr/sbin/haproxy')
+    ? (await run('/usr/sbin/haproxy', ['-v'], { ms: 5000 })).stdout.split('\n')[0]
+    : 'haproxy: not installed'
   return {
     cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
     memGiB: Math.round(totalmem() / 2 ** 30),
@@ -99,10 +146,21 @@ async function machine() {
 }
 
 async function main() {
-  if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` first (the bench runs the built CLI)')
+  if (!existsSync(join(root, 'dist/cli.js')))
+    throw new Error('dist/ is missing: run `npm run build` first (the bench runs the built CLI)')
   dir = mkdtempSync(join(tmpdir(), 'hhp-bench-'))
   const steal0 = machineCpuSec().steal
-  const report = { quick: opts.quick, reps: cfg.reps, cfg, started: new Date().toISOString(), loadBefore: loadavg(), machine: await machine(), scenarios: [], skipped: [], errors: [] }
+  const report = {
+    quick: opts.quick,
+    reps: cfg.reps,
+    cfg,
+    started: new Date().toISOString(),
+    loadBefore: loadavg(),
+    machine: await machine(),
+    scenarios: [],
+    skipped: [],
+    errors: [],
+  }
   const ncpu = cpus().length
   const hard = await hardNofile()
   if (!opts.quick) cfg.idle = Math.min(cfg.idle, Math.floor((hard - 200) / 2))
@@ -110,7 +168,8 @@ async function main() {
   const ha = await ensureHaproxy(progress)
   if (ha.missing) report.skipped.push(`haproxy columns: ${ha.missing}`)
   const zkOk = await ensureZookeeper(progress)
-  if (zkOk.missing) report.skipped.push(`ZooKeeper parts (scenario 3, failover cases a and b): ${zkOk.missing}`)
+  if (zkOk.missing)
+    report.skipped.push(`ZooKeeper parts (scenario 3, failover cases a and b): ${zkOk.missing}`)
   const needZk = opts.only.includes(3) || opts.only.includes(6)
   if (zkOk.missing && opts.only.includes(3)) opts.only = opts.only.filter((n) => n !== 3)
 
@@ -134,7 +193,12 @@ async function main() {
     shared.zk = { proc: z.proc, port: z.port, client }
   }
   if (ha.bin) {
-    const ports = { stream: await freePort(), echo: await freePort(), hello: await freePort(), hms: await freePort() }
+    const ports = {
+      stream: await freePort(),
+      echo: await freePort(),
+      hello: await freePort(),
+      hms: await freePort(),
+    }
     const proc = await startHaproxy(ha.bin, dir, 'haproxy', [
       { name: 'stream', port: ports.stream, servers: [stream] },
       { name: 'echo', port: ports.echo, servers: [echo] },
@@ -144,27 +208,40 @@ async function main() {
     shared.haproxy = { proc, ports }
   }
   // the naive net.Socket reference for scenarios 2 and 3 (bench/naive-proxy.mjs): echo, then the two hello servers
-  const nv = await startNaiveProxy(root, 'naive-proxy', [{ servers: [echo] }, { servers: [hello1, hello2] }])
+  const nv = await startNaiveProxy(root, 'naive-proxy', [
+    { servers: [echo] },
+    { servers: [hello1, hello2] },
+  ])
   shared.naive = { proc: nv.proc, ports: { echo: nv.ports[0], hello: nv.ports[1] } }
   const hs2 = [
     { name: 'bulk', url: `jdbc:hive2://127.0.0.1:${stream}/`, listen: await freePort() },
     { name: 'echo', url: `jdbc:hive2://127.0.0.1:${echo}/`, listen: await freePort() },
   ]
   if (shared.zk) {
-    hs2.push({ name: 'conn', url: `jdbc:hive2://127.0.0.1:${shared.zk.port}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=bench_hs2`, listen: await freePort(), policy: 'round-robin' })
+    hs2.push({
+      name: 'conn',
+      url: `jdbc:hive2://127.0.0.1:${shared.zk.port}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=bench_hs2`,
+      listen: await freePort(),
+      policy: 'round-robin',
+    })
   }
   const px = await startProxy(root, dir, 'proxy', { zookeeper: shared.zk ? {} : undefined, hs2 })
   shared.proxy = px
   // scenario 5's two modes, each in a fresh process of its own: CPU per call is measured per
   // mode, and neither carries the heap and JIT state of the other scenarios
-  const hmsRoute = async (name, mode) => ({ metastore: [{ name, uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode }] })
+  const hmsRoute = async (name, mode) => ({
+    metastore: [{ name, uris: `thrift://127.0.0.1:${hms}`, listen: await freePort(), mode }],
+  })
   const pa = await startProxy(root, dir, 'proxy-hms', await hmsRoute('hms', 'auto'))
   const pp = await startProxy(root, dir, 'proxy-hms-pipe', await hmsRoute('hms-pipe', 'pipe'))
   shared.proxyHms = pa
   shared.proxyPipe = pp
   // the processes that serve the measurements (pinned per layout), and with ZooKeeper every long-lived one
-  const servers = [be.proc, shared.haproxy?.proc, nv.proc, px.proc, pa.proc, pp.proc].filter((p) => p !== undefined)
-  const longLived = () => [...servers, shared.zk?.proc].filter((p) => p && !p.exited).map((p) => p.pid)
+  const servers = [be.proc, shared.haproxy?.proc, nv.proc, px.proc, pa.proc, pp.proc].filter(
+    (p) => p !== undefined,
+  )
+  const longLived = () =>
+    [...servers, shared.zk?.proc].filter((p) => p && !p.exited).map((p) => p.pid)
 
   const all = `0-${ncpu - 1}`
   const ctx = {
@@ -178,19 +255,37 @@ async function main() {
     hardNofile: hard,
     progress,
     allCpus: all,
-    meter: new Meter(longLived, opts.quick ? { gateBudgetMs: 0, retries: 0 } : { gateBudgetMs: 180_000, maxWaitMs: 10_000, retries: 2 }),
+    meter: new Meter(
+      longLived,
+      opts.quick
+        ? { gateBudgetMs: 0, retries: 0 }
+        : { gateBudgetMs: 180_000, maxWaitMs: 10_000, retries: 2 },
+    ),
     layouts:
       ncpu >= 2
         ? [
-            { name: '2 vCPU', text: 'client on CPU 0; backend and the middle process on CPU 1', client: '0', servers: '1' },
-            { name: '1 vCPU', text: 'client, backend and the middle process all on CPU 1', client: '1', servers: '1' },
+            {
+              name: '2 vCPU',
+              text: 'client on CPU 0; backend and the middle process on CPU 1',
+              client: '0',
+              servers: '1',
+            },
+            {
+              name: '1 vCPU',
+              text: 'client, backend and the middle process all on CPU 1',
+              client: '1',
+              servers: '1',
+            },
           ]
         : [{ name: '1 vCPU', text: 'everything on CPU 0', client: '0', servers: '0' }],
     pinServers: async (cpusList) => {
       for (const p of servers) await pin(p.pid, cpusList)
     },
     client: async (job, { pin: cpu } = {}) => {
-      const r = await run(process.execPath, [join(root, 'bench/client.mjs'), JSON.stringify(job)], { ms: 300_000, pin: cpu })
+      const r = await run(process.execPath, [join(root, 'bench/client.mjs'), JSON.stringify(job)], {
+        ms: 300_000,
+        pin: cpu,
+      })
       const last = r.stdout.trim().split('\n').pop() ?? ''
       let res
       try {
@@ -218,7 +313,11 @@ async function main() {
   report.loadAfter = loadavg()
   report.seconds = (performance.now() - t0) / 1000
   report.stealSec = machineCpuSec().steal - steal0
-  report.noisy = { noisy: ctx.meter.noisy, measurements: ctx.meter.measurements, waitedMs: Math.round(ctx.meter.waitedMs) }
+  report.noisy = {
+    noisy: ctx.meter.noisy,
+    measurements: ctx.meter.measurements,
+    waitedMs: Math.round(ctx.meter.waitedMs),
+  }
   shared.zk?.client.close()
   return report
 }
@@ -226,10 +325,16 @@ async function main() {
 function render(r) {
   const out = []
   const m = r.machine
-  out.push(`# hive-ha-proxy benchmark${r.quick ? ' (--quick: smoke sizes, not for comparison)' : ''}`)
+  out.push(
+    `# hive-ha-proxy benchmark${r.quick ? ' (--quick: smoke sizes, not for comparison)' : ''}`,
+  )
   out.push('')
-  out.push(`- machine: ${m.cpu}, ${m.memGiB} GiB RAM, ${m.distro}, kernel ${m.kernel}, cpuidle ${m.idleDriver}; node ${m.node}; ${m.haproxy}`)
-  out.push(`- run: ${r.started}, ${r.reps} repetition(s), ${r.seconds.toFixed(0)} s; load average before ${r.loadBefore}, after ${r.loadAfter}; hypervisor steal ${r.stealSec.toFixed(1)} CPU-s`)
+  out.push(
+    `- machine: ${m.cpu}, ${m.memGiB} GiB RAM, ${m.distro}, kernel ${m.kernel}, cpuidle ${m.idleDriver}; node ${m.node}; ${m.haproxy}`,
+  )
+  out.push(
+    `- run: ${r.started}, ${r.reps} repetition(s), ${r.seconds.toFixed(0)} s; load average before ${r.loadBefore}, after ${r.loadAfter}; hypervisor steal ${r.stealSec.toFixed(1)} CPU-s`,
+  )
   out.push(
     `- other processes: ${r.noisy.noisy} of ${r.noisy.measurements} measurements had other processes or hypervisor steal taking > 0.04 CPU-s per second (kept after up to 2 repeats; "noisy reps" columns); ${(r.noisy.waitedMs / 1000).toFixed(1)} s spent waiting for a quiet machine`,
   )
@@ -243,7 +348,12 @@ function render(r) {
   }
   for (const e of r.errors) out.push('', `## ${e.scenario}. FAILED: ${e.error}`)
   out.push('', '## Targets', '')
-  const rows = r.scenarios.flatMap((s) => s.targets.map((t) => `| ${s.id} | ${t.what} | ${t.value} | ${t.target} | ${t.met === undefined ? 'not measured' : t.met ? 'met' : 'NOT met'} |`))
+  const rows = r.scenarios.flatMap((s) =>
+    s.targets.map(
+      (t) =>
+        `| ${s.id} | ${t.what} | ${t.value} | ${t.target} | ${t.met === undefined ? 'not measured' : t.met ? 'met' : 'NOT met'} |`,
+    ),
+  )
   out.push('| # | target | measured | wanted | verdict |', '|---|---|---|---|---|', ...rows)
   return out.join('\n')
 }

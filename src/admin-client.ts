@@ -28,7 +28,12 @@ export interface AdminArgs {
 
 /** `--admin <url>` / `--admin=<url>` (else HIVE_HA_PROXY_ADMIN_URL, else the default), `-h`. */
 export function parseAdminArgs(argv: readonly string[], env: AdminIo['env']): AdminArgs {
-  const out: AdminArgs = { base: env.HIVE_HA_PROXY_ADMIN_URL ?? DEFAULT_ADMIN_URL, positional: [], help: false, unknown: undefined }
+  const out: AdminArgs = {
+    base: env.HIVE_HA_PROXY_ADMIN_URL ?? DEFAULT_ADMIN_URL,
+    positional: [],
+    help: false,
+    unknown: undefined,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     if (a === '--help' || a === '-h') out.help = true
@@ -46,11 +51,22 @@ export function parseAdminArgs(argv: readonly string[], env: AdminIo['env']): Ad
  * with the status and parsed JSON body; rejects with a message naming the cause (unreachable,
  * timed out, 401 with what to set).
  */
-export async function adminRequest(io: AdminIo, base: string, method: 'GET' | 'POST', path: string): Promise<{ status: number; body: unknown }> {
+export async function adminRequest(
+  io: AdminIo,
+  base: string,
+  method: 'GET' | 'POST',
+  path: string,
+): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = {}
-  if (io.env.HIVE_HA_PROXY_ADMIN_TOKEN) headers.authorization = `Bearer ${io.env.HIVE_HA_PROXY_ADMIN_TOKEN}`
-  const r = await io.fetch(`${base}${path}`, { method, headers, signal: AbortSignal.timeout(TIMEOUT_MS) })
-  if (r.status === 401) throw new Error("401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN to the proxy's admin token")
+  if (io.env.HIVE_HA_PROXY_ADMIN_TOKEN)
+    headers.authorization = `Bearer ${io.env.HIVE_HA_PROXY_ADMIN_TOKEN}`
+  const r = await io.fetch(`${base}${path}`, {
+    method,
+    headers,
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  })
+  if (r.status === 401)
+    throw new Error("401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN to the proxy's admin token")
   const text = await r.text()
   let body: unknown
   try {

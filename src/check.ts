@@ -8,25 +8,46 @@ import { drainPath } from './discovery/zk-drain-marks.js'
 export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): string {
   const out = [`configuration OK (sources, later wins: ${sources.join(' < ')})`]
   out.push(`log level ${cfg.logLevel}; shutdown grace ${cfg.shutdownGraceMs} ms`)
-  out.push(`admin API on ${hp(cfg.admin.listen)}, ${cfg.admin.token === undefined ? 'no token (loopback only)' : 'bearer token set'}`)
-  if (cfg.hs2.some((r) => r.target.kind !== 'static') || cfg.metastore.some((r) => r.target.kind !== 'static')) {
+  out.push(
+    `admin API on ${hp(cfg.admin.listen)}, ${cfg.admin.token === undefined ? 'no token (loopback only)' : 'bearer token set'}`,
+  )
+  if (
+    cfg.hs2.some((r) => r.target.kind !== 'static') ||
+    cfg.metastore.some((r) => r.target.kind !== 'static')
+  ) {
     const auth = cfg.zookeeper.digestAuth
-    const who = auth === undefined ? 'anonymous (drain marks writable by anyone)' : `digest auth as ${auth.slice(0, auth.indexOf(':'))} (drain marks writable only by it)`
-    out.push(`ZooKeeper session timeout ${cfg.zookeeper.sessionTimeoutMs} ms, client replaced after ${cfg.zookeeper.reconnectWatchdogMs} ms without a connection; ${who}`)
+    const who =
+      auth === undefined
+        ? 'anonymous (drain marks writable by anyone)'
+        : `digest auth as ${auth.slice(0, auth.indexOf(':'))} (drain marks writable only by it)`
+    out.push(
+      `ZooKeeper session timeout ${cfg.zookeeper.sessionTimeoutMs} ms, client replaced after ${cfg.zookeeper.reconnectWatchdogMs} ms without a connection; ${who}`,
+    )
   }
   for (const r of cfg.hs2) {
     out.push('', `hs2 route "${r.name}" on ${hp(r.listen)}`)
     out.push(`  backends: ${hs2Target(r.target)}`)
-    out.push(`  policy ${r.policy}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`)
-    out.push(`  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`)
-    if (r.mr3AppIdNamespace !== undefined) out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
+    out.push(
+      `  policy ${r.policy}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`,
+    )
+    out.push(
+      `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
+    )
+    if (r.mr3AppIdNamespace !== undefined)
+      out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
   }
   for (const r of cfg.metastore) {
     out.push('', `metastore route "${r.name}" on ${hp(r.listen)}`)
     out.push(`  backends: ${metastoreTarget(r.target)}`)
-    out.push(`  selection ${r.selection}; mode ${r.mode === 'auto' ? 'auto (Thrift-aware when the stream is plain Thrift)' : 'pipe (bytes only)'}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`)
-    out.push(`  messages up to ${r.maxMessageBytes} bytes; requests up to ${r.maxReplayBytes} bytes are kept for a re-send`)
-    out.push(`  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`)
+    out.push(
+      `  selection ${r.selection}; mode ${r.mode === 'auto' ? 'auto (Thrift-aware when the stream is plain Thrift)' : 'pipe (bytes only)'}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`,
+    )
+    out.push(
+      `  messages up to ${r.maxMessageBytes} bytes; requests up to ${r.maxReplayBytes} bytes are kept for a re-send`,
+    )
+    out.push(
+      `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
+    )
   }
   return `${out.join('\n')}\n`
 }
@@ -45,7 +66,8 @@ function zk(quorum: string, path: string, namespace: string): string {
 
 function hs2Target(t: Hs2Target): string {
   if (t.kind === 'static') return `fixed list ${t.backends.map(hp).join(', ')}`
-  if (t.kind === 'zookeeper-ha') return `${zk(t.quorum, `active/passive registry of /${t.namespace}, the leader only`, t.namespace)}`
+  if (t.kind === 'zookeeper-ha')
+    return `${zk(t.quorum, `active/passive registry of /${t.namespace}, the leader only`, t.namespace)}`
   return zk(t.quorum, `instances registered under /${t.namespace}`, t.namespace)
 }
 

@@ -42,7 +42,8 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
   // `check [options]`: the same sources and validation as a start, then a description, no start
   const checking = sub === 'check'
   const argv = checking ? io.argv.slice(1) : io.argv
-  const load = (): ReturnType<typeof loadConfig> => loadConfig({ argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
+  const load = (): ReturnType<typeof loadConfig> =>
+    loadConfig({ argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
   let cmd
   try {
     cmd = load()
@@ -88,7 +89,10 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
   let adminAddress: string
   try {
     await proxy.start()
-    adminAddress = await admin.listen({ host: cmd.config.admin.listen.host, port: cmd.config.admin.listen.port })
+    adminAddress = await admin.listen({
+      host: cmd.config.admin.listen.host,
+      port: cmd.config.admin.listen.port,
+    })
   } catch (err) {
     logger.fatal({ code: errorCode(err), err: errorMessage(err) }, 'cannot start')
     await proxy.stop(0)
@@ -96,14 +100,26 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
     return undefined
   }
   logger.info(
-    { version: version(), sources: cmd.sources, admin: adminAddress, routes: proxy.routes.map((r) => ({ name: r.name, listen: r.address() })) },
+    {
+      version: version(),
+      sources: cmd.sources,
+      admin: adminAddress,
+      routes: proxy.routes.map((r) => ({ name: r.name, listen: r.address() })),
+    },
     'hive-ha-proxy started',
   )
   installSignals(proxy, admin, logger, cmd.config.shutdownGraceMs, io, reload)
   return proxy
 }
 
-function installSignals(proxy: Proxy, admin: FastifyInstance, logger: Logger, graceMs: number, io: CliIo, reload: () => Promise<unknown>): void {
+function installSignals(
+  proxy: Proxy,
+  admin: FastifyInstance,
+  logger: Logger,
+  graceMs: number,
+  io: CliIo,
+  reload: () => Promise<unknown>,
+): void {
   let stopping = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -114,17 +130,20 @@ function installSignals(proxy: Proxy, admin: FastifyInstance, logger: Logger, gr
     stopping = true
     logger.info({ signal, graceMs }, 'shutting down: not accepting, waiting for live connections')
     // readiness turns false at once (lifecycle 'stopping'); the admin API stays up until the end
-    proxy.stop(graceMs).then(() => admin.close()).then(
-      () => {
-        logger.info('stopped')
-        logger.flush()
-        io.exit(EXIT.OK)
-      },
-      (err: unknown) => {
-        logger.error({ err: errorMessage(err) }, 'shutdown failed')
-        io.exit(EXIT.RUNTIME)
-      },
-    )
+    proxy
+      .stop(graceMs)
+      .then(() => admin.close())
+      .then(
+        () => {
+          logger.info('stopped')
+          logger.flush()
+          io.exit(EXIT.OK)
+        },
+        (err: unknown) => {
+          logger.error({ err: errorMessage(err) }, 'shutdown failed')
+          io.exit(EXIT.RUNTIME)
+        },
+      )
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
@@ -132,7 +151,8 @@ function installSignals(proxy: Proxy, admin: FastifyInstance, logger: Logger, gr
   process.on('SIGHUP', () => {
     logger.info('SIGHUP received; reloading the configuration')
     reload().catch((err: unknown) => {
-      if (err instanceof ConfigError) logger.error({ problems: err.problems }, 'reload rejected; the running configuration stays')
+      if (err instanceof ConfigError)
+        logger.error({ problems: err.problems }, 'reload rejected; the running configuration stays')
       else logger.error({ err: errorMessage(err) }, 'reload failed')
     })
   })

@@ -96,7 +96,13 @@ export class AllBackendsFailedError extends ProxyError {
  * descriptors (EMFILE, ENFILE), socket memory (ENOBUFS, ENOMEM) or local ports (EADDRNOTAVAIL).
  * They must not count against a backend: every backend would be ejected by a local shortage.
  */
-const LOCAL_FAILURES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL'])
+const LOCAL_FAILURES: ReadonlySet<string> = new Set([
+  'EMFILE',
+  'ENFILE',
+  'ENOBUFS',
+  'ENOMEM',
+  'EADDRNOTAVAIL',
+])
 
 /** Whether `err` (or the error it wraps) is one of the proxy's own limits (see LOCAL_FAILURES). */
 export function isLocalFailure(err: unknown): boolean {

@@ -4,8 +4,18 @@ import type { Logger } from './logger.js'
 import { Lifecycle } from './lifecycle.js'
 import { ErrorCodes, ProxyError, errorMessage } from './errors.js'
 import { dialTcp, type Dial } from './net/dial.js'
-import { defaultZkClientFactory, ZkSession, ZkSessionRegistry, type ZkClientFactory } from './discovery/zk-session.js'
-import { hs2HaDiscovery, hs2ZkDiscovery, metastoreZkDiscovery, staticDiscovery } from './discovery/sources.js'
+import {
+  defaultZkClientFactory,
+  ZkSession,
+  ZkSessionRegistry,
+  type ZkClientFactory,
+} from './discovery/zk-session.js'
+import {
+  hs2HaDiscovery,
+  hs2ZkDiscovery,
+  metastoreZkDiscovery,
+  staticDiscovery,
+} from './discovery/sources.js'
 import { ZkDrainMarks } from './discovery/zk-drain-marks.js'
 import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
 import { Hs2Route, type Hs2RouteSnapshot } from './routes/hs2-route.js'
@@ -98,7 +108,10 @@ export class Proxy {
           digestAuth: cfg.zookeeper.digestAuth,
         }),
     )
-    this.#routes = [...cfg.hs2.map((r) => this.#newHs2(r)), ...cfg.metastore.map((r) => this.#newMetastore(r))]
+    this.#routes = [
+      ...cfg.hs2.map((r) => this.#newHs2(r)),
+      ...cfg.metastore.map((r) => this.#newMetastore(r)),
+    ]
   }
 
   get routes(): readonly Route[] {
@@ -155,7 +168,14 @@ export class Proxy {
     return {
       state: this.lifecycle.state,
       ready: this.ready,
-      zookeeper: this.#zk.sessions().map((s) => ({ quorum: s.connectString, state: s.state, generation: s.generation, lastConnectedAt: s.lastConnectedAt })),
+      zookeeper: this.#zk
+        .sessions()
+        .map((s) => ({
+          quorum: s.connectString,
+          state: s.state,
+          generation: s.generation,
+          lastConnectedAt: s.lastConnectedAt,
+        })),
       routes: this.#routes.map((r) => r.snapshot()),
     }
   }
@@ -163,9 +183,15 @@ export class Proxy {
   /** Drain or undrain a backend of a route; on a ZooKeeper route the mark is shared (see RouteCore.drain). */
   async drain(route: string, backend: string, on: boolean): Promise<DrainReply> {
     const r = this.#routes.find((x) => x.name === route)
-    if (r === undefined) return { outcome: 'unknown-route', draining: false, shared: false, error: undefined }
+    if (r === undefined)
+      return { outcome: 'unknown-route', draining: false, shared: false, error: undefined }
     const res = await r.drain(backend, on)
-    return { outcome: res.known ? 'ok' : 'unknown-backend', draining: res.draining, shared: res.shared, error: res.error }
+    return {
+      outcome: res.known ? 'ok' : 'unknown-backend',
+      draining: res.draining,
+      shared: res.shared,
+      error: res.error,
+    }
   }
 
   /**
@@ -174,8 +200,15 @@ export class Proxy {
    * route's live connections get the grace period). Drain marks are kept by route name.
    */
   async reload(next: ProxyConfig): Promise<ReloadResult> {
-    if (!this.lifecycle.is('running')) throw new ProxyError(ErrorCodes.LIFECYCLE, `cannot reload while ${this.lifecycle.state}`)
-    const result: ReloadResult = { updated: [], added: [], removed: [], failed: [], ignored: ignoredChanges(this.#cfg, next) }
+    if (!this.lifecycle.is('running'))
+      throw new ProxyError(ErrorCodes.LIFECYCLE, `cannot reload while ${this.lifecycle.state}`)
+    const result: ReloadResult = {
+      updated: [],
+      added: [],
+      removed: [],
+      failed: [],
+      ignored: ignoredChanges(this.#cfg, next),
+    }
     if (next.logLevel !== this.#cfg.logLevel) {
       // child loggers follow their parent's level unless they set their own (none here does)
       this.#log.info({ from: this.#cfg.logLevel, to: next.logLevel }, 'log level changed')
@@ -187,9 +220,15 @@ export class Proxy {
     for (const cfg of next.hs2) {
       const r = old.get(cfg.name)
       if (r instanceof Hs2Route && sameListen(r.configuredListen, cfg.listen)) {
-        const retarget = !sameJson(r.config.target, cfg.target) || r.config.mr3AppIdNamespace !== cfg.mr3AppIdNamespace
+        const retarget =
+          !sameJson(r.config.target, cfg.target) ||
+          r.config.mr3AppIdNamespace !== cfg.mr3AppIdNamespace
         const [oldDiscovery, oldShared, oldMr3] = [r.discovery, r.sharedDrainMarks, r.mr3Watcher]
-        r.update(cfg, retarget ? this.#hs2Source(cfg) : undefined, retarget ? this.#mr3For(cfg) : oldMr3)
+        r.update(
+          cfg,
+          retarget ? this.#hs2Source(cfg) : undefined,
+          retarget ? this.#mr3For(cfg) : oldMr3,
+        )
         if (retarget) {
           this.#releaseSession(oldDiscovery)
           if (oldShared !== undefined) this.#releaseSession(oldShared)
@@ -235,7 +274,8 @@ export class Proxy {
     }
     this.#routes = [...kept, ...started]
     this.#cfg = next
-    if (result.failed.length > 0) this.#log.error(result, 'configuration reloaded, but some new routes could not start')
+    if (result.failed.length > 0)
+      this.#log.error(result, 'configuration reloaded, but some new routes could not start')
     else this.#log.info(result, 'configuration reloaded')
     void Promise.all(stopping)
     return result
@@ -243,7 +283,13 @@ export class Proxy {
 
   #newHs2(r: Hs2RouteConfig): Hs2Route {
     const { discovery, shared } = this.#hs2Source(r)
-    return new Hs2Route(r, discovery, this.#deps, { local: this.#marks(r.name), shared }, this.#mr3For(r))
+    return new Hs2Route(
+      r,
+      discovery,
+      this.#deps,
+      { local: this.#marks(r.name), shared },
+      this.#mr3For(r),
+    )
   }
 
   #newMetastore(r: MetastoreRouteConfig): MetastoreRoute {
@@ -278,7 +324,12 @@ export class Proxy {
   #mr3For(r: Hs2RouteConfig): Mr3AppIdWatcher | undefined {
     if (r.mr3AppIdNamespace === undefined || r.target.kind === 'static') return undefined
     const session = this.#zk.acquire(r.target.quorum)
-    const w = new Mr3AppIdWatcher(session, r.mr3AppIdNamespace, this.#log.child({ route: r.name }), DISCOVERY_RETRY_MS)
+    const w = new Mr3AppIdWatcher(
+      session,
+      r.mr3AppIdNamespace,
+      this.#log.child({ route: r.name }),
+      DISCOVERY_RETRY_MS,
+    )
     this.#sessions.set(w, session)
     return w
   }
@@ -287,7 +338,12 @@ export class Proxy {
     const t = r.target
     if (t.kind === 'static') return { discovery: staticDiscovery(t.backends), shared: undefined }
     const session = this.#zk.acquire(t.quorum)
-    const d = metastoreZkDiscovery({ session, namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS })
+    const d = metastoreZkDiscovery({
+      session,
+      namespace: t.namespace,
+      logger: this.#log.child({ route: r.name }),
+      retryMs: DISCOVERY_RETRY_MS,
+    })
     this.#sessions.set(d, session)
     return { discovery: d, shared: this.#sharedMarks(t.quorum, t.namespace, r.name) }
   }
@@ -296,7 +352,12 @@ export class Proxy {
     const t = r.target
     if (t.kind === 'static') return { discovery: staticDiscovery(t.backends), shared: undefined }
     const session = this.#zk.acquire(t.quorum)
-    const o = { session, namespace: t.namespace, logger: this.#log.child({ route: r.name }), retryMs: DISCOVERY_RETRY_MS }
+    const o = {
+      session,
+      namespace: t.namespace,
+      logger: this.#log.child({ route: r.name }),
+      retryMs: DISCOVERY_RETRY_MS,
+    }
     const d = t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
     this.#sessions.set(d, session)
     return { discovery: d, shared: this.#sharedMarks(t.quorum, t.namespace, r.name) }
@@ -327,7 +388,8 @@ function ignoredChanges(a: ProxyConfig, b: ProxyConfig): string[] {
   // a route kept across the reload keeps the transport it started with
   for (const r of b.hs2) {
     const before = a.hs2.find((x) => x.name === r.name && sameListen(x.listen, r.listen))
-    if (before !== undefined && before.transport !== r.transport) out.push(`hs2[${r.name}].transport`)
+    if (before !== undefined && before.transport !== r.transport)
+      out.push(`hs2[${r.name}].transport`)
   }
   return out
 }

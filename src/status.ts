@@ -1,5 +1,11 @@
 import type { ProxySnapshot, Readiness } from './proxy.js'
-import { OPS_EXIT, adminRequest, describeError, parseAdminArgs, type AdminIo } from './admin-client.js'
+import {
+  OPS_EXIT,
+  adminRequest,
+  describeError,
+  parseAdminArgs,
+  type AdminIo,
+} from './admin-client.js'
 
 /**
  * `hive-ha-proxy status`: what an operator runs first. Reads /routes and /readyz from the admin
@@ -31,12 +37,17 @@ export async function runStatus(io: StatusIo): Promise<number> {
   let snap: ProxySnapshot
   let ready: Readiness
   try {
-    const [routes, readyz] = await Promise.all([adminRequest(io, args.base, 'GET', '/routes'), adminRequest(io, args.base, 'GET', '/readyz')])
+    const [routes, readyz] = await Promise.all([
+      adminRequest(io, args.base, 'GET', '/routes'),
+      adminRequest(io, args.base, 'GET', '/readyz'),
+    ])
     if (routes.status !== 200) throw new Error(`GET /routes answered ${routes.status}`)
     snap = routes.body as ProxySnapshot
     ready = readyz.body as Readiness
   } catch (err) {
-    io.stderr(`hive-ha-proxy status: cannot read the admin API at ${args.base}: ${describeError(err)}\n`)
+    io.stderr(
+      `hive-ha-proxy status: cannot read the admin API at ${args.base}: ${describeError(err)}\n`,
+    )
     return OPS_EXIT.UNREACHABLE
   }
   io.stdout(renderStatus(snap, ready, Date.now()))
@@ -46,31 +57,53 @@ export async function runStatus(io: StatusIo): Promise<number> {
 /** Pure: the text `status` prints. */
 export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number): string {
   const out: string[] = [`proxy ${snap.state}, ${ready.ready ? 'READY' : 'NOT READY'}`]
-  for (const z of snap.zookeeper) out.push(`zookeeper ${z.quorum}: ${z.state} (session #${z.generation})`)
+  for (const z of snap.zookeeper)
+    out.push(`zookeeper ${z.quorum}: ${z.state} (session #${z.generation})`)
   for (const r of snap.routes) {
     const why = ready.routes.find((x) => x.name === r.name)?.reasons ?? []
     const d = r.discovery
     out.push('')
-    out.push(`${r.kind} route "${r.name}" on ${r.listen.host}:${r.listen.port}, ${r.policy}: ${why.length === 0 ? 'ready' : `NOT READY (${why.join('; ')})`}`)
-    out.push(`  discovery ${d.kind} ${d.source}: ${d.updates} reads, ${d.errors} errors${d.lastSuccessAt ? `, last read ${ago(now, d.lastSuccessAt)}` : ''}${d.lastError ? `, last error ${ago(now, d.lastError.at)}: ${d.lastError.message}` : ''}`)
-    out.push(`  connections: ${r.connections.active} live, ${r.connections.total} total, ${r.connections.failovers} failed over, ${r.connections.rejected} rejected`)
+    out.push(
+      `${r.kind} route "${r.name}" on ${r.listen.host}:${r.listen.port}, ${r.policy}: ${why.length === 0 ? 'ready' : `NOT READY (${why.join('; ')})`}`,
+    )
+    out.push(
+      `  discovery ${d.kind} ${d.source}: ${d.updates} reads, ${d.errors} errors${d.lastSuccessAt ? `, last read ${ago(now, d.lastSuccessAt)}` : ''}${d.lastError ? `, last error ${ago(now, d.lastError.at)}: ${d.lastError.message}` : ''}`,
+    )
+    out.push(
+      `  connections: ${r.connections.active} live, ${r.connections.total} total, ${r.connections.failovers} failed over, ${r.connections.rejected} rejected`,
+    )
     const mr3 = 'mr3' in r ? r.mr3 : undefined
-    if (mr3 !== undefined) out.push(`  MR3 application id (/${mr3.namespace}/appId): ${mr3.appId ?? '(none)'}${mr3.changedAt ? `, since ${ago(now, mr3.changedAt)}` : ''}`)
+    if (mr3 !== undefined)
+      out.push(
+        `  MR3 application id (/${mr3.namespace}/appId): ${mr3.appId ?? '(none)'}${mr3.changedAt ? `, since ${ago(now, mr3.changedAt)}` : ''}`,
+      )
     const rows = r.backends.map((b) => [
       b.key,
-      b.state + (b.ejectedUntil ? ` (${Math.ceil((b.ejectedUntil - now) / 1000)}s)` : '') + (b.leader ? ' leader' : ''),
+      b.state +
+        (b.ejectedUntil ? ` (${Math.ceil((b.ejectedUntil - now) / 1000)}s)` : '') +
+        (b.leader ? ' leader' : ''),
       String(b.active),
       String(b.connections),
       String(b.connectFailures),
       b.lastError ?? '',
     ])
-    out.push(...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'LAST ERROR'], rows).map((l) => `  ${l}`))
+    out.push(
+      ...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'LAST ERROR'], rows).map(
+        (l) => `  ${l}`,
+      ),
+    )
     for (const s of r.skipped) out.push(`  skipped ${s.source}: ${s.reason}`)
     // a proxy of an older version answers without drain marks
     const m = r.drainMarks ?? { local: [], shared: undefined }
     if (m.shared !== undefined) {
-      const state = m.shared.lastError ? `read failed ${ago(now, m.shared.lastError.at)}: ${m.shared.lastError.message}` : m.shared.ready ? 'read' : 'not read yet'
-      out.push(`  drain marks shared in ZooKeeper ${m.shared.source} (${state}): ${m.shared.keys.length === 0 ? 'none' : m.shared.keys.join(', ')}`)
+      const state = m.shared.lastError
+        ? `read failed ${ago(now, m.shared.lastError.at)}: ${m.shared.lastError.message}`
+        : m.shared.ready
+          ? 'read'
+          : 'not read yet'
+      out.push(
+        `  drain marks shared in ZooKeeper ${m.shared.source} (${state}): ${m.shared.keys.length === 0 ? 'none' : m.shared.keys.join(', ')}`,
+      )
     }
     if (m.local.length > 0) out.push(`  drain marks of this proxy only: ${m.local.join(', ')}`)
   }
@@ -79,7 +112,11 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
 
 function table(head: string[], rows: string[][]): string[] {
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(width[i] ?? 0)).join('  ').trimEnd()
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(width[i] ?? 0))
+      .join('  ')
+      .trimEnd()
   return [line(head), ...(rows.length === 0 ? ['(no backends)'] : rows.map(line))]
 }
 

@@ -12,7 +12,10 @@ export class Meter {
    * @param opts  quietCores: other processes' CPU plus steal (cores) counted as quiet; gateBudgetMs: total time
    *              the whole run may spend waiting for quiet; retries: repeats of a noisy measurement
    */
-  constructor(ours, { quietCores = 0.05, gateBudgetMs = 120_000, maxWaitMs = 10_000, retries = 2 } = {}) {
+  constructor(
+    ours,
+    { quietCores = 0.05, gateBudgetMs = 120_000, maxWaitMs = 10_000, retries = 2 } = {},
+  ) {
     this.ours = ours
     this.quietCores = quietCores
     this.gateBudgetMs = gateBudgetMs
@@ -39,7 +42,11 @@ export class Meter {
     let ours = 0
     for (const [pid, s1] of b.pids) {
       const s0 = a.pids.get(pid) ?? { utime: 0, stime: 0, minflt: 0 }
-      const d = { user: (s1.utime - s0.utime) / TICK, sys: (s1.stime - s0.stime) / TICK, minflt: s1.minflt - s0.minflt }
+      const d = {
+        user: (s1.utime - s0.utime) / TICK,
+        sys: (s1.stime - s0.stime) / TICK,
+        minflt: s1.minflt - s0.minflt,
+      }
       d.cpu = d.user + d.sys
       per.set(pid, d)
       ours += d.cpu

@@ -18,7 +18,15 @@ export function start(name, cmd, args, { ulimit = false, cwd, env, pin } = {}) {
   if (pin !== undefined) argv = ['taskset', '-c', pin, ...argv]
   if (ulimit) argv = ['bash', '-c', 'ulimit -n "$(ulimit -Hn)"; exec "$@"', 'bash', ...argv]
   const proc = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
-  const p = { name, proc, pid: proc.pid, lines: [], waiters: new Set(), exited: false, code: undefined }
+  const p = {
+    name,
+    proc,
+    pid: proc.pid,
+    lines: [],
+    waiters: new Set(),
+    exited: false,
+    code: undefined,
+  }
   live.add(p)
   const onLine = (line) => {
     p.lines.push(line)
@@ -51,9 +59,22 @@ export function waitLine(p, re, ms, what = String(re)) {
   const seen = p.lines.find((l) => re.test(l))
   if (seen !== undefined) return Promise.resolve(seen)
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${p.name}: no ${what} within ${ms} ms; last output:\n${p.lines.slice(-15).join('\n')}`)), ms)
+    const timer = setTimeout(
+      () =>
+        done(
+          new Error(
+            `${p.name}: no ${what} within ${ms} ms; last output:\n${p.lines.slice(-15).join('\n')}`,
+          ),
+        ),
+      ms,
+    )
     const w = (line) => {
-      if (line === undefined) done(new Error(`${p.name} exited (${p.code}) before ${what}; last output:\n${p.lines.slice(-15).join('\n')}`))
+      if (line === undefined)
+        done(
+          new Error(
+            `${p.name} exited (${p.code}) before ${what}; last output:\n${p.lines.slice(-15).join('\n')}`,
+          ),
+        )
       else if (re.test(line)) done(undefined, line)
     }
     function done(err, line) {
@@ -93,7 +114,8 @@ export function killAllNow() {
 
 /** Run a short-lived child to completion; resolves { code, stdout, stderr }. Bounded by `ms`. */
 export function run(cmd, args, { ms = 120_000, input, pin, env } = {}) {
-  if (closing) return Promise.resolve({ code: 'stopping', stdout: '', stderr: 'the benchmark is stopping' })
+  if (closing)
+    return Promise.resolve({ code: 'stopping', stdout: '', stderr: 'the benchmark is stopping' })
   if (pin !== undefined) {
     args = ['-c', pin, cmd, ...args]
     cmd = 'taskset'
@@ -125,7 +147,13 @@ export function procStat(pid) {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
     // fields from 3 (state) on: minflt is field 10, utime 14, stime 15, cutime 16, cstime 17
-    return { minflt: Number(f[7]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) }
+    return {
+      minflt: Number(f[7]),
+      utime: Number(f[11]),
+      stime: Number(f[12]),
+      cutime: Number(f[13]),
+      cstime: Number(f[14]),
+    }
   } catch {
     return undefined
   }

@@ -43,14 +43,24 @@ export async function waitPort(port, ms = 10_000) {
 
 /** A bench/backend.mjs process; resolves { proc, ports } (ports in the order of `listeners`). */
 export async function startBackend(root, name, listeners, { pin } = {}) {
-  const p = start(name, process.execPath, [join(root, 'bench/backend.mjs'), JSON.stringify({ listeners })], { ulimit: true, pin })
+  const p = start(
+    name,
+    process.execPath,
+    [join(root, 'bench/backend.mjs'), JSON.stringify({ listeners })],
+    { ulimit: true, pin },
+  )
   const line = await waitLine(p, /^\{"ports"/, 10_000, 'ports line')
   return { proc: p, ports: JSON.parse(line).ports }
 }
 
 /** bench/naive-proxy.mjs, the naive net.Socket reference: `fronts` = [{ servers: [port, ...] }]; resolves { proc, ports }. */
 export async function startNaiveProxy(root, name, fronts) {
-  const p = start(name, process.execPath, [join(root, 'bench/naive-proxy.mjs'), JSON.stringify({ fronts })], { ulimit: true })
+  const p = start(
+    name,
+    process.execPath,
+    [join(root, 'bench/naive-proxy.mjs'), JSON.stringify({ fronts })],
+    { ulimit: true },
+  )
   const line = await waitLine(p, /^\{"ports"/, 10_000, 'ports line')
   return { proc: p, ports: JSON.parse(line).ports }
 }
@@ -62,7 +72,14 @@ const isRoot = () => process.getuid?.() === 0
 
 async function aptInstall(pkg) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const r = await run('bash', ['-c', `apt-get install -y ${pkg} >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y ${pkg} >/dev/null 2>&1)`], { ms: 300_000, env })
+  const r = await run(
+    'bash',
+    [
+      '-c',
+      `apt-get install -y ${pkg} >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y ${pkg} >/dev/null 2>&1)`,
+    ],
+    { ms: 300_000, env },
+  )
   return r.code === 0
 }
 
@@ -71,7 +88,8 @@ const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/sbin/hapro
 export async function ensureHaproxy(log) {
   const found = () => HAPROXY.find((p) => existsSync(p))
   if (found()) return { bin: found() }
-  if (!isRoot()) return { missing: 'haproxy is not installed; install it with: sudo apt-get install -y haproxy' }
+  if (!isRoot())
+    return { missing: 'haproxy is not installed; install it with: sudo apt-get install -y haproxy' }
   log('haproxy missing: apt-get install -y haproxy ...')
   if ((await aptInstall('haproxy')) && found()) return { bin: found() }
   return { missing: 'haproxy is not installed and apt-get install -y haproxy failed' }
@@ -82,7 +100,11 @@ export const ZK_JAR = '/usr/share/java/zookeeper.jar'
 export async function ensureZookeeper(log) {
   const java = async () => (await run('java', ['-version'], { ms: 20_000 })).code === 0
   if (existsSync(ZK_JAR) && (await java())) return {}
-  if (!isRoot()) return { missing: 'ZooKeeper is not installed; install it with: sudo apt-get install -y zookeeper (it brings java)' }
+  if (!isRoot())
+    return {
+      missing:
+        'ZooKeeper is not installed; install it with: sudo apt-get install -y zookeeper (it brings java)',
+    }
   log('ZooKeeper missing: apt-get install -y zookeeper ...')
   if ((await aptInstall('zookeeper')) && existsSync(ZK_JAR) && (await java())) return {}
   return { missing: 'ZooKeeper is not installed and apt-get install -y zookeeper failed' }
@@ -108,7 +130,12 @@ export async function startHaproxy(bin, dir, name, fronts, { maxconn = 4000 } = 
     '',
   ]
   for (const f of fronts) {
-    cfg.push(`frontend f_${f.name}`, `  bind ${HOST}:${f.port}`, `  default_backend b_${f.name}`, '')
+    cfg.push(
+      `frontend f_${f.name}`,
+      `  bind ${HOST}:${f.port}`,
+      `  default_backend b_${f.name}`,
+      '',
+    )
     cfg.push(`backend b_${f.name}`, '  balance roundrobin')
     f.servers.forEach((port, i) => cfg.push(`  server s${i} ${HOST}:${port}`))
     cfg.push('')
@@ -160,10 +187,18 @@ export async function startZk(dir) {
       '',
     ].join('\n'),
   )
-  const proc = start('zookeeper', 'java', ['-Xmx128m', '-Dzookeeper.admin.enableServer=false', '-cp', ZK_JAR, 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg])
+  const proc = start('zookeeper', 'java', [
+    '-Xmx128m',
+    '-Dzookeeper.admin.enableServer=false',
+    '-cp',
+    ZK_JAR,
+    'org.apache.zookeeper.server.ZooKeeperServerMain',
+    cfg,
+  ])
   const deadline = Date.now() + 20_000
   while (!(await fourLetter(port, 'srvr')).includes('Mode: ')) {
-    if (proc.exited || Date.now() > deadline) throw new Error(`ZooKeeper did not start:\n${proc.lines.slice(-10).join('\n')}`)
+    if (proc.exited || Date.now() > deadline)
+      throw new Error(`ZooKeeper did not start:\n${proc.lines.slice(-10).join('\n')}`)
     await sleep(25)
   }
   return { proc, port }
@@ -171,7 +206,11 @@ export async function startZk(dir) {
 
 /** A ZooKeeper session of the benchmark itself (it owns the bench's HS2 registrations). */
 export async function zkClient(port) {
-  const c = zookeeper.createClient(`${HOST}:${port}`, { sessionTimeout: 10_000, spinDelay: 200, retries: 0 })
+  const c = zookeeper.createClient(`${HOST}:${port}`, {
+    sessionTimeout: 10_000,
+    spinDelay: 200,
+    retries: 0,
+  })
   await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('ZooKeeper connect timed out')), 10_000)
     c.once('connected', () => {
@@ -180,7 +219,8 @@ export async function zkClient(port) {
     })
     c.connect()
   })
-  const cb = (fn) => new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))))
+  const cb = (fn) =>
+    new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))))
   return {
     mkdirp: (path) => cb((k) => c.mkdirp(path, k)),
     /** EPHEMERAL_SEQUENTIAL `serverUri=...` child with HiveServer2's data format; resolves its path */
@@ -195,7 +235,14 @@ export async function zkClient(port) {
         'hive.server2.thrift.sasl.qop=auth',
         'hive.server2.use.SSL=false',
       ].join(';')
-      return cb((k) => c.create(`/${ns}/serverUri=${uri};version=4.0.0;sequence=`, Buffer.from(data), zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL, k))
+      return cb((k) =>
+        c.create(
+          `/${ns}/serverUri=${uri};version=4.0.0;sequence=`,
+          Buffer.from(data),
+          zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
+          k,
+        ),
+      )
     },
     remove: (path) => cb((k) => c.remove(path, -1, k)),
     close: () => c.close(),
@@ -209,7 +256,9 @@ let adminFlag
 /** Whether this build has an admin API (then every proxy gets its own admin port). */
 async function hasAdmin(root) {
   if (adminFlag === undefined) {
-    const r = await run(process.execPath, [join(root, 'bin/hive-ha-proxy'), '--help'], { ms: 20_000 })
+    const r = await run(process.execPath, [join(root, 'bin/hive-ha-proxy'), '--help'], {
+      ms: 20_000,
+    })
     adminFlag = r.stdout.includes('--admin-listen')
   }
   return adminFlag
@@ -220,12 +269,20 @@ async function hasAdmin(root) {
  * Resolves { proc, ports: { <route name>: port } } once every route listens and every ZooKeeper
  * route has done its first read.
  */
-export async function startProxy(root, dir, name, { hs2 = [], metastore = [], zookeeper: zk, ulimit = true, pin } = {}) {
+export async function startProxy(
+  root,
+  dir,
+  name,
+  { hs2 = [], metastore = [], zookeeper: zk, ulimit = true, pin } = {},
+) {
   const y = []
   y.push('logLevel: info', 'shutdownGraceMs: 500') // info: readiness is read from the log
   if (zk) y.push(`zookeeper: { sessionTimeoutMs: ${zk.sessionTimeoutMs ?? 10000} }`)
   const route = (r) => {
-    const lines = Object.entries(r).map(([k, v]) => `    ${k}: ${typeof v === 'string' ? JSON.stringify(v) : k === 'listen' ? `${HOST}:${v}` : JSON.stringify(v)}`)
+    const lines = Object.entries(r).map(
+      ([k, v]) =>
+        `    ${k}: ${typeof v === 'string' ? JSON.stringify(v) : k === 'listen' ? `${HOST}:${v}` : JSON.stringify(v)}`,
+    )
     lines[0] = `  - ${lines[0].trimStart()}`
     return lines
   }
@@ -239,10 +296,22 @@ export async function startProxy(root, dir, name, { hs2 = [], metastore = [], zo
   const routes = [...hs2, ...metastore]
   const zkRoutes = routes.filter((r) => /zooKeeper|discovery/i.test(JSON.stringify(r)))
   const ready = async (r) => {
-    await waitLine(p, new RegExp(`"route":"${r.name}".*"msg":"route listening"|"msg":"route listening".*"route":"${r.name}"`), 20_000, `route ${r.name} listening`)
+    await waitLine(
+      p,
+      new RegExp(
+        `"route":"${r.name}".*"msg":"route listening"|"msg":"route listening".*"route":"${r.name}"`,
+      ),
+      20_000,
+      `route ${r.name} listening`,
+    )
   }
   const readZk = async (r) => {
-    await waitLine(p, new RegExp(`"route":"${r.name}".*route ready|route ready.*"route":"${r.name}"`), 20_000, `route ${r.name} ready`)
+    await waitLine(
+      p,
+      new RegExp(`"route":"${r.name}".*route ready|route ready.*"route":"${r.name}"`),
+      20_000,
+      `route ${r.name} ready`,
+    )
   }
   await Promise.all([...routes.map(ready), ...zkRoutes.map(readZk)])
   return { proc: p, ports: Object.fromEntries(routes.map((r) => [r.name, r.listen])) }

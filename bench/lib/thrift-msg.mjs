@@ -7,7 +7,20 @@
 import thrift from 'thrift'
 
 const { TBinaryProtocol, TBufferedTransport } = thrift
-export const T = { STOP: 0, BOOL: 2, BYTE: 3, DOUBLE: 4, I16: 6, I32: 8, I64: 10, STRING: 11, STRUCT: 12, MAP: 13, SET: 14, LIST: 15 }
+export const T = {
+  STOP: 0,
+  BOOL: 2,
+  BYTE: 3,
+  DOUBLE: 4,
+  I16: 6,
+  I32: 8,
+  I64: 10,
+  STRING: 11,
+  STRUCT: 12,
+  MAP: 13,
+  SET: 14,
+  LIST: 15,
+}
 export const CALL = 1
 export const REPLY = 2
 
@@ -111,7 +124,9 @@ function writePartition(p, i) {
   str(p, 3, 'orders')
   i32(p, 4, 1700000000 + i)
   i32(p, 5, 0)
-  struct(p, 6, () => writeSd(p, `hdfs://nameservice1/warehouse/sales.db/orders/ds=${day}/bucket=${i % 97}`))
+  struct(p, 6, () =>
+    writeSd(p, `hdfs://nameservice1/warehouse/sales.db/orders/ds=${day}/bucket=${i % 97}`),
+  )
   strMap(p, 7, [
     ['transient_lastDdlTime', '1700000000'],
     ['numFiles', '4'],
@@ -130,9 +145,23 @@ export function getTableCall(seqid) {
     struct(p, 1, () => {
       str(p, 1, 'sales')
       str(p, 2, 'orders')
-      struct(p, 3, () => field(p, 1, T.LIST, () => { p.writeListBegin(T.I32, 2); p.writeI32(1); p.writeI32(2); p.writeListEnd() }))
+      struct(p, 3, () =>
+        field(p, 1, T.LIST, () => {
+          p.writeListBegin(T.I32, 2)
+          p.writeI32(1)
+          p.writeI32(2)
+          p.writeListEnd()
+        }),
+      )
       str(p, 4, 'hive')
-      strList(p, 8, Array.from({ length: 14 }, (_, i) => `HIVEFULLACIDWRITE.HIVEMANAGESTATS.EXTWRITE.CAPABILITY_${i}`))
+      strList(
+        p,
+        8,
+        Array.from(
+          { length: 14 },
+          (_, i) => `HIVEFULLACIDWRITE.HIVEMANAGESTATS.EXTWRITE.CAPABILITY_${i}`,
+        ),
+      )
       str(p, 6, 'sales.orders:1234:9223372036854775807::')
       str(p, 10, 'hive')
     })
@@ -167,7 +196,11 @@ export function getTableReply(seqid) {
           }
           p.writeListEnd()
         })
-        strMap(p, 9, [['transactional', 'true'], ['transactional_properties', 'default'], ['bucketing_version', '2']])
+        strMap(p, 9, [
+          ['transactional', 'true'],
+          ['transactional_properties', 'default'],
+          ['bucketing_version', '2'],
+        ])
         str(p, 12, 'MANAGED_TABLE')
         str(p, 15, 'hive')
       }),

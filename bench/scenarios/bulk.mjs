@@ -15,7 +15,8 @@ export async function bulk(ctx) {
   for (let r = 0; r < ctx.reps; r++) {
     for (const c of rotate(configs, r)) {
       const m = await ctx.meter.measure(() => ctx.client({ mode: 'bulk', port: c.port }))
-      if (m.res.bytes !== cfg.bulkBytes) throw new Error(`${c.name}: got ${m.res.bytes} bytes, expected ${cfg.bulkBytes}`)
+      if (m.res.bytes !== cfg.bulkBytes)
+        throw new Error(`${c.name}: got ${m.res.bytes} bytes, expected ${cfg.bulkBytes}`)
       const gib = m.res.bytes / 2 ** 30
       const p = c.pid ? m.per.get(c.pid) : undefined
       runs[c.name].push({
@@ -35,7 +36,9 @@ export async function bulk(ctx) {
     c.name,
     fmt(med(c.name, 'mibs')),
     fmt(ratio(med(c.name, 'mibs'), direct), 2),
-    c.pid ? `${fmt(med(c.name, 'cpu'), 2)} (${fmt(med(c.name, 'user'), 2)} / ${fmt(med(c.name, 'sys'), 2)})` : '–',
+    c.pid
+      ? `${fmt(med(c.name, 'cpu'), 2)} (${fmt(med(c.name, 'user'), 2)} / ${fmt(med(c.name, 'sys'), 2)})`
+      : '–',
     c.pid ? fmt(med(c.name, 'flt')) : '–',
     `${runs[c.name].filter((x) => x.noisy).length}/${runs[c.name].length}`,
   ])
@@ -44,10 +47,33 @@ export async function bulk(ctx) {
   return {
     id: 1,
     title: `Bulk throughput, one connection, ${fmt(cfg.bulkBytes / 2 ** 20)} MiB`,
-    table: table(['path', 'MiB/s', '× direct', 'CPU s/GiB of the middle process (user / sys)', 'minor faults/GiB', 'noisy reps'], rows),
-    summary: { proxyMiBs: px, haproxyMiBs: ha, directMiBs: direct, proxyCpuPerGiB: med('hive-ha-proxy', 'cpu'), haproxyCpuPerGiB: med('haproxy', 'cpu') },
+    table: table(
+      [
+        'path',
+        'MiB/s',
+        '× direct',
+        'CPU s/GiB of the middle process (user / sys)',
+        'minor faults/GiB',
+        'noisy reps',
+      ],
+      rows,
+    ),
+    summary: {
+      proxyMiBs: px,
+      haproxyMiBs: ha,
+      directMiBs: direct,
+      proxyCpuPerGiB: med('hive-ha-proxy', 'cpu'),
+      haproxyCpuPerGiB: med('haproxy', 'cpu'),
+    },
     ratios: [`proxy/direct ${fmt(ratio(px, direct), 2)}`, `proxy/haproxy ${fmt(ratio(px, ha), 2)}`],
-    targets: [target('throughput vs haproxy', `${fmt(ratio(px, ha), 2)}×`, '≥ 0.9× haproxy', s.haproxy ? ratio(px, ha) >= 0.9 : undefined)],
+    targets: [
+      target(
+        'throughput vs haproxy',
+        `${fmt(ratio(px, ha), 2)}×`,
+        '≥ 0.9× haproxy',
+        s.haproxy ? ratio(px, ha) >= 0.9 : undefined,
+      ),
+    ],
     runs,
   }
 }

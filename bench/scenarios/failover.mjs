@@ -48,7 +48,10 @@ const logTime = (proc, re, t0) => {
 }
 
 async function runClient(ctx, job) {
-  const p = start('failover-client', process.execPath, [join(ctx.root, 'bench/client.mjs'), JSON.stringify(job)])
+  const p = start('failover-client', process.execPath, [
+    join(ctx.root, 'bench/client.mjs'),
+    JSON.stringify(job),
+  ])
   await waitLine(p, /"started"/, 20_000, 'client start')
   return {
     result: async () => {
@@ -71,9 +74,18 @@ async function hs2Case(ctx, kind, rep) {
   const pathB = await zk.client.registerHs2(ns, b.ports[0])
   const listen = await freePort()
   const url = `jdbc:hive2://127.0.0.1:${zk.port}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=${ns}`
-  const px = await startProxy(ctx.root, ctx.dir, `proxy-failover-${kind}-${rep}`, { zookeeper: {}, hs2: [{ name: 'fo', url, listen, policy: 'round-robin', connectTimeoutMs: 1000 }] })
+  const px = await startProxy(ctx.root, ctx.dir, `proxy-failover-${kind}-${rep}`, {
+    zookeeper: {},
+    hs2: [{ name: 'fo', url, listen, policy: 'round-robin', connectTimeoutMs: 1000 }],
+  })
   try {
-    const c = await runClient(ctx, { mode: 'probe', port: listen, everyMs: 2, durationMs: ctx.cfg.failoverMs, timeoutMs: 300 })
+    const c = await runClient(ctx, {
+      mode: 'probe',
+      port: listen,
+      everyMs: 2,
+      durationMs: ctx.cfg.failoverMs,
+      timeoutMs: 300,
+    })
     await sleep(ctx.cfg.failoverMs / 3)
     let t0
     let killMs = NaN
@@ -104,12 +116,25 @@ async function hmsCase(ctx, rep) {
   const s = await startBackend(ctx.root, 'fo-hms-secondary', [{ kind: 'hms' }])
   const listen = await freePort()
   const px = await startProxy(ctx.root, ctx.dir, `proxy-failover-hms-${rep}`, {
-    metastore: [{ name: 'fo', uris: `thrift://127.0.0.1:${p.ports[0]},thrift://127.0.0.1:${s.ports[0]}`, listen, selection: 'SEQUENTIAL', mode: 'auto', connectTimeoutMs: 1000 }],
+    metastore: [
+      {
+        name: 'fo',
+        uris: `thrift://127.0.0.1:${p.ports[0]},thrift://127.0.0.1:${s.ports[0]}`,
+        listen,
+        selection: 'SEQUENTIAL',
+        mode: 'auto',
+        connectTimeoutMs: 1000,
+      },
+    ],
   })
   try {
     // the secondary answers its first calls now, not cold during the failover
     await ctx.client({ mode: 'hms-calls', ports: [s.ports[0]], warmup: 0, count: 500 })
-    const c = await runClient(ctx, { mode: 'hms-loop', port: listen, durationMs: ctx.cfg.failoverMs })
+    const c = await runClient(ctx, {
+      mode: 'hms-loop',
+      port: listen,
+      durationMs: ctx.cfg.failoverMs,
+    })
     await sleep(ctx.cfg.failoverMs / 3)
     const t0 = wall()
     p.proc.proc.kill('SIGKILL')
@@ -126,9 +151,21 @@ async function hmsCase(ctx, rep) {
 
 export async function failover(ctx) {
   const cases = [
-    ctx.shared.zk && { name: 'HS2, znode removed (backend frozen)', visible: 'znode deleted', run: (r) => hs2Case(ctx, 'znode', r) },
-    ctx.shared.zk && { name: 'HS2, process killed, znode left', visible: 'SIGKILL sent (connect refused once gone)', run: (r) => hs2Case(ctx, 'dead', r) },
-    { name: 'metastore SEQUENTIAL, primary killed under a live connection', visible: 'SIGKILL sent (sockets reset/closed once gone)', run: (r) => hmsCase(ctx, r) },
+    ctx.shared.zk && {
+      name: 'HS2, znode removed (backend frozen)',
+      visible: 'znode deleted',
+      run: (r) => hs2Case(ctx, 'znode', r),
+    },
+    ctx.shared.zk && {
+      name: 'HS2, process killed, znode left',
+      visible: 'SIGKILL sent (connect refused once gone)',
+      run: (r) => hs2Case(ctx, 'dead', r),
+    },
+    {
+      name: 'metastore SEQUENTIAL, primary killed under a live connection',
+      visible: 'SIGKILL sent (sockets reset/closed once gone)',
+      run: (r) => hmsCase(ctx, r),
+    },
   ].filter(Boolean)
   const runs = {}
   for (const c of cases) {
@@ -154,12 +191,32 @@ export async function failover(ctx) {
   return {
     id: 6,
     title: `Failover through the proxy (${ctx.reps} run${ctx.reps > 1 ? 's' : ''} each, a fresh proxy per run)`,
-    table: table(['case', 'T0', 'failover ms after T0 (median)', 'each run', 'proxy logged it after ms', 'slowest call started after T0 ms', 'failed calls started after T0 / all', 'calls in flight at T0 that failed', 'of which the kernel took to end the process, ms'], rows),
+    table: table(
+      [
+        'case',
+        'T0',
+        'failover ms after T0 (median)',
+        'each run',
+        'proxy logged it after ms',
+        'slowest call started after T0 ms',
+        'failed calls started after T0 / all',
+        'calls in flight at T0 that failed',
+        'of which the kernel took to end the process, ms',
+      ],
+      rows,
+    ),
     notes: [
       'failover = from T0 until the end of the first successful call that started at or after T0 and after the last failed call. HS2 calls in flight on a dead or frozen backend fail by nature (sessions live in one server) and are counted apart.',
     ],
     ratios: [],
-    targets: cases.map((c) => target(`failover: ${c.name}`, `${fmt(med(c.name, 'failoverMs'), 1)} ms`, '< 100 ms', med(c.name, 'failoverMs') < 100)),
+    targets: cases.map((c) =>
+      target(
+        `failover: ${c.name}`,
+        `${fmt(med(c.name, 'failoverMs'), 1)} ms`,
+        '< 100 ms',
+        med(c.name, 'failoverMs') < 100,
+      ),
+    ),
     runs,
   }
 }

@@ -8,7 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 
 async function hold(ctx, port, n) {
-  const p = start('idle-client', process.execPath, [join(ctx.root, 'bench/client.mjs'), JSON.stringify({ mode: 'idle', port, n })], { ulimit: true })
+  const p = start(
+    'idle-client',
+    process.execPath,
+    [join(ctx.root, 'bench/client.mjs'), JSON.stringify({ mode: 'idle', port, n })],
+    { ulimit: true },
+  )
   const ready = JSON.parse(await waitLine(p, /"ready"/, 120_000, 'idle connections ready'))
   return {
     ready,
@@ -29,7 +34,13 @@ export async function idle(ctx) {
       name: 'haproxy',
       start: async (i) => {
         const port = await freePort()
-        const proc = await startHaproxy(ctx.haproxyBin, ctx.dir, `haproxy-idle-${i}`, [{ name: 'echo', port, servers: [echo] }], { maxconn: n + 100 })
+        const proc = await startHaproxy(
+          ctx.haproxyBin,
+          ctx.dir,
+          `haproxy-idle-${i}`,
+          [{ name: 'echo', port, servers: [echo] }],
+          { maxconn: n + 100 },
+        )
         return { proc, port }
       },
     },
@@ -37,7 +48,9 @@ export async function idle(ctx) {
       name: 'hive-ha-proxy',
       start: async (i) => {
         const port = await freePort()
-        const px = await startProxy(ctx.root, ctx.dir, `proxy-idle-${i}`, { hs2: [{ name: 'idle', url: `jdbc:hive2://127.0.0.1:${echo}/`, listen: port }] })
+        const px = await startProxy(ctx.root, ctx.dir, `proxy-idle-${i}`, {
+          hs2: [{ name: 'idle', url: `jdbc:hive2://127.0.0.1:${echo}/`, listen: port }],
+        })
         return { proc: px.proc, port }
       },
     },
@@ -52,13 +65,22 @@ export async function idle(ctx) {
         await sleep(300)
         const before = rssKiB(proc.pid)
         const h = await hold(ctx, port, n)
-        if (h.ready.errors > 0 || h.ready.held !== n) throw new Error(`${c.name}: held ${h.ready.held} of ${n} connections (${h.ready.errors} errors)`)
+        if (h.ready.errors > 0 || h.ready.held !== n)
+          throw new Error(
+            `${c.name}: held ${h.ready.held} of ${n} connections (${h.ready.errors} errors)`,
+          )
         await sleep(500)
         const withN = rssKiB(proc.pid)
         await h.release()
         await sleep(500)
         const after = rssKiB(proc.pid)
-        runs[c.name].push({ before, withN, after, perConn: (withN - before) / n, openMs: h.ready.ms })
+        runs[c.name].push({
+          before,
+          withN,
+          after,
+          perConn: (withN - before) / n,
+          openMs: h.ready.ms,
+        })
         ctx.progress(`idle ${c.name}: ${fmt((withN - before) / n, 1)} KiB per connection`)
       } finally {
         await stop(proc)
@@ -66,14 +88,38 @@ export async function idle(ctx) {
     }
   }
   const med = (name, k) => median(runs[name].map((x) => x[k]))
-  const rows = configs.map((c) => [c.name, fmt(n), fmt(med(c.name, 'before') / 1024, 1), fmt(med(c.name, 'withN') / 1024, 1), fmt(med(c.name, 'after') / 1024, 1), fmt(med(c.name, 'perConn'), 1)])
+  const rows = configs.map((c) => [
+    c.name,
+    fmt(n),
+    fmt(med(c.name, 'before') / 1024, 1),
+    fmt(med(c.name, 'withN') / 1024, 1),
+    fmt(med(c.name, 'after') / 1024, 1),
+    fmt(med(c.name, 'perConn'), 1),
+  ])
   const px = med('hive-ha-proxy', 'perConn')
   return {
     id: 4,
     title: `Memory: ${fmt(n)} idle client connections held through a fresh process`,
-    table: table(['path', 'connections', 'RSS before MiB', `RSS with ${fmt(n)} MiB`, 'RSS after they closed MiB', 'KiB per idle connection'], rows),
-    notes: n < 10_000 ? [`${fmt(n)} rather than 10,000 connections: the open-files hard limit here is ${fmt(ctx.hardNofile)} and each proxied connection uses 2 descriptors in the middle process.`] : [],
-    ratios: s.haproxy ? [`proxy/haproxy per connection ${fmt(px / med('haproxy', 'perConn'), 2)}`] : [],
+    table: table(
+      [
+        'path',
+        'connections',
+        'RSS before MiB',
+        `RSS with ${fmt(n)} MiB`,
+        'RSS after they closed MiB',
+        'KiB per idle connection',
+      ],
+      rows,
+    ),
+    notes:
+      n < 10_000
+        ? [
+            `${fmt(n)} rather than 10,000 connections: the open-files hard limit here is ${fmt(ctx.hardNofile)} and each proxied connection uses 2 descriptors in the middle process.`,
+          ]
+        : [],
+    ratios: s.haproxy
+      ? [`proxy/haproxy per connection ${fmt(px / med('haproxy', 'perConn'), 2)}`]
+      : [],
     targets: [target('RSS per idle connection', `${fmt(px, 1)} KiB`, '≤ 8 KiB', px <= 8)],
     runs,
   }

@@ -16,7 +16,9 @@ const signed = (v) => `${v >= 0 ? '+' : ''}${fmt(v, 1)}`
  */
 export async function interleavedRep(ctx, job, configs, r, pin) {
   const order = rotate(configs, r)
-  const m = await ctx.meter.measure(() => ctx.client({ ...job, ports: order.map((c) => c.port), block: ctx.cfg.rttBlock }, { pin }))
+  const m = await ctx.meter.measure(() =>
+    ctx.client({ ...job, ports: order.map((c) => c.port), block: ctx.cfg.rttBlock }, { pin }),
+  )
   const total = job.warmup + job.count
   const out = {}
   order.forEach((c, i) => {
@@ -34,18 +36,39 @@ export async function rtt(ctx) {
     { name: 'hive-ha-proxy', port: s.proxy.ports.echo, pid: s.proxy.proc.pid },
     s.naive && { name: NAIVE, port: s.naive.ports.echo, pid: s.naive.proc.pid },
   ].filter(Boolean)
-  const out = { id: 2, title: `Round trips, 1 KiB, one connection per path, ${fmt(cfg.rtts)} timed (after ${fmt(cfg.rttWarmup)} warm-up), paths interleaved in blocks of ${fmt(cfg.rttBlock)}`, tables: [], targets: [], ratios: [], runs: {} }
+  const out = {
+    id: 2,
+    title: `Round trips, 1 KiB, one connection per path, ${fmt(cfg.rtts)} timed (after ${fmt(cfg.rttWarmup)} warm-up), paths interleaved in blocks of ${fmt(cfg.rttBlock)}`,
+    tables: [],
+    targets: [],
+    ratios: [],
+    runs: {},
+  }
   for (const layout of ctx.layouts) {
     await ctx.pinServers(layout.servers)
     const runs = Object.fromEntries(configs.map((c) => [c.name, []]))
     for (let r = 0; r < ctx.reps; r++) {
-      const rep = await interleavedRep(ctx, { mode: 'rtt', size: 1024, warmup: cfg.rttWarmup, count: cfg.rtts }, configs, r, layout.client)
+      const rep = await interleavedRep(
+        ctx,
+        { mode: 'rtt', size: 1024, warmup: cfg.rttWarmup, count: cfg.rtts },
+        configs,
+        r,
+        layout.client,
+      )
       const direct = rep.direct.path.us
       for (const c of configs) {
         const x = rep[c.name]
-        runs[c.name].push({ ...x.path.us, cpuUsPerRt: x.cpuUs, noisy: x.noisy, addP50: x.path.us.p50 - direct.p50, addP99: x.path.us.p99 - direct.p99 })
+        runs[c.name].push({
+          ...x.path.us,
+          cpuUsPerRt: x.cpuUs,
+          noisy: x.noisy,
+          addP50: x.path.us.p50 - direct.p50,
+          addP99: x.path.us.p99 - direct.p99,
+        })
       }
-      ctx.progress(`rtt ${layout.name} rep ${r + 1}: ${configs.map((c) => `${c.name} p50 ${fmt(rep[c.name].path.us.p50, 1)} µs`).join(', ')}`)
+      ctx.progress(
+        `rtt ${layout.name} rep ${r + 1}: ${configs.map((c) => `${c.name} p50 ${fmt(rep[c.name].path.us.p50, 1)} µs`).join(', ')}`,
+      )
     }
     await ctx.pinServers(ctx.allCpus)
     const med = (name, k) => median(runs[name].map((x) => x[k]))
@@ -58,12 +81,26 @@ export async function rtt(ctx) {
       c.pid ? fmt(med(c.name, 'cpuUsPerRt'), 1) : '–',
       `${runs[c.name].filter((x) => x.noisy).length}/${runs[c.name].length}`,
     ])
-    out.tables.push(`${layout.name} (${layout.text})\n\n${table(['path', 'p50 µs', 'p99 µs', 'added p50 µs', 'added p99 µs', 'CPU µs per RT of the middle process', 'noisy reps'], rows)}`)
+    out.tables.push(
+      `${layout.name} (${layout.text})\n\n${table(['path', 'p50 µs', 'p99 µs', 'added p50 µs', 'added p99 µs', 'CPU µs per RT of the middle process', 'noisy reps'], rows)}`,
+    )
     const pxA = med('hive-ha-proxy', 'addP50')
     const haA = s.haproxy ? med('haproxy', 'addP50') : NaN
-    out.ratios.push(`${layout.name}: added p50 proxy/haproxy ${fmt(ratio(pxA, haA), 2)}, added p99 proxy/haproxy ${fmt(ratio(med('hive-ha-proxy', 'addP99'), s.haproxy ? med('haproxy', 'addP99') : NaN), 2)}, p50 proxy/direct ${fmt(ratio(med('hive-ha-proxy', 'p50'), med('direct', 'p50')), 2)}`)
-    if (s.naive) out.ratios.push(`${layout.name}: added p50 proxy/naive Node proxy ${fmt(ratio(pxA, med(NAIVE, 'addP50')), 2)}, naive Node proxy/haproxy ${fmt(ratio(med(NAIVE, 'addP50'), haA), 2)}`)
-    out.targets.push(target(`added p50 latency vs haproxy's (${layout.name})`, `${signed(pxA)} µs vs ${signed(haA)} µs = ${fmt(ratio(pxA, haA), 2)}×`, '≤ 1.5× haproxy\'s added p50', s.haproxy ? pxA <= 1.5 * haA : undefined))
+    out.ratios.push(
+      `${layout.name}: added p50 proxy/haproxy ${fmt(ratio(pxA, haA), 2)}, added p99 proxy/haproxy ${fmt(ratio(med('hive-ha-proxy', 'addP99'), s.haproxy ? med('haproxy', 'addP99') : NaN), 2)}, p50 proxy/direct ${fmt(ratio(med('hive-ha-proxy', 'p50'), med('direct', 'p50')), 2)}`,
+    )
+    if (s.naive)
+      out.ratios.push(
+        `${layout.name}: added p50 proxy/naive Node proxy ${fmt(ratio(pxA, med(NAIVE, 'addP50')), 2)}, naive Node proxy/haproxy ${fmt(ratio(med(NAIVE, 'addP50'), haA), 2)}`,
+      )
+    out.targets.push(
+      target(
+        `added p50 latency vs haproxy's (${layout.name})`,
+        `${signed(pxA)} µs vs ${signed(haA)} µs = ${fmt(ratio(pxA, haA), 2)}×`,
+        "≤ 1.5× haproxy's added p50",
+        s.haproxy ? pxA <= 1.5 * haA : undefined,
+      ),
+    )
     out.runs[layout.name] = runs
   }
   return out

@@ -1,5 +1,10 @@
 import { timingSafeEqual } from 'node:crypto'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify'
 import type { Logger } from '../logger.js'
 import type { DrainReply, ProxySnapshot, Readiness, ReloadResult } from '../proxy.js'
 import { ConfigError, errorMessage } from '../errors.js'
@@ -39,18 +44,28 @@ export const AdminCodes = {
 export function buildAdminApp(o: AdminOptions): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = o.logger.child({ component: 'admin' })
   // per-request logs would drown the proxy's own lines; failures are logged by the error handler
-  const app = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }) })
+  const app = Fastify({
+    loggerInstance,
+    logController: new LogController({ disableRequestLogging: true }),
+  })
   const expected = o.token === undefined ? undefined : Buffer.from(`Bearer ${o.token}`)
 
   app.addHook('onRequest', async (req, reply) => {
     if (expected === undefined || req.url === '/healthz') return
     const got = Buffer.from(req.headers.authorization ?? '')
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      await fail(reply, 401, AdminCodes.UNAUTHORIZED, 'missing or wrong bearer token (Authorization: Bearer <HIVE_HA_PROXY_ADMIN_TOKEN>)')
+      await fail(
+        reply,
+        401,
+        AdminCodes.UNAUTHORIZED,
+        'missing or wrong bearer token (Authorization: Bearer <HIVE_HA_PROXY_ADMIN_TOKEN>)',
+      )
     }
   })
 
-  app.setNotFoundHandler((req, reply) => fail(reply, 404, AdminCodes.NOT_FOUND, `no admin route ${req.method} ${req.url}`))
+  app.setNotFoundHandler((req, reply) =>
+    fail(reply, 404, AdminCodes.NOT_FOUND, `no admin route ${req.method} ${req.url}`),
+  )
   app.setErrorHandler((err, _req, reply) => {
     o.logger.error({ err: errorMessage(err) }, 'admin request failed')
     return fail(reply, 500, AdminCodes.INTERNAL, errorMessage(err))
@@ -65,17 +80,44 @@ export function buildAdminApp(o: AdminOptions): FastifyInstance {
 
   app.get('/routes', async () => o.target.snapshot())
 
-  app.get('/metrics', async (_req, reply) => reply.type(o.metricsContentType).send(await o.metrics()))
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(o.metricsContentType).send(await o.metrics()),
+  )
 
   for (const action of ['drain', 'undrain'] as const) {
-    app.post<{ Params: { route: string; backend: string } }>(`/routes/:route/backends/:backend/${action}`, async (req, reply) => {
-      const { route, backend } = req.params
-      const { outcome, draining, shared, error } = await o.target.drain(route, backend, action === 'drain')
-      if (outcome === 'unknown-route') return fail(reply, 404, AdminCodes.UNKNOWN_ROUTE, `no route named "${route}"`)
-      if (outcome === 'unknown-backend') return fail(reply, 404, AdminCodes.UNKNOWN_BACKEND, `route "${route}" has no backend "${backend}"`)
-      const b = o.target.snapshot().routes.find((r) => r.name === route)?.backends.find((x) => x.key === backend)
-      return { route, backend, draining, shared, ...(error === undefined ? {} : { sharedError: error }), state: b?.state, active: b?.active ?? 0 }
-    })
+    app.post<{ Params: { route: string; backend: string } }>(
+      `/routes/:route/backends/:backend/${action}`,
+      async (req, reply) => {
+        const { route, backend } = req.params
+        const { outcome, draining, shared, error } = await o.target.drain(
+          route,
+          backend,
+          action === 'drain',
+        )
+        if (outcome === 'unknown-route')
+          return fail(reply, 404, AdminCodes.UNKNOWN_ROUTE, `no route named "${route}"`)
+        if (outcome === 'unknown-backend')
+          return fail(
+            reply,
+            404,
+            AdminCodes.UNKNOWN_BACKEND,
+            `route "${route}" has no backend "${backend}"`,
+          )
+        const b = o.target
+          .snapshot()
+          .routes.find((r) => r.name === route)
+          ?.backends.find((x) => x.key === backend)
+        return {
+          route,
+          backend,
+          draining,
+          shared,
+          ...(error === undefined ? {} : { sharedError: error }),
+          state: b?.state,
+          active: b?.active ?? 0,
+        }
+      },
+    )
   }
 
   app.post('/reload', async (_req, reply) => {
@@ -83,7 +125,14 @@ export function buildAdminApp(o: AdminOptions): FastifyInstance {
       return { ok: true, ...(await o.reload()) }
     } catch (err) {
       if (err instanceof ConfigError) {
-        return reply.code(400).send({ ok: false, code: AdminCodes.CONFIG, message: 'new configuration rejected; the running one stays', problems: err.problems })
+        return reply
+          .code(400)
+          .send({
+            ok: false,
+            code: AdminCodes.CONFIG,
+            message: 'new configuration rejected; the running one stays',
+            problems: err.problems,
+          })
       }
       throw err
     }

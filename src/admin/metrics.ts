@@ -5,7 +5,13 @@ import { CALL_DURATION_BUCKETS_S, type MetastoreRouteSnapshot } from '../routes/
 const P = 'hive_ha_proxy_'
 
 /** ZooKeeper session states as numbers for `zookeeper_session_state`. */
-export const ZK_STATE_VALUES: Record<string, number> = { idle: 0, connecting: 1, connected: 2, disconnected: 3, closed: 4 }
+export const ZK_STATE_VALUES: Record<string, number> = {
+  idle: 0,
+  connecting: 1,
+  connected: 2,
+  disconnected: 3,
+  closed: 4,
+}
 
 const DURATION = P + 'metastore_call_duration_seconds'
 
@@ -35,7 +41,11 @@ export class ProxyMetrics {
       return snap
     }
     this.#current = current
-    const backendCounter = (name: string, help: string, pick: (b: ProxySnapshot['routes'][number]['backends'][number]) => number): void => {
+    const backendCounter = (
+      name: string,
+      help: string,
+      pick: (b: ProxySnapshot['routes'][number]['backends'][number]) => number,
+    ): void => {
       new Counter({
         name: P + name,
         help,
@@ -43,7 +53,8 @@ export class ProxyMetrics {
         registers: [r],
         collect() {
           this.reset()
-          for (const rt of current().routes) for (const b of rt.backends) this.inc({ route: rt.name, backend: b.key }, pick(b))
+          for (const rt of current().routes)
+            for (const b of rt.backends) this.inc({ route: rt.name, backend: b.key }, pick(b))
         },
       })
     }
@@ -54,11 +65,20 @@ export class ProxyMetrics {
       registers: [r],
       collect() {
         this.reset()
-        for (const rt of current().routes) this.set({ route: rt.name, kind: rt.kind }, rt.notReady.length === 0 ? 1 : 0)
+        for (const rt of current().routes)
+          this.set({ route: rt.name, kind: rt.kind }, rt.notReady.length === 0 ? 1 : 0)
       },
     })
-    backendCounter('connections_total', 'client connections handed to a backend', (b) => b.connections)
-    backendCounter('connect_failures_total', 'failed connect attempts to a backend', (b) => b.connectFailures)
+    backendCounter(
+      'connections_total',
+      'client connections handed to a backend',
+      (b) => b.connections,
+    )
+    backendCounter(
+      'connect_failures_total',
+      'failed connect attempts to a backend',
+      (b) => b.connectFailures,
+    )
     new Gauge({
       name: P + 'active_connections',
       help: 'live proxied connections per backend',
@@ -66,7 +86,8 @@ export class ProxyMetrics {
       registers: [r],
       collect() {
         this.reset()
-        for (const rt of current().routes) for (const b of rt.backends) this.set({ route: rt.name, backend: b.key }, b.active)
+        for (const rt of current().routes)
+          for (const b of rt.backends) this.set({ route: rt.name, backend: b.key }, b.active)
       },
     })
     new Gauge({
@@ -76,7 +97,9 @@ export class ProxyMetrics {
       registers: [r],
       collect() {
         this.reset()
-        for (const rt of current().routes) for (const b of rt.backends) this.set({ route: rt.name, backend: b.key }, b.state === 'up' ? 1 : 0)
+        for (const rt of current().routes)
+          for (const b of rt.backends)
+            this.set({ route: rt.name, backend: b.key }, b.state === 'up' ? 1 : 0)
       },
     })
     new Counter({
@@ -88,13 +111,20 @@ export class ProxyMetrics {
         this.reset()
         for (const rt of current().routes) {
           for (const b of rt.backends) {
-            this.inc({ route: rt.name, backend: b.key, direction: 'from_client' }, b.bytesFromClient)
+            this.inc(
+              { route: rt.name, backend: b.key, direction: 'from_client' },
+              b.bytesFromClient,
+            )
             this.inc({ route: rt.name, backend: b.key, direction: 'to_client' }, b.bytesToClient)
           }
         }
       },
     })
-    const routeCounter = (name: string, help: string, pick: (rt: ProxySnapshot['routes'][number]) => number): void => {
+    const routeCounter = (
+      name: string,
+      help: string,
+      pick: (rt: ProxySnapshot['routes'][number]) => number,
+    ): void => {
       new Counter({
         name: P + name,
         help,
@@ -106,21 +136,41 @@ export class ProxyMetrics {
         },
       })
     }
-    routeCounter('failovers_total', 'client connections that needed another backend after a failure', (rt) => rt.connections.failovers)
-    routeCounter('rejected_connections_total', 'client connections closed because no backend could be reached', (rt) => rt.connections.rejected)
-    routeCounter('discovery_updates_total', 'successful discovery reads', (rt) => rt.discovery.updates)
-    routeCounter('discovery_errors_total', 'failed discovery reads (the last good list was kept)', (rt) => rt.discovery.errors)
+    routeCounter(
+      'failovers_total',
+      'client connections that needed another backend after a failure',
+      (rt) => rt.connections.failovers,
+    )
+    routeCounter(
+      'rejected_connections_total',
+      'client connections closed because no backend could be reached',
+      (rt) => rt.connections.rejected,
+    )
+    routeCounter(
+      'discovery_updates_total',
+      'successful discovery reads',
+      (rt) => rt.discovery.updates,
+    )
+    routeCounter(
+      'discovery_errors_total',
+      'failed discovery reads (the last good list was kept)',
+      (rt) => rt.discovery.errors,
+    )
     new Gauge({
       name: P + 'zookeeper_session_state',
-      help: `ZooKeeper session state per quorum: ${Object.entries(ZK_STATE_VALUES).map(([k, v]) => `${v}=${k}`).join(', ')}`,
+      help: `ZooKeeper session state per quorum: ${Object.entries(ZK_STATE_VALUES)
+        .map(([k, v]) => `${v}=${k}`)
+        .join(', ')}`,
       labelNames: ['quorum'],
       registers: [r],
       collect() {
         this.reset()
-        for (const z of current().zookeeper) this.set({ quorum: z.quorum }, ZK_STATE_VALUES[z.state] ?? -1)
+        for (const z of current().zookeeper)
+          this.set({ quorum: z.quorum }, ZK_STATE_VALUES[z.state] ?? -1)
       },
     })
-    const metastore = (): MetastoreRouteSnapshot[] => current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
+    const metastore = (): MetastoreRouteSnapshot[] =>
+      current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
     new Counter({
       name: P + 'metastore_calls_total',
       help: 'metastore calls by method and outcome (reply, exception, oneway, failed)',
@@ -130,7 +180,8 @@ export class ProxyMetrics {
         this.reset()
         for (const rt of metastore()) {
           for (const [method, s] of Object.entries(rt.calls)) {
-            for (const outcome of ['reply', 'exception', 'oneway', 'failed'] as const) if (s[outcome] > 0) this.inc({ route: rt.name, method, outcome }, s[outcome])
+            for (const outcome of ['reply', 'exception', 'oneway', 'failed'] as const)
+              if (s[outcome] > 0) this.inc({ route: rt.name, method, outcome }, s[outcome])
           }
         }
       },
@@ -142,7 +193,9 @@ export class ProxyMetrics {
       registers: [r],
       collect() {
         this.reset()
-        for (const rt of metastore()) for (const [method, s] of Object.entries(rt.calls)) if (s.resent > 0) this.inc({ route: rt.name, method }, s.resent)
+        for (const rt of metastore())
+          for (const [method, s] of Object.entries(rt.calls))
+            if (s.resent > 0) this.inc({ route: rt.name, method }, s.resent)
       },
     })
   }
@@ -150,7 +203,9 @@ export class ProxyMetrics {
   /** The exposition text: the registry's metrics, then the call-duration histogram. */
   async text(): Promise<string> {
     // read before awaiting: the collectors run in this same turn and share this one snapshot
-    const routes = this.#current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
+    const routes = this.#current().routes.filter(
+      (rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore',
+    )
     const base = await this.registry.metrics()
     return `${base}\n${durationHistogram(routes)}`
   }
@@ -158,7 +213,10 @@ export class ProxyMetrics {
 
 /** `metastore_call_duration_seconds` in the text format, from the routes' per-method bucket counts. */
 export function durationHistogram(routes: readonly MetastoreRouteSnapshot[]): string {
-  const out = [`# HELP ${DURATION} metastore call duration, request start to the end of its answer`, `# TYPE ${DURATION} histogram`]
+  const out = [
+    `# HELP ${DURATION} metastore call duration, request start to the end of its answer`,
+    `# TYPE ${DURATION} histogram`,
+  ]
   for (const rt of routes) {
     for (const [method, s] of Object.entries(rt.calls)) {
       const count = s.durations.reduce((a, b) => a + b, 0)

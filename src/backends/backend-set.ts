@@ -31,7 +31,8 @@ export class BackendSet {
         continue
       }
       if (!state.listed) result.added.push(key)
-      else if (state.leader !== info.leader || state.source !== info.source) result.changed.push(key)
+      else if (state.leader !== info.leader || state.source !== info.source)
+        result.changed.push(key)
       state.listed = true
       state.source = info.source
       state.leader = info.leader
@@ -50,13 +51,17 @@ export class BackendSet {
 
   /** Listed backends, in key order (stable, so round-robin is predictable). Shared: do not mutate. */
   listed(): readonly BackendState[] {
-    this.#listed ??= [...this.#byKey.values()].filter((b) => b.listed).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    this.#listed ??= [...this.#byKey.values()]
+      .filter((b) => b.listed)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     return this.#listed
   }
 
   /** Listed backends in the order discovery gave them (a metastore URI list's configured order). */
   inOrder(): BackendState[] {
-    return this.#order.map((k) => this.#byKey.get(k)).filter((b): b is BackendState => b !== undefined && b.listed)
+    return this.#order
+      .map((k) => this.#byKey.get(k))
+      .filter((b): b is BackendState => b !== undefined && b.listed)
   }
 
   all(): BackendState[] {

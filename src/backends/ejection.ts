@@ -19,7 +19,13 @@ export function ejectionMs(cfg: EjectionConfig, ejections: number): number {
  * Record a failed connect. `otherUsable` = listed, non-ejected backends other than `b`.
  * Returns the ejection length in ms when this failure ejected the backend, else 0.
  */
-export function noteConnectFailure(b: BackendState, cfg: EjectionConfig, now: number, otherUsable: number, reason: string): number {
+export function noteConnectFailure(
+  b: BackendState,
+  cfg: EjectionConfig,
+  now: number,
+  otherUsable: number,
+  reason: string,
+): number {
   b.connectFailures++
   b.consecutiveFailures++
   b.lastError = reason

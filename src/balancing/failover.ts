@@ -1,4 +1,11 @@
-import { AllBackendsFailedError, ErrorCodes, ProxyError, errorCode, errorMessage, type ConnectAttempt } from '../errors.js'
+import {
+  AllBackendsFailedError,
+  ErrorCodes,
+  ProxyError,
+  errorCode,
+  errorMessage,
+  type ConnectAttempt,
+} from '../errors.js'
 import type { BackendInfo } from '../backends/backend.js'
 
 export interface FailoverPlan<S> {
@@ -20,7 +27,9 @@ export interface FailoverPlan<S> {
  * Rejects with HHP_ERR_NO_BACKEND when nothing was usable at all, else AllBackendsFailedError
  * listing every attempt.
  */
-export async function connectWithFailover<S>(plan: FailoverPlan<S>): Promise<{ socket: S; backend: BackendInfo; attempts: ConnectAttempt[] }> {
+export async function connectWithFailover<S>(
+  plan: FailoverPlan<S>,
+): Promise<{ socket: S; backend: BackendInfo; attempts: ConnectAttempt[] }> {
   const tried = new Set<string>()
   const attempts: ConnectAttempt[] = []
   let lastErr: unknown
@@ -37,6 +46,7 @@ export async function connectWithFailover<S>(plan: FailoverPlan<S>): Promise<{ s
       plan.onFailure(b, err)
     }
   }
-  if (attempts.length === 0) throw new ProxyError(ErrorCodes.NO_BACKEND, 'no usable backend', { retriable: true })
+  if (attempts.length === 0)
+    throw new ProxyError(ErrorCodes.NO_BACKEND, 'no usable backend', { retriable: true })
   throw new AllBackendsFailedError(attempts, lastErr)
 }

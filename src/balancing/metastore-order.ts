@@ -26,7 +26,10 @@ export function metastoreOrder<T extends { key: string }>(
 }
 
 /** `order` with `lastKey` moved to the end (no-op when absent). */
-export function demote<T extends { key: string }>(order: readonly T[], lastKey: string | undefined): T[] {
+export function demote<T extends { key: string }>(
+  order: readonly T[],
+  lastKey: string | undefined,
+): T[] {
   if (lastKey === undefined) return [...order]
   return [...order.filter((b) => b.key !== lastKey), ...order.filter((b) => b.key === lastKey)]
 }

@@ -21,7 +21,8 @@ export interface PickContext {
 }
 
 /** Uniform random: the Hive JDBC driver's behaviour. */
-export const pickRandom: Policy = (c, ctx) => Math.min(c.length - 1, Math.floor(ctx.random() * c.length))
+export const pickRandom: Policy = (c, ctx) =>
+  Math.min(c.length - 1, Math.floor(ctx.random() * c.length))
 
 /** Round-robin over the candidates in the order given (the route passes them sorted by key). */
 export const pickRoundRobin: Policy = (c, ctx) => ctx.counter % c.length

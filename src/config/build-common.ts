@@ -12,7 +12,11 @@ import type { RawRoute } from './yaml-file.js'
 export type FieldGetter = <T>(field: string, fallback: T, check: Check<T>) => T
 
 /** Fields whose value was rejected are added to `rejected` (their default stands in for them). */
-export function fieldGetter(r: RawRoute, rejected: Set<string>, problems: ConfigProblem[]): FieldGetter {
+export function fieldGetter(
+  r: RawRoute,
+  rejected: Set<string>,
+  problems: ConfigProblem[],
+): FieldGetter {
   return (field, fallback, check) => {
     const before = problems.length
     const value = take(r.fields[field], fallback, check, problems)
@@ -27,7 +31,11 @@ export function fieldKey(r: RawRoute, field: string): string {
 }
 
 export function buildEjection(
-  r: RawRoute, get: FieldGetter, rejected: Set<string>, defaults: EjectionConfig, problems: ConfigProblem[],
+  r: RawRoute,
+  get: FieldGetter,
+  rejected: Set<string>,
+  defaults: EjectionConfig,
+  problems: ConfigProblem[],
 ): EjectionConfig {
   const ejection = {
     failures: get('ejection.failures', defaults.failures, whole(1, defaults.failures)),
@@ -35,9 +43,17 @@ export function buildEjection(
     maxMs: get('ejection.maxMs', defaults.maxMs, whole(1, defaults.maxMs)),
   }
   // Compared only when both parsed: a rejected value has been replaced by its default.
-  if (!rejected.has('ejection.baseMs') && !rejected.has('ejection.maxMs') && ejection.maxMs < ejection.baseMs) {
+  if (
+    !rejected.has('ejection.baseMs') &&
+    !rejected.has('ejection.maxMs') &&
+    ejection.maxMs < ejection.baseMs
+  ) {
     const message = `ejection.maxMs (${ejection.maxMs}) is below ejection.baseMs (${ejection.baseMs})`
-    problems.push({ key: fieldKey(r, 'ejection.maxMs'), message, fix: `raise maxMs to at least ${ejection.baseMs}, or lower baseMs` })
+    problems.push({
+      key: fieldKey(r, 'ejection.maxMs'),
+      message,
+      fix: `raise maxMs to at least ${ejection.baseMs}, or lower baseMs`,
+    })
   }
   return ejection
 }
@@ -82,13 +98,23 @@ export function checkDistinct(routes: readonly BuiltRoute[], problems: ConfigPro
     const first = routes[sameName]
     if (valid(route, 'name') && first !== undefined && sameName < j) {
       const message = `name "${route.name}" is already used by ${fieldKey(first.raw, 'name')}`
-      problems.push({ key: fieldKey(route.raw, 'name'), message, fix: 'give each route a unique name' })
+      problems.push({
+        key: fieldKey(route.raw, 'name'),
+        message,
+        fix: 'give each route a unique name',
+      })
     }
-    const sameListen = routes.findIndex((other) => valid(other, 'listen') && clash(other.listen, route.listen))
+    const sameListen = routes.findIndex(
+      (other) => valid(other, 'listen') && clash(other.listen, route.listen),
+    )
     const taken = routes[sameListen]
     if (valid(route, 'listen') && taken !== undefined && sameListen < j) {
       const message = `${formatHostPort(route.listen)} is already the address of ${fieldKey(taken.raw, 'listen')}`
-      problems.push({ key: fieldKey(route.raw, 'listen'), message, fix: 'give each route its own listen port' })
+      problems.push({
+        key: fieldKey(route.raw, 'listen'),
+        message,
+        fix: 'give each route its own listen port',
+      })
     }
   })
 }
@@ -98,7 +124,9 @@ export function checkDistinct(routes: readonly BuiltRoute[], problems: ConfigPro
  * reports against its own key, since it is built after every route.
  */
 export function checkAdminListen(
-  admin: { listen: HostPort; key: string }, routes: readonly BuiltRoute[], problems: ConfigProblem[],
+  admin: { listen: HostPort; key: string },
+  routes: readonly BuiltRoute[],
+  problems: ConfigProblem[],
 ): void {
   const taken = routes.find((r) => !r.rejected.has('listen') && clash(r.listen, admin.listen))
   if (taken === undefined) return
@@ -113,5 +141,7 @@ const WILDCARDS = new Set(['0.0.0.0', '::'])
 
 function clash(a: HostPort, b: HostPort): boolean {
   if (a.port !== b.port || a.port === 0) return false // port 0 = any free port, never a clash
-  return a.host.toLowerCase() === b.host.toLowerCase() || WILDCARDS.has(a.host) || WILDCARDS.has(b.host)
+  return (
+    a.host.toLowerCase() === b.host.toLowerCase() || WILDCARDS.has(a.host) || WILDCARDS.has(b.host)
+  )
 }

@@ -1,22 +1,51 @@
 /** Raw HS2 route fields (any source) -> validated `Hs2RouteConfig`s. */
 import { DEFAULTS } from '../defaults.js'
 import { JdbcUrlError, type ConfigProblem } from '../errors.js'
-import { buildEach, buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
-import { listenAddress, mr3AppIdNamespace, oneOf, routeName, show, whole, type Check } from './checks.js'
+import {
+  buildEach,
+  buildEjection,
+  fieldGetter,
+  fieldKey,
+  type BuiltRoute,
+  type FieldGetter,
+} from './build-common.js'
+import {
+  listenAddress,
+  mr3AppIdNamespace,
+  oneOf,
+  routeName,
+  show,
+  whole,
+  type Check,
+} from './checks.js'
 import { handlesUnavailable } from '../net/handles.js'
 import { EXAMPLE_URL } from './flags.js'
 import { hs2TargetFromJdbcUrl } from './jdbc-url.js'
-import { HS2_POLICIES, HS2_TRANSPORTS, type Hs2RouteConfig, type Hs2Transport, type Hs2Target } from './types.js'
+import {
+  HS2_POLICIES,
+  HS2_TRANSPORTS,
+  type Hs2RouteConfig,
+  type Hs2Transport,
+  type Hs2Target,
+} from './types.js'
 import type { RawRoute } from './yaml-file.js'
 
 const HS2 = DEFAULTS.hs2
 
 /** Every route is built (problems appended); `built` feeds the cross-route uniqueness check. */
-export function buildHs2Routes(raw: readonly RawRoute[], problems: ConfigProblem[]): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
+export function buildHs2Routes(
+  raw: readonly RawRoute[],
+  problems: ConfigProblem[],
+): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
   return buildEach(raw, (r, index, rejected) => buildRoute(r, index, rejected, problems))
 }
 
-function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems: ConfigProblem[]): Hs2RouteConfig {
+function buildRoute(
+  r: RawRoute,
+  index: number,
+  rejected: Set<string>,
+  problems: ConfigProblem[],
+): Hs2RouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HS2.ejection, problems)
   const { url, target } = routeUrl(r, problems)
@@ -27,7 +56,11 @@ function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems:
     target,
     policy: get('policy', HS2.policy, oneOf(HS2_POLICIES)),
     connectTimeoutMs: get('connectTimeoutMs', HS2.connectTimeoutMs, whole(1, HS2.connectTimeoutMs)),
-    maxConnectAttempts: get('maxConnectAttempts', HS2.maxConnectAttempts, whole(1, HS2.maxConnectAttempts)),
+    maxConnectAttempts: get(
+      'maxConnectAttempts',
+      HS2.maxConnectAttempts,
+      whole(1, HS2.maxConnectAttempts),
+    ),
     idleTimeoutMs: get('idleTimeoutMs', HS2.idleTimeoutMs, whole(0, 600_000)),
     ejection,
     transport: get('transport', HS2.transport, transportCheck()),
@@ -39,17 +72,28 @@ function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems:
  * `handles` asked for explicitly must be available here; `auto` falls back to sockets quietly.
  * `unavailable` is injectable for tests (net/handles.ts).
  */
-export function transportCheck(unavailable: () => string | undefined = handlesUnavailable): Check<Hs2Transport> {
+export function transportCheck(
+  unavailable: () => string | undefined = handlesUnavailable,
+): Check<Hs2Transport> {
   return (value) => {
     const r = oneOf(HS2_TRANSPORTS)(value)
     const why = r.ok && r.value === 'handles' ? unavailable() : undefined
     if (why === undefined) return r
-    return { ok: false, message: `bare TCP handles are not available in this Node (${why})`, fix: 'use auto (it falls back to sockets) or sockets' }
+    return {
+      ok: false,
+      message: `bare TCP handles are not available in this Node (${why})`,
+      fix: 'use auto (it falls back to sockets) or sockets',
+    }
   }
 }
 
 /** Only meaningful with ZooKeeper discovery: the appId znode lives in the quorum of the URL. */
-function mr3Namespace(r: RawRoute, get: FieldGetter, target: Hs2Target, problems: ConfigProblem[]): string | undefined {
+function mr3Namespace(
+  r: RawRoute,
+  get: FieldGetter,
+  target: Hs2Target,
+  problems: ConfigProblem[],
+): string | undefined {
   const ns = get<string | undefined>('mr3AppIdNamespace', undefined, mr3AppIdNamespace)
   if (ns === undefined || target === NO_TARGET || target.kind !== 'static') return ns
   problems.push({
@@ -67,7 +111,10 @@ function routeUrl(r: RawRoute, problems: ConfigProblem[]): { url: string; target
   const src = r.fields['url']
   const fix = `write a JDBC URL such as ${EXAMPLE_URL} or jdbc:hive2://host1:10000,host2:10000/`
   if (src === undefined || typeof src.value !== 'string') {
-    const message = src === undefined ? 'the HS2 route has no JDBC URL' : `must be a string, got ${show(src.value)}`
+    const message =
+      src === undefined
+        ? 'the HS2 route has no JDBC URL'
+        : `must be a string, got ${show(src.value)}`
     problems.push({ key: fieldKey(r, 'url'), message, fix })
     return { url: '', target: NO_TARGET }
   }

@@ -1,11 +1,23 @@
 /** Raw metastore route fields (any source, hive-site.xml included) -> validated `MetastoreRouteConfig`s. */
 import { DEFAULTS } from '../defaults.js'
 import type { ConfigProblem } from '../errors.js'
-import { buildEach, buildEjection, fieldGetter, fieldKey, type BuiltRoute, type FieldGetter } from './build-common.js'
+import {
+  buildEach,
+  buildEjection,
+  fieldGetter,
+  fieldKey,
+  type BuiltRoute,
+  type FieldGetter,
+} from './build-common.js'
 import { listenAddress, oneOf, routeName, show, tcpPort, whole } from './checks.js'
 import { EXAMPLE_METASTORE_URIS } from './flags.js'
 import { parseMetastoreUris, parseZkQuorum, zkNamespace, type Issue } from './metastore-uris.js'
-import { METASTORE_MODES, METASTORE_SELECTIONS, type MetastoreRouteConfig, type MetastoreTarget } from './types.js'
+import {
+  METASTORE_MODES,
+  METASTORE_SELECTIONS,
+  type MetastoreRouteConfig,
+  type MetastoreTarget,
+} from './types.js'
 import type { RawRoute } from './yaml-file.js'
 
 const HMS = DEFAULTS.metastore
@@ -20,16 +32,24 @@ export const METASTORE_DISCOVERIES: readonly MetastoreDiscovery[] = ['static', '
  * so), so their absence is not reported again.
  */
 export function buildMetastoreRoutes(
-  raw: readonly RawRoute[], problems: ConfigProblem[], route0UrisUnknown = false,
+  raw: readonly RawRoute[],
+  problems: ConfigProblem[],
+  route0UrisUnknown = false,
 ): { routes: MetastoreRouteConfig[]; built: BuiltRoute[] } {
   return buildEach(
     raw,
     (r, index, rejected) => buildRoute(r, index, rejected, problems),
-    (r, index) => (index === 0 && route0UrisUnknown && r.fields['uris'] === undefined ? ['uris'] : []),
+    (r, index) =>
+      index === 0 && route0UrisUnknown && r.fields['uris'] === undefined ? ['uris'] : [],
   )
 }
 
-function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems: ConfigProblem[]): MetastoreRouteConfig {
+function buildRoute(
+  r: RawRoute,
+  index: number,
+  rejected: Set<string>,
+  problems: ConfigProblem[],
+): MetastoreRouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HMS.ejection, problems)
   return {
@@ -39,11 +59,19 @@ function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems:
     selection: get('selection', HMS.selection, oneOf(METASTORE_SELECTIONS)),
     mode: get('mode', HMS.mode, oneOf(METASTORE_MODES)),
     connectTimeoutMs: get('connectTimeoutMs', HMS.connectTimeoutMs, whole(1, HMS.connectTimeoutMs)),
-    maxConnectAttempts: get('maxConnectAttempts', HMS.maxConnectAttempts, whole(1, HMS.maxConnectAttempts)),
+    maxConnectAttempts: get(
+      'maxConnectAttempts',
+      HMS.maxConnectAttempts,
+      whole(1, HMS.maxConnectAttempts),
+    ),
     idleTimeoutMs: get('idleTimeoutMs', HMS.idleTimeoutMs, whole(0, 600_000)),
     ejection,
     maxMessageBytes: get('maxMessageBytes', HMS.maxMessageBytes, whole(1024, HMS.maxMessageBytes)),
-    maxReplayBytes: get('maxReplayBytes', HMS.maxReplayBytes, whole(0, HMS.maxReplayBytes, 'no replay')),
+    maxReplayBytes: get(
+      'maxReplayBytes',
+      HMS.maxReplayBytes,
+      whole(0, HMS.maxReplayBytes, 'no replay'),
+    ),
   }
 }
 
@@ -51,23 +79,38 @@ function buildRoute(r: RawRoute, index: number, rejected: Set<string>, problems:
 const NO_TARGET: MetastoreTarget = { kind: 'static', backends: [] }
 
 function routeTarget(
-  r: RawRoute, get: FieldGetter, rejected: Set<string>, problems: ConfigProblem[],
+  r: RawRoute,
+  get: FieldGetter,
+  rejected: Set<string>,
+  problems: ConfigProblem[],
 ): { uris: string; target: MetastoreTarget } {
   const discovery = get('discovery', 'static', oneOf(METASTORE_DISCOVERIES))
   const zk = discovery === 'zookeeper'
   const src = r.fields['uris']
-  const fix = zk ? 'write the ZooKeeper quorum, e.g. zk1:2181,zk2:2181' : `write the metastore URIs, e.g. ${EXAMPLE_METASTORE_URIS}`
-  const report = (key: string, issues: readonly Issue[]): void => issues.forEach((i) => problems.push({ key, ...i }))
+  const fix = zk
+    ? 'write the ZooKeeper quorum, e.g. zk1:2181,zk2:2181'
+    : `write the metastore URIs, e.g. ${EXAMPLE_METASTORE_URIS}`
+  const report = (key: string, issues: readonly Issue[]): void =>
+    issues.forEach((i) => problems.push({ key, ...i }))
   if (src === undefined && rejected.has('uris')) return { uris: '', target: NO_TARGET }
   if (src === undefined || typeof src.value !== 'string') {
-    const message = src === undefined ? 'the metastore route has no URIs' : `must be a string, got ${show(src.value)}`
+    const message =
+      src === undefined
+        ? 'the metastore route has no URIs'
+        : `must be a string, got ${show(src.value)}`
     report(fieldKey(r, 'uris'), [{ message, fix }])
     return { uris: '', target: NO_TARGET }
   }
   const uris = src.value
   if (uris.trim() === '') {
-    const message = 'is empty: Hive reads empty metastore URIs as an embedded (in-process) metastore, but the proxy needs remote metastore URIs'
-    report(src.key, [{ message, fix: `set remote metastore URIs, e.g. ${EXAMPLE_METASTORE_URIS} (or override them with --metastore)` }])
+    const message =
+      'is empty: Hive reads empty metastore URIs as an embedded (in-process) metastore, but the proxy needs remote metastore URIs'
+    report(src.key, [
+      {
+        message,
+        fix: `set remote metastore URIs, e.g. ${EXAMPLE_METASTORE_URIS} (or override them with --metastore)`,
+      },
+    ])
     return { uris, target: NO_TARGET }
   }
   if (rejected.has('discovery')) return { uris, target: NO_TARGET } // what the URIs mean is unknown
@@ -78,7 +121,8 @@ function routeTarget(
     // Only a route that wrote no discovery at all: an explicit or implied `static` (a --metastore
     // flag over a ZooKeeper route, a hive-site thrift:// list) makes a leftover namespace moot.
     if (ns !== undefined && r.fields['discovery'] === undefined) {
-      const nsFix = 'add discovery: zookeeper (uris is then the ZooKeeper quorum), or remove zooKeeperNamespace'
+      const nsFix =
+        'add discovery: zookeeper (uris is then the ZooKeeper quorum), or remove zooKeeperNamespace'
       report(ns.key, [{ message: 'only applies with ZooKeeper discovery', fix: nsFix }])
     }
     return { uris, target: { kind: 'static', backends } }

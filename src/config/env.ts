@@ -30,7 +30,10 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>): EnvS
     out.problems.push({
       key: name,
       message: 'unknown variable',
-      fix: guess === undefined ? `unset it; known variables: ${known.join(', ')}` : `did you mean ${guess}?`,
+      fix:
+        guess === undefined
+          ? `unset it; known variables: ${known.join(', ')}`
+          : `did you mean ${guess}?`,
     })
   }
   return out

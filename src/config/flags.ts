@@ -9,9 +9,20 @@ import { HS2_POLICIES, LOG_LEVELS, METASTORE_SELECTIONS } from './types.js'
 
 /** A setting that can come from a flag or an environment variable. */
 export type Setting =
-  | 'config' | 'hiveSite' | 'hs2' | 'hs2Listen' | 'hs2Policy' | 'connectTimeoutMs'
-  | 'metastore' | 'metastoreListen' | 'metastoreSelection' | 'logLevel' | 'shutdownGraceMs'
-  | 'adminListen' | 'adminToken' | 'zookeeperDigestAuth'
+  | 'config'
+  | 'hiveSite'
+  | 'hs2'
+  | 'hs2Listen'
+  | 'hs2Policy'
+  | 'connectTimeoutMs'
+  | 'metastore'
+  | 'metastoreListen'
+  | 'metastoreSelection'
+  | 'logLevel'
+  | 'shutdownGraceMs'
+  | 'adminListen'
+  | 'adminToken'
+  | 'zookeeperDigestAuth'
 
 /** A raw value plus where the user wrote it, in their words: `--hs2-policy`, `hs2[1].policy (in /x.yaml)`. */
 export interface Sourced {
@@ -33,75 +44,126 @@ export interface SettingSpec {
 
 const { hs2: HS2, metastore: HMS } = DEFAULTS
 
-export const EXAMPLE_URL = 'jdbc:hive2://zk1:2181,zk2:2181/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=hiveserver2'
+export const EXAMPLE_URL =
+  'jdbc:hive2://zk1:2181,zk2:2181/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=hiveserver2'
 export const EXAMPLE_METASTORE_URIS = 'thrift://hms1:9083,thrift://hms2:9083'
 
 export const SETTINGS: readonly SettingSpec[] = [
   {
-    setting: 'hs2', flag: '--hs2', env: 'HIVE_HA_PROXY_HS2', arg: '<jdbc-url>',
+    setting: 'hs2',
+    flag: '--hs2',
+    env: 'HIVE_HA_PROXY_HS2',
+    arg: '<jdbc-url>',
     help: 'JDBC URL of the HS2 instances (ZooKeeper discovery or a host:port list)',
   },
   {
-    setting: 'hs2Listen', flag: '--hs2-listen', env: 'HIVE_HA_PROXY_HS2_LISTEN', arg: '<host:port>',
+    setting: 'hs2Listen',
+    flag: '--hs2-listen',
+    env: 'HIVE_HA_PROXY_HS2_LISTEN',
+    arg: '<host:port>',
     help: 'where clients connect; [::1]:port for IPv6, a bare port means 127.0.0.1',
     default: `${HS2.listen.host}:${HS2.listen.port}`,
   },
   {
-    setting: 'hs2Policy', flag: '--hs2-policy', env: 'HIVE_HA_PROXY_HS2_POLICY', arg: '<policy>',
-    help: HS2_POLICIES.join(' | '), default: HS2.policy,
+    setting: 'hs2Policy',
+    flag: '--hs2-policy',
+    env: 'HIVE_HA_PROXY_HS2_POLICY',
+    arg: '<policy>',
+    help: HS2_POLICIES.join(' | '),
+    default: HS2.policy,
   },
   {
-    setting: 'connectTimeoutMs', flag: '--connect-timeout', env: 'HIVE_HA_PROXY_CONNECT_TIMEOUT_MS', arg: '<ms>',
-    help: 'one TCP connect to an HS2 instance', default: String(HS2.connectTimeoutMs),
+    setting: 'connectTimeoutMs',
+    flag: '--connect-timeout',
+    env: 'HIVE_HA_PROXY_CONNECT_TIMEOUT_MS',
+    arg: '<ms>',
+    help: 'one TCP connect to an HS2 instance',
+    default: String(HS2.connectTimeoutMs),
   },
   {
-    setting: 'metastore', flag: '--metastore', env: 'HIVE_HA_PROXY_METASTORE', arg: '<uri-list>',
+    setting: 'metastore',
+    flag: '--metastore',
+    env: 'HIVE_HA_PROXY_METASTORE',
+    arg: '<uri-list>',
     help: `metastore URIs as in hive.metastore.uris: ${EXAMPLE_METASTORE_URIS} (port required)`,
   },
   {
-    setting: 'metastoreListen', flag: '--metastore-listen', env: 'HIVE_HA_PROXY_METASTORE_LISTEN', arg: '<host:port>',
+    setting: 'metastoreListen',
+    flag: '--metastore-listen',
+    env: 'HIVE_HA_PROXY_METASTORE_LISTEN',
+    arg: '<host:port>',
     help: 'where metastore clients connect; same forms as --hs2-listen',
     default: `${HMS.listen.host}:${HMS.listen.port}`,
   },
   {
-    setting: 'metastoreSelection', flag: '--metastore-selection', env: 'HIVE_HA_PROXY_METASTORE_SELECTION', arg: '<selection>',
-    help: `${METASTORE_SELECTIONS.join(' | ')}, as hive.metastore.uri.selection`, default: HMS.selection,
+    setting: 'metastoreSelection',
+    flag: '--metastore-selection',
+    env: 'HIVE_HA_PROXY_METASTORE_SELECTION',
+    arg: '<selection>',
+    help: `${METASTORE_SELECTIONS.join(' | ')}, as hive.metastore.uri.selection`,
+    default: HMS.selection,
   },
   {
-    setting: 'hiveSite', flag: '--hive-site', env: 'HIVE_HA_PROXY_HIVE_SITE', arg: '<hive-site.xml>',
+    setting: 'hiveSite',
+    flag: '--hive-site',
+    env: 'HIVE_HA_PROXY_HIVE_SITE',
+    arg: '<hive-site.xml>',
     help: 'read the first metastore route from a hive-site.xml (keys below)',
   },
   {
-    setting: 'config', flag: '--config', env: 'HIVE_HA_PROXY_CONFIG', arg: '<file.yaml>',
+    setting: 'config',
+    flag: '--config',
+    env: 'HIVE_HA_PROXY_CONFIG',
+    arg: '<file.yaml>',
     help: 'YAML config file (format below)',
   },
   {
-    setting: 'logLevel', flag: '--log-level', env: 'HIVE_HA_PROXY_LOG_LEVEL', arg: '<level>',
-    help: LOG_LEVELS.join(' | '), default: DEFAULTS.logLevel,
+    setting: 'logLevel',
+    flag: '--log-level',
+    env: 'HIVE_HA_PROXY_LOG_LEVEL',
+    arg: '<level>',
+    help: LOG_LEVELS.join(' | '),
+    default: DEFAULTS.logLevel,
   },
   {
-    setting: 'shutdownGraceMs', flag: '--shutdown-grace', env: 'HIVE_HA_PROXY_SHUTDOWN_GRACE_MS', arg: '<ms>',
+    setting: 'shutdownGraceMs',
+    flag: '--shutdown-grace',
+    env: 'HIVE_HA_PROXY_SHUTDOWN_GRACE_MS',
+    arg: '<ms>',
     help: 'on SIGTERM/SIGINT, live connections get this long before being cut',
     default: String(DEFAULTS.shutdownGraceMs),
   },
   {
-    setting: 'adminListen', flag: '--admin-listen', env: 'HIVE_HA_PROXY_ADMIN_LISTEN', arg: '<host:port>',
+    setting: 'adminListen',
+    flag: '--admin-listen',
+    env: 'HIVE_HA_PROXY_ADMIN_LISTEN',
+    arg: '<host:port>',
     help: 'the admin HTTP API; same forms as --hs2-listen; off loopback it needs a token',
     default: `${DEFAULTS.admin.listen.host}:${DEFAULTS.admin.listen.port}`,
   },
   {
-    setting: 'adminToken', flag: undefined, env: 'HIVE_HA_PROXY_ADMIN_TOKEN', arg: '<token>',
+    setting: 'adminToken',
+    flag: undefined,
+    env: 'HIVE_HA_PROXY_ADMIN_TOKEN',
+    arg: '<token>',
     help: 'admin API bearer token, >= 16 characters; no flag on purpose (ps shows command lines)',
   },
   {
-    setting: 'zookeeperDigestAuth', flag: undefined, env: 'HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH', arg: '<user:password>',
+    setting: 'zookeeperDigestAuth',
+    flag: undefined,
+    env: 'HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH',
+    arg: '<user:password>',
     help: 'ZooKeeper digest authentication; drain marks become writable only by it; no flag on purpose',
   },
 ]
 
 const HELP_FLAGS = ['--help', '-h']
 const VERSION_FLAGS = ['--version', '-V']
-const ALL_FLAGS = [...SETTINGS.flatMap((s) => (s.flag === undefined ? [] : [s.flag])), ...HELP_FLAGS, ...VERSION_FLAGS]
+const ALL_FLAGS = [
+  ...SETTINGS.flatMap((s) => (s.flag === undefined ? [] : [s.flag])),
+  ...HELP_FLAGS,
+  ...VERSION_FLAGS,
+]
 
 export interface ParsedArgs {
   help: boolean
@@ -123,30 +185,49 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (spec?.flag !== undefined) {
       // A value is never taken from the next token when that token is itself a flag: `--hs2 --help`
       // is a missing value, not a URL named "--help".
-      const takeNext = inline === undefined && i + 1 < argv.length && !looksLikeFlag(argv[i + 1] ?? '')
+      const takeNext =
+        inline === undefined && i + 1 < argv.length && !looksLikeFlag(argv[i + 1] ?? '')
       const value = inline ?? (takeNext ? argv[++i] : undefined)
       takeValue(out, seen, { ...spec, flag: spec.flag }, value)
     } else if (HELP_FLAGS.includes(name) || VERSION_FLAGS.includes(name)) {
-      if (inline !== undefined) out.problems.push(problem(name, 'takes no value', `write just ${name}`))
+      if (inline !== undefined)
+        out.problems.push(problem(name, 'takes no value', `write just ${name}`))
       else if (HELP_FLAGS.includes(name)) out.help = true
       else out.version = true
     } else {
       out.problems.push(unexpected(token, name))
       // An unknown `--flag value` most likely takes a value: skip it rather than report it too.
-      if (token.startsWith('--') && inline === undefined && i + 1 < argv.length && !looksLikeFlag(argv[i + 1] ?? '')) i++
+      if (
+        token.startsWith('--') &&
+        inline === undefined &&
+        i + 1 < argv.length &&
+        !looksLikeFlag(argv[i + 1] ?? '')
+      )
+        i++
     }
   }
   return out
 }
 
-function takeValue(out: ParsedArgs, seen: Set<string>, spec: SettingSpec & { flag: string }, value: string | undefined): void {
+function takeValue(
+  out: ParsedArgs,
+  seen: Set<string>,
+  spec: SettingSpec & { flag: string },
+  value: string | undefined,
+): void {
   if (seen.has(spec.flag)) {
     out.problems.push(problem(spec.flag, 'given more than once', `keep only one ${spec.flag}`))
     return
   }
   seen.add(spec.flag)
   if (value === undefined || value === '') {
-    out.problems.push(problem(spec.flag, 'needs a value', `write ${spec.flag} ${spec.arg} or ${spec.flag}=${spec.arg}`))
+    out.problems.push(
+      problem(
+        spec.flag,
+        'needs a value',
+        `write ${spec.flag} ${spec.arg} or ${spec.flag}=${spec.arg}`,
+      ),
+    )
     return
   }
   out.values[spec.setting] = { value, key: spec.flag }
@@ -160,15 +241,25 @@ function unexpected(token: string, name: string): ConfigProblem {
   if (!token.startsWith('-')) {
     const fix = token.startsWith('jdbc:')
       ? `write --hs2 ${token}`
-      : /^thrift:\/\//i.test(token) ? `write --metastore ${token}` : 'every setting is a flag (--flag value); see --help'
+      : /^thrift:\/\//i.test(token)
+        ? `write --metastore ${token}`
+        : 'every setting is a flag (--flag value); see --help'
     return problem(token, 'unexpected argument', fix)
   }
   const envOnly = SETTINGS.find((s) => s.flag === undefined && name === `--${kebab(s.setting)}`)
   if (envOnly !== undefined) {
-    return problem(name, 'is deliberately not a flag: command lines are visible to every local user (ps)', `set ${envOnly.env} instead`)
+    return problem(
+      name,
+      'is deliberately not a flag: command lines are visible to every local user (ps)',
+      `set ${envOnly.env} instead`,
+    )
   }
   const guess = nearest(name, ALL_FLAGS)
-  return problem(name, 'unknown flag', guess === undefined ? 'see --help for the flags' : `did you mean ${guess}? (see --help)`)
+  return problem(
+    name,
+    'unknown flag',
+    guess === undefined ? 'see --help for the flags' : `did you mean ${guess}? (see --help)`,
+  )
 }
 
 function kebab(camel: string): string {

@@ -26,7 +26,10 @@ const ejection = (e: { failures: number; baseMs: number; maxMs: number }): strin
   `ejection: { failures: ${e.failures}, baseMs: ${e.baseMs}, maxMs: ${e.maxMs} }`
 
 function hiveSiteLines(): string[] {
-  return HIVE_SITE_KEYS.flatMap(({ names: [own, alias], help }) => [`  ${own} (alias ${alias})`, `      ${help}`])
+  return HIVE_SITE_KEYS.flatMap(({ names: [own, alias], help }) => [
+    `  ${own} (alias ${alias})`,
+    `      ${help}`,
+  ])
 }
 
 export const HELP_TEXT = [
@@ -86,7 +89,7 @@ export const HELP_TEXT = [
   'here); set metastore.zookeeper.namespace (or zooKeeperNamespace: in YAML) when in doubt.',
   'HS2 routes are never taken from hive-site.xml: give --hs2 or hs2: routes.',
   '',
-  'Config file (YAML; every key is optional except each route\'s url or uris; defaults shown):',
+  "Config file (YAML; every key is optional except each route's url or uris; defaults shown):",
   `  logLevel: ${DEFAULTS.logLevel}`,
   `  shutdownGraceMs: ${DEFAULTS.shutdownGraceMs}`,
   `  zookeeper: { sessionTimeoutMs: ${DEFAULTS.zookeeper.sessionTimeoutMs}, reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs} }`,
@@ -102,29 +105,44 @@ export const HELP_TEXT = [
   note(`      idleTimeoutMs: ${HS2.idleTimeoutMs}`, '0 = never close idle connections'),
   `      ${ejection(HS2.ejection)}`,
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
-  note(`      transport: ${HS2.transport}`, `${HS2_TRANSPORTS.join(' | ')}; auto = handles when Node offers them`),
+  note(
+    `      transport: ${HS2.transport}`,
+    `${HS2_TRANSPORTS.join(' | ')}; auto = handles when Node offers them`,
+  ),
   note('  metastore:', 'a list of routes; a single mapping is one route'),
   note('    - name: metastore', 'default metastore, metastore-2 ...; unique'),
   note(`      uris: "${EXAMPLE_METASTORE_URIS}"`, 'tried in this order'),
   note(`      listen: ${HMS.listen.host}:${HMS.listen.port}`, 'unique per route'),
   note(`      selection: ${HMS.selection}`, METASTORE_SELECTIONS.join(' | ')),
-  note(`      mode: ${HMS.mode}`, `${METASTORE_MODES.join(' | ')}; pipe = bytes only, connect-time failover`),
+  note(
+    `      mode: ${HMS.mode}`,
+    `${METASTORE_MODES.join(' | ')}; pipe = bytes only, connect-time failover`,
+  ),
   `      connectTimeoutMs: ${HMS.connectTimeoutMs}`,
   `      maxConnectAttempts: ${HMS.maxConnectAttempts}`,
   note(`      idleTimeoutMs: ${HMS.idleTimeoutMs}`, '0 = never close idle connections'),
   `      ${ejection(HMS.ejection)}`,
-  note(`      maxMessageBytes: ${HMS.maxMessageBytes}`, 'at least 1024; larger messages end the connection'),
-  note(`      maxReplayBytes: ${HMS.maxReplayBytes}`, 'larger requests are not re-sent; 0 = no replay'),
+  note(
+    `      maxMessageBytes: ${HMS.maxMessageBytes}`,
+    'at least 1024; larger messages end the connection',
+  ),
+  note(
+    `      maxReplayBytes: ${HMS.maxReplayBytes}`,
+    'larger requests are not re-sent; 0 = no replay',
+  ),
   note('    - name: hms-zk', 'Hive 4 metastore ZooKeeper discovery:'),
   note('      discovery: zookeeper', 'default static (uris = thrift:// list)'),
   note('      uris: "zk1:2181,zk2"', `the ZooKeeper quorum; port default ${HMS.zooKeeperPort}`),
   `      zooKeeperNamespace: ${HMS.zooKeeperNamespace}`,
   '      listen: 9084',
-  note(`  admin: { listen: ${DEFAULTS.admin.listen.host}:${DEFAULTS.admin.listen.port}, token: "..." }`, 'token: no default; the variable wins'),
+  note(
+    `  admin: { listen: ${DEFAULTS.admin.listen.host}:${DEFAULTS.admin.listen.port}, token: "..." }`,
+    'token: no default; the variable wins',
+  ),
   '',
   'mr3AppIdNamespace (Hive on MR3): the value of hive.mr3.zookeeper.appid.namespace, usually',
-  'mr3AppId; the admin API then shows the shared DAGAppMaster\'s application id from the znode',
-  '/<ns>/appId in the ZooKeeper of the route\'s JDBC URL (serviceDiscoveryMode=zooKeeper or',
+  "mr3AppId; the admin API then shows the shared DAGAppMaster's application id from the znode",
+  "/<ns>/appId in the ZooKeeper of the route's JDBC URL (serviceDiscoveryMode=zooKeeper or",
   'zooKeeperHA only). Not settable by flag or variable.',
   '',
 ].join('\n')

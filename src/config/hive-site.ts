@@ -27,23 +27,28 @@ export interface HiveSiteKey {
 
 export const HIVE_SITE_KEYS: readonly HiveSiteKey[] = [
   {
-    field: 'uris', names: ['metastore.thrift.uris', 'hive.metastore.uris'],
+    field: 'uris',
+    names: ['metastore.thrift.uris', 'hive.metastore.uris'],
     help: 'thrift://host:port,... (or the ZooKeeper quorum with discovery mode zookeeper)',
   },
   {
-    field: 'selection', names: ['metastore.thrift.uri.selection', 'hive.metastore.uri.selection'],
+    field: 'selection',
+    names: ['metastore.thrift.uri.selection', 'hive.metastore.uri.selection'],
     help: 'SEQUENTIAL | RANDOM',
   },
   {
-    field: 'discovery', names: ['metastore.service.discovery.mode', 'hive.metastore.service.discovery.mode'],
+    field: 'discovery',
+    names: ['metastore.service.discovery.mode', 'hive.metastore.service.discovery.mode'],
     help: 'zookeeper: the URIs are the ZooKeeper quorum (Hive 4); empty: a thrift:// list',
   },
   {
-    field: 'zooKeeperNamespace', names: ['metastore.zookeeper.namespace', 'hive.zookeeper.namespace'],
+    field: 'zooKeeperNamespace',
+    names: ['metastore.zookeeper.namespace', 'hive.zookeeper.namespace'],
     help: `znode whose children are the metastores (default ${DEFAULTS.metastore.zooKeeperNamespace})`,
   },
   {
-    field: 'zooKeeperPort', names: ['metastore.zookeeper.client.port', 'hive.zookeeper.client.port'],
+    field: 'zooKeeperPort',
+    names: ['metastore.zookeeper.client.port', 'hive.zookeeper.client.port'],
     help: `port for quorum hosts written without one (default ${DEFAULTS.metastore.zooKeeperPort})`,
   },
 ]
@@ -59,31 +64,45 @@ export interface HiveSiteSettings {
 // <property> an object instead of a one-element list.
 const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === 'property' })
 
-const SHAPE = '<configuration><property><name>hive.metastore.uris</name><value>thrift://hms1:9083</value></property></configuration>'
+const SHAPE =
+  '<configuration><property><name>hive.metastore.uris</name><value>thrift://hms1:9083</value></property></configuration>'
 
 /**
  * Read the file named by `ref` (its key is --hive-site, HIVE_HA_PROXY_HIVE_SITE or the YAML
  * `hiveSite`). Never throws for bad input: at most one problem, keyed by `ref.key`, is appended.
  */
-export function readHiveSite(ref: Sourced, readFile: (path: string) => string, problems: ConfigProblem[]): HiveSiteSettings {
+export function readHiveSite(
+  ref: Sourced,
+  readFile: (path: string) => string,
+  problems: ConfigProblem[],
+): HiveSiteSettings {
   const failed = (message: string, fix: string): HiveSiteSettings => {
     problems.push({ key: ref.key, message, fix })
     return { loaded: false, fields: {} }
   }
   if (typeof ref.value !== 'string') {
-    return failed(`must be the path of a hive-site.xml, got ${show(ref.value)}`, 'write a file path, e.g. /etc/hive/conf/hive-site.xml')
+    return failed(
+      `must be the path of a hive-site.xml, got ${show(ref.value)}`,
+      'write a file path, e.g. /etc/hive/conf/hive-site.xml',
+    )
   }
   const path = ref.value
   let text: string
   try {
     text = readFile(path)
   } catch (err) {
-    return failed(`cannot read ${path}: ${errorMessage(err)}`, 'check the path and that the file is readable')
+    return failed(
+      `cannot read ${path}: ${errorMessage(err)}`,
+      'check the path and that the file is readable',
+    )
   }
   try {
     return { loaded: true, fields: metastoreFields(parseHiveSiteXml(text), path) }
   } catch (err) {
-    return failed(`cannot parse ${path}: ${errorMessage(err)}`, `correct the XML; the expected shape is ${SHAPE}`)
+    return failed(
+      `cannot parse ${path}: ${errorMessage(err)}`,
+      `correct the XML; the expected shape is ${SHAPE}`,
+    )
   }
 }
 
@@ -99,18 +118,22 @@ export function parseHiveSiteXml(xml: string): Map<string, string> {
   if (verdict !== true) {
     const { msg, line, col } = verdict.err
     // some messages embed a pretty-printed list of open tags: keep them on one line
-    throw new Error(`${msg.replace(/\s+/g, ' ')} (line ${line}${typeof col === 'number' ? `, column ${col}` : ''})`)
+    throw new Error(
+      `${msg.replace(/\s+/g, ' ')} (line ${line}${typeof col === 'number' ? `, column ${col}` : ''})`,
+    )
   }
   const doc: unknown = parser.parse(xml)
   const conf = isMapping(doc) ? doc['configuration'] : undefined
-  if (conf === undefined) throw new Error('no <configuration> element, so it is not a Hadoop/Hive site file')
+  if (conf === undefined)
+    throw new Error('no <configuration> element, so it is not a Hadoop/Hive site file')
   const props = new Map<string, string>()
   const list = isMapping(conf) ? conf['property'] : undefined
   for (const p of Array.isArray(list) ? list : []) {
     if (!isMapping(p)) continue
     const name = textOf(p['name'])
     const value = textOf(p['value'])
-    if (name !== undefined && name.trim() !== '' && value !== undefined) props.set(name.trim(), value.trim())
+    if (name !== undefined && name.trim() !== '' && value !== undefined)
+      props.set(name.trim(), value.trim())
   }
   return props
 }

@@ -42,5 +42,7 @@ export function trimZnodePath(path: string): string {
 
 /** The first element of `/`-separated `path` that ZooKeeper refuses (empty, `.`, `..`, control characters). */
 export function badZnodeElement(path: string): string | undefined {
-  return path.split('/').find((seg) => seg === '' || seg === '.' || seg === '..' || /\p{Cc}/u.test(seg))
+  return path
+    .split('/')
+    .find((seg) => seg === '' || seg === '.' || seg === '..' || /\p{Cc}/u.test(seg))
 }

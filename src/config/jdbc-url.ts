@@ -109,7 +109,9 @@ export function hs2TargetFromJdbcUrl(url: string): Hs2Target {
     rejectChroot(u, defaultNs)
     const quorum = zkQuorum(u.authority)
     const namespace = zkNamespace(u.sessionVars.get(ZOOKEEPER_NAMESPACE), defaultNs)
-    return ha ? { kind: 'zookeeper-ha', quorum, namespace } : { kind: 'zookeeper', quorum, namespace }
+    return ha
+      ? { kind: 'zookeeper-ha', quorum, namespace }
+      : { kind: 'zookeeper', quorum, namespace }
   }
   rejectMistypedDiscovery(u, mode)
   // Direct mode. Hive itself rejects a multi-host direct authority ("Are you missing a '/' after the
@@ -136,8 +138,13 @@ function rejectMistypedDiscovery(u: JdbcUrl, mode: string): void {
     )
   }
   for (const key of u.sessionVars.keys()) {
-    if (key !== SERVICE_DISCOVERY_MODE && key.toLowerCase() === SERVICE_DISCOVERY_MODE.toLowerCase()) {
-      throw new JdbcUrlError(`session variable "${key}" is case-sensitive in Hive and would be ignored; spell it serviceDiscoveryMode`)
+    if (
+      key !== SERVICE_DISCOVERY_MODE &&
+      key.toLowerCase() === SERVICE_DISCOVERY_MODE.toLowerCase()
+    ) {
+      throw new JdbcUrlError(
+        `session variable "${key}" is case-sensitive in Hive and would be ignored; spell it serviceDiscoveryMode`,
+      )
     }
   }
 }
@@ -215,7 +222,12 @@ function checkUriChars(text: string, where: string, allowed: ReadonlySet<string>
     const code = ch.charCodeAt(0)
     const legal = code < 0x80 ? allowed.has(ch) : !/[\p{Z}\p{Cc}]/u.test(ch)
     if (!legal) {
-      const shown = ch === ' ' ? 'a space' : /[\p{Z}\p{Cc}]/u.test(ch) ? `U+${code.toString(16).toUpperCase().padStart(4, '0')}` : quote(ch)
+      const shown =
+        ch === ' '
+          ? 'a space'
+          : /[\p{Z}\p{Cc}]/u.test(ch)
+            ? `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
+            : quote(ch)
       throw new JdbcUrlError(
         `illegal character ${shown} in the JDBC URL ${where} ${quote(text)} (java.net.URI rejects it, so Hive does too); ` +
           `percent-encode it as ${encodeURIComponent(ch)}`,
@@ -266,7 +278,10 @@ function rejectHttpTransport(u: JdbcUrl): void {
   const deprecated = u.hiveConfs.get(TRANSPORT_MODE_DEPRECATED)
   const effective = deprecated ?? u.sessionVars.get(TRANSPORT_MODE)
   if (effective?.toLowerCase() !== 'http') return
-  const given = deprecated !== undefined ? `?${TRANSPORT_MODE_DEPRECATED}=${deprecated}` : `${TRANSPORT_MODE}=${effective}`
+  const given =
+    deprecated !== undefined
+      ? `?${TRANSPORT_MODE_DEPRECATED}=${deprecated}`
+      : `${TRANSPORT_MODE}=${effective}`
   throw new JdbcUrlError(
     `${quote(given)}: this route proxies the binary Thrift transport, not HTTP; remove it and point the proxy at ` +
       `HiveServer2 instances running hive.server2.transport.mode=binary (or all)`,
@@ -299,10 +314,13 @@ function zkNamespace(raw: string | undefined, fallback: string): string {
   if (raw === undefined || raw === '') return fallback
   const ns = trimZnodePath(raw)
   const fix = `use a znode path such as zooKeeperNamespace=${fallback}`
-  if (ns === '') throw new JdbcUrlError(`${quote(`${ZOOKEEPER_NAMESPACE}=${raw}`)} names no znode; ${fix}`)
+  if (ns === '')
+    throw new JdbcUrlError(`${quote(`${ZOOKEEPER_NAMESPACE}=${raw}`)} names no znode; ${fix}`)
   const seg = badZnodeElement(ns)
   if (seg !== undefined) {
-    throw new JdbcUrlError(`${quote(`${ZOOKEEPER_NAMESPACE}=${raw}`)} is not a valid ZooKeeper path (bad element ${quote(seg)}); ${fix}`)
+    throw new JdbcUrlError(
+      `${quote(`${ZOOKEEPER_NAMESPACE}=${raw}`)} is not a valid ZooKeeper path (bad element ${quote(seg)}); ${fix}`,
+    )
   }
   return ns
 }
@@ -339,7 +357,9 @@ function staticBackends(authority: string): HostPort[] {
     const port = e.port ?? DEFAULTS.jdbc.port
     const id = `${e.hostText.toLowerCase()}:${port}`
     if (seen.has(id)) {
-      throw new JdbcUrlError(`HiveServer2 ${quote(id)} appears twice in ${quote(authority)}; list each host:port once`)
+      throw new JdbcUrlError(
+        `HiveServer2 ${quote(id)} appears twice in ${quote(authority)}; list each host:port once`,
+      )
     }
     seen.add(id)
     out.push({ host: e.host, port })
@@ -368,7 +388,9 @@ function parseAuthorityEntry(entry: string, authority: string, what: string): Au
   if (!e.ok) {
     switch (e.problem) {
       case 'bad-ipv6':
-        throw new JdbcUrlError(`${quote(entry)} in the ${what} is not a valid bracketed IPv6 address; write [<ipv6>] or [<ipv6>]:<port>`)
+        throw new JdbcUrlError(
+          `${quote(entry)} in the ${what} is not a valid bracketed IPv6 address; write [<ipv6>] or [<ipv6>]:<port>`,
+        )
       case 'unbracketed-ipv6':
         throw new JdbcUrlError(
           `${quote(entry)} in the ${what} looks like an IPv6 address without brackets; write it as [${entry}] or [${entry}]:<port>`,
@@ -381,13 +403,19 @@ function parseAuthorityEntry(entry: string, authority: string, what: string): Au
         )
     }
   }
-  return { host: e.host, hostText: e.hostText, port: e.portText === undefined ? undefined : parsePort(e.portText, entry, what) }
+  return {
+    host: e.host,
+    hostText: e.hostText,
+    port: e.portText === undefined ? undefined : parsePort(e.portText, entry, what),
+  }
 }
 
 function parsePort(text: string, entry: string, what: string): number {
   const port = portNumber(text)
   if (port === undefined) {
-    throw new JdbcUrlError(`bad port ${quote(text)} in ${quote(entry)} of the ${what}; use a number from 1 to 65535`)
+    throw new JdbcUrlError(
+      `bad port ${quote(text)} in ${quote(entry)} of the ${what}; use a number from 1 to 65535`,
+    )
   }
   return port
 }

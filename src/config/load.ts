@@ -22,7 +22,16 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { checkAdminListen, checkDistinct, type BuiltRoute } from './build-common.js'
 import { buildHs2Routes } from './build-hs2.js'
 import { buildMetastoreRoutes } from './build-metastore.js'
-import { adminToken, isLoopback, listenAddress, oneOf, take, whole, zkDigestAuth, type Check } from './checks.js'
+import {
+  adminToken,
+  isLoopback,
+  listenAddress,
+  oneOf,
+  take,
+  whole,
+  zkDigestAuth,
+  type Check,
+} from './checks.js'
 import { readEnv } from './env.js'
 import { parseArgs, SETTINGS, type Setting, type SettingValues, type Sourced } from './flags.js'
 import { HELP_TEXT } from './help.js'
@@ -68,11 +77,19 @@ interface RawConfig {
 
 /** Flag/variable settings that are fields of the first route of a kind. */
 const ROUTE0_FIELDS: Record<RouteKind, Partial<Record<Setting, string>>> = {
-  hs2: { hs2: 'url', hs2Listen: 'listen', hs2Policy: 'policy', connectTimeoutMs: 'connectTimeoutMs' },
+  hs2: {
+    hs2: 'url',
+    hs2Listen: 'listen',
+    hs2Policy: 'policy',
+    connectTimeoutMs: 'connectTimeoutMs',
+  },
   metastore: { metastore: 'uris', metastoreListen: 'listen', metastoreSelection: 'selection' },
 }
 const TOP_FIELDS: Partial<Record<Setting, string>> = {
-  logLevel: 'logLevel', shutdownGraceMs: 'shutdownGraceMs', adminListen: 'admin.listen', adminToken: 'admin.token',
+  logLevel: 'logLevel',
+  shutdownGraceMs: 'shutdownGraceMs',
+  adminListen: 'admin.listen',
+  adminToken: 'admin.token',
   zookeeperDigestAuth: 'zookeeper.digestAuth',
 }
 /** hive-site fields that only mean something together with its URIs. */
@@ -104,16 +121,32 @@ export function loadConfig(deps: LoadDeps): CliCommand {
 }
 
 function emptyRaw(): RawConfig {
-  return { top: {}, hs2: [], metastore: [], noRouteKey: '--hs2', routesUnknown: false, metastore0UrisUnknown: false }
+  return {
+    top: {},
+    hs2: [],
+    metastore: [],
+    noRouteKey: '--hs2',
+    routesUnknown: false,
+    metastore0UrisUnknown: false,
+  }
 }
 
-function rawFromFile(file: Sourced, readFile: LoadDeps['readFile'], problems: ConfigProblem[], sources: string[]): RawConfig {
+function rawFromFile(
+  file: Sourced,
+  readFile: LoadDeps['readFile'],
+  problems: ConfigProblem[],
+  sources: string[],
+): RawConfig {
   const path = String(file.value)
   const settings = readConfigFile(file, readFile, problems)
   if (settings.loaded) sources.push(`file:${path}`)
   return {
-    top: settings.top, hs2: settings.hs2, metastore: settings.metastore,
-    noRouteKey: inFile(path, 'hs2'), routesUnknown: !settings.routesComplete, metastore0UrisUnknown: false,
+    top: settings.top,
+    hs2: settings.hs2,
+    metastore: settings.metastore,
+    noRouteKey: inFile(path, 'hs2'),
+    routesUnknown: !settings.routesComplete,
+    metastore0UrisUnknown: false,
   }
 }
 
@@ -124,7 +157,13 @@ function rawFromFile(file: Sourced, readFile: LoadDeps['readFile'], problems: Co
  * they are dropped. (A file route WITHOUT `uris` does take them, and may override any of them,
  * e.g. `zooKeeperNamespace` for the namespace trap of hive-ha-semantics.md §4.1.)
  */
-function underlayHiveSite(raw: RawConfig, ref: Sourced, readFile: LoadDeps['readFile'], problems: ConfigProblem[], sources: string[]): void {
+function underlayHiveSite(
+  raw: RawConfig,
+  ref: Sourced,
+  readFile: LoadDeps['readFile'],
+  problems: ConfigProblem[],
+  sources: string[],
+): void {
   const site = readHiveSite(ref, readFile, problems)
   if (!site.loaded) raw.routesUnknown = raw.metastore0UrisUnknown = true
   const fields = site.fields
@@ -178,19 +217,33 @@ function routeKindOf(setting: Setting): { kind: RouteKind; field: string } | und
  * `hs2[0].x` / `metastore[0].x` for the rest.
  */
 function route0KeyOf(kind: RouteKind): (field: string) => string {
-  return (field) => SETTINGS.find((s) => ROUTE0_FIELDS[kind][s.setting] === field)?.flag ?? `${kind}[0].${field}`
+  return (field) =>
+    SETTINGS.find((s) => ROUTE0_FIELDS[kind][s.setting] === field)?.flag ?? `${kind}[0].${field}`
 }
 
 /** Validate every field, pushing one problem per bad value. The result is meaningful only if none was pushed. */
 function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
-  const get = <T>(field: string, fallback: T, check: Check<T>): T => take(raw.top[field], fallback, check, problems)
+  const get = <T>(field: string, fallback: T, check: Check<T>): T =>
+    take(raw.top[field], fallback, check, problems)
   const zk = DEFAULTS.zookeeper
   const top = {
     logLevel: get('logLevel', DEFAULTS.logLevel, oneOf(LOG_LEVELS)),
-    shutdownGraceMs: get('shutdownGraceMs', DEFAULTS.shutdownGraceMs, whole(1, DEFAULTS.shutdownGraceMs)),
+    shutdownGraceMs: get(
+      'shutdownGraceMs',
+      DEFAULTS.shutdownGraceMs,
+      whole(1, DEFAULTS.shutdownGraceMs),
+    ),
     zookeeper: {
-      sessionTimeoutMs: get('zookeeper.sessionTimeoutMs', zk.sessionTimeoutMs, whole(1, zk.sessionTimeoutMs)),
-      reconnectWatchdogMs: get('zookeeper.reconnectWatchdogMs', zk.reconnectWatchdogMs, whole(1, zk.reconnectWatchdogMs)),
+      sessionTimeoutMs: get(
+        'zookeeper.sessionTimeoutMs',
+        zk.sessionTimeoutMs,
+        whole(1, zk.sessionTimeoutMs),
+      ),
+      reconnectWatchdogMs: get(
+        'zookeeper.reconnectWatchdogMs',
+        zk.reconnectWatchdogMs,
+        whole(1, zk.reconnectWatchdogMs),
+      ),
       digestAuth: get<string | undefined>('zookeeper.digestAuth', undefined, zkDigestAuth),
     },
   }
@@ -198,7 +251,8 @@ function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
     problems.push({
       key: raw.noRouteKey,
       message: 'no HS2 route and no metastore route is configured',
-      fix: 'give --hs2 <jdbc-url> (or HIVE_HA_PROXY_HS2) and/or --metastore <thrift://host:port,...> ' +
+      fix:
+        'give --hs2 <jdbc-url> (or HIVE_HA_PROXY_HS2) and/or --metastore <thrift://host:port,...> ' +
         '(or HIVE_HA_PROXY_METASTORE, or --hive-site), or a config file (--config) with hs2 or metastore routes',
     })
   }
@@ -213,7 +267,11 @@ function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
  * `admin.listen` (default loopback) and `admin.token` (variable or file only). A non-loopback
  * listen address without a token is refused; no problem ever shows the token.
  */
-function buildAdmin(top: Fields, routes: readonly BuiltRoute[], problems: ConfigProblem[]): AdminConfig {
+function buildAdmin(
+  top: Fields,
+  routes: readonly BuiltRoute[],
+  problems: ConfigProblem[],
+): AdminConfig {
   const listenSrc = top['admin.listen']
   const tokenSrc = top['admin.token']
   const before = problems.length

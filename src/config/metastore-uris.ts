@@ -70,8 +70,13 @@ function parseUri(entry: string): HostPort | Issue {
   const authority = end === -1 ? rest : rest.slice(0, end)
   const tail = end === -1 ? '' : rest.slice(end)
   const shortFix = `write just thrift://${authority === '' ? 'host' : authority}`
-  if (tail !== '' && tail !== '/') return { message: `${show(entry)} has a path or query ${show(tail)}`, fix: shortFix }
-  if (authority.includes('@')) return { message: `${show(entry)} has user information`, fix: `write just thrift://${authority.slice(authority.lastIndexOf('@') + 1)}` }
+  if (tail !== '' && tail !== '/')
+    return { message: `${show(entry)} has a path or query ${show(tail)}`, fix: shortFix }
+  if (authority.includes('@'))
+    return {
+      message: `${show(entry)} has user information`,
+      fix: `write just thrift://${authority.slice(authority.lastIndexOf('@') + 1)}`,
+    }
   const hp = parseHostPort(authority, entry)
   if ('message' in hp) return hp
   if (hp.port === undefined) {
@@ -88,17 +93,25 @@ function parseUri(entry: string): HostPort | Issue {
  * port (Hive's ZooKeeperHiveHelper does the same). A chroot is refused: on a port-less host Hive
  * would corrupt it (§4.6), and the namespace can carry the same path.
  */
-export function parseZkQuorum(text: string, defaultPort: number): { quorum: string; issues: Issue[] } {
+export function parseZkQuorum(
+  text: string,
+  defaultPort: number,
+): { quorum: string; issues: Issue[] } {
   const parts: string[] = []
   const issues: Issue[] = []
   for (const entry of entriesOf(text)) {
     if (entry === '') {
       issues.push({ message: 'empty entry in the ZooKeeper quorum', fix: 'remove the extra ","' })
     } else if (entry.includes('://')) {
-      const fix = 'write the ZooKeeper quorum, e.g. zk1:2181,zk2:2181, or drop discovery: zookeeper for a thrift:// list'
-      issues.push({ message: `${show(entry)} is a URI, but with ZooKeeper discovery the URIs are the ZooKeeper quorum`, fix })
+      const fix =
+        'write the ZooKeeper quorum, e.g. zk1:2181,zk2:2181, or drop discovery: zookeeper for a thrift:// list'
+      issues.push({
+        message: `${show(entry)} is a URI, but with ZooKeeper discovery the URIs are the ZooKeeper quorum`,
+        fix,
+      })
     } else if (entry.includes('/')) {
-      const fix = 'drop the /path and put it in front of the namespace instead, e.g. zooKeeperNamespace: chroot/hive_metastore'
+      const fix =
+        'drop the /path and put it in front of the namespace instead, e.g. zooKeeperNamespace: chroot/hive_metastore'
       issues.push({ message: `${show(entry)} has a chroot path`, fix })
     } else {
       const hp = parseHostPort(entry, entry)
@@ -122,18 +135,31 @@ function parseHostPort(authority: string, entry: string): HostPortText | Issue {
   if (!e.ok) {
     switch (e.problem) {
       case 'bad-ipv6':
-        return { message: `${show(entry)} has an invalid bracketed IPv6 address`, fix: 'write [<ipv6>]:<port>' }
+        return {
+          message: `${show(entry)} has an invalid bracketed IPv6 address`,
+          fix: 'write [<ipv6>]:<port>',
+        }
       case 'unbracketed-ipv6':
-        return { message: `${show(entry)} has an IPv6 address without brackets`, fix: `write it as [<ipv6>]:<port>` }
+        return {
+          message: `${show(entry)} has an IPv6 address without brackets`,
+          fix: `write it as [<ipv6>]:<port>`,
+        }
       case 'no-host':
         return { message: `${show(entry)} has no host`, fix: 'write host:port' }
       case 'bad-host':
-        return { message: `${show(e.host)} in ${show(entry)} is not a host name or IP address`, fix: 'use letters, digits, "-", "." (IPv6 in [brackets])' }
+        return {
+          message: `${show(e.host)} in ${show(entry)} is not a host name or IP address`,
+          fix: 'use letters, digits, "-", "." (IPv6 in [brackets])',
+        }
     }
   }
   if (e.portText === undefined) return { host: e.host, hostText: e.hostText, port: undefined }
   const port = portNumber(e.portText)
-  if (port === undefined) return { message: `bad port ${show(e.portText)} in ${show(entry)}`, fix: 'use a port from 1 to 65535' }
+  if (port === undefined)
+    return {
+      message: `bad port ${show(e.portText)} in ${show(entry)}`,
+      fix: 'use a port from 1 to 65535',
+    }
   return { host: e.host, hostText: e.hostText, port }
 }
 
@@ -144,10 +170,12 @@ function parseHostPort(authority: string, entry: string): HostPortText | Issue {
 export function zkNamespace(value: unknown): Verdict<string> {
   const fallback = DEFAULTS.metastore.zooKeeperNamespace
   const fix = `use a znode path such as ${fallback}`
-  if (typeof value !== 'string') return { ok: false, message: `${show(value)} is not a znode path`, fix }
+  if (typeof value !== 'string')
+    return { ok: false, message: `${show(value)} is not a znode path`, fix }
   const ns = trimZnodePath(value.trim())
   if (value.trim() === '') return { ok: true, value: fallback }
   const bad = badZnodeElement(ns)
-  if (ns === '' || bad !== undefined) return { ok: false, message: `${show(value)} is not a valid ZooKeeper path`, fix }
+  if (ns === '' || bad !== undefined)
+    return { ok: false, message: `${show(value)} is not a valid ZooKeeper path`, fix }
   return { ok: true, value: ns }
 }

@@ -19,7 +19,15 @@ export type Hs2Transport = 'auto' | 'handles' | 'sockets'
 export const HS2_TRANSPORTS: readonly Hs2Transport[] = ['auto', 'handles', 'sockets']
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+export const LOG_LEVELS: readonly LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+]
 
 /** Where the HS2 instances of a route come from, decided by the JDBC URL. */
 export type Hs2Target =

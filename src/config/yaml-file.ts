@@ -33,16 +33,38 @@ interface Schema {
 }
 const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
 const HS2_SCHEMA: Schema = {
-  name: 'leaf', url: 'leaf', listen: 'leaf', policy: 'leaf', connectTimeoutMs: 'leaf',
-  maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf', ejection: EJECTION, mr3AppIdNamespace: 'leaf', transport: 'leaf',
+  name: 'leaf',
+  url: 'leaf',
+  listen: 'leaf',
+  policy: 'leaf',
+  connectTimeoutMs: 'leaf',
+  maxConnectAttempts: 'leaf',
+  idleTimeoutMs: 'leaf',
+  ejection: EJECTION,
+  mr3AppIdNamespace: 'leaf',
+  transport: 'leaf',
 }
 const METASTORE_SCHEMA: Schema = {
-  name: 'leaf', uris: 'leaf', listen: 'leaf', selection: 'leaf', mode: 'leaf', discovery: 'leaf',
-  zooKeeperNamespace: 'leaf', connectTimeoutMs: 'leaf', maxConnectAttempts: 'leaf', idleTimeoutMs: 'leaf',
-  ejection: EJECTION, maxMessageBytes: 'leaf', maxReplayBytes: 'leaf',
+  name: 'leaf',
+  uris: 'leaf',
+  listen: 'leaf',
+  selection: 'leaf',
+  mode: 'leaf',
+  discovery: 'leaf',
+  zooKeeperNamespace: 'leaf',
+  connectTimeoutMs: 'leaf',
+  maxConnectAttempts: 'leaf',
+  idleTimeoutMs: 'leaf',
+  ejection: EJECTION,
+  maxMessageBytes: 'leaf',
+  maxReplayBytes: 'leaf',
 }
 const TOP_SCHEMA: Schema = {
-  logLevel: 'leaf', shutdownGraceMs: 'leaf', hiveSite: 'leaf', hs2: 'leaf', metastore: 'leaf',
+  logLevel: 'leaf',
+  shutdownGraceMs: 'leaf',
+  hiveSite: 'leaf',
+  hs2: 'leaf',
+  metastore: 'leaf',
   zookeeper: { sessionTimeoutMs: 'leaf', reconnectWatchdogMs: 'leaf', digestAuth: 'leaf' },
   admin: { listen: 'leaf', token: 'leaf' },
 }
@@ -50,7 +72,10 @@ const TOP_SCHEMA: Schema = {
 /** The route lists of the file: YAML key, route keys, and what a route looks like (for fixes). */
 const ROUTE_LISTS = {
   hs2: { schema: HS2_SCHEMA, example: '{ url: "jdbc:hive2://..." }' },
-  metastore: { schema: METASTORE_SCHEMA, example: '{ uris: "thrift://hms1:9083,thrift://hms2:9083" }' },
+  metastore: {
+    schema: METASTORE_SCHEMA,
+    example: '{ uris: "thrift://hms1:9083,thrift://hms2:9083" }',
+  },
 } as const
 type RouteList = keyof typeof ROUTE_LISTS
 
@@ -68,9 +93,19 @@ export function inFile(path: string, where: string): string {
  * Read, parse and flatten the file named by `ref` (its key is `--config` or `HIVE_HA_PROXY_CONFIG`).
  * Never throws for bad input: problems are appended. An empty file is an empty config.
  */
-export function readConfigFile(ref: Sourced, readFile: (path: string) => string, problems: ConfigProblem[]): FileSettings {
+export function readConfigFile(
+  ref: Sourced,
+  readFile: (path: string) => string,
+  problems: ConfigProblem[],
+): FileSettings {
   const ctx: FileCtx = { path: String(ref.value), problems }
-  const out: FileSettings = { loaded: false, top: {}, hs2: [], metastore: [], routesComplete: false }
+  const out: FileSettings = {
+    loaded: false,
+    top: {},
+    hs2: [],
+    metastore: [],
+    routesComplete: false,
+  }
   const data = parseFile(ref, readFile, ctx)
   if (data === undefined) return out
   if (data !== null && !isMapping(data)) {
@@ -92,12 +127,17 @@ export function readConfigFile(ref: Sourced, readFile: (path: string) => string,
 /** The document as plain JS (null when empty), or undefined after reporting why it is unusable. */
 function parseFile(ref: Sourced, readFile: (path: string) => string, ctx: FileCtx): unknown {
   const { path } = ctx
-  const fail = (key: string, message: string, fix: string): undefined => void ctx.problems.push({ key, message, fix })
+  const fail = (key: string, message: string, fix: string): undefined =>
+    void ctx.problems.push({ key, message, fix })
   let text: string
   try {
     text = readFile(path)
   } catch (err) {
-    return fail(ref.key, `cannot read ${path}: ${errorMessage(err)}`, 'check the path and that the file is readable')
+    return fail(
+      ref.key,
+      `cannot read ${path}: ${errorMessage(err)}`,
+      'check the path and that the file is readable',
+    )
   }
   const doc = parseDocument(text)
   for (const e of doc.errors) {
@@ -116,7 +156,14 @@ function parseFile(ref: Sourced, readFile: (path: string) => string, ctx: FileCt
 }
 
 /** Copy known leaves of `value` into `out` under flat names (`prefix` + key); report unknown keys. */
-function flatten(value: object, schema: Schema, where: string, prefix: string, ctx: FileCtx, out: Fields): void {
+function flatten(
+  value: object,
+  schema: Schema,
+  where: string,
+  prefix: string,
+  ctx: FileCtx,
+  out: Fields,
+): void {
   for (const [k, v] of Object.entries(value)) {
     const key = inFile(ctx.path, `${where}${prefix}${k}`)
     // hasOwn: a YAML key named "constructor" or "toString" must not match Object.prototype.
@@ -124,7 +171,10 @@ function flatten(value: object, schema: Schema, where: string, prefix: string, c
     if (sub === undefined) {
       const known = Object.keys(schema)
       const guess = nearest(k, known)
-      const fix = guess === undefined ? `remove it; known keys here: ${known.join(', ')}` : `did you mean ${guess}?`
+      const fix =
+        guess === undefined
+          ? `remove it; known keys here: ${known.join(', ')}`
+          : `did you mean ${guess}?`
       ctx.problems.push({ key, message: 'unknown key', fix })
     } else if (v === null || v === undefined) {
       continue // `key:` with nothing after it means "not set"
@@ -148,7 +198,11 @@ function fileRoutes(list: RouteList, value: unknown, out: FileSettings, ctx: Fil
   if (value === undefined) return []
   if (!Array.isArray(value) && !isMapping(value)) {
     const message = `must be a list of routes, got ${show(value)}`
-    ctx.problems.push({ key: inFile(ctx.path, list), message, fix: `write ${list}: [ ${example} ]` })
+    ctx.problems.push({
+      key: inFile(ctx.path, list),
+      message,
+      fix: `write ${list}: [ ${example} ]`,
+    })
     out.routesComplete = false
     return []
   }

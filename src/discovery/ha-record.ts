@@ -8,13 +8,7 @@
  *
  * Contract: never throws; bad records come back as `{ ok: false, reason }`.
  */
-import {
-  buildInstance,
-  fail,
-  PUBLISHED,
-  znodeText,
-  type ZnodeParse,
-} from './hs2-znode.js'
+import { buildInstance, fail, PUBLISHED, znodeText, type ZnodeParse } from './hs2-znode.js'
 
 const INSTANCE_PREFIX = 'instance-'
 const ACTIVE = 'activeEndpoint'
@@ -54,10 +48,14 @@ export function parseHaRecord(name: string, data: Buffer | string | null | undef
   try {
     record = JSON.parse(text)
   } catch (err) {
-    return fail(name, `registry record is not JSON (${err instanceof Error ? err.message : String(err)})`)
+    return fail(
+      name,
+      `registry record is not JSON (${err instanceof Error ? err.message : String(err)})`,
+    )
   }
   if (!isObject(record)) return fail(name, 'registry record is not a JSON object')
-  if (!Array.isArray(record['internal'])) return fail(name, 'registry record has no "internal" endpoint list')
+  if (!Array.isArray(record['internal']))
+    return fail(name, 'registry record has no "internal" endpoint list')
 
   const endpoints = record['internal'].filter(isObject)
   const active = endpoints.find((e) => e['api'] === ACTIVE)
@@ -66,13 +64,17 @@ export function parseHaRecord(name: string, data: Buffer | string | null | undef
     return fail(name, `registry record has both an ${ACTIVE} and a ${PASSIVE} (Hive rejects it)`)
   }
   const endpoint = active ?? passive
-  if (endpoint === undefined) return fail(name, `registry record has no ${ACTIVE} or ${PASSIVE} internal endpoint`)
+  if (endpoint === undefined)
+    return fail(name, `registry record has no ${ACTIVE} or ${PASSIVE} internal endpoint`)
 
   const address = firstAddress(endpoint)
   const host = attribute(record, PUBLISHED.bindHost) ?? address.host
   const port = attribute(record, PUBLISHED.thriftPort) ?? address.port
   if (host === undefined || port === undefined) {
-    return fail(name, `${String(endpoint['api'])} has no usable host/port address and no ${PUBLISHED.bindHost}/${PUBLISHED.thriftPort}`)
+    return fail(
+      name,
+      `${String(endpoint['api'])} has no usable host/port address and no ${PUBLISHED.bindHost}/${PUBLISHED.thriftPort}`,
+    )
   }
   return buildInstance(name, {
     host,

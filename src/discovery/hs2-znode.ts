@@ -72,12 +72,20 @@ export function parseHs2Znode(name: string, data: Buffer | string | null | undef
         `and neither ${PUBLISHED.instanceUri} nor the child name's serverUri= gives host:port`,
     )
   }
-  return buildInstance(name, { host, port, mode: conf.get(PUBLISHED.transportMode), version: fromName.version })
+  return buildInstance(name, {
+    host,
+    port,
+    mode: conf.get(PUBLISHED.transportMode),
+    version: fromName.version,
+  })
 }
 
 /** A failed parse as an error, for callers that log or collect errors rather than reasons. */
 export function znodeError(f: ZnodeFailure): ProxyError {
-  return new ProxyError(ErrorCodes.ZNODE, `unusable HiveServer2 znode ${JSON.stringify(f.znode)}: ${f.reason}`)
+  return new ProxyError(
+    ErrorCodes.ZNODE,
+    `unusable HiveServer2 znode ${JSON.stringify(f.znode)}: ${f.reason}`,
+  )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,13 +105,19 @@ export interface InstanceFields {
 export function buildInstance(znode: string, f: InstanceFields): ZnodeParse {
   const mode = parseTransportMode(f.mode)
   if (mode === undefined) {
-    return fail(znode, `unknown transport mode ${JSON.stringify(f.mode)} (expected binary, http or all)`)
+    return fail(
+      znode,
+      `unknown transport mode ${JSON.stringify(f.mode)} (expected binary, http or all)`,
+    )
   }
-  if (mode === 'http') return fail(znode, 'transport mode http (a binary front routes only to binary or all)')
+  if (mode === 'http')
+    return fail(znode, 'transport mode http (a binary front routes only to binary or all)')
   const host = f.host.startsWith('[') && f.host.endsWith(']') ? f.host.slice(1, -1) : f.host
-  if (host === '' || /[\s\p{Cc}/,;\[\]]/u.test(host)) return fail(znode, `bad host ${JSON.stringify(f.host)}`)
+  if (host === '' || /[\s\p{Cc}/,;\[\]]/u.test(host))
+    return fail(znode, `bad host ${JSON.stringify(f.host)}`)
   const port = /^[0-9]{1,5}$/.test(f.port) ? Number(f.port) : NaN
-  if (!(port >= 1 && port <= 65535)) return fail(znode, `bad port ${JSON.stringify(f.port)} (expected 1-65535)`)
+  if (!(port >= 1 && port <= 65535))
+    return fail(znode, `bad port ${JSON.stringify(f.port)} (expected 1-65535)`)
 
   const instance: Hs2Instance = {
     key: `${host.includes(':') ? `[${host}]` : host}:${port}`,

@@ -49,11 +49,13 @@ export class Mr3AppIdWatcher {
   async #read(): Promise<boolean> {
     try {
       let data = await this.#session.getData(this.#path, this.#reads.trigger)
-      if (data === undefined && (await this.#session.exists(this.#path, this.#reads.trigger))) data = await this.#session.getData(this.#path, this.#reads.trigger)
+      if (data === undefined && (await this.#session.exists(this.#path, this.#reads.trigger)))
+        data = await this.#session.getData(this.#path, this.#reads.trigger)
       const appId = data === undefined ? undefined : data.toString('utf8').trim()
       this.#status.lastError = undefined
       if (appId !== this.#status.appId || this.#status.changedAt === undefined) {
-        if (this.#status.changedAt !== undefined) this.#log.info({ from: this.#status.appId, to: appId }, 'MR3 application id changed')
+        if (this.#status.changedAt !== undefined)
+          this.#log.info({ from: this.#status.appId, to: appId }, 'MR3 application id changed')
         this.#status.appId = appId
         this.#status.changedAt = Date.now()
       }

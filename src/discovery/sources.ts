@@ -54,15 +54,26 @@ export function hs2HaDiscovery(o: ZkSourceOptions): Discovery {
       const p = parseHaRecord(name, data)
       if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
       const i = p.instance
-      if (i.leader !== true) return { ok: false, source: i.znode, reason: 'passive (not the leader)' }
-      return { ok: true, backend: { key: i.key, host: i.host, port: i.port, source: i.znode, leader: true } }
+      if (i.leader !== true)
+        return { ok: false, source: i.znode, reason: 'passive (not the leader)' }
+      return {
+        ok: true,
+        backend: { key: i.key, host: i.host, port: i.port, source: i.znode, leader: true },
+      }
     },
   })
 }
 
 /** Hive 4 `metastore.service.discovery.mode=zookeeper`: every child of `/<ns>` is a metastore. */
 export function metastoreZkDiscovery(o: ZkSourceOptions): Discovery {
-  return new ZkChildrenDiscovery({ ...o, path: `/${o.namespace}`, kind: 'zookeeper', accept: () => true, watchData: false, parse: parseHmsZnode })
+  return new ZkChildrenDiscovery({
+    ...o,
+    path: `/${o.namespace}`,
+    kind: 'zookeeper',
+    accept: () => true,
+    watchData: false,
+    parse: parseHmsZnode,
+  })
 }
 
 export function staticDiscovery(list: readonly HostPort[]): Discovery {

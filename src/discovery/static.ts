@@ -10,7 +10,12 @@ export class StaticDiscovery extends EventEmitter implements Discovery {
 
   constructor(list: readonly HostPort[]) {
     super()
-    this.#backends = list.map((h) => ({ key: backendKey(h.host, h.port), host: h.host, port: h.port, source: 'static' }))
+    this.#backends = list.map((h) => ({
+      key: backendKey(h.host, h.port),
+      host: h.host,
+      port: h.port,
+      source: 'static',
+    }))
   }
 
   start(): void {

@@ -7,7 +7,9 @@ import { WatchedRead } from './watched-read.js'
 import { isNoNodeError, type ZkSession } from './zk-session.js'
 
 /** What a registration znode means: a backend, or a reason to skip it. Parsers never throw. */
-export type ChildParse = { ok: true; backend: BackendInfo } | { ok: false; source: string; reason: string }
+export type ChildParse =
+  | { ok: true; backend: BackendInfo }
+  | { ok: false; source: string; reason: string }
 
 export interface ZkChildrenDiscoveryOptions {
   session: ZkSession
@@ -49,8 +51,16 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
     super()
     this.#o = o
     this.#path = o.path
-    this.#log = o.logger.child({ component: 'discovery', path: this.#path, quorum: o.session.connectString })
-    this.#reads = new WatchedRead({ session: o.session, read: () => this.#readOnce(), retryMs: o.retryMs })
+    this.#log = o.logger.child({
+      component: 'discovery',
+      path: this.#path,
+      quorum: o.session.connectString,
+    })
+    this.#reads = new WatchedRead({
+      session: o.session,
+      read: () => this.#readOnce(),
+      retryMs: o.retryMs,
+    })
   }
 
   start(): void {
@@ -93,7 +103,10 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
       if (this.#reads.stopped) return false
       this.#errors++
       this.#lastError = { message: errorMessage(err), at: Date.now() }
-      this.#log.warn({ err: errorMessage(err) }, 'discovery read failed; keeping last known backends')
+      this.#log.warn(
+        { err: errorMessage(err) },
+        'discovery read failed; keeping last known backends',
+      )
       this.emit('failure', err)
       return false
     }
@@ -103,7 +116,10 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
     const signature = JSON.stringify(snapshot)
     if (signature !== this.#lastSignature) {
       this.#lastSignature = signature
-      this.#log.info({ backends: snapshot.backends.map((b) => b.key), skipped: snapshot.skipped }, 'discovery update')
+      this.#log.info(
+        { backends: snapshot.backends.map((b) => b.key), skipped: snapshot.skipped },
+        'discovery update',
+      )
     }
     this.emit('update', snapshot)
     return true
@@ -149,7 +165,10 @@ export class ZkChildrenDiscovery extends EventEmitter implements Discovery {
   async #readChild(name: string): Promise<ChildParse | undefined> {
     const cached = this.#o.watchData ? undefined : this.#cache.get(name)
     if (cached !== undefined) return cached
-    const data = await this.#o.session.getData(`${this.#path}/${name}`, this.#o.watchData ? this.#reads.trigger : undefined)
+    const data = await this.#o.session.getData(
+      `${this.#path}/${name}`,
+      this.#o.watchData ? this.#reads.trigger : undefined,
+    )
     if (data === undefined) return undefined
     const p = this.#o.parse(name, data)
     if (!this.#o.watchData) this.#cache.set(name, p)

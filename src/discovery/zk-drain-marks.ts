@@ -44,7 +44,11 @@ export class ZkDrainMarks {
   constructor(session: ZkSession, namespace: string, logger: Logger, retryMs: number) {
     this.#session = session
     this.#path = drainPath(namespace)
-    this.#log = logger.child({ component: 'drain-marks', path: this.#path, quorum: session.connectString })
+    this.#log = logger.child({
+      component: 'drain-marks',
+      path: this.#path,
+      quorum: session.connectString,
+    })
     this.#reads = new WatchedRead({ session, read: () => this.#readOnce(), retryMs })
   }
 
@@ -61,13 +65,19 @@ export class ZkDrainMarks {
   }
 
   status(): SharedDrainStatus {
-    return { source: `${this.#session.connectString}${this.#path}`, ready: this.#ready, keys: [...this.#keys].sort(), lastError: this.#lastError }
+    return {
+      source: `${this.#session.connectString}${this.#path}`,
+      ready: this.#ready,
+      keys: [...this.#keys].sort(),
+      lastError: this.#lastError,
+    }
   }
 
   /** Mark (`on`) or unmark `key` for every proxy; rejects with HHP_ERR_ZK_WRITE. */
   async set(key: string, on: boolean): Promise<void> {
     // keys are host:port or [v6]:port, valid znode names as they are
-    if (key === '' || key.includes('/') || key === '.' || key === '..') throw new ProxyError(ErrorCodes.ZK_WRITE, `"${key}" cannot be a znode name`)
+    if (key === '' || key.includes('/') || key === '.' || key === '..')
+      throw new ProxyError(ErrorCodes.ZK_WRITE, `"${key}" cannot be a znode name`)
     const node = `${this.#path}/${key}`
     if (on) await this.#session.createPersistent(node)
     else await this.#session.remove(node)
@@ -94,7 +104,10 @@ export class ZkDrainMarks {
     } catch (err) {
       if (this.#reads.stopped) return false
       this.#lastError = { message: errorMessage(err), at: Date.now() }
-      this.#log.warn({ err: errorMessage(err) }, 'reading shared drain marks failed; keeping the last known ones')
+      this.#log.warn(
+        { err: errorMessage(err) },
+        'reading shared drain marks failed; keeping the last known ones',
+      )
       return false
     }
     // Trap: creating the first mark creates its parent, whose existence watch starts a read that
@@ -106,7 +119,8 @@ export class ZkDrainMarks {
     this.#keys = keys
     this.#ready = true
     this.#lastError = undefined
-    if ([...keys].sort().join(',') !== before) this.#log.info({ draining: [...keys].sort() }, 'shared drain marks changed')
+    if ([...keys].sort().join(',') !== before)
+      this.#log.info({ draining: [...keys].sort() }, 'shared drain marks changed')
     return true
   }
 

@@ -4,11 +4,28 @@ import { ErrorCodes, ProxyError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 
 /** The part of node-zookeeper-client's Client the proxy uses (so tests and wrappers can stand in). */
-export type ZkClient = Pick<zookeeper.Client, 'connect' | 'close' | 'getChildren' | 'getData' | 'exists' | 'mkdirp' | 'remove' | 'addAuthInfo' | 'getSessionId' | 'on' | 'removeAllListeners'>
+export type ZkClient = Pick<
+  zookeeper.Client,
+  | 'connect'
+  | 'close'
+  | 'getChildren'
+  | 'getData'
+  | 'exists'
+  | 'mkdirp'
+  | 'remove'
+  | 'addAuthInfo'
+  | 'getSessionId'
+  | 'on'
+  | 'removeAllListeners'
+>
 export type ZkClientFactory = (connectString: string, opts: { sessionTimeout: number }) => ZkClient
 
 export const defaultZkClientFactory: ZkClientFactory = (connectString, opts) =>
-  zookeeper.createClient(connectString, { sessionTimeout: opts.sessionTimeout, spinDelay: 200, retries: 0 })
+  zookeeper.createClient(connectString, {
+    sessionTimeout: opts.sessionTimeout,
+    spinDelay: 200,
+    retries: 0,
+  })
 
 export type ZkSessionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed'
 export type ZkWatcher = (event: zookeeper.Event) => void
@@ -101,7 +118,8 @@ export class ZkSession extends EventEmitter {
   /** Whether `path` exists; with a watcher, it fires when the node is created or deleted. */
   exists(path: string, watcher?: ZkWatcher): Promise<boolean> {
     return this.#op(`exists ${path}`, (c, cb) => {
-      const done = (err: Error | zookeeper.Exception | null, stat: zookeeper.Stat): void => cb(err, err === null && stat != null)
+      const done = (err: Error | zookeeper.Exception | null, stat: zookeeper.Stat): void =>
+        cb(err, err === null && stat != null)
       if (watcher) c.exists(path, watcher, done)
       else c.exists(path, done)
     })
@@ -115,12 +133,20 @@ export class ZkSession extends EventEmitter {
    */
   createPersistent(path: string): Promise<void> {
     const acl = this.#opts.digestAuth === undefined ? OPEN_ACL : CREATOR_ONLY_ACL
-    return this.#op(`create ${path}`, (c, cb) => c.mkdirp(path, acl, (err) => cb(isNodeExists(err) ? null : err, undefined)), ErrorCodes.ZK_WRITE)
+    return this.#op(
+      `create ${path}`,
+      (c, cb) => c.mkdirp(path, acl, (err) => cb(isNodeExists(err) ? null : err, undefined)),
+      ErrorCodes.ZK_WRITE,
+    )
   }
 
   /** Delete `path` (any version). A node that does not exist is success. */
   remove(path: string): Promise<void> {
-    return this.#op(`delete ${path}`, (c, cb) => c.remove(path, -1, (err) => cb(isNoNode(err) ? null : err, undefined)), ErrorCodes.ZK_WRITE)
+    return this.#op(
+      `delete ${path}`,
+      (c, cb) => c.remove(path, -1, (err) => cb(isNoNode(err) ? null : err, undefined)),
+      ErrorCodes.ZK_WRITE,
+    )
   }
 
   #op<T>(
@@ -130,15 +156,24 @@ export class ZkSession extends EventEmitter {
   ): Promise<T> {
     const client = this.#client
     if (client === undefined || this.state === 'closed') {
-      return Promise.reject(new ProxyError(code, `${what}: no ZooKeeper session`, { retriable: true }))
+      return Promise.reject(
+        new ProxyError(code, `${what}: no ZooKeeper session`, { retriable: true }),
+      )
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new ProxyError(code, `${what}: no answer from ZooKeeper within ${this.#opts.opTimeoutMs} ms`, { retriable: true }))
+        reject(
+          new ProxyError(
+            code,
+            `${what}: no answer from ZooKeeper within ${this.#opts.opTimeoutMs} ms`,
+            { retriable: true },
+          ),
+        )
       }, this.#opts.opTimeoutMs)
       run(client, (err, v) => {
         clearTimeout(timer)
-        if (err) reject(new ProxyError(code, `${what}: ${String(err)}`, { cause: err, retriable: true }))
+        if (err)
+          reject(new ProxyError(code, `${what}: ${String(err)}`, { cause: err, retriable: true }))
         else resolve(v)
       })
     })
@@ -148,9 +183,12 @@ export class ZkSession extends EventEmitter {
     this.#dropClient()
     this.generation++
     const gen = this.generation
-    const client = this.#opts.factory(this.#opts.connectString, { sessionTimeout: this.#opts.sessionTimeoutMs })
+    const client = this.#opts.factory(this.#opts.connectString, {
+      sessionTimeout: this.#opts.sessionTimeoutMs,
+    })
     // sent with the session and again on every reconnect of this client
-    if (this.#opts.digestAuth !== undefined) client.addAuthInfo('digest', Buffer.from(this.#opts.digestAuth))
+    if (this.#opts.digestAuth !== undefined)
+      client.addAuthInfo('digest', Buffer.from(this.#opts.digestAuth))
     this.#client = client
     const current = (): boolean => this.#client === client && this.state !== 'closed'
     client.on('connected', () => {
@@ -158,7 +196,10 @@ export class ZkSession extends EventEmitter {
       clearTimeout(this.#watchdog)
       this.lastConnectedAt = Date.now()
       this.#setState('connected')
-      this.#log.info({ generation: gen, sessionId: client.getSessionId().toString('hex') }, 'zookeeper connected')
+      this.#log.info(
+        { generation: gen, sessionId: client.getSessionId().toString('hex') },
+        'zookeeper connected',
+      )
       this.emit('ready')
     })
     client.on('disconnected', () => {
@@ -182,7 +223,10 @@ export class ZkSession extends EventEmitter {
     clearTimeout(this.#watchdog)
     this.#watchdog = setTimeout(() => {
       if (this.state === 'connected' || this.state === 'closed') return
-      this.#log.warn({ afterMs: this.#opts.watchdogMs }, 'zookeeper not connected in time; replacing the client')
+      this.#log.warn(
+        { afterMs: this.#opts.watchdogMs },
+        'zookeeper not connected in time; replacing the client',
+      )
       this.#newClient('watchdog')
     }, this.#opts.watchdogMs)
     this.#watchdog.unref()

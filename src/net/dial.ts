@@ -13,12 +13,20 @@ export interface DialOptions {
 
 /** The retriable error of a connect that did not finish within `timeoutMs` (every transport). */
 export function connectTimedOut(key: string, timeoutMs: number): ProxyError {
-  return new ProxyError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${key} timed out after ${timeoutMs} ms`, { retriable: true, backend: key })
+  return new ProxyError(
+    ErrorCodes.CONNECT_TIMEOUT,
+    `connect to ${key} timed out after ${timeoutMs} ms`,
+    { retriable: true, backend: key },
+  )
 }
 
 /** The retriable error of a connect that failed with `cause` (a socket or lookup error; every transport). */
 export function connectFailed(key: string, cause: unknown): ProxyError {
-  return new ProxyError(ErrorCodes.CONNECT, `connect to ${key} failed: ${errorCode(cause)}`, { cause, retriable: true, backend: key })
+  return new ProxyError(ErrorCodes.CONNECT, `connect to ${key} failed: ${errorCode(cause)}`, {
+    cause,
+    retriable: true,
+    backend: key,
+  })
 }
 
 /** Opens a TCP connection; injectable so routes can be tested without a network. */
@@ -31,7 +39,12 @@ export type Dial = (opts: DialOptions) => Promise<net.Socket>
  */
 export const dialTcp: Dial = (opts) =>
   new Promise((resolve, reject) => {
-    const connectOpts: net.NetConnectOpts = { host: opts.host, port: opts.port, noDelay: true, allowHalfOpen: true }
+    const connectOpts: net.NetConnectOpts = {
+      host: opts.host,
+      port: opts.port,
+      noDelay: true,
+      allowHalfOpen: true,
+    }
     if (opts.onread !== undefined) Object.assign(connectOpts, { onread: opts.onread })
     const socket = net.connect(connectOpts)
     const timer = setTimeout(() => {

@@ -48,11 +48,18 @@ export function dialHandle(b: HandleBindings, opts: HandleDialOptions): Promise<
         handle.setNoDelay(true)
         resolve(handle)
       }
-      const err = family === 6 ? handle.connect6(req, address, opts.port) : handle.connect(req, address, opts.port)
+      const err =
+        family === 6
+          ? handle.connect6(req, address, opts.port)
+          : handle.connect(req, address, opts.port)
       if (err < 0) fail(connectFailed(opts.key, uvError(err, 'connect')))
     }
     const family = isIP(opts.host)
     if (family !== 0) connect(opts.host, family)
-    else lookup(opts.host).then((a) => connect(a.address, a.family), (err: unknown) => fail(connectFailed(opts.key, err)))
+    else
+      lookup(opts.host).then(
+        (a) => connect(a.address, a.family),
+        (err: unknown) => fail(connectFailed(opts.key, err)),
+      )
   })
 }

@@ -21,7 +21,12 @@ export class HandleListener {
   readonly #onAcceptError: (err: Error) => void
   #server: TcpHandle | undefined
 
-  constructor(b: HandleBindings, want: HostPort, onConnection: (h: TcpHandle) => void, onAcceptError: (err: Error) => void) {
+  constructor(
+    b: HandleBindings,
+    want: HostPort,
+    onConnection: (h: TcpHandle) => void,
+    onAcceptError: (err: Error) => void,
+  ) {
     this.#b = b
     this.#want = want
     this.#onConnection = onConnection
@@ -31,14 +36,20 @@ export class HandleListener {
   /** Binds; rejects with HHP_ERR_LISTEN (e.g. EADDRINUSE) naming the address. */
   async listen(): Promise<HostPort> {
     const { host, port } = this.#want
-    const fail = (cause: unknown, code: string): ProxyError => new ProxyError(ErrorCodes.LISTEN, `cannot listen on ${host}:${port}: ${code}`, { cause })
+    const fail = (cause: unknown, code: string): ProxyError =>
+      new ProxyError(ErrorCodes.LISTEN, `cannot listen on ${host}:${port}: ${code}`, { cause })
     let address = host
     let family = isIP(host)
     if (family === 0) {
       try {
         ;({ address, family } = await lookup(host))
       } catch (err) {
-        throw fail(err, typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'lookup failed')
+        throw fail(
+          err,
+          typeof err === 'object' && err !== null && 'code' in err
+            ? String(err.code)
+            : 'lookup failed',
+        )
       }
     }
     const s = this.#b.newServer()

@@ -29,7 +29,11 @@ export class HandlePipe implements ConnSink {
   #idleTimer: NodeJS.Timeout | undefined
   #lastActive = 0
 
-  constructor(b: HandleBindings, client: TcpHandle, opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers }) {
+  constructor(
+    b: HandleBindings,
+    client: TcpHandle,
+    opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers },
+  ) {
     this.#b = b
     this.#client = new TcpConn(b, client, this)
     this.#rb = new ReadBuffer(opts.largeBuffers)
@@ -109,7 +113,12 @@ export class HandlePipe implements ConnSink {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer)
     // Both handles are closed: no read can land in the buffer and no write references it any more.
     this.#rb.release(UNREFERENCED)
-    this.#onDone({ bytesFromClient: this.bytesFromClient, bytesToClient: this.bytesToClient, reason: this.#reason, error: this.#error })
+    this.#onDone({
+      bytesFromClient: this.bytesFromClient,
+      bytesToClient: this.bytesToClient,
+      reason: this.#reason,
+      error: this.#error,
+    })
   }
 
   #fail(reason: string, err: Error | undefined): void {

@@ -87,7 +87,22 @@ export const UV_EOF = -4095
 
 type Ctor<T> = new (arg?: number) => T
 
-const METHODS = ['readStart', 'readStop', 'useUserBuffer', 'setNoDelay', 'writeBuffer', 'shutdown', 'close', 'connect', 'connect6', 'bind', 'bind6', 'listen', 'getsockname', 'getpeername']
+const METHODS = [
+  'readStart',
+  'readStop',
+  'useUserBuffer',
+  'setNoDelay',
+  'writeBuffer',
+  'shutdown',
+  'close',
+  'connect',
+  'connect6',
+  'bind',
+  'bind6',
+  'listen',
+  'getsockname',
+  'getpeername',
+]
 
 function load(): HandleBindings | string {
   const binding = (process as unknown as { binding?: (name: string) => unknown }).binding
@@ -107,10 +122,20 @@ function load(): HandleBindings | string {
   const ShutdownWrap = stream['ShutdownWrap']
   const state = stream['streamBaseState']
   const k = ['kReadBytesOrError', 'kArrayBufferOffset', 'kLastWriteWasAsync'].map((n) => stream[n])
-  if (typeof TCP !== 'function' || typeof ConnectWrap !== 'function' || typeof WriteWrap !== 'function' || typeof ShutdownWrap !== 'function') {
+  if (
+    typeof TCP !== 'function' ||
+    typeof ConnectWrap !== 'function' ||
+    typeof WriteWrap !== 'function' ||
+    typeof ShutdownWrap !== 'function'
+  ) {
     return 'tcp_wrap / stream_wrap lack their constructors'
   }
-  if (!(state instanceof Int32Array) || !k.every((x) => typeof x === 'number') || typeof constants?.['SOCKET'] !== 'number' || typeof constants['SERVER'] !== 'number') {
+  if (
+    !(state instanceof Int32Array) ||
+    !k.every((x) => typeof x === 'number') ||
+    typeof constants?.['SOCKET'] !== 'number' ||
+    typeof constants['SERVER'] !== 'number'
+  ) {
     return 'stream_wrap lacks streamBaseState or its indexes'
   }
   const proto = (TCP as { prototype: Record<string, unknown> }).prototype

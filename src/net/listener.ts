@@ -15,12 +15,19 @@ export class Listener {
   #listening = false
 
   /** Live connections are tracked by their owner (the route), not here. */
-  constructor(want: HostPort, onConnection: (socket: net.Socket) => void, onAcceptError: (err: Error) => void = () => {}) {
+  constructor(
+    want: HostPort,
+    onConnection: (socket: net.Socket) => void,
+    onAcceptError: (err: Error) => void = () => {},
+  ) {
     this.#want = want
-    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => {
-      socket.on('error', ignore)
-      onConnection(socket)
-    })
+    this.#server = net.createServer(
+      { pauseOnConnect: true, allowHalfOpen: true, noDelay: true },
+      (socket) => {
+        socket.on('error', ignore)
+        onConnection(socket)
+      },
+    )
     this.#server.on('error', (err) => {
       if (this.#listening) onAcceptError(err)
     })
@@ -30,7 +37,13 @@ export class Listener {
   listen(): Promise<HostPort> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
-        reject(new ProxyError(ErrorCodes.LISTEN, `cannot listen on ${this.#want.host}:${this.#want.port}: ${errorCode(err)}`, { cause: err }))
+        reject(
+          new ProxyError(
+            ErrorCodes.LISTEN,
+            `cannot listen on ${this.#want.host}:${this.#want.port}: ${errorCode(err)}`,
+            { cause: err },
+          ),
+        )
       }
       this.#server.once('error', onError)
       this.#server.listen(this.#want.port, this.#want.host, () => {

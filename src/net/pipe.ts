@@ -51,7 +51,10 @@ export class Pipe {
   }
 
   /** `largeBuffers`: where busy backend reads land (default: heap buffers of PIPE_LARGE_READ_BYTES) */
-  constructor(client: net.Socket, opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers }) {
+  constructor(
+    client: net.Socket,
+    opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers },
+  ) {
     this.#client = client
     this.#rb = new ReadBuffer(opts.largeBuffers)
     this.#onDone = opts.onDone
@@ -132,7 +135,12 @@ export class Pipe {
     this.#done = true
     // Both sockets are closed: no read can land in the buffer and no write references it any more.
     this.#rb.release(UNREFERENCED)
-    this.#onDone({ bytesFromClient: this.bytesFromClient, bytesToClient: this.bytesToClient, reason: this.#reason, error: this.#error })
+    this.#onDone({
+      bytesFromClient: this.bytesFromClient,
+      bytesToClient: this.bytesToClient,
+      reason: this.#reason,
+      error: this.#error,
+    })
   }
 }
 

@@ -1,5 +1,11 @@
 import { getSystemErrorName } from 'node:util'
-import { UV_EOF, type HandleBindings, type SockAddr, type TcpHandle, type WriteReq } from './handles.js'
+import {
+  UV_EOF,
+  type HandleBindings,
+  type SockAddr,
+  type TcpHandle,
+  type WriteReq,
+} from './handles.js'
 
 /** What a TcpConn reports, to exactly one owner (a HandlePipe). Never called after `closed`. */
 export interface ConnSink {
@@ -20,7 +26,10 @@ export interface ConnSink {
 }
 
 /** A socket error with Node's usual `code` (ECONNRESET, ...) and `syscall`. */
-export function uvError(status: number, syscall: string): Error & { code: string; syscall: string } {
+export function uvError(
+  status: number,
+  syscall: string,
+): Error & { code: string; syscall: string } {
   const code = safeName(status)
   return Object.assign(new Error(`${syscall} ${code}`), { code, syscall, errno: status })
 }
@@ -153,7 +162,8 @@ export class TcpConn {
     const n = st[this.#b.kReadBytesOrError] ?? 0
     if (this.closing) return undefined
     if (n > 0) {
-      const buf = this.#user ?? Buffer.from(ab as ArrayBuffer, st[this.#b.kArrayBufferOffset] ?? 0, n)
+      const buf =
+        this.#user ?? Buffer.from(ab as ArrayBuffer, st[this.#b.kArrayBufferOffset] ?? 0, n)
       this.#inRead = true
       this.#next = undefined
       try {

@@ -81,7 +81,9 @@ export class RouteDrain {
   /** Why a new route is not ready yet; a read that failed does not hold it back (the marks are an operator's tool). */
   notReady(): string | undefined {
     const m = this.#shared?.status()
-    return m !== undefined && !m.ready && m.lastError === undefined ? 'shared drain marks not read yet' : undefined
+    return m !== undefined && !m.ready && m.lastError === undefined
+      ? 'shared drain marks not read yet'
+      : undefined
   }
 
   snapshot(): DrainSnapshot {

@@ -10,7 +10,16 @@ import { dialHandle } from '../net/handle-dial.js'
 import { handlePeer } from '../net/tcp-conn.js'
 import { handleBindings, type HandleBindings, type TcpHandle } from '../net/handles.js'
 import type { Mr3AppIdStatus, Mr3AppIdWatcher } from '../discovery/mr3-appid.js'
-import { RouteCore, peerOf, socketAcceptor, type AcceptorFactory, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
+import {
+  RouteCore,
+  peerOf,
+  socketAcceptor,
+  type AcceptorFactory,
+  type DrainMarks,
+  type RouteDeps,
+  type RouteSnapshot,
+  type RouteSource,
+} from './route-core.js'
 
 export type { RouteDeps, RouteSnapshot }
 
@@ -43,7 +52,13 @@ export class Hs2Route extends RouteCore<Hs2Client> {
   /** set when the route runs on bare handles; fixed for the route's life (a reload does not change it) */
   readonly #handles: HandleBindings | undefined
 
-  constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks, mr3?: Mr3AppIdWatcher) {
+  constructor(
+    cfg: Hs2RouteConfig,
+    discovery: Discovery,
+    deps: RouteDeps,
+    drain?: DrainMarks,
+    mr3?: Mr3AppIdWatcher,
+  ) {
     const handles = cfg.transport === 'sockets' ? undefined : handleBindings()
     super(cfg, discovery, deps, 'hs2-route', drain, acceptorFor(handles))
     this.#handles = handles
@@ -72,7 +87,11 @@ export class Hs2Route extends RouteCore<Hs2Client> {
   }
 
   /** Reload in place: policy, timeouts, ejection; a new discovery (and MR3 watcher) when the target changed. */
-  update(cfg: Hs2RouteConfig, source: RouteSource | undefined, mr3: Mr3AppIdWatcher | undefined): void {
+  update(
+    cfg: Hs2RouteConfig,
+    source: RouteSource | undefined,
+    mr3: Mr3AppIdWatcher | undefined,
+  ): void {
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.updateBase(cfg, source)
@@ -84,7 +103,11 @@ export class Hs2Route extends RouteCore<Hs2Client> {
   }
 
   snapshot(): Hs2RouteSnapshot {
-    return { ...this.baseSnapshot('hs2'), mr3: this.#mr3?.status(), transport: this.#handles === undefined ? 'sockets' : 'handles' }
+    return {
+      ...this.baseSnapshot('hs2'),
+      mr3: this.#mr3?.status(),
+      transport: this.#handles === undefined ? 'sockets' : 'handles',
+    }
   }
 
   protected describe(): { target: string; policy: string } {
@@ -108,9 +131,13 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   #handleClient(b: HandleBindings, client: TcpHandle, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new HandlePipe(b, client, { idleTimeoutMs: this.#cfg.idleTimeoutMs, onDone: (r) => this.#pipeDone(id, chosen, r, untrack) })
+    const pipe = new HandlePipe(b, client, {
+      idleTimeoutMs: this.#cfg.idleTimeoutMs,
+      onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
+    })
     const untrack = this.track(pipe)
-    const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> => dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
+    const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> =>
+      dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
     this.#whenListed(() => {
       this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial).then(
         ({ socket, backend }) => {
@@ -121,7 +148,11 @@ export class Hs2Route extends RouteCore<Hs2Client> {
             return
           }
           chosen = backend
-          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: this.peer(client), backend: backend.key }, 'connection open')
+          if (this.log.isLevelEnabled('debug'))
+            this.log.debug(
+              { conn: id, client: this.peer(client), backend: backend.key },
+              'connection open',
+            )
           pipe.attach(socket)
         },
         (err: unknown) => {
@@ -134,13 +165,25 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   #socketClient(client: net.Socket, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new Pipe(client, { idleTimeoutMs: this.#cfg.idleTimeoutMs, onDone: (r) => this.#pipeDone(id, chosen, r, untrack) })
+    const pipe = new Pipe(client, {
+      idleTimeoutMs: this.#cfg.idleTimeoutMs,
+      onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
+    })
     const untrack = this.track(pipe)
     this.#whenListed(() => {
-      this.connectBackend(id, this.#pickUntried, () => client.destroyed, this.dialSocket(pipe.onread)).then(
+      this.connectBackend(
+        id,
+        this.#pickUntried,
+        () => client.destroyed,
+        this.dialSocket(pipe.onread),
+      ).then(
         ({ socket, backend }) => {
           chosen = backend
-          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: peerOf(client), backend: backend.key }, 'connection open')
+          if (this.log.isLevelEnabled('debug'))
+            this.log.debug(
+              { conn: id, client: peerOf(client), backend: backend.key },
+              'connection open',
+            )
           pipe.attach(socket)
         },
         (err: unknown) => {
@@ -157,7 +200,17 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     if (chosen === undefined) return
     this.release(chosen.key, r.bytesFromClient, r.bytesToClient)
     if (this.log.isLevelEnabled('debug')) {
-      this.log.debug({ conn: id, backend: chosen.key, reason: r.reason, err: r.error?.message, bytesFromClient: r.bytesFromClient, bytesToClient: r.bytesToClient }, 'connection closed')
+      this.log.debug(
+        {
+          conn: id,
+          backend: chosen.key,
+          reason: r.reason,
+          err: r.error?.message,
+          bytesFromClient: r.bytesFromClient,
+          bytesToClient: r.bytesToClient,
+        },
+        'connection closed',
+      )
     }
   }
 

@@ -20,5 +20,19 @@ export interface Call {
 
 /** A call whose header is still to come; `internal` = a session replay whose answer is swallowed. */
 export function newCall(internal: boolean, now: number): Call {
-  return { name: '', seqid: 0, oneway: false, resendable: false, internal, parts: [], size: 0, complete: false, sent: 0, replyStarted: false, exception: false, startedAt: now, resends: 0 }
+  return {
+    name: '',
+    seqid: 0,
+    oneway: false,
+    resendable: false,
+    internal,
+    parts: [],
+    size: 0,
+    complete: false,
+    sent: 0,
+    replyStarted: false,
+    exception: false,
+    startedAt: now,
+    resends: 0,
+  }
 }

@@ -2,7 +2,13 @@ import type net from 'node:net'
 import type { Logger } from '../logger.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { errorCode } from '../errors.js'
-import { scanReadBuffers, ThriftScanner, type MessageHeader, type ScanError, type ScanEvents } from '../thrift/scanner.js'
+import {
+  scanReadBuffers,
+  ThriftScanner,
+  type MessageHeader,
+  type ScanError,
+  type ScanEvents,
+} from '../thrift/scanner.js'
 import { ReadBuffer } from '../net/read-buffer.js'
 import { SegmentQueue } from './segment-queue.js'
 import { newCall, type Call } from './metastore-call.js'
@@ -31,7 +37,10 @@ export interface ForwarderHooks {
    * A backend connection by the selection rule, with connect-time failover; `avoid` goes last.
    * `onread` must be passed to net.connect: the backend is read into reused buffers.
    */
-  connect(avoid: string | undefined, onread: net.OnReadOpts): Promise<{ socket: net.Socket; backend: BackendInfo }>
+  connect(
+    avoid: string | undefined,
+    onread: net.OnReadOpts,
+  ): Promise<{ socket: net.Socket; backend: BackendInfo }>
   release(key: string, bytesFromClient: number, bytesToClient: number): void
   onCall(method: string, outcome: CallOutcome, ms: number): void
   onResend(method: string): void
@@ -106,7 +115,8 @@ export class ThriftForwarder {
       else this.#finish()
     })
     c.on('close', () => this.#finish())
-    if (this.#o.idleTimeoutMs > 0) c.setTimeout(this.#o.idleTimeoutMs, () => this.#fatal('idle timeout'))
+    if (this.#o.idleTimeoutMs > 0)
+      c.setTimeout(this.#o.idleTimeoutMs, () => this.#fatal('idle timeout'))
     if (initial.length > 0) this.#fromClient(initial)
     if (!this.#connecting) c.resume()
   }
@@ -208,7 +218,8 @@ export class ThriftForwarder {
     let attached: Backend | undefined
     const onread: net.OnReadOpts = {
       buffer: rb.next,
-      callback: (n, buf) => (attached === undefined ? true : this.#onBackendRead(attached, n, buf as Buffer)),
+      callback: (n, buf) =>
+        attached === undefined ? true : this.#onBackendRead(attached, n, buf as Buffer),
     }
     this.#h.connect(avoid, onread).then(
       ({ socket, backend }) => (attached = this.#attach(socket, backend, rb)),
@@ -224,14 +235,37 @@ export class ThriftForwarder {
     }
     if (this.#lastFailed !== undefined) this.#h.onFailover()
     const ev = new ScanLog()
-    const scanner = new ThriftScanner({ protocol: this.#o.protocol, framed: this.#o.framed, maxMessageBytes: this.#o.maxMessageBytes }, ev)
-    const b: Backend = { socket, key: info.key, rb, paused: false, scanner, ev, fromClient: 0, toClient: 0 }
+    const scanner = new ThriftScanner(
+      {
+        protocol: this.#o.protocol,
+        framed: this.#o.framed,
+        maxMessageBytes: this.#o.maxMessageBytes,
+      },
+      ev,
+    )
+    const b: Backend = {
+      socket,
+      key: info.key,
+      rb,
+      paused: false,
+      scanner,
+      ev,
+      fromClient: 0,
+      toClient: 0,
+    }
     this.#backend = b
     socket.on('error', (err) => this.#backendGone(b, `error ${errorCode(err)}`))
     socket.on('end', () => this.#backendGone(b, 'closed by the metastore'))
     socket.on('close', () => this.#backendGone(b, 'closed'))
     // Replay the session state first: its answers are swallowed, in order, before any client call's.
-    const replays = this.#session.map((s) => ({ ...newCall(true, this.#h.now()), name: s.name, seqid: s.seqid, parts: s.parts, size: s.size, complete: true }))
+    const replays = this.#session.map((s) => ({
+      ...newCall(true, this.#h.now()),
+      name: s.name,
+      seqid: s.seqid,
+      parts: s.parts,
+      size: s.size,
+      complete: true,
+    }))
     this.#calls.unshift(...replays)
     for (const r of replays) for (const p of r.parts ?? []) socket.write(p)
     // Calls whose bytes went to the dead backend were judged re-sendable in #backendGone.
@@ -242,7 +276,10 @@ export class ThriftForwarder {
       b.fromClient += c.size
     }
     this.#connecting = false
-    this.#h.log.debug({ backend: info.key, replayed: replays.length }, 'metastore connection attached')
+    this.#h.log.debug(
+      { backend: info.key, replayed: replays.length },
+      'metastore connection attached',
+    )
     this.#flush()
     if (!this.#clientEnded) this.#client.resume()
     return b
@@ -282,7 +319,9 @@ export class ThriftForwarder {
       if (typeof e !== 'number') {
         const head = this.#calls[0]
         if (head === undefined || head.name !== e.name) {
-          return this.#fatal(`unexpected answer "${e.name}" from the metastore (expected ${head === undefined ? 'none' : `"${head.name}"`})`)
+          return this.#fatal(
+            `unexpected answer "${e.name}" from the metastore (expected ${head === undefined ? 'none' : `"${head.name}"`})`,
+          )
         }
         this.#respCall = head
         head.exception = e.type === T_EXCEPTION
@@ -314,7 +353,10 @@ export class ThriftForwarder {
   /** set_ugi replaces the earlier one; setMetaConf calls accumulate in order. */
   #remember(c: Call): void {
     if (c.parts === null) {
-      this.#h.log.warn({ method: c.name, size: c.size }, 'session call too large to replay; failover will close this client')
+      this.#h.log.warn(
+        { method: c.name, size: c.size },
+        'session call too large to replay; failover will close this client',
+      )
       this.#session = [{ ...c, parts: null }]
       return
     }
@@ -343,7 +385,10 @@ export class ThriftForwarder {
       // its queued bytes are in parts already and go out with the wholesale re-send
       this.#pending.drop(c)
     }
-    this.#h.log.info({ backend: b.key, why, resend: resend.map((c) => c.name), replay: this.#session.length }, 'metastore gone; failing over')
+    this.#h.log.info(
+      { backend: b.key, why, resend: resend.map((c) => c.name), replay: this.#session.length },
+      'metastore gone; failing over',
+    )
     if (this.#calls.length > 0 || this.#pending.length > 0) this.#reconnect()
   }
 
@@ -355,7 +400,8 @@ export class ThriftForwarder {
       if (c.replyStarted) return `"${c.name}" half answered`
       if (!c.resendable) return `"${c.name}" in flight (not safe to re-send)`
       if (c.parts === null) return `"${c.name}" in flight (larger than maxReplayBytes)`
-      if (c.resends >= this.#o.maxResends) return `"${c.name}" in flight (re-sent ${c.resends} times already)`
+      if (c.resends >= this.#o.maxResends)
+        return `"${c.name}" in flight (re-sent ${c.resends} times already)`
     }
     return undefined
   }
@@ -366,7 +412,10 @@ export class ThriftForwarder {
 
   #fatal(reason: string): void {
     if (this.#closed) return
-    this.#h.log.warn({ reason, inFlight: this.#calls.filter((c) => !c.internal).map((c) => c.name) }, 'closing metastore client connection')
+    this.#h.log.warn(
+      { reason, inFlight: this.#calls.filter((c) => !c.internal).map((c) => c.name) },
+      'closing metastore client connection',
+    )
     this.#client.destroy()
     this.#finish()
   }
@@ -375,7 +424,8 @@ export class ThriftForwarder {
     if (this.#closed) return
     this.#closed = true
     this.#h.log.debug({ backend: this.#backend?.key }, 'metastore client connection closed')
-    for (const c of this.#calls) if (!c.internal && c.complete) this.#h.onCall(c.name, 'failed', this.#h.now() - c.startedAt)
+    for (const c of this.#calls)
+      if (!c.internal && c.complete) this.#h.onCall(c.name, 'failed', this.#h.now() - c.startedAt)
     const b = this.#backend
     this.#backend = undefined
     if (b !== undefined) {

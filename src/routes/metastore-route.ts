@@ -7,11 +7,21 @@ import { Pipe } from '../net/pipe.js'
 import { detectStream, type StreamKind } from '../thrift/detect.js'
 import { scanReadBuffers, wasmUnavailable } from '../thrift/scanner.js'
 import { MethodLabels } from '../thrift/hms-methods.js'
-import { RouteCore, peerOf, socketAcceptor, type DrainMarks, type RouteDeps, type RouteSnapshot, type RouteSource } from './route-core.js'
+import {
+  RouteCore,
+  peerOf,
+  socketAcceptor,
+  type DrainMarks,
+  type RouteDeps,
+  type RouteSnapshot,
+  type RouteSource,
+} from './route-core.js'
 import { ThriftForwarder, type CallOutcome } from './metastore-forwarder.js'
 
 /** Upper bounds (seconds) of the call-duration histogram buckets; a last bucket holds the rest. */
-export const CALL_DURATION_BUCKETS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+export const CALL_DURATION_BUCKETS_S: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+]
 
 export interface MethodStats {
   reply: number
@@ -48,7 +58,12 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
   readonly #calls = new Map<string, MethodStats>()
   readonly #streams: Record<string, number> = {}
 
-  constructor(cfg: MetastoreRouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
+  constructor(
+    cfg: MetastoreRouteConfig,
+    discovery: Discovery,
+    deps: RouteDeps,
+    drain?: DrainMarks,
+  ) {
     super(cfg, discovery, deps, 'metastore-route', drain, socketAcceptor)
     this.#cfg = cfg
   }
@@ -60,7 +75,11 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
   override async start(): Promise<HostPort> {
     const addr = await super.start()
     const noWasm = this.#cfg.mode === 'pipe' ? undefined : wasmUnavailable()
-    if (noWasm !== undefined) this.log.warn({ reason: noWasm }, 'Thrift scanner without WebAssembly: large answers cost about twice the CPU')
+    if (noWasm !== undefined)
+      this.log.warn(
+        { reason: noWasm },
+        'Thrift scanner without WebAssembly: large answers cost about twice the CPU',
+      )
     return addr
   }
 
@@ -71,7 +90,13 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
   }
 
   snapshot(): MetastoreRouteSnapshot {
-    return { ...this.baseSnapshot('metastore'), streams: { ...this.#streams }, calls: Object.fromEntries([...this.#calls].map(([k, v]) => [k, { ...v, durations: [...v.durations] }])) }
+    return {
+      ...this.baseSnapshot('metastore'),
+      streams: { ...this.#streams },
+      calls: Object.fromEntries(
+        [...this.#calls].map(([k, v]) => [k, { ...v, durations: [...v.durations] }]),
+      ),
+    }
   }
 
   protected describe(): { target: string; policy: string } {
@@ -99,9 +124,14 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
       client.pause()
       untrack()
       const first = seen.length === 1 ? (seen[0] as Buffer) : Buffer.concat(seen)
-      const label = kind.kind === 'thrift' ? `${kind.protocol}${kind.framed ? '-framed' : ''}` : kind.kind
+      const label =
+        kind.kind === 'thrift' ? `${kind.protocol}${kind.framed ? '-framed' : ''}` : kind.kind
       this.#streams[label] = (this.#streams[label] ?? 0) + 1
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: peerOf(client), stream: label }, 'client stream detected')
+      if (this.log.isLevelEnabled('debug'))
+        this.log.debug(
+          { conn: id, client: peerOf(client), stream: label },
+          'client stream detected',
+        )
       if (kind.kind === 'thrift') this.#thrift(client, id, first, kind)
       else this.#pipe(client, id, first, label)
     }
@@ -111,7 +141,8 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
       const kind = detectStream(seen.length === 1 ? chunk : Buffer.concat(seen, size))
       if (kind !== undefined) decide(kind)
     }
-    const onEnd = (): void => decide(detectStream(Buffer.concat(seen, size), true) ?? { kind: 'unknown' })
+    const onEnd = (): void =>
+      decide(detectStream(Buffer.concat(seen, size), true) ?? { kind: 'unknown' })
     const onClose = (): void => untrack()
     client.on('data', onData)
     client.on('end', onEnd)
@@ -119,7 +150,12 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
     client.resume()
   }
 
-  #thrift(client: net.Socket, id: number, first: Buffer, kind: Extract<StreamKind, { kind: 'thrift' }>): void {
+  #thrift(
+    client: net.Socket,
+    id: number,
+    first: Buffer,
+    kind: Extract<StreamKind, { kind: 'thrift' }>,
+  ): void {
     const log = this.log.child({ conn: id, client: peerOf(client) })
     let untrack: () => void = () => {}
     const fwd = new ThriftForwarder(
@@ -135,9 +171,17 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
       {
         connect: async (avoid, onread) => {
           await this.waitForBackends(this.#cfg.connectTimeoutMs)
-          const order = demote(metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random), avoid)
+          const order = demote(
+            metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random),
+            avoid,
+          )
           try {
-            const r = await this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, this.dialSocket(onread))
+            const r = await this.connectBackend(
+              id,
+              (tried) => this.#first(order, tried),
+              () => client.destroyed,
+              this.dialSocket(onread),
+            )
             log.debug({ backend: r.backend.key }, 'metastore connected')
             return r
           } catch (err) {
@@ -174,12 +218,21 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
     void this.waitForBackends(this.#cfg.connectTimeoutMs)
       .then(() => {
         const order = metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random)
-        return this.connectBackend(id, (tried) => this.#first(order, tried), () => client.destroyed, this.dialSocket(pipe.onread))
+        return this.connectBackend(
+          id,
+          (tried) => this.#first(order, tried),
+          () => client.destroyed,
+          this.dialSocket(pipe.onread),
+        )
       })
       .then(
         ({ socket, backend }) => {
           chosen = backend
-          if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: id, client: peerOf(client), backend: backend.key, stream: label }, 'metastore byte pipe open')
+          if (this.log.isLevelEnabled('debug'))
+            this.log.debug(
+              { conn: id, client: peerOf(client), backend: backend.key, stream: label },
+              'metastore byte pipe open',
+            )
           if (first.length > 0) {
             socket.write(first)
             pipe.bytesFromClient += first.length
@@ -196,7 +249,10 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
   /** First untried backend in `order`, non-ejected ones first (the order is kept within each group). */
   #first(order: readonly BackendInfo[], tried: ReadonlySet<string>): BackendInfo | undefined {
     const listed = new Set(this.backends.listed().map((b) => b.key))
-    const untried = order.filter((b) => !tried.has(b.key) && listed.has(b.key)).map((b) => this.backends.get(b.key)).filter((b) => b !== undefined)
+    const untried = order
+      .filter((b) => !tried.has(b.key) && listed.has(b.key))
+      .map((b) => this.backends.get(b.key))
+      .filter((b) => b !== undefined)
     return this.usable(untried)[0]
   }
 
@@ -204,7 +260,15 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
     const label = this.#labels.label(method)
     let s = this.#calls.get(label)
     if (s === undefined) {
-      s = { reply: 0, exception: 0, oneway: 0, failed: 0, resent: 0, totalMs: 0, durations: new Array<number>(CALL_DURATION_BUCKETS_S.length + 1).fill(0) }
+      s = {
+        reply: 0,
+        exception: 0,
+        oneway: 0,
+        failed: 0,
+        resent: 0,
+        totalMs: 0,
+        durations: new Array<number>(CALL_DURATION_BUCKETS_S.length + 1).fill(0),
+      }
       this.#calls.set(label, s)
     }
     return s
@@ -234,5 +298,4 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
     while (b < CALL_DURATION_BUCKETS_S.length && sec > (CALL_DURATION_BUCKETS_S[b] as number)) b++
     s.durations[b] = (s.durations[b] as number) + 1
   }
-
 }

@@ -57,7 +57,11 @@ export interface Acceptor {
 }
 
 /** Makes the route's acceptor: every accepted client goes to `accept`, every failed accept to `acceptError`. */
-export type AcceptorFactory<C> = (listen: HostPort, accept: (client: C) => void, acceptError: (err: Error) => void) => Acceptor
+export type AcceptorFactory<C> = (
+  listen: HostPort,
+  accept: (client: C) => void,
+  acceptError: (err: Error) => void,
+) => Acceptor
 
 /**
  * The part of a route that does not depend on the protocol: listener, discovery into a
@@ -102,9 +106,15 @@ export abstract class RouteCore<C> {
     this.#listener = acceptor(
       base.listen,
       (c) => this.#accept(c),
-      (err) => this.log.warn({ code: errorCode(err), err: errorMessage(err) }, 'accept failed; still listening'),
+      (err) =>
+        this.log.warn(
+          { code: errorCode(err), err: errorMessage(err) },
+          'accept failed; still listening',
+        ),
     )
-    this.lifecycle.on('state', (to: RunState, from: RunState) => this.log.debug({ from, to }, 'route state'))
+    this.lifecycle.on('state', (to: RunState, from: RunState) =>
+      this.log.debug({ from, to }, 'route state'),
+    )
   }
 
   get ready(): boolean {
@@ -174,11 +184,18 @@ export abstract class RouteCore<C> {
    * nothing.
    */
   async drain(key: string, on: boolean): Promise<DrainResult> {
-    if (this.backends.get(key) === undefined && !this.isDraining(key)) return { known: false, draining: false, shared: false, error: undefined }
+    if (this.backends.get(key) === undefined && !this.isDraining(key))
+      return { known: false, draining: false, shared: false, error: undefined }
     const { shared, error } = await this.#drain.set(key, on)
     const draining = this.isDraining(key)
     const fields = { backend: key, draining, active: this.backends.get(key)?.active ?? 0, shared }
-    if (error !== undefined) this.log.warn({ ...fields, err: error }, on ? 'backend draining on this proxy only: the shared mark could not be written' : 'shared drain mark could not be cleared')
+    if (error !== undefined)
+      this.log.warn(
+        { ...fields, err: error },
+        on
+          ? 'backend draining on this proxy only: the shared mark could not be written'
+          : 'shared drain mark could not be cleared',
+      )
     else this.log.info(fields, on ? 'backend draining' : 'backend undrained')
     return { known: true, draining, shared, error }
   }
@@ -192,11 +209,20 @@ export abstract class RouteCore<C> {
     const reasons: string[] = []
     if (!this.lifecycle.is('running')) reasons.push(`route is ${this.lifecycle.state}`)
     const d = this.#discovery.status()
-    if (!d.ready) reasons.push(d.lastError ? `no successful discovery yet: ${d.lastError.message}` : 'no successful discovery yet')
+    if (!d.ready)
+      reasons.push(
+        d.lastError
+          ? `no successful discovery yet: ${d.lastError.message}`
+          : 'no successful discovery yet',
+      )
     const marks = this.#drain.notReady()
     if (marks !== undefined) reasons.push(marks)
     else if (this.usable(this.backends.listed()).length === 0) {
-      reasons.push(this.backends.listed().length === 0 ? 'no backend listed' : 'every listed backend is draining')
+      reasons.push(
+        this.backends.listed().length === 0
+          ? 'no backend listed'
+          : 'every listed backend is draining',
+      )
     }
     return reasons
   }
@@ -236,7 +262,12 @@ export abstract class RouteCore<C> {
       discovery: this.#discovery.status(),
       backends: this.backends.all().map((b) => backendSnapshot(b, now, this.isDraining(b.key))),
       skipped: [...this.#skipped],
-      connections: { active: this.#live.size, total: this.#total, failovers: this.#failovers, rejected: this.#rejected },
+      connections: {
+        active: this.#live.size,
+        total: this.#total,
+        failovers: this.#failovers,
+        rejected: this.#rejected,
+      },
       drainMarks: this.#drain.snapshot(),
     }
   }
@@ -286,15 +317,27 @@ export abstract class RouteCore<C> {
   }
 
   /** `deps.dial` for connectBackend: a net.Socket whose reads land in `onread` when given. */
-  protected dialSocket(onread?: net.OnReadOpts): (x: BackendInfo, timeoutMs: number) => Promise<net.Socket> {
-    return (x, timeoutMs) => this.deps.dial({ host: x.host, port: x.port, key: x.key, timeoutMs, ...(onread ? { onread } : {}) })
+  protected dialSocket(
+    onread?: net.OnReadOpts,
+  ): (x: BackendInfo, timeoutMs: number) => Promise<net.Socket> {
+    return (x, timeoutMs) =>
+      this.deps.dial({
+        host: x.host,
+        port: x.port,
+        key: x.key,
+        timeoutMs,
+        ...(onread ? { onread } : {}),
+      })
   }
 
   /** Log why a client got no backend (every attempt) and count it. */
   protected rejected(conn: number, client: C, err: unknown): void {
     this.#rejected++
     const attempts = err instanceof AllBackendsFailedError ? err.attempts : []
-    this.log.warn({ conn, client: this.peer(client), code: errorCode(err), attempts }, 'no backend for client; closing it')
+    this.log.warn(
+      { conn, client: this.peer(client), code: errorCode(err), attempts },
+      'no backend for client; closing it',
+    )
   }
 
   /** A backend connection handed out by connectBackend ended. */
@@ -377,7 +420,10 @@ export abstract class RouteCore<C> {
       this.log.info({ backends: s.backends.length }, 'route ready (first discovery read)')
     }
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
-      this.log.info({ added: diff.added, removed: diff.removed, changed: diff.changed }, 'backends changed')
+      this.log.info(
+        { added: diff.added, removed: diff.removed, changed: diff.changed },
+        'backends changed',
+      )
     }
     if (this.backends.listed().length > 0) {
       const waiters = [...this.#waiters]
@@ -390,15 +436,24 @@ export abstract class RouteCore<C> {
     const state = this.backends.get(b.key)
     if (isLocalFailure(err)) {
       // the proxy is out of descriptors or ports: no backend is to blame, none is ejected
-      this.log.error({ conn, backend: b.key, code: errorCode(err), err: errorMessage(err) }, 'backend connect failed on this proxy\'s own limits (raise ulimit -n?); the backend is not blamed')
+      this.log.error(
+        { conn, backend: b.key, code: errorCode(err), err: errorMessage(err) },
+        "backend connect failed on this proxy's own limits (raise ulimit -n?); the backend is not blamed",
+      )
       return
     }
-    this.log.warn({ conn, backend: b.key, code: errorCode(err), err: errorMessage(err) }, 'backend connect failed; trying another')
+    this.log.warn(
+      { conn, backend: b.key, code: errorCode(err), err: errorMessage(err) },
+      'backend connect failed; trying another',
+    )
     if (state === undefined) return
     const now = this.deps.now()
-    const others = this.backends.listed().filter((x) => x.key !== b.key && !isEjected(x, now)).length
+    const others = this.backends
+      .listed()
+      .filter((x) => x.key !== b.key && !isEjected(x, now)).length
     const ms = noteConnectFailure(state, this.#base.ejection, now, others, errorCode(err))
-    if (ms > 0) this.log.warn({ backend: b.key, forMs: ms, ejections: state.ejections }, 'backend ejected')
+    if (ms > 0)
+      this.log.warn({ backend: b.key, forMs: ms, ejections: state.ejections }, 'backend ejected')
   }
 
   #drained(graceMs: number): Promise<void> {
@@ -417,7 +472,8 @@ export abstract class RouteCore<C> {
 }
 
 /** The acceptor of routes whose clients are net.Sockets. */
-export const socketAcceptor: AcceptorFactory<net.Socket> = (listen, accept, acceptError) => new Listener(listen, accept, acceptError)
+export const socketAcceptor: AcceptorFactory<net.Socket> = (listen, accept, acceptError) =>
+  new Listener(listen, accept, acceptError)
 
 /** `address:port` of a client for logs ('?' once the socket is gone: it is read lazily). */
 export function peerOf(client: net.Socket): string {

@@ -226,7 +226,9 @@ export class WasmFastPath {
 
   /** the read buffers in wasm memory, as views that never detach */
   readBuffers(): Buffer[] {
-    return Array.from({ length: WASM_READ_BUFFERS }, (_, i) => Buffer.from(this.#memory, SLOTS + i * METASTORE_READ_BYTES, METASTORE_READ_BYTES))
+    return Array.from({ length: WASM_READ_BUFFERS }, (_, i) =>
+      Buffer.from(this.#memory, SLOTS + i * METASTORE_READ_BYTES, METASTORE_READ_BYTES),
+    )
   }
 
   /** whether `owner`'s current window is in the scratch area at `p` */
@@ -244,8 +246,16 @@ export class WasmFastPath {
    * Returns the code (see the top of this module); results in `p`, `depth`, `vt`.
    */
   scan(
-    owner: object, buf: Buffer, p: number, end: number, depth: number, max: number,
-    kind: Uint8Array, left: Float64Array, t1: Uint8Array, t2: Uint8Array,
+    owner: object,
+    buf: Buffer,
+    p: number,
+    end: number,
+    depth: number,
+    max: number,
+    kind: Uint8Array,
+    left: Float64Array,
+    t1: Uint8Array,
+    t2: Uint8Array,
   ): number {
     const mem = this.#mem
     let delta: number

@@ -11,7 +11,16 @@
  * same contract, about twice as fast), used for large windows.
  */
 import { WASM_MAX_DEPTH, wasmFastPath, type WasmFastPath } from './binary-wasm.js'
-import { K_LIST, K_MAP, K_STRUCT, MAX_NAME_BYTES, S_FIELD, S_SKIP, ScanCore, type MessageHeader } from './core.js'
+import {
+  K_LIST,
+  K_MAP,
+  K_STRUCT,
+  MAX_NAME_BYTES,
+  S_FIELD,
+  S_SKIP,
+  ScanCore,
+  type MessageHeader,
+} from './core.js'
 
 // Trap: these tables and constants stay in this module. Imported from another one, the fast path
 // below ran about 20 % slower (0.57 against 0.46 CPU-s/GiB, measured): V8 reads imported bindings
@@ -157,7 +166,8 @@ export class BinaryEngine extends ScanCore {
         const n = this.vb.readInt32BE(o + 2)
         if (!validType(kt) || !validType(vt)) this.fail(`unknown map key/value type ${kt}/${vt}`)
         else if (n < 0) this.fail(`negative map size ${n}`)
-        else if (FIXED[kt] !== 0 && FIXED[vt] !== 0) this.skip(n * ((FIXED[kt] as number) + (FIXED[vt] as number)))
+        else if (FIXED[kt] !== 0 && FIXED[vt] !== 0)
+          this.skip(n * ((FIXED[kt] as number) + (FIXED[vt] as number)))
         else if (n === 0) this.next()
         else if (this.push(K_MAP, 2 * n, kt, vt)) this.next()
         return
@@ -271,7 +281,11 @@ export class BinaryEngine extends ScanCore {
    * consumed nothing and stopped at a field header (the caller then reads that header byte by byte).
    */
   private fast(): boolean {
-    if (wasm !== undefined && (this.inWasm || this.end - this.pos >= this.wasmFrom || wasm.holds(this, this.pos))) return this.fastWasm(wasm)
+    if (
+      wasm !== undefined &&
+      (this.inWasm || this.end - this.pos >= this.wasmFrom || wasm.holds(this, this.pos))
+    )
+      return this.fastWasm(wasm)
     const b = this.buf
     // one unaligned big-endian load per length: about 15 % less scanner CPU than four byte loads.
     // Trap: a view kept in a field (to spare this allocation) made large walks 50 % slower.
@@ -437,7 +451,18 @@ export class BinaryEngine extends ScanCore {
   /** The fast path in wasm (same contract, see binary-wasm.ts). */
   private fastWasm(w: WasmFastPath): boolean {
     const start = this.pos
-    const code = w.scan(this, this.buf, start, this.end, this.depth, this.maxDepth, this.kind, this.left, this.t1, this.t2)
+    const code = w.scan(
+      this,
+      this.buf,
+      start,
+      this.end,
+      this.depth,
+      this.maxDepth,
+      this.kind,
+      this.left,
+      this.t1,
+      this.t2,
+    )
     if (code === 1) return this.atField(w.p, w.depth, start)
     this.pos = w.p
     this.depth = w.depth

@@ -144,7 +144,8 @@ export class CompactEngine extends ScanCore {
         const vt = b & 0x0f
         const n = this.pendN
         if (!validType(kt) || !validType(vt)) this.fail(`unknown map key/value type ${kt}/${vt}`)
-        else if (FIXED[kt] !== 0 && FIXED[vt] !== 0) this.skip(n * ((FIXED[kt] as number) + (FIXED[vt] as number)))
+        else if (FIXED[kt] !== 0 && FIXED[vt] !== 0)
+          this.skip(n * ((FIXED[kt] as number) + (FIXED[vt] as number)))
         else if (this.push(K_MAP, 2 * n, kt, vt)) this.next()
         return
       }

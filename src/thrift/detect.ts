@@ -23,7 +23,9 @@ export function detectStream(b: Buffer, final = false): StreamKind | undefined {
   if (b0 === 0x82) return { kind: 'thrift', protocol: 'compact', framed: false }
   if (b0 === 0x80) {
     if (b.length < 2) return final ? { kind: 'unknown' } : undefined
-    return b[1] === 0x01 ? { kind: 'thrift', protocol: 'binary', framed: false } : { kind: 'unknown' }
+    return b[1] === 0x01
+      ? { kind: 'thrift', protocol: 'binary', framed: false }
+      : { kind: 'unknown' }
   }
   if (b.length < 5) return final ? { kind: b0 >= 1 && b0 <= 5 ? 'sasl' : 'unknown' } : undefined
   const b4 = b[4] as number

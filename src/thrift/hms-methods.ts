@@ -47,7 +47,8 @@ export const ONEWAY_METHODS: ReadonlySet<string> = new Set(['shutdown', 'reiniti
 /** Safe to re-send to another metastore when no byte of its answer reached the client. */
 export function isIdempotent(method: string): boolean {
   if (GETS_THAT_WRITE.has(method)) return false
-  if (method.startsWith('get_') || method.startsWith('list_') || method.startsWith('show_')) return true
+  if (method.startsWith('get_') || method.startsWith('list_') || method.startsWith('show_'))
+    return true
   return OTHER_READS.has(method)
 }
 

@@ -53,7 +53,10 @@ export class ThriftScanner {
   constructor(opts: ThriftScannerOptions, events: ScanEvents) {
     const depth = opts.maxDepth ?? DEFAULT_MAX_DEPTH
     const onHeader = (h: MessageHeader): void => events.onHeader(h)
-    this.engine = opts.protocol === 'compact' ? new CompactEngine(depth, onHeader) : new BinaryEngine(depth, onHeader, opts.wasmFrom)
+    this.engine =
+      opts.protocol === 'compact'
+        ? new CompactEngine(depth, onHeader)
+        : new BinaryEngine(depth, onHeader, opts.wasmFrom)
     this.framed = opts.framed
     this.max = opts.maxMessageBytes
     this.events = events
@@ -89,7 +92,8 @@ export class ThriftScanner {
           this.frameHdr = 0
           this.frameHdrLen = 0
           if (n < 0) return this.die('MALFORMED', `negative frame length ${n}`)
-          if (n > this.max) return this.die('TOO_LARGE', `frame length ${n} over the limit of ${this.max} bytes`)
+          if (n > this.max)
+            return this.die('TOO_LARGE', `frame length ${n} over the limit of ${this.max} bytes`)
           if (n === 0) return this.die('MALFORMED', 'empty frame')
           this.frameLeft = n
           continue
@@ -106,7 +110,10 @@ export class ThriftScanner {
       if (this.framed) this.frameLeft -= used
       if (engine.done) {
         if (this.framed && this.frameLeft !== 0) {
-          return this.die('MALFORMED', `message ended ${this.frameLeft} bytes before the end of its frame`)
+          return this.die(
+            'MALFORMED',
+            `message ended ${this.frameLeft} bytes before the end of its frame`,
+          )
         }
         this.consumed = 0
         this.frameLeft = -1

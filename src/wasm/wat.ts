@@ -18,19 +18,55 @@ const VALTYPE: Record<string, number> = { i32: 0x7f, i64: 0x7e }
 
 // opcode per plain instruction; memory instructions also carry their natural alignment (log2)
 const OPS: Record<string, number> = {
-  unreachable: 0x00, nop: 0x01, return: 0x0f, drop: 0x1a, select: 0x1b,
-  'i32.eqz': 0x45, 'i32.eq': 0x46, 'i32.ne': 0x47, 'i32.lt_s': 0x48, 'i32.lt_u': 0x49,
-  'i32.gt_s': 0x4a, 'i32.gt_u': 0x4b, 'i32.le_s': 0x4c, 'i32.le_u': 0x4d, 'i32.ge_s': 0x4e,
-  'i32.ge_u': 0x4f, 'i64.eqz': 0x50, 'i64.eq': 0x51, 'i64.lt_s': 0x53, 'i64.gt_s': 0x55,
-  'i64.le_s': 0x57, 'i64.ge_s': 0x59,
-  'i32.add': 0x6a, 'i32.sub': 0x6b, 'i32.mul': 0x6c, 'i32.and': 0x71, 'i32.or': 0x72,
-  'i32.xor': 0x73, 'i32.shl': 0x74, 'i32.shr_s': 0x75, 'i32.shr_u': 0x76, 'i32.rotl': 0x77,
-  'i32.rotr': 0x78, 'i64.add': 0x7c, 'i64.sub': 0x7d, 'i64.mul': 0x7e,
-  'i32.wrap_i64': 0xa7, 'i64.extend_i32_s': 0xac, 'i64.extend_i32_u': 0xad,
+  unreachable: 0x00,
+  nop: 0x01,
+  return: 0x0f,
+  drop: 0x1a,
+  select: 0x1b,
+  'i32.eqz': 0x45,
+  'i32.eq': 0x46,
+  'i32.ne': 0x47,
+  'i32.lt_s': 0x48,
+  'i32.lt_u': 0x49,
+  'i32.gt_s': 0x4a,
+  'i32.gt_u': 0x4b,
+  'i32.le_s': 0x4c,
+  'i32.le_u': 0x4d,
+  'i32.ge_s': 0x4e,
+  'i32.ge_u': 0x4f,
+  'i64.eqz': 0x50,
+  'i64.eq': 0x51,
+  'i64.lt_s': 0x53,
+  'i64.gt_s': 0x55,
+  'i64.le_s': 0x57,
+  'i64.ge_s': 0x59,
+  'i32.add': 0x6a,
+  'i32.sub': 0x6b,
+  'i32.mul': 0x6c,
+  'i32.and': 0x71,
+  'i32.or': 0x72,
+  'i32.xor': 0x73,
+  'i32.shl': 0x74,
+  'i32.shr_s': 0x75,
+  'i32.shr_u': 0x76,
+  'i32.rotl': 0x77,
+  'i32.rotr': 0x78,
+  'i64.add': 0x7c,
+  'i64.sub': 0x7d,
+  'i64.mul': 0x7e,
+  'i32.wrap_i64': 0xa7,
+  'i64.extend_i32_s': 0xac,
+  'i64.extend_i32_u': 0xad,
 }
 const MEM_OPS: Record<string, [op: number, align: number]> = {
-  'i32.load': [0x28, 2], 'i64.load': [0x29, 3], 'i32.load8_u': [0x2d, 0], 'i32.load16_u': [0x2f, 1],
-  'i32.store': [0x36, 2], 'i64.store': [0x37, 3], 'i32.store8': [0x3a, 0], 'i32.store16': [0x3b, 1],
+  'i32.load': [0x28, 2],
+  'i64.load': [0x29, 3],
+  'i32.load8_u': [0x2d, 0],
+  'i32.load16_u': [0x2f, 1],
+  'i32.store': [0x36, 2],
+  'i64.store': [0x37, 3],
+  'i32.store8': [0x3a, 0],
+  'i32.store16': [0x3b, 1],
 }
 const BE_SCRATCH = '$__be'
 
@@ -38,7 +74,8 @@ export class WatError extends Error {}
 
 export function assembleWat(text: string): Uint8Array {
   const top = parse(text)
-  if (top.length !== 1 || !Array.isArray(top[0]) || top[0][0] !== 'module') throw new WatError('expected one (module ...)')
+  if (top.length !== 1 || !Array.isArray(top[0]) || top[0][0] !== 'module')
+    throw new WatError('expected one (module ...)')
   const fields = top[0].slice(1).map(list)
   const globals = fields.filter((f) => f[0] === 'global')
   const funcs = fields.filter((f) => f[0] === 'func')
@@ -53,16 +90,21 @@ export function assembleWat(text: string): Uint8Array {
     if (f[0] === 'memory') {
       const nums = f.slice(1).filter((x): x is string => typeof x === 'string')
       const [min, max] = nums.map(int)
-      memory = max === undefined ? [0x00, ...uleb(min as number)] : [0x01, ...uleb(min as number), ...uleb(max)]
+      memory =
+        max === undefined
+          ? [0x00, ...uleb(min as number)]
+          : [0x01, ...uleb(min as number), ...uleb(max)]
       exportOf(f, 0x02, 0)
-    } else if (f[0] !== 'global' && f[0] !== 'func') throw new WatError(`unsupported module field (${f[0]} ...)`)
+    } else if (f[0] !== 'global' && f[0] !== 'func')
+      throw new WatError(`unsupported module field (${f[0]} ...)`)
   }
   const globalBytes = globals.map((g, i) => {
     exportOf(g, 0x03, i)
     const ty = g.find((x) => Array.isArray(x) && x[0] === 'mut')
     const t = Array.isArray(ty) ? ty[1] : g.find((x) => typeof x === 'string' && x in VALTYPE)
     const init = list(g[g.length - 1])
-    const value = init[0] === 'i64.const' ? [0x42, ...sleb(int(init[1]))] : [0x41, ...sleb(i32(init[1]))]
+    const value =
+      init[0] === 'i64.const' ? [0x42, ...sleb(int(init[1]))] : [0x41, ...sleb(i32(init[1]))]
     return [valtype(t), Array.isArray(ty) ? 1 : 0, ...value, 0x0b]
   })
   funcs.forEach((f, i) => {
@@ -97,7 +139,14 @@ export function assembleWat(text: string): Uint8Array {
     if (Array.isArray(e)) exports.push([...str(unquote(e[1])), kind, ...uleb(idx)])
   }
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(3, vec(funcs.map((_, i) => uleb(i)))),
     ...(memory.length > 0 ? section(5, [1, ...memory]) : []),
@@ -130,7 +179,9 @@ function emit(n: Node, c: Ctx): void {
     return
   }
   if (op === 'if') {
-    const arms = rest.filter((x) => Array.isArray(x) && (x[0] === 'then' || x[0] === 'else')) as Node[][]
+    const arms = rest.filter(
+      (x) => Array.isArray(x) && (x[0] === 'then' || x[0] === 'else'),
+    ) as Node[][]
     for (const x of rest) if (!arms.includes(x as Node[])) emit(x, c)
     out.push(0x04, 0x40)
     c.labels.push(undefined)
@@ -145,9 +196,22 @@ function emit(n: Node, c: Ctx): void {
   if (op === 'i32.load_be') {
     // bswap: rotl(x, 8) keeps bytes 0 and 2 in place of 3 and 1, rotr(x, 8) the other two
     const x = ['local.get', BE_SCRATCH]
-    emit(['i32.or',
-      ['i32.and', ['i32.rotl', ['local.tee', BE_SCRATCH, ['i32.load', 'align=0', ...rest]], ['i32.const', '8']], ['i32.const', '0x00ff00ff']],
-      ['i32.and', ['i32.rotr', x, ['i32.const', '8']], ['i32.const', '0xff00ff00']]], c)
+    emit(
+      [
+        'i32.or',
+        [
+          'i32.and',
+          [
+            'i32.rotl',
+            ['local.tee', BE_SCRATCH, ['i32.load', 'align=0', ...rest]],
+            ['i32.const', '8'],
+          ],
+          ['i32.const', '0x00ff00ff'],
+        ],
+        ['i32.and', ['i32.rotr', x, ['i32.const', '8']], ['i32.const', '0xff00ff00']],
+      ],
+      c,
+    )
     return
   }
   const imm = rest.filter((x): x is string => typeof x === 'string')
@@ -163,16 +227,23 @@ function emit(n: Node, c: Ctx): void {
     return
   }
   switch (op) {
-    case 'local.get': case 'local.set': case 'local.tee':
-      out.push(op === 'local.get' ? 0x20 : op === 'local.set' ? 0x21 : 0x22, ...uleb(index(c.locals, imm[0], 'local')))
+    case 'local.get':
+    case 'local.set':
+    case 'local.tee':
+      out.push(
+        op === 'local.get' ? 0x20 : op === 'local.set' ? 0x21 : 0x22,
+        ...uleb(index(c.locals, imm[0], 'local')),
+      )
       return
-    case 'global.get': case 'global.set':
+    case 'global.get':
+    case 'global.set':
       out.push(op === 'global.get' ? 0x23 : 0x24, ...uleb(index(c.globalIdx, imm[0], 'global')))
       return
     case 'call':
       out.push(0x10, ...uleb(index(c.funcIdx, imm[0], 'function')))
       return
-    case 'br': case 'br_if': {
+    case 'br':
+    case 'br_if': {
       const l = c.labels.lastIndexOf(imm[0])
       if (imm[0] === undefined || l < 0) throw new WatError(`unknown label ${imm[0]}`)
       out.push(op === 'br' ? 0x0c : 0x0d, ...uleb(c.labels.length - 1 - l))
@@ -211,11 +282,13 @@ function list(n: Node | undefined): Node[] {
   return n
 }
 function name(n: Node | undefined): string {
-  if (typeof n !== 'string' || !n.startsWith('$')) throw new WatError(`expected a $name, got ${JSON.stringify(n)}`)
+  if (typeof n !== 'string' || !n.startsWith('$'))
+    throw new WatError(`expected a $name, got ${JSON.stringify(n)}`)
   return n
 }
 function unquote(n: Node | undefined): string {
-  if (typeof n !== 'string' || !n.startsWith('"')) throw new WatError(`expected a "string", got ${JSON.stringify(n)}`)
+  if (typeof n !== 'string' || !n.startsWith('"'))
+    throw new WatError(`expected a "string", got ${JSON.stringify(n)}`)
   return n.slice(1, -1)
 }
 function valtype(n: Node | undefined): number {

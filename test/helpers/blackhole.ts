@@ -9,9 +9,16 @@ import { once } from 'node:events'
  * caller's own timeout — a real black hole, loopback only.
  */
 export async function startBlackhole(): Promise<{ port: number; close(): Promise<void> }> {
-  const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()',
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
   const [line] = (await once(py.stdout, 'data')) as [Buffer]
   const port = Number(line.toString().trim())
   const parked: net.Socket[] = []
@@ -20,7 +27,10 @@ export async function startBlackhole(): Promise<{ port: number; close(): Promise
     const s = net.connect({ port, host: '127.0.0.1' })
     s.on('error', () => {})
     parked.push(s)
-    const ok = await Promise.race([once(s, 'connect').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 300))])
+    const ok = await Promise.race([
+      once(s, 'connect').then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 300)),
+    ])
     if (!ok) break
   }
   return {

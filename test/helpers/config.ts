@@ -5,14 +5,20 @@ import type { ProxyConfig } from '../../src/config/types.js'
 export type Env = Record<string, string | undefined>
 
 /** LoadDeps over an in-memory file system holding `files`; any other path fails like ENOENT. */
-export function memDeps(argv: string[], env: Env = {}, files: Record<string, string> = {}): LoadDeps {
+export function memDeps(
+  argv: string[],
+  env: Env = {},
+  files: Record<string, string> = {},
+): LoadDeps {
   return {
     argv,
     env,
     readFile(path) {
       const text = files[path]
       if (text !== undefined) return text
-      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' })
+      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), {
+        code: 'ENOENT',
+      })
     },
   }
 }

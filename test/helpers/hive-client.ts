@@ -44,7 +44,10 @@ export async function queryBackendId(opts: QueryBackendIdOptions): Promise<strin
   // Wrap the auth provider to get hold of the raw socket as soon as it exists.
   const inner: Authentication =
     mode === 'plain'
-      ? new hive.auth.PlainTcpAuthentication({ username: opts.user ?? 'anonymous', password: opts.password ?? 'anonymous' })
+      ? new hive.auth.PlainTcpAuthentication({
+          username: opts.user ?? 'anonymous',
+          password: opts.password ?? 'anonymous',
+        })
       : new hive.auth.NoSaslAuthentication()
   let onSocket: (s: Socket) => void = () => {}
   const authProvider: Authentication = {
@@ -61,7 +64,9 @@ export async function queryBackendId(opts: QueryBackendIdOptions): Promise<strin
     const fail = (why: string, cause?: unknown): void => {
       if (finished) return
       finished = true
-      reject(new Error(`queryBackendId ${where}: ${why}`, cause === undefined ? undefined : { cause }))
+      reject(
+        new Error(`queryBackendId ${where}: ${why}`, cause === undefined ? undefined : { cause }),
+      )
     }
     timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs)
     onSocket = (s) => {
@@ -75,7 +80,11 @@ export async function queryBackendId(opts: QueryBackendIdOptions): Promise<strin
   })
 
   const run = async (): Promise<string> => {
-    await client.connect({ host: opts.host, port: opts.port }, new hive.connections.TcpConnection(), authProvider)
+    await client.connect(
+      { host: opts.host, port: opts.port },
+      new hive.connections.TcpConnection(),
+      authProvider,
+    )
     const session = await client.openSession({ client_protocol: V10 })
     const utils = new hive.HiveUtils(TTypes)
     const op = await session.executeStatement('SELECT 1', { runAsync: true })

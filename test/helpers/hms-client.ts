@@ -29,7 +29,13 @@ import {
   transportClass,
 } from './hms-idl.js'
 
-export type HmsErrorCode = 'HMS_CONNECT' | 'HMS_CLOSED' | 'HMS_TIMEOUT' | 'HMS_EXCEPTION' | 'HMS_APP_EXCEPTION' | 'HMS_ERROR'
+export type HmsErrorCode =
+  | 'HMS_CONNECT'
+  | 'HMS_CLOSED'
+  | 'HMS_TIMEOUT'
+  | 'HMS_EXCEPTION'
+  | 'HMS_APP_EXCEPTION'
+  | 'HMS_ERROR'
 
 export interface HmsClientError extends ThriftError {
   code: HmsErrorCode
@@ -38,7 +44,11 @@ export interface HmsClientError extends ThriftError {
 
 export interface HmsClient {
   /** any method; args are encoded with the IDL (methods unknown to it get an empty args struct) */
-  call<T = unknown>(method: string, args?: Record<string, unknown>, opts?: { messageType?: number }): Promise<T>
+  call<T = unknown>(
+    method: string,
+    args?: Record<string, unknown>,
+    opts?: { messageType?: number },
+  ): Promise<T>
   /** resolves to what the server answers (HMS: the groups plus the user) */
   setUgi(user: string, groups?: string[]): Promise<string[]>
   getDatabase(name: string): Promise<Database>
@@ -104,7 +114,12 @@ function coalesceReads(socket: net.Socket): void {
   socket.prependListener('close', flush)
 }
 
-function clientError(code: HmsErrorCode, message: string, method?: string, cause?: unknown): HmsClientError {
+function clientError(
+  code: HmsErrorCode,
+  message: string,
+  method?: string,
+  cause?: unknown,
+): HmsClientError {
   const e = new Error(message, cause === undefined ? undefined : { cause }) as HmsClientError
   e.code = code
   if (method !== undefined) e.method = method
@@ -134,7 +149,14 @@ export async function connectHms(opts: ConnectHmsOptions): Promise<HmsClient> {
   conn.on('close', () => {
     closed = true
     for (const [seqid, reject] of inFlight) {
-      reject(clientError('HMS_CLOSED', `connection to ${where} closed before the reply (seqid ${seqid})${lastError ? `: ${lastError.message}` : ''}`, undefined, lastError))
+      reject(
+        clientError(
+          'HMS_CLOSED',
+          `connection to ${where} closed before the reply (seqid ${seqid})${lastError ? `: ${lastError.message}` : ''}`,
+          undefined,
+          lastError,
+        ),
+      )
     }
     inFlight.clear()
     for (const w of closeWaiters) w()
@@ -151,8 +173,19 @@ export async function connectHms(opts: ConnectHmsOptions): Promise<HmsClient> {
       } else resolve()
     }
     const onConnect = (): void => done()
-    const onClose = (): void => done(clientError('HMS_CONNECT', `cannot connect to ${where}${lastError ? `: ${lastError.message}` : ''}`, undefined, lastError))
-    const timer = setTimeout(() => done(clientError('HMS_CONNECT', `connect to ${where} timed out after ${timeoutMs} ms`)), timeoutMs)
+    const onClose = (): void =>
+      done(
+        clientError(
+          'HMS_CONNECT',
+          `cannot connect to ${where}${lastError ? `: ${lastError.message}` : ''}`,
+          undefined,
+          lastError,
+        ),
+      )
+    const timer = setTimeout(
+      () => done(clientError('HMS_CONNECT', `connect to ${where} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     conn.on('connect', onConnect)
     conn.on('close', onClose)
   })
@@ -162,16 +195,28 @@ export async function connectHms(opts: ConnectHmsOptions): Promise<HmsClient> {
   client.onUnexpected = (reply) => {
     unexpectedReplies.push(reply)
     for (const [seqid, reject] of inFlight) {
-      reject(clientError('HMS_ERROR', `reply to ${reply.name} with seqid ${reply.seqid} while seqid ${seqid} was awaited (BAD_SEQUENCE_ID)`))
+      reject(
+        clientError(
+          'HMS_ERROR',
+          `reply to ${reply.name} with seqid ${reply.seqid} while seqid ${seqid} was awaited (BAD_SEQUENCE_ID)`,
+        ),
+      )
     }
     conn.destroy()
   }
   let queue: Promise<unknown> = Promise.resolve()
 
-  const call = <T>(method: string, args: Record<string, unknown> = {}, messageType?: number): Promise<T> => {
+  const call = <T>(
+    method: string,
+    args: Record<string, unknown> = {},
+    messageType?: number,
+  ): Promise<T> => {
     const run = (): Promise<T> =>
       new Promise<T>((resolve, reject) => {
-        if (closed) return reject(clientError('HMS_CLOSED', `${method}: connection to ${where} is closed`, method))
+        if (closed)
+          return reject(
+            clientError('HMS_CLOSED', `${method}: connection to ${where} is closed`, method),
+          )
         let settled = false
         let seqid = 0
         const finish = (err: HmsClientError | null, result?: unknown): void => {
@@ -185,7 +230,13 @@ export async function connectHms(opts: ConnectHmsOptions): Promise<HmsClient> {
           } else resolve(result as T)
         }
         const timer = setTimeout(() => {
-          finish(clientError('HMS_TIMEOUT', `${method} (seqid ${seqid}) to ${where}: no reply within ${timeoutMs} ms`, method))
+          finish(
+            clientError(
+              'HMS_TIMEOUT',
+              `${method} (seqid ${seqid}) to ${where}: no reply within ${timeoutMs} ms`,
+              method,
+            ),
+          )
           conn.destroy()
         }, timeoutMs)
         try {
@@ -195,13 +246,24 @@ export async function connectHms(opts: ConnectHmsOptions): Promise<HmsClient> {
             (err, result) => {
               if (!err) return finish(null, result)
               const e = err as HmsClientError
-              e.code = e.thriftException ? 'HMS_EXCEPTION' : e.appException !== undefined ? 'HMS_APP_EXCEPTION' : 'HMS_ERROR'
+              e.code = e.thriftException
+                ? 'HMS_EXCEPTION'
+                : e.appException !== undefined
+                  ? 'HMS_APP_EXCEPTION'
+                  : 'HMS_ERROR'
               finish(e)
             },
             messageType,
           )
         } catch (e) {
-          return finish(clientError('HMS_ERROR', `${method}: cannot encode the call: ${(e as Error).message}`, method, e))
+          return finish(
+            clientError(
+              'HMS_ERROR',
+              `${method}: cannot encode the call: ${(e as Error).message}`,
+              method,
+              e,
+            ),
+          )
         }
         inFlight.set(seqid, (e) => finish(e))
       })
@@ -216,10 +278,12 @@ export async function connectHms(opts: ConnectHmsOptions): Promise<HmsClient> {
     getDatabase: (name) => call('get_database', { name }),
     createDatabase: (database) => call('create_database', { database }),
     getAllDatabases: () => call('get_all_databases'),
-    getPartitions: (db, tbl, n) => call('get_partitions', { db_name: db, tbl_name: tbl, max_parts: n }),
+    getPartitions: (db, tbl, n) =>
+      call('get_partitions', { db_name: db, tbl_name: tbl, max_parts: n }),
     setMetaConf: (key, value) => call('setMetaConf', { key, value }),
     getMetaConf: (key) => call('getMetaConf', { key }),
-    shutdown: (o) => call('shutdown', {}, o?.messageType === 'call' ? MessageType.CALL : MessageType.ONEWAY),
+    shutdown: (o) =>
+      call('shutdown', {}, o?.messageType === 'call' ? MessageType.CALL : MessageType.ONEWAY),
     async close() {
       if (closed) return
       await new Promise<void>((resolve) => {
@@ -261,8 +325,13 @@ export function saslFrame(status: number, payload: Buffer): Buffer {
  * header + the Kerberos v5 OID), 13 bytes. For tests of the proxy's byte-pipe mode.
  */
 export function saslStartBytes(mechanism = 'GSSAPI'): Buffer {
-  const fakeToken = Buffer.from([0x60, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02])
-  return Buffer.concat([saslFrame(0x01, Buffer.from(mechanism, 'utf8')), saslFrame(0x02, fakeToken)])
+  const fakeToken = Buffer.from([
+    0x60, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+  ])
+  return Buffer.concat([
+    saslFrame(0x01, Buffer.from(mechanism, 'utf8')),
+    saslFrame(0x02, fakeToken),
+  ])
 }
 
 export interface RawConnection {
@@ -281,7 +350,11 @@ export interface RawConnection {
 }
 
 /** A plain TCP connection; `timeoutMs` bounds the connect (default 5000), `lifetimeMs` the socket's life (default 30000). */
-export async function rawConnect(host: string, port: number, opts: { timeoutMs?: number; lifetimeMs?: number } = {}): Promise<RawConnection> {
+export async function rawConnect(
+  host: string,
+  port: number,
+  opts: { timeoutMs?: number; lifetimeMs?: number } = {},
+): Promise<RawConnection> {
   const timeoutMs = opts.timeoutMs ?? 5000
   const socket = net.connect({ host, port })
   const chunks: Buffer[] = []
@@ -309,7 +382,10 @@ export async function rawConnect(host: string, port: number, opts: { timeoutMs?:
   const data = (): Buffer => Buffer.concat(chunks, size)
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () => fail(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     const fail = (e: Error): void => {
       clearTimeout(timer)
       socket.destroy()
@@ -343,7 +419,9 @@ export async function rawConnect(host: string, port: number, opts: { timeoutMs?:
     data,
     async waitForBytes(n, t = 5000) {
       if (await waitUntil(() => size >= n, t)) return data()
-      throw new Error(`expected ${n} bytes, got ${size} (${closed ? 'socket closed' : `after ${t} ms`})`)
+      throw new Error(
+        `expected ${n} bytes, got ${size} (${closed ? 'socket closed' : `after ${t} ms`})`,
+      )
     },
     waitForClose: (t = 5000) => waitUntil(() => closed, t),
     get closed() {

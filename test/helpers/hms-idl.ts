@@ -115,11 +115,19 @@ interface TBufferedTransportInternals extends TTransport {
 }
 
 /** new Proto(trans, strictRead?, strictWrite?) — the extra arguments only matter for TBinaryProtocol */
-export type ProtocolClass = new (trans: TTransport, strictRead?: boolean, strictWrite?: boolean) => TProtocol
+export type ProtocolClass = new (
+  trans: TTransport,
+  strictRead?: boolean,
+  strictWrite?: boolean,
+) => TProtocol
 
 export interface TransportClass {
   new (buffer?: Buffer, onFlush?: (msg: Buffer, seqid?: number) => void): TTransport
-  receiver(callback: (trans: TTransport, seqid?: number) => void, seqid?: number, maxLength?: number): (data: Buffer) => void
+  receiver(
+    callback: (trans: TTransport, seqid?: number) => void,
+    seqid?: number,
+    maxLength?: number,
+  ): (data: Buffer) => void
 }
 
 export interface TApplicationExceptionLike extends Error {
@@ -139,9 +147,17 @@ export interface ThriftRuntime {
   TBufferedTransport: TransportClass
   TFramedTransport: TransportClass
   InputBufferUnderrunError: new (message?: string) => Error
-  createConnection(host: string, port: number, options: { transport: TransportClass; protocol: ProtocolClass }): unknown
+  createConnection(
+    host: string,
+    port: number,
+    options: { transport: TransportClass; protocol: ProtocolClass },
+  ): unknown
   createClient(service: unknown, connection: unknown): unknown
-  createServer(service: unknown, handler: unknown, options: { transport: TransportClass; protocol: ProtocolClass }): import('node:net').Server
+  createServer(
+    service: unknown,
+    handler: unknown,
+    options: { transport: TransportClass; protocol: ProtocolClass },
+  ): import('node:net').Server
 }
 
 /** The thrift package (0.24), typed locally. */
@@ -151,7 +167,19 @@ export const thrift = require('thrift') as ThriftRuntime
 // Constants
 
 /** Thrift field/element type ids (same numbers in both protocols' TType API). */
-export const TType = { STOP: 0, BOOL: 2, BYTE: 3, I16: 6, I32: 8, I64: 10, STRING: 11, STRUCT: 12, MAP: 13, SET: 14, LIST: 15 } as const
+export const TType = {
+  STOP: 0,
+  BOOL: 2,
+  BYTE: 3,
+  I16: 6,
+  I32: 8,
+  I64: 10,
+  STRING: 11,
+  STRUCT: 12,
+  MAP: 13,
+  SET: 14,
+  LIST: 15,
+} as const
 
 /** Message types as they appear in the envelope. */
 export const MessageType = { CALL: 1, REPLY: 2, EXCEPTION: 3, ONEWAY: 4 } as const
@@ -227,7 +255,10 @@ export interface HmsMethodTypes {
   get_database: { args: { name: string }; result: Database }
   get_all_databases: { args: Record<string, never>; result: string[] }
   create_database: { args: { database: Database }; result: void }
-  get_partitions: { args: { db_name: string; tbl_name: string; max_parts: number }; result: Partition[] }
+  get_partitions: {
+    args: { db_name: string; tbl_name: string; max_parts: number }
+    result: Partition[]
+  }
   shutdown: { args: Record<string, never>; result: void }
 }
 export type HmsMethodName = keyof HmsMethodTypes
@@ -235,7 +266,14 @@ export type HmsMethodName = keyof HmsMethodTypes
 // ---------------------------------------------------------------------------------------------
 // Schema
 
-export type TypeDesc = 'bool' | 'i16' | 'i32' | 'string' | { list: TypeDesc } | { map: [TypeDesc, TypeDesc] } | StructDesc
+export type TypeDesc =
+  | 'bool'
+  | 'i16'
+  | 'i32'
+  | 'string'
+  | { list: TypeDesc }
+  | { map: [TypeDesc, TypeDesc] }
+  | StructDesc
 export interface FieldDesc {
   id: number
   name: string
@@ -265,7 +303,10 @@ export const MetaException = exception('MetaException')
 export const NoSuchObjectException = exception('NoSuchObjectException')
 export const AlreadyExistsException = exception('AlreadyExistsException')
 
-export const FieldSchemaDesc: StructDesc = { struct: 'FieldSchema', fields: [str(1, 'name'), str(2, 'type'), str(3, 'comment')] }
+export const FieldSchemaDesc: StructDesc = {
+  struct: 'FieldSchema',
+  fields: [str(1, 'name'), str(2, 'type'), str(3, 'comment')],
+}
 export const StorageDescriptorDesc: StructDesc = {
   struct: 'StorageDescriptor',
   fields: [
@@ -290,29 +331,62 @@ export const PartitionDesc: StructDesc = {
 }
 export const DatabaseDesc: StructDesc = {
   struct: 'Database',
-  fields: [str(1, 'name'), str(2, 'description'), str(3, 'locationUri'), { id: 4, name: 'parameters', type: strMap }],
+  fields: [
+    str(1, 'name'),
+    str(2, 'description'),
+    str(3, 'locationUri'),
+    { id: 4, name: 'parameters', type: strMap },
+  ],
 }
 
-function method(name: string, args: FieldDesc[], returns: TypeDesc | undefined, exceptions: Array<[number, StructDesc]>, oneway = false): MethodDesc {
+function method(
+  name: string,
+  args: FieldDesc[],
+  returns: TypeDesc | undefined,
+  exceptions: Array<[number, StructDesc]>,
+  oneway = false,
+): MethodDesc {
   const exc: FieldDesc[] = exceptions.map(([id, type]) => ({ id, name: `o${id}`, type }))
-  const result: StructDesc = { struct: `${name}_result`, fields: [...(returns ? [{ id: 0, name: 'success', type: returns }] : []), ...exc] }
-  return { name, oneway, args: { struct: `${name}_args`, fields: args }, returns, exceptions: exc, result }
+  const result: StructDesc = {
+    struct: `${name}_result`,
+    fields: [...(returns ? [{ id: 0, name: 'success', type: returns }] : []), ...exc],
+  }
+  return {
+    name,
+    oneway,
+    args: { struct: `${name}_args`, fields: args },
+    returns,
+    exceptions: exc,
+    result,
+  }
 }
 
 /** The service: the methods this IDL knows. */
 export const HMS_METHODS: Readonly<Record<HmsMethodName, MethodDesc>> = {
-  set_ugi: method('set_ugi', [str(1, 'user_name'), { id: 2, name: 'group_names', type: { list: 'string' } }], { list: 'string' }, [[1, MetaException]]),
-  setMetaConf: method('setMetaConf', [str(1, 'key'), str(2, 'value')], undefined, [[1, MetaException]]),
+  set_ugi: method(
+    'set_ugi',
+    [str(1, 'user_name'), { id: 2, name: 'group_names', type: { list: 'string' } }],
+    { list: 'string' },
+    [[1, MetaException]],
+  ),
+  setMetaConf: method('setMetaConf', [str(1, 'key'), str(2, 'value')], undefined, [
+    [1, MetaException],
+  ]),
   getMetaConf: method('getMetaConf', [str(1, 'key')], 'string', [[1, MetaException]]),
   get_database: method('get_database', [str(1, 'name')], DatabaseDesc, [
     [1, NoSuchObjectException],
     [2, MetaException],
   ]),
   get_all_databases: method('get_all_databases', [], { list: 'string' }, [[1, MetaException]]),
-  create_database: method('create_database', [{ id: 1, name: 'database', type: DatabaseDesc }], undefined, [
-    [1, AlreadyExistsException],
-    [2, MetaException],
-  ]),
+  create_database: method(
+    'create_database',
+    [{ id: 1, name: 'database', type: DatabaseDesc }],
+    undefined,
+    [
+      [1, AlreadyExistsException],
+      [2, MetaException],
+    ],
+  ),
   get_partitions: method(
     'get_partitions',
     [str(1, 'db_name'), str(2, 'tbl_name'), { id: 3, name: 'max_parts', type: 'i16' }],
@@ -326,7 +400,9 @@ export const HMS_METHODS: Readonly<Record<HmsMethodName, MethodDesc>> = {
 }
 
 export function methodDesc(name: string): MethodDesc | undefined {
-  return Object.prototype.hasOwnProperty.call(HMS_METHODS, name) ? HMS_METHODS[name as HmsMethodName] : undefined
+  return Object.prototype.hasOwnProperty.call(HMS_METHODS, name)
+    ? HMS_METHODS[name as HmsMethodName]
+    : undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,7 +537,13 @@ export interface HmsMessage {
 }
 
 /** Writes one call message (args struct) and flushes. `type` defaults to ONEWAY for oneway methods, else CALL. */
-export function writeCall(p: TProtocol, name: string, args: Record<string, unknown>, seqid: number, type?: number): void {
+export function writeCall(
+  p: TProtocol,
+  name: string,
+  args: Record<string, unknown>,
+  seqid: number,
+  type?: number,
+): void {
   const m = methodDesc(name)
   p.writeMessageBegin(name, type ?? (m?.oneway ? MessageType.ONEWAY : MessageType.CALL), seqid)
   writeStruct(p, m?.args ?? { struct: `${name}_args`, fields: [] }, args)
@@ -482,11 +564,16 @@ export function writeReply(p: TProtocol, name: string, seqid: number, outcome: C
   let app: { type: number; message: string } | undefined
   let result: Record<string, unknown> = {}
   if ('appException' in outcome) app = { type: outcome.appException, message: outcome.message }
-  else if (!m) app = { type: AppExceptionType.UNKNOWN_METHOD, message: `Invalid method name: '${name}'` }
+  else if (!m)
+    app = { type: AppExceptionType.UNKNOWN_METHOD, message: `Invalid method name: '${name}'` }
   else if ('exception' in outcome) {
     const f = m.exceptions.find((x) => (x.type as StructDesc).struct === outcome.exception)
     if (f) result = { [f.name]: { message: outcome.message } }
-    else app = { type: AppExceptionType.INTERNAL_ERROR, message: `${outcome.exception}: ${outcome.message}` }
+    else
+      app = {
+        type: AppExceptionType.INTERNAL_ERROR,
+        message: `${outcome.exception}: ${outcome.message}`,
+      }
   } else result = { success: outcome.success }
 
   if (app) {
@@ -510,7 +597,8 @@ export function readMessage(p: TProtocol): HmsMessage {
     const x = new thrift.Thrift.TApplicationException()
     x.read(p)
     msg.appException = { type: x.type, message: x.message ?? '' }
-  } else if (m && (h.mtype === MessageType.CALL || h.mtype === MessageType.ONEWAY)) msg.args = readStruct(p, m.args)
+  } else if (m && (h.mtype === MessageType.CALL || h.mtype === MessageType.ONEWAY))
+    msg.args = readStruct(p, m.args)
   else if (m && h.mtype === MessageType.REPLY) msg.result = readStruct(p, m.result)
   else p.skip(TType.STRUCT)
   p.readMessageEnd()
@@ -521,7 +609,12 @@ export function readMessage(p: TProtocol): HmsMessage {
  * Decodes one message from `buf` at `offset` (unframed bytes, or the body of a frame).
  * Returns null when `buf` holds only part of a message. Protocol errors throw.
  */
-export function decodeMessage(buf: Buffer, protocol: ProtocolName = 'binary', offset = 0, strict = false): { message: HmsMessage; end: number } | null {
+export function decodeMessage(
+  buf: Buffer,
+  protocol: ProtocolName = 'binary',
+  offset = 0,
+  strict = false,
+): { message: HmsMessage; end: number } | null {
   const trans = new thrift.TBufferedTransport() as unknown as TBufferedTransportInternals
   trans.inBuf = buf
   trans.readCursor = offset
@@ -541,7 +634,10 @@ export function decodeMessage(buf: Buffer, protocol: ProtocolName = 'binary', of
  * Splits a byte stream (what a raw socket received) into whole messages.
  * `rest` = the bytes of a trailing incomplete message.
  */
-export function splitMessages(buf: Buffer, wire: WireFormat = {}): { messages: HmsMessage[]; rest: Buffer } {
+export function splitMessages(
+  buf: Buffer,
+  wire: WireFormat = {},
+): { messages: HmsMessage[]; rest: Buffer } {
   const messages: HmsMessage[] = []
   let off = 0
   while (off < buf.length) {
@@ -572,12 +668,23 @@ export function encodeMessage(wire: WireFormat, write: (p: TProtocol) => void): 
 }
 
 /** The bytes of one call, e.g. to write on a raw socket. */
-export function encodeCall(name: string, args: Record<string, unknown>, seqid: number, wire: WireFormat = {}, type?: number): Buffer {
+export function encodeCall(
+  name: string,
+  args: Record<string, unknown>,
+  seqid: number,
+  wire: WireFormat = {},
+  type?: number,
+): Buffer {
   return encodeMessage(wire, (p) => writeCall(p, name, args, seqid, type))
 }
 
 /** The bytes of one reply. */
-export function encodeReply(name: string, seqid: number, outcome: CallOutcome, wire: WireFormat = {}): Buffer {
+export function encodeReply(
+  name: string,
+  seqid: number,
+  outcome: CallOutcome,
+  wire: WireFormat = {},
+): Buffer {
   return encodeMessage(wire, (p) => writeReply(p, name, seqid, outcome))
 }
 
@@ -609,7 +716,10 @@ export type Reply<R> = (err: ThriftError | null, result?: R) => void
 
 /** Callback-style handler (no thrift.Q in 0.24, gotcha H1). Oneway methods get a reply() that is ignored. */
 export type HmsHandler = {
-  [M in HmsMethodName]?: (args: HmsMethodTypes[M]['args'], reply: Reply<HmsMethodTypes[M]['result']>) => void
+  [M in HmsMethodName]?: (
+    args: HmsMethodTypes[M]['args'],
+    reply: Reply<HmsMethodTypes[M]['result']>,
+  ) => void
 }
 
 /**
@@ -620,17 +730,33 @@ export type HmsHandler = {
  */
 export function dispatch(handler: HmsHandler, msg: HmsMessage, output: TProtocol): void {
   const m = methodDesc(msg.name)
-  const fn = m ? (handler[msg.name as HmsMethodName] as ((args: unknown, reply: Reply<unknown>) => void) | undefined) : undefined
+  const fn = m
+    ? (handler[msg.name as HmsMethodName] as
+        | ((args: unknown, reply: Reply<unknown>) => void)
+        | undefined)
+    : undefined
   if (!m || !fn) {
-    if (msg.type !== MessageType.ONEWAY) writeReply(output, msg.name, msg.seqid, { appException: AppExceptionType.UNKNOWN_METHOD, message: `Invalid method name: '${msg.name}'` })
+    if (msg.type !== MessageType.ONEWAY)
+      writeReply(output, msg.name, msg.seqid, {
+        appException: AppExceptionType.UNKNOWN_METHOD,
+        message: `Invalid method name: '${msg.name}'`,
+      })
     return
   }
   let replied = false
   const reply: Reply<unknown> = (err, result) => {
     if (replied || m.oneway) return
     replied = true
-    if (err?.thriftException) writeReply(output, msg.name, msg.seqid, { exception: err.thriftException, message: err.thriftMessage ?? err.message })
-    else if (err) writeReply(output, msg.name, msg.seqid, { appException: AppExceptionType.INTERNAL_ERROR, message: err.message })
+    if (err?.thriftException)
+      writeReply(output, msg.name, msg.seqid, {
+        exception: err.thriftException,
+        message: err.thriftMessage ?? err.message,
+      })
+    else if (err)
+      writeReply(output, msg.name, msg.seqid, {
+        appException: AppExceptionType.INTERNAL_ERROR,
+        message: err.message,
+      })
     else writeReply(output, msg.name, msg.seqid, { success: m.returns ? result : undefined })
   }
   try {
@@ -706,7 +832,13 @@ export class HmsServiceClient {
     // encode aside first: args that do not fit the IDL throw here, before a partial message
     // could be left in the connection's output buffer
     const parts: Buffer[] = []
-    writeCall(new this.pClass(new thrift.TBufferedTransport(undefined, (b) => parts.push(b))), name, args, seqid, mtype)
+    writeCall(
+      new this.pClass(new thrift.TBufferedTransport(undefined, (b) => parts.push(b))),
+      name,
+      args,
+      seqid,
+      mtype,
+    )
     if (!noReply) {
       this._reqs[seqid] = callback
       this.awaiting.set(seqid, name)
@@ -731,7 +863,9 @@ export class HmsServiceClient {
     } else if (!m || mtype !== MessageType.REPLY) {
       input.skip(TType.STRUCT)
       input.readMessageEnd()
-      err = new Error(`unexpected ${m ? `message type ${mtype}` : 'reply to a method unknown to this IDL'} for ${name}`)
+      err = new Error(
+        `unexpected ${m ? `message type ${mtype}` : 'reply to a method unknown to this IDL'} for ${name}`,
+      )
     } else {
       const r = readStruct(input, m.result)
       input.readMessageEnd()
@@ -750,7 +884,9 @@ export class HmsServiceClient {
     this.awaiting.delete(seqid)
     if (expected === undefined) this.onUnexpected?.({ name, seqid, type: mtype })
     else if (expected !== name) {
-      err = new Error(`reply for ${name} to the ${expected} call with seqid ${seqid} (WRONG_METHOD_NAME)`)
+      err = new Error(
+        `reply for ${name} to the ${expected} call with seqid ${seqid} (WRONG_METHOD_NAME)`,
+      )
       err.appException = AppExceptionType.WRONG_METHOD_NAME
       result = undefined
     }

@@ -5,12 +5,17 @@
 // metastore stub sends for that call. Prints one JSON line {"ok":N,"bad":N,"bytes":N,"errors":[...]}.
 import net from 'node:net'
 import { createHash } from 'node:crypto'
-import { getPartitionsCall, getTableCall, getTableReply, partitionsReply } from '../../bench/lib/thrift-msg.mjs'
+import {
+  getPartitionsCall,
+  getTableCall,
+  getTableReply,
+  partitionsReply,
+} from '../../bench/lib/thrift-msg.mjs'
 
 const port = Number(process.argv[2])
 const CLIENTS = 40
 let seed = 12345
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
 let ok = 0
 let bad = 0
 let bytes = 0
@@ -28,7 +33,10 @@ function send(s, seqid) {
   const h = createHash('sha256').update(head)
   for (let i = 0; i < count; i++) h.update(unit)
   s.write(getPartitionsCall(seqid, count))
-  return { want: h.update(tail).digest('hex'), size: head.length + count * unit.length + tail.length }
+  return {
+    want: h.update(tail).digest('hex'),
+    size: head.length + count * unit.length + tail.length,
+  }
 }
 
 async function client(id) {
@@ -44,7 +52,8 @@ async function client(id) {
     let n = 0
     await new Promise((resolve, reject) => {
       const onData = (d) => {
-        if (n + d.length > size) return reject(new Error(`client ${id}: bytes past the end of the answer`))
+        if (n + d.length > size)
+          return reject(new Error(`client ${id}: bytes past the end of the answer`))
         got.update(d)
         n += d.length
         if (n === size) {

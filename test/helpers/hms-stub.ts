@@ -71,7 +71,13 @@ export function createHmsStore(names: string[] = ['default']): HmsStore {
 }
 
 function addDatabase(store: HmsStore, name: string): void {
-  if (!store.has(name)) store.set(name, { name, description: '', locationUri: `file:/warehouse/${name}.db`, parameters: {} })
+  if (!store.has(name))
+    store.set(name, {
+      name,
+      description: '',
+      locationUri: `file:/warehouse/${name}.db`,
+      parameters: {},
+    })
 }
 
 export interface HmsStub {
@@ -193,7 +199,8 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
     create_database(args, reply) {
       const db = args.database ?? {}
       if (!db.name) return reply(thriftError('MetaException', 'Database name is missing'))
-      if (store.has(db.name)) return reply(thriftError('AlreadyExistsException', `Database ${db.name} already exists`))
+      if (store.has(db.name))
+        return reply(thriftError('AlreadyExistsException', `Database ${db.name} already exists`))
       store.set(db.name, {
         name: db.name,
         description: db.description ?? '',
@@ -203,8 +210,10 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
       reply(null)
     },
     get_partitions(args, reply) {
-      if (!store.has(args.db_name ?? '')) return reply(thriftError('NoSuchObjectException', `Database ${args.db_name} not found`))
-      const n = typeof args.max_parts === 'number' && args.max_parts >= 0 ? args.max_parts : DEFAULT_PARTS
+      if (!store.has(args.db_name ?? ''))
+        return reply(thriftError('NoSuchObjectException', `Database ${args.db_name} not found`))
+      const n =
+        typeof args.max_parts === 'number' && args.max_parts >= 0 ? args.max_parts : DEFAULT_PARTS
       reply(null, makePartitions(args.db_name, args.tbl_name ?? '', n, id))
     },
     shutdown() {
@@ -267,7 +276,9 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
       if (how === 'close' || (how === 'half' && reply.length === 0)) return kill()
       if (how === 'half') {
         dead = true
-        sock.write(reply.subarray(0, Math.max(1, Math.floor(reply.length / 2))), () => sock.destroy())
+        sock.write(reply.subarray(0, Math.max(1, Math.floor(reply.length / 2))), () =>
+          sock.destroy(),
+        )
         return
       }
       if (reply.length > 0) sock.write(reply)

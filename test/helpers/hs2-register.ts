@@ -73,17 +73,27 @@ export async function registerHs2(
       ['hive.server2.thrift.bind.host', target.host],
     ]
     if (mode === 'binary' || mode === 'all') {
-      confs.push(['hive.server2.thrift.port', String(target.port)], ['hive.server2.thrift.sasl.qop', 'auth'])
+      confs.push(
+        ['hive.server2.thrift.port', String(target.port)],
+        ['hive.server2.thrift.sasl.qop', 'auth'],
+      )
     }
     if (mode === 'http' || mode === 'all') {
       // a made-up HTTP port, different from the binary one (nothing listens there)
       const httpPort = opts.httpPort ?? (target.port === 65535 ? target.port - 1 : target.port + 1)
-      confs.push(['hive.server2.thrift.http.port', String(httpPort)], ['hive.server2.thrift.http.path', opts.httpPath ?? 'cliservice'])
+      confs.push(
+        ['hive.server2.thrift.http.port', String(httpPort)],
+        ['hive.server2.thrift.http.path', opts.httpPath ?? 'cliservice'],
+      )
     }
     confs.push(['hive.server2.use.SSL', String(opts.useSsl ?? false)])
     data = confs.map(([k, v]) => `${k}=${v}`).join(';')
   }
-  return zk.create(`${parent}/serverUri=${uri};version=${version};sequence=`, data, 'ephemeral-sequential')
+  return zk.create(
+    `${parent}/serverUri=${uri};version=${version};sequence=`,
+    data,
+    'ephemeral-sequential',
+  )
 }
 
 export interface RegisterHaOptions {
@@ -102,7 +112,12 @@ export interface HaRegistration {
 }
 
 /** The Hadoop registry ServiceRecord JSON that HS2ActivePassiveHARegistry publishes (semantics §3.1). */
-export function haServiceRecord(target: Hs2Target, leader: boolean, uniqueId: string, authentication?: string): string {
+export function haServiceRecord(
+  target: Hs2Target,
+  leader: boolean,
+  uniqueId: string,
+  authentication?: string,
+): string {
   const uri = `${target.host}:${target.port}`
   return JSON.stringify({
     type: 'JSONServiceRecord',
@@ -141,10 +156,15 @@ export async function registerHa(
   const parent = `/${namespace}-unsecure/instances`
   await zk.mkdirp(parent)
   const uniqueId = randomUUID()
-  const path = await zk.create(`${parent}/instance-`, haServiceRecord(target, opts.leader, uniqueId, opts.authentication), 'ephemeral-sequential')
+  const path = await zk.create(
+    `${parent}/instance-`,
+    haServiceRecord(target, opts.leader, uniqueId, opts.authentication),
+    'ephemeral-sequential',
+  )
   return {
     path,
     uniqueId,
-    setLeader: (leader: boolean) => zk.setData(path, haServiceRecord(target, leader, uniqueId, opts.authentication)),
+    setLeader: (leader: boolean) =>
+      zk.setData(path, haServiceRecord(target, leader, uniqueId, opts.authentication)),
   }
 }

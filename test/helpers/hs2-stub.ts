@@ -21,13 +21,19 @@ const require = createRequire(import.meta.url)
 
 /** The parts of the thrift runtime used here (@types/thrift is for another version, gotcha H5). */
 interface ThriftRuntime {
-  createServer(processor: unknown, handler: object, options: { transport: unknown; protocol: unknown }): net.Server
+  createServer(
+    processor: unknown,
+    handler: object,
+    options: { transport: unknown; protocol: unknown },
+  ): net.Server
   TBufferedTransport: unknown
   TFramedTransport: unknown
   TBinaryProtocol: unknown
 }
 // Gotcha H1: load the thrift copy that hive-driver's generated code itself resolves (0.20, has thrift.Q).
-const thrift = require(require.resolve('thrift', { paths: [require.resolve('hive-driver')] })) as ThriftRuntime
+const thrift = require(
+  require.resolve('thrift', { paths: [require.resolve('hive-driver')] }),
+) as ThriftRuntime
 
 const TCLIService: unknown = hive.thrift.TCLIService
 // hive-driver types the generated structs/enums as `any`; kept local to this file.
@@ -92,8 +98,10 @@ interface GetInfoReq {
 type Reply = (err: Error | null, resp?: unknown) => void
 
 const ok = (): unknown => new T.TStatus({ statusCode: T.TStatusCode.SUCCESS_STATUS })
-const newHandleId = (): unknown => new T.THandleIdentifier({ guid: randomBytes(16), secret: randomBytes(16) })
-const opKey = (req: OperationHandleReq): string => req.operationHandle?.operationId?.guid?.toString('hex') ?? ''
+const newHandleId = (): unknown =>
+  new T.THandleIdentifier({ guid: randomBytes(16), secret: randomBytes(16) })
+const opKey = (req: OperationHandleReq): string =>
+  req.operationHandle?.operationId?.guid?.toString('hex') ?? ''
 
 function stringColumn(values: string[]): unknown {
   return new T.TColumn({
@@ -121,7 +129,10 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
         new T.TOpenSessionResp({
           status: ok(),
           // V10 (= 9) at most, like a Hive 3.x/4.x server; lower if the client asked for less
-          serverProtocolVersion: Math.min(requested, T.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V10),
+          serverProtocolVersion: Math.min(
+            requested,
+            T.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V10,
+          ),
           sessionHandle: new T.TSessionHandle({ sessionId: newHandleId() }),
           configuration: {},
         }),
@@ -135,7 +146,10 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
       if (req.infoType === T.TGetInfoType.CLI_DBMS_NAME) stringValue = 'Apache Hive'
       else if (req.infoType === T.TGetInfoType.CLI_DBMS_VER) stringValue = '4.0.0'
       else if (req.infoType === T.TGetInfoType.CLI_SERVER_NAME) stringValue = `hs2-stub ${id}`
-      reply(null, new T.TGetInfoResp({ status: ok(), infoValue: new T.TGetInfoValue({ stringValue }) }))
+      reply(
+        null,
+        new T.TGetInfoResp({ status: ok(), infoValue: new T.TGetInfoValue({ stringValue }) }),
+      )
     },
     ExecuteStatement(_req: unknown, reply: Reply) {
       const operationId = newHandleId() as HandleIdentifier
@@ -155,7 +169,11 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
     GetOperationStatus(_req: unknown, reply: Reply) {
       reply(
         null,
-        new T.TGetOperationStatusResp({ status: ok(), operationState: T.TOperationState.FINISHED_STATE, hasResultSet: true }),
+        new T.TGetOperationStatusResp({
+          status: ok(),
+          operationState: T.TOperationState.FINISHED_STATE,
+          hasResultSet: true,
+        }),
       )
     },
     GetResultSetMetadata(_req: unknown, reply: Reply) {
@@ -168,7 +186,11 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
               new T.TColumnDesc({
                 columnName: 'backend',
                 typeDesc: new T.TTypeDesc({
-                  types: [new T.TTypeEntry({ primitiveEntry: new T.TPrimitiveTypeEntry({ type: T.TTypeId.STRING_TYPE }) })],
+                  types: [
+                    new T.TTypeEntry({
+                      primitiveEntry: new T.TPrimitiveTypeEntry({ type: T.TTypeId.STRING_TYPE }),
+                    }),
+                  ],
                 }),
                 position: 1,
               }),
@@ -212,7 +234,8 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
     get(target, prop) {
       if (typeof prop === 'string' && prop in target) return target[prop]
       if (typeof prop === 'string' && /^[A-Z]/.test(prop)) {
-        return (_req: unknown, reply: Reply) => reply(new Error(`${prop} is not implemented by hs2 stub ${id}`))
+        return (_req: unknown, reply: Reply) =>
+          reply(new Error(`${prop} is not implemented by hs2 stub ${id}`))
       }
       return undefined
     },
@@ -227,7 +250,10 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
 
   let server: net.Server
   if (auth === 'nosasl') {
-    server = thrift.createServer(TCLIService, handler, { transport: thrift.TBufferedTransport, protocol: thrift.TBinaryProtocol })
+    server = thrift.createServer(TCLIService, handler, {
+      transport: thrift.TBufferedTransport,
+      protocol: thrift.TBinaryProtocol,
+    })
     server.on('connection', track)
   } else {
     const inner = thrift.createServer(TCLIService, handler, {

@@ -3,13 +3,20 @@ import type { Test } from 'tap'
 import { Proxy, type ProxyDeps } from '../../src/proxy.js'
 import { createLogger } from '../../src/logger.js'
 import { DEFAULTS } from '../../src/defaults.js'
-import type { Hs2RouteConfig, Hs2Target, MetastoreRouteConfig, MetastoreTarget, ProxyConfig } from '../../src/config/types.js'
+import type {
+  Hs2RouteConfig,
+  Hs2Target,
+  MetastoreRouteConfig,
+  MetastoreTarget,
+  ProxyConfig,
+} from '../../src/config/types.js'
 
 /** Parsed pino records, for asserting on what was logged. */
 export class LogSink extends Writable {
   readonly records: Record<string, unknown>[] = []
   override _write(chunk: Buffer, _enc: string, cb: () => void): void {
-    for (const line of chunk.toString().split('\n')) if (line.trim() !== '') this.records.push(JSON.parse(line) as Record<string, unknown>)
+    for (const line of chunk.toString().split('\n'))
+      if (line.trim() !== '') this.records.push(JSON.parse(line) as Record<string, unknown>)
     cb()
   }
   messages(): string[] {
@@ -37,7 +44,10 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
   }
 }
 
-export function metastoreRoute(target: MetastoreTarget, over: Partial<MetastoreRouteConfig> = {}): MetastoreRouteConfig {
+export function metastoreRoute(
+  target: MetastoreTarget,
+  over: Partial<MetastoreRouteConfig> = {},
+): MetastoreRouteConfig {
   return {
     name: 'metastore',
     listen: { host: '127.0.0.1', port: 0 },
@@ -59,7 +69,11 @@ export function metastoreRoute(target: MetastoreTarget, over: Partial<MetastoreR
 export async function startTestProxy(
   t: Test,
   routes: Hs2RouteConfig[],
-  opts: { zookeeper?: Partial<ProxyConfig['zookeeper']>; deps?: Partial<ProxyDeps>; metastore?: MetastoreRouteConfig[] } = {},
+  opts: {
+    zookeeper?: Partial<ProxyConfig['zookeeper']>
+    deps?: Partial<ProxyDeps>
+    metastore?: MetastoreRouteConfig[]
+  } = {},
 ): Promise<{ proxy: Proxy; ports: number[]; logs: LogSink }> {
   const logs = new LogSink()
   const cfg: ProxyConfig = {
@@ -77,10 +91,15 @@ export async function startTestProxy(
 }
 
 /** Polls `cond` every 20 ms; rejects after `timeoutMs` naming what it waited for. */
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  cond: () => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
 }

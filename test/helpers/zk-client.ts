@@ -11,7 +11,11 @@ import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import zookeeper from 'node-zookeeper-client'
 
-export type TestCreateMode = 'ephemeral-sequential' | 'ephemeral' | 'persistent' | 'persistent-sequential'
+export type TestCreateMode =
+  | 'ephemeral-sequential'
+  | 'ephemeral'
+  | 'persistent'
+  | 'persistent-sequential'
 
 export interface TestZk {
   client: zookeeper.Client
@@ -66,7 +70,12 @@ type ZkErr = Error | zookeeper.Exception | null
 export function zkErrorCode(err: unknown): number | undefined {
   if (err instanceof TestZkError) return err.code
   if (err instanceof zookeeper.Exception) return err.getCode()
-  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'number') {
+  if (
+    err &&
+    typeof err === 'object' &&
+    'code' in err &&
+    typeof (err as { code: unknown }).code === 'number'
+  ) {
     return (err as { code: number }).code
   }
   return undefined
@@ -89,12 +98,20 @@ const MODES: Record<TestCreateMode, number> = {
 
 const toBuf = (d: string | Buffer): Buffer => (typeof d === 'string' ? Buffer.from(d, 'utf8') : d)
 
-export async function connectTestZk(connectString: string, opts: ConnectTestZkOptions = {}): Promise<TestZk> {
+export async function connectTestZk(
+  connectString: string,
+  opts: ConnectTestZkOptions = {},
+): Promise<TestZk> {
   const sessionTimeout = opts.sessionTimeout ?? 4000
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
   const opTimeoutMs = opts.opTimeoutMs ?? 10_000
-  const client = zookeeper.createClient(connectString, { sessionTimeout, spinDelay: 100, retries: 0 })
-  const cm = (client as unknown as { connectionManager: ConnectionManagerInternals }).connectionManager
+  const client = zookeeper.createClient(connectString, {
+    sessionTimeout,
+    spinDelay: 100,
+    retries: 0,
+  })
+  const cm = (client as unknown as { connectionManager: ConnectionManagerInternals })
+    .connectionManager
   let closing: Promise<void> | undefined
 
   const close = (): Promise<void> => {
@@ -129,7 +146,12 @@ export async function connectTestZk(connectString: string, opts: ConnectTestZkOp
     const timer = setTimeout(() => {
       client.removeListener('connected', onConnected)
       void close().then(() =>
-        reject(new TestZkError(`could not connect to ZooKeeper at ${connectString} within ${connectTimeoutMs} ms`, undefined)),
+        reject(
+          new TestZkError(
+            `could not connect to ZooKeeper at ${connectString} within ${connectTimeoutMs} ms`,
+            undefined,
+          ),
+        ),
       )
     }, connectTimeoutMs)
     const onConnected = (): void => {
@@ -141,12 +163,18 @@ export async function connectTestZk(connectString: string, opts: ConnectTestZkOp
   })
 
   /** Run one callback-style op, bounded by opTimeoutMs, with errors turned into TestZkError. */
-  const op = <T>(what: string, path: string, run: (cb: (err: ZkErr, value?: T) => void) => void): Promise<T> =>
+  const op = <T>(
+    what: string,
+    path: string,
+    run: (cb: (err: ZkErr, value?: T) => void) => void,
+  ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       let done = false
       const timer = setTimeout(() => {
         done = true
-        reject(new TestZkError(`ZooKeeper ${what} ${path} timed out after ${opTimeoutMs} ms`, undefined))
+        reject(
+          new TestZkError(`ZooKeeper ${what} ${path} timed out after ${opTimeoutMs} ms`, undefined),
+        )
       }, opTimeoutMs)
       run((err, value) => {
         if (done) return
@@ -163,12 +191,22 @@ export async function connectTestZk(connectString: string, opts: ConnectTestZkOp
     client,
     mkdirp: (path) => op<void>('mkdirp', path, (cb) => client.mkdirp(path, (err) => cb(err))),
     create: (path, data, mode) =>
-      op<string>('create', path, (cb) => client.create(path, toBuf(data), MODES[mode], (err, p) => cb(err, p))),
-    setData: (path, data) => op<void>('setData', path, (cb) => client.setData(path, toBuf(data), (err) => cb(err))),
-    getData: (path) => op<Buffer>('getData', path, (cb) => client.getData(path, (err, data) => cb(err, data ?? Buffer.alloc(0)))),
-    exists: (path) => op<boolean>('exists', path, (cb) => client.exists(path, (err, stat) => cb(err, !!stat))),
+      op<string>('create', path, (cb) =>
+        client.create(path, toBuf(data), MODES[mode], (err, p) => cb(err, p)),
+      ),
+    setData: (path, data) =>
+      op<void>('setData', path, (cb) => client.setData(path, toBuf(data), (err) => cb(err))),
+    getData: (path) =>
+      op<Buffer>('getData', path, (cb) =>
+        client.getData(path, (err, data) => cb(err, data ?? Buffer.alloc(0))),
+      ),
+    exists: (path) =>
+      op<boolean>('exists', path, (cb) => client.exists(path, (err, stat) => cb(err, !!stat))),
     remove: (path) => op<void>('remove', path, (cb) => client.remove(path, -1, (err) => cb(err))),
-    getChildren: (path) => op<string[]>('getChildren', path, (cb) => client.getChildren(path, (err, children) => cb(err, children))),
+    getChildren: (path) =>
+      op<string[]>('getChildren', path, (cb) =>
+        client.getChildren(path, (err, children) => cb(err, children)),
+      ),
     sessionId: () => client.getSessionId().toString('hex'),
     close,
   }

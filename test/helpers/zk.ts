@@ -19,7 +19,16 @@
  * gate (port = the JVM's port) for tests that want exactly that behaviour.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,7 +83,11 @@ const PROBE_TIMEOUT_MS = 1_000
 const STOP_GRACE_MS = 10_000
 
 /** Send a 4-letter word and collect the reply; '' on any failure. Bounded by `timeoutMs`. */
-export function fourLetterWord(port: number, cmd: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<string> {
+export function fourLetterWord(
+  port: number,
+  cmd: string,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<string> {
   return new Promise<string>((resolve) => {
     let out = ''
     let settled = false
@@ -107,7 +120,9 @@ export function freePort(): Promise<number> {
     srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address()
       const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('could not allocate a free port'))))
+      srv.close(() =>
+        port > 0 ? resolve(port) : reject(new Error('could not allocate a free port')),
+      )
     })
   })
 }
@@ -177,7 +192,11 @@ class Gate {
           })
         })
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && port !== 0 && Date.now() < deadline) {
+        if (
+          (err as NodeJS.ErrnoException).code === 'EADDRINUSE' &&
+          port !== 0 &&
+          Date.now() < deadline
+        ) {
           await sleep(50)
           continue
         }
@@ -282,7 +301,10 @@ export async function startZk(opts: StartZkOptions = {}): Promise<ZkServer> {
       p.kill('SIGTERM')
       const kill = setTimeout(() => p.kill('SIGKILL'), STOP_GRACE_MS)
       let giveUp: NodeJS.Timeout | undefined
-      await Promise.race([exited, new Promise<void>((r) => (giveUp = setTimeout(r, STOP_GRACE_MS + 5000)))])
+      await Promise.race([
+        exited,
+        new Promise<void>((r) => (giveUp = setTimeout(r, STOP_GRACE_MS + 5000))),
+      ])
       clearTimeout(kill)
       clearTimeout(giveUp)
     }
@@ -300,7 +322,9 @@ export async function startZk(opts: StartZkOptions = {}): Promise<ZkServer> {
   const spawnOnce = async (): Promise<void> => {
     mkdirSync(dataDir, { recursive: true })
     writeCfg()
-    const classpath = existsSync(SLF4J_SIMPLE_JAR) ? `${ZOOKEEPER_JAR}:${SLF4J_SIMPLE_JAR}` : ZOOKEEPER_JAR
+    const classpath = existsSync(SLF4J_SIMPLE_JAR)
+      ? `${ZOOKEEPER_JAR}:${SLF4J_SIMPLE_JAR}`
+      : ZOOKEEPER_JAR
     const javaArgs = [
       '-Xmx128m',
       '-XX:+UseSerialGC',
@@ -316,7 +340,9 @@ export async function startZk(opts: StartZkOptions = {}): Promise<ZkServer> {
     let child: ChildProcess
     try {
       child = usePdeathsig
-        ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', 'java', ...javaArgs], { stdio: ['ignore', logFd, logFd] })
+        ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', 'java', ...javaArgs], {
+            stdio: ['ignore', logFd, logFd],
+          })
         : spawn('java', javaArgs, { stdio: ['ignore', logFd, logFd] })
     } finally {
       closeSync(logFd)
@@ -346,7 +372,9 @@ export async function startZk(opts: StartZkOptions = {}): Promise<ZkServer> {
       if (reply.includes('Mode: ')) return
       if (Date.now() > deadline) {
         await stopJvm()
-        throw new Error(`ZooKeeper on 127.0.0.1:${zkPort} not ready within ${startTimeoutMs} ms; log:\n${tail(logFile)}`)
+        throw new Error(
+          `ZooKeeper on 127.0.0.1:${zkPort} not ready within ${startTimeoutMs} ms; log:\n${tail(logFile)}`,
+        )
       }
       await sleep(25)
     }

@@ -23,7 +23,8 @@ t.teardown(() => zk.close())
 const writer = await connectTestZk(zk.connectString)
 t.teardown(() => writer.close())
 const TOKEN = 'test-token-0123456789abcdef'
-const stateOf = (p: Proxy, key: string): string | undefined => p.snapshot().routes[0]!.backends.find((b) => b.key === key)?.state
+const stateOf = (p: Proxy, key: string): string | undefined =>
+  p.snapshot().routes[0]!.backends.find((b) => b.key === key)?.state
 
 async function hs2Stubs(t: Test, ids: string[]): Promise<Hs2Stub[]> {
   const out: Hs2Stub[] = []
@@ -36,9 +37,19 @@ async function hs2Stubs(t: Test, ids: string[]): Promise<Hs2Stub[]> {
 }
 
 /** A real proxy plus its admin app (inject only), the way the CLI wires them. */
-async function setup(t: Test, cfg: Omit<ProxyConfig, 'logLevel' | 'shutdownGraceMs' | 'zookeeper' | 'admin'>, reloadWith?: () => ProxyConfig) {
+async function setup(
+  t: Test,
+  cfg: Omit<ProxyConfig, 'logLevel' | 'shutdownGraceMs' | 'zookeeper' | 'admin'>,
+  reloadWith?: () => ProxyConfig,
+) {
   const logs = new LogSink()
-  const full: ProxyConfig = { logLevel: 'debug', shutdownGraceMs: 500, zookeeper: { ...DEFAULTS.zookeeper }, admin: { listen: { host: '127.0.0.1', port: 0 }, token: TOKEN }, ...cfg }
+  const full: ProxyConfig = {
+    logLevel: 'debug',
+    shutdownGraceMs: 500,
+    zookeeper: { ...DEFAULTS.zookeeper },
+    admin: { listen: { host: '127.0.0.1', port: 0 }, token: TOKEN },
+    ...cfg,
+  }
   const logger = createLogger('debug', logs)
   const proxy = new Proxy(full, { logger })
   const m = new ProxyMetrics(() => proxy.snapshot())
@@ -63,16 +74,28 @@ async function setup(t: Test, cfg: Omit<ProxyConfig, 'logLevel' | 'shutdownGrace
 
 t.test('token: /healthz is open, everything else needs the bearer token', async (t) => {
   const [a] = await hs2Stubs(t, ['a'])
-  const { app } = await setup(t, { hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })], metastore: [] })
+  const { app } = await setup(t, {
+    hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })],
+    metastore: [],
+  })
   t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
   for (const url of ['/readyz', '/routes', '/metrics']) {
     const r = await app.inject({ method: 'GET', url })
     t.equal(r.statusCode, 401, `${url} without token`)
     t.equal(r.json().code, 'HHP_ERR_UNAUTHORIZED')
-    t.equal((await app.inject({ method: 'GET', url, headers: { authorization: 'Bearer wrong' } })).statusCode, 401, `${url} wrong token`)
+    t.equal(
+      (await app.inject({ method: 'GET', url, headers: { authorization: 'Bearer wrong' } }))
+        .statusCode,
+      401,
+      `${url} wrong token`,
+    )
   }
   t.equal((await app.inject({ method: 'POST', url: '/reload' })).statusCode, 401)
-  const nf = await app.inject({ method: 'GET', url: '/nope', headers: { authorization: `Bearer ${TOKEN}` } })
+  const nf = await app.inject({
+    method: 'GET',
+    url: '/nope',
+    headers: { authorization: `Bearer ${TOKEN}` },
+  })
   t.equal(nf.statusCode, 404)
   t.equal(nf.json().code, 'HHP_ERR_NOT_FOUND')
 })
@@ -80,11 +103,27 @@ t.test('token: /healthz is open, everything else needs the bearer token', async 
 t.test('readiness follows discovery; routes, metrics and drain match the traffic', async (t) => {
   const ns = 'admin1'
   const [a, b] = await hs2Stubs(t, ['a', 'b'])
-  const { proxy, ports, get, post } = await setup(t, { hs2: [hs2Route({ kind: 'zookeeper', quorum: zk.connectString, namespace: ns }, { policy: 'round-robin' })], metastore: [] })
-  await waitFor('first reads of discovery and drain marks', () => proxy.snapshot().routes[0]!.discovery.ready && proxy.snapshot().routes[0]!.drainMarks.shared?.ready === true)
+  const { proxy, ports, get, post } = await setup(t, {
+    hs2: [
+      hs2Route(
+        { kind: 'zookeeper', quorum: zk.connectString, namespace: ns },
+        { policy: 'round-robin' },
+      ),
+    ],
+    metastore: [],
+  })
+  await waitFor(
+    'first reads of discovery and drain marks',
+    () =>
+      proxy.snapshot().routes[0]!.discovery.ready &&
+      proxy.snapshot().routes[0]!.drainMarks.shared?.ready === true,
+  )
   const notReady = await get('/readyz')
   t.equal(notReady.statusCode, 503)
-  t.match(notReady.json(), { ready: false, routes: [{ name: 'hs2', ready: false, reasons: ['no backend listed'] }] })
+  t.match(notReady.json(), {
+    ready: false,
+    routes: [{ name: 'hs2', ready: false, reasons: ['no backend listed'] }],
+  })
 
   await registerHs2(writer, ns, a!)
   await registerHs2(writer, ns, b!)
@@ -97,16 +136,38 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
   const keyB = `127.0.0.1:${b!.port}`
   await waitFor('connections ended', () => proxy.snapshot().routes[0]!.connections.active === 0)
   const routes = (await get('/routes')).json()
-  t.match(routes.routes[0], { name: 'hs2', kind: 'hs2', ready: true, discovery: { kind: 'zookeeper', session: 'connected' } })
-  t.same(routes.routes[0].backends.map((x: { key: string; connections: number }) => [x.key, x.connections]).sort(), [[keyA, 2], [keyB, 2]].sort())
+  t.match(routes.routes[0], {
+    name: 'hs2',
+    kind: 'hs2',
+    ready: true,
+    discovery: { kind: 'zookeeper', session: 'connected' },
+  })
+  t.same(
+    routes.routes[0].backends
+      .map((x: { key: string; connections: number }) => [x.key, x.connections])
+      .sort(),
+    [
+      [keyA, 2],
+      [keyB, 2],
+    ].sort(),
+  )
 
   const metrics = (await get('/metrics')).body
-  t.match(metrics, new RegExp(`hive_ha_proxy_connections_total\\{route="hs2",backend="${keyA}"\\} 2`))
-  t.match(metrics, new RegExp(`hive_ha_proxy_active_connections\\{route="hs2",backend="${keyB}"\\} 0`))
+  t.match(
+    metrics,
+    new RegExp(`hive_ha_proxy_connections_total\\{route="hs2",backend="${keyA}"\\} 2`),
+  )
+  t.match(
+    metrics,
+    new RegExp(`hive_ha_proxy_active_connections\\{route="hs2",backend="${keyB}"\\} 0`),
+  )
   t.match(metrics, new RegExp(`hive_ha_proxy_backend_up\\{route="hs2",backend="${keyA}"\\} 1`))
   t.match(metrics, /hive_ha_proxy_discovery_updates_total\{route="hs2"\} [1-9]/)
   t.match(metrics, /hive_ha_proxy_zookeeper_session_state\{quorum="127\.0\.0\.1:\d+"\} 2/)
-  t.match(metrics, /hive_ha_proxy_bytes_total\{route="hs2",backend="[^"]+",direction="to_client"\} [1-9]/)
+  t.match(
+    metrics,
+    /hive_ha_proxy_bytes_total\{route="hs2",backend="[^"]+",direction="to_client"\} [1-9]/,
+  )
   t.match(metrics, /hive_ha_proxy_process_cpu_seconds_total/)
 
   // drain 'a' while a connection to it is live
@@ -118,8 +179,19 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
   const drained = heldOnA ? keyA : keyB
   const r = await post(`/routes/hs2/backends/${drained}/drain`)
   t.equal(r.statusCode, 200)
-  t.match(r.json(), { route: 'hs2', backend: drained, draining: true, shared: true, state: 'draining', active: 1 })
-  t.match((await get('/metrics')).body, new RegExp(`hive_ha_proxy_backend_up\\{route="hs2",backend="${drained}"\\} 0`), 'a draining backend is not up')
+  t.match(r.json(), {
+    route: 'hs2',
+    backend: drained,
+    draining: true,
+    shared: true,
+    state: 'draining',
+    active: 1,
+  })
+  t.match(
+    (await get('/metrics')).body,
+    new RegExp(`hive_ha_proxy_backend_up\\{route="hs2",backend="${drained}"\\} 0`),
+    'a draining backend is not up',
+  )
   const ids = []
   for (let i = 0; i < 4; i++) ids.push(await queryBackendId({ host: '127.0.0.1', port: ports[0]! }))
   t.same(new Set(ids), new Set([heldOnA ? 'b' : 'a']), 'no new connections to the drained backend')
@@ -135,26 +207,58 @@ t.test('readiness follows discovery; routes, metrics and drain match the traffic
 t.test('metastore metrics count calls by method and outcome, with durations', async (t) => {
   const hms = await startHmsStub({ id: 'm1' })
   t.teardown(() => hms.close())
-  const { ports, get } = await setup(t, { hs2: [], metastore: [metastoreRoute({ kind: 'static', backends: [{ host: '127.0.0.1', port: hms.port }] })] })
+  const { ports, get } = await setup(t, {
+    hs2: [],
+    metastore: [
+      metastoreRoute({ kind: 'static', backends: [{ host: '127.0.0.1', port: hms.port }] }),
+    ],
+  })
   const c = await connectHms({ host: '127.0.0.1', port: ports[0]! })
   t.teardown(() => c.close())
   await c.setUgi('alice')
   for (let i = 0; i < 3; i++) await c.getDatabase('default')
   await t.rejects(c.getDatabase('missing'))
   const m = (await get('/metrics')).body
-  t.match(m, /hive_ha_proxy_metastore_calls_total\{route="metastore",method="get_database",outcome="reply"\} 4/, 'a declared exception is still a reply on the wire')
-  t.match(m, /hive_ha_proxy_metastore_calls_total\{route="metastore",method="set_ugi",outcome="reply"\} 1/)
-  t.match(m, /hive_ha_proxy_metastore_call_duration_seconds_count\{route="metastore",method="get_database"\} 4/)
+  t.match(
+    m,
+    /hive_ha_proxy_metastore_calls_total\{route="metastore",method="get_database",outcome="reply"\} 4/,
+    'a declared exception is still a reply on the wire',
+  )
+  t.match(
+    m,
+    /hive_ha_proxy_metastore_calls_total\{route="metastore",method="set_ugi",outcome="reply"\} 1/,
+  )
+  t.match(
+    m,
+    /hive_ha_proxy_metastore_call_duration_seconds_count\{route="metastore",method="get_database"\} 4/,
+  )
   t.match(m, /\n# TYPE hive_ha_proxy_metastore_call_duration_seconds histogram\n/)
-  t.match(m, /hive_ha_proxy_metastore_call_duration_seconds_bucket\{le="\+Inf",route="metastore",method="get_database"\} 4\n/)
-  t.match(m, /hive_ha_proxy_metastore_call_duration_seconds_bucket\{le="30",route="metastore",method="get_database"\} 4\n/, 'loopback calls all finish within the largest bound')
+  t.match(
+    m,
+    /hive_ha_proxy_metastore_call_duration_seconds_bucket\{le="\+Inf",route="metastore",method="get_database"\} 4\n/,
+  )
+  t.match(
+    m,
+    /hive_ha_proxy_metastore_call_duration_seconds_bucket\{le="30",route="metastore",method="get_database"\} 4\n/,
+    'loopback calls all finish within the largest bound',
+  )
 })
 
 t.test('reload: bad config rejected, good config applied in place, drain marks kept', async (t) => {
   const [a, b] = await hs2Stubs(t, ['a', 'b'])
-  const base = { hs2: [hs2Route({ kind: 'static', backends: [a!, b!].map((s) => ({ host: '127.0.0.1', port: s.port })) }, { policy: 'round-robin' })], metastore: [] }
+  const base = {
+    hs2: [
+      hs2Route(
+        { kind: 'static', backends: [a!, b!].map((s) => ({ host: '127.0.0.1', port: s.port })) },
+        { policy: 'round-robin' },
+      ),
+    ],
+    metastore: [],
+  }
   let next: () => ProxyConfig = () => {
-    throw new ConfigError([{ key: '--hs2-policy', message: '"fastest" is not a policy', fix: 'use random' }])
+    throw new ConfigError([
+      { key: '--hs2-policy', message: '"fastest" is not a policy', fix: 'use random' },
+    ])
   }
   const { proxy, ports, get, post } = await setup(t, base, () => next())
   await waitFor('ready', () => proxy.ready)
@@ -175,20 +279,33 @@ t.test('reload: bad config rejected, good config applied in place, drain marks k
   t.match(ok.json(), { ok: true, updated: ['hs2'], added: [], removed: [] })
   const snap = (await get('/routes')).json().routes[0]
   t.equal(snap.policy, 'least-connections')
-  t.equal(snap.backends.find((x: { key: string }) => x.key === keyA).state, 'draining', 'drain mark survived the reload')
+  t.equal(
+    snap.backends.find((x: { key: string }) => x.key === keyA).state,
+    'draining',
+    'drain mark survived the reload',
+  )
   t.equal(b!.activeConnections, 1, 'live connection not dropped by the reload')
   t.equal(await queryBackendId({ host: '127.0.0.1', port: ports[0]! }), 'b')
 })
 
 t.test('reload adds and removes routes', async (t) => {
   const [a] = await hs2Stubs(t, ['a'])
-  const one = hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] }, { name: 'one' })
-  const two = hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] }, { name: 'two' })
+  const one = hs2Route(
+    { kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] },
+    { name: 'one' },
+  )
+  const two = hs2Route(
+    { kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] },
+    { name: 'two' },
+  )
   let cfg: ProxyConfig | undefined
   const { proxy, post } = await setup(t, { hs2: [one], metastore: [] }, () => cfg!)
   cfg = { ...proxy.config, hs2: [two] }
   t.match((await post('/reload')).json(), { ok: true, added: ['two'], removed: ['one'] })
-  t.same(proxy.routes.map((r) => r.name), ['two'])
+  t.same(
+    proxy.routes.map((r) => r.name),
+    ['two'],
+  )
   const port = proxy.routes[0]!.address().port
   t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'a')
 })
@@ -197,17 +314,30 @@ t.test('Hive on MR3: the application id znode is shown and followed', async (t) 
   const ns = 'mr3ns'
   const [a] = await hs2Stubs(t, ['a'])
   await registerHs2(writer, ns, a!)
-  const route = hs2Route({ kind: 'zookeeper', quorum: zk.connectString, namespace: ns }, { mr3AppIdNamespace: 'mr3AppId' })
+  const route = hs2Route(
+    { kind: 'zookeeper', quorum: zk.connectString, namespace: ns },
+    { mr3AppIdNamespace: 'mr3AppId' },
+  )
   const { proxy, get } = await setup(t, { hs2: [route], metastore: [] })
   await waitFor('ready', () => proxy.ready)
   t.match((await get('/routes')).json().routes[0].mr3, { namespace: 'mr3AppId', appId: undefined })
   await writer.mkdirp('/mr3AppId')
   await writer.create('/mr3AppId/appId', 'application_1700000000000_0001', 'persistent')
-  await waitFor('id seen', () => (proxy.snapshot().routes[0] as { mr3?: { appId?: string } }).mr3?.appId === 'application_1700000000000_0001')
+  await waitFor(
+    'id seen',
+    () =>
+      (proxy.snapshot().routes[0] as { mr3?: { appId?: string } }).mr3?.appId ===
+      'application_1700000000000_0001',
+  )
   const first = (await get('/routes')).json().routes[0].mr3.changedAt
   await new Promise((r) => setTimeout(r, 20))
   await writer.setData('/mr3AppId/appId', 'application_1700000000000_0002')
-  await waitFor('new id seen', () => (proxy.snapshot().routes[0] as { mr3?: { appId?: string } }).mr3?.appId === 'application_1700000000000_0002')
+  await waitFor(
+    'new id seen',
+    () =>
+      (proxy.snapshot().routes[0] as { mr3?: { appId?: string } }).mr3?.appId ===
+      'application_1700000000000_0002',
+  )
   t.ok((await get('/routes')).json().routes[0].mr3.changedAt > first)
   const text = renderStatus(proxy.snapshot(), proxy.readiness(), Date.now())
   t.match(text, /MR3 application id \(\/mr3AppId\/appId\): application_1700000000000_0002/)
@@ -215,87 +345,158 @@ t.test('Hive on MR3: the application id znode is shown and followed', async (t) 
 
 t.test('status: a table from the admin API, exit code by readiness', async (t) => {
   const [a] = await hs2Stubs(t, ['a'])
-  const { app, proxy } = await setup(t, { hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }, { host: '127.0.0.1', port: 1 }] })], metastore: [] })
+  const { app, proxy } = await setup(t, {
+    hs2: [
+      hs2Route({
+        kind: 'static',
+        backends: [
+          { host: '127.0.0.1', port: a!.port },
+          { host: '127.0.0.1', port: 1 },
+        ],
+      }),
+    ],
+    metastore: [],
+  })
   await waitFor('ready', () => proxy.ready)
   const addr = await app.listen({ host: '127.0.0.1', port: 0 })
   let out = ''
   let err = ''
-  const io = { env: { HIVE_HA_PROXY_ADMIN_TOKEN: TOKEN }, stdout: (s: string) => (out += s), stderr: (s: string) => (err += s), fetch }
+  const io = {
+    env: { HIVE_HA_PROXY_ADMIN_TOKEN: TOKEN },
+    stdout: (s: string) => (out += s),
+    stderr: (s: string) => (err += s),
+    fetch,
+  }
   t.equal(await runStatus({ ...io, argv: ['--admin', addr] }), 0)
   t.match(out, /hs2 route "hs2" on 127\.0\.0\.1:\d+, round-robin: ready/)
   t.match(out, /BACKEND\s+STATE\s+LIVE\s+TOTAL\s+FAILS\s+LAST ERROR/)
   t.match(out, new RegExp(`127\\.0\\.0\\.1:${a!.port}\\s+up`))
   t.equal(await runStatus({ ...io, env: {}, argv: ['--admin', addr] }), 2, 'no token: cannot read')
   t.match(err, /401/)
-  await Promise.all(proxy.snapshot().routes[0]!.backends.map((x) => proxy.drain('hs2', x.key, true)))
+  await Promise.all(
+    proxy.snapshot().routes[0]!.backends.map((x) => proxy.drain('hs2', x.key, true)),
+  )
   out = ''
   t.equal(await runStatus({ ...io, argv: [`--admin=${addr}`] }), 1, 'not ready: exit 1')
   t.match(out, /NOT READY \(every listed backend is draining\)/)
-  t.match(out, new RegExp(`  drain marks of this proxy only: .*127\\.0\\.0\\.1:${a!.port}`), 'a static route\'s marks are this proxy\'s own')
+  t.match(
+    out,
+    new RegExp(`  drain marks of this proxy only: .*127\\.0\\.0\\.1:${a!.port}`),
+    "a static route's marks are this proxy's own",
+  )
   t.notMatch(out, /drain marks shared in ZooKeeper/)
-  t.equal(await runStatus({ ...io, argv: ['--admin', 'http://127.0.0.1:1'] }), 2, 'unreachable: exit 2')
+  t.equal(
+    await runStatus({ ...io, argv: ['--admin', 'http://127.0.0.1:1'] }),
+    2,
+    'unreachable: exit 2',
+  )
   // a proxy of an older version answers /routes without drain marks
-  const older = JSON.parse(JSON.stringify(proxy.snapshot())) as { routes: { drainMarks?: unknown }[] }
+  const older = JSON.parse(JSON.stringify(proxy.snapshot())) as {
+    routes: { drainMarks?: unknown }[]
+  }
   for (const r of older.routes) delete r.drainMarks
-  t.match(renderStatus(older as unknown as ProxySnapshot, proxy.readiness(), Date.now()), /BACKEND\s+STATE/, 'status still renders')
+  t.match(
+    renderStatus(older as unknown as ProxySnapshot, proxy.readiness(), Date.now()),
+    /BACKEND\s+STATE/,
+    'status still renders',
+  )
 })
 
-t.test('drain and undrain commands: shared marks on a ZooKeeper route, text and exit codes', async (t) => {
-  const ns = 'admin-cmd'
-  const [a, b] = await hs2Stubs(t, ['a', 'b'])
-  for (const s of [a!, b!]) await registerHs2(writer, ns, s)
-  const keyA = `127.0.0.1:${a!.port}`
-  const { app, proxy } = await setup(t, { hs2: [hs2Route({ kind: 'zookeeper', quorum: zk.connectString, namespace: ns })], metastore: [] })
-  await waitFor('ready', () => proxy.ready)
-  const addr = await app.listen({ host: '127.0.0.1', port: 0 })
-  let out = ''
-  let err = ''
-  const io = { env: { HIVE_HA_PROXY_ADMIN_TOKEN: TOKEN }, stdout: (s: string) => (out += s), stderr: (s: string) => (err += s), fetch }
-  const run = (verb: 'drain' | 'undrain', argv: string[]) => runDrain({ ...io, argv: [...argv, '--admin', addr] }, verb)
+t.test(
+  'drain and undrain commands: shared marks on a ZooKeeper route, text and exit codes',
+  async (t) => {
+    const ns = 'admin-cmd'
+    const [a, b] = await hs2Stubs(t, ['a', 'b'])
+    for (const s of [a!, b!]) await registerHs2(writer, ns, s)
+    const keyA = `127.0.0.1:${a!.port}`
+    const { app, proxy } = await setup(t, {
+      hs2: [hs2Route({ kind: 'zookeeper', quorum: zk.connectString, namespace: ns })],
+      metastore: [],
+    })
+    await waitFor('ready', () => proxy.ready)
+    const addr = await app.listen({ host: '127.0.0.1', port: 0 })
+    let out = ''
+    let err = ''
+    const io = {
+      env: { HIVE_HA_PROXY_ADMIN_TOKEN: TOKEN },
+      stdout: (s: string) => (out += s),
+      stderr: (s: string) => (err += s),
+      fetch,
+    }
+    const run = (verb: 'drain' | 'undrain', argv: string[]) =>
+      runDrain({ ...io, argv: [...argv, '--admin', addr] }, verb)
 
-  t.equal(await run('drain', ['hs2', keyA]), 0)
-  t.equal(out, `route "hs2": ${keyA} draining (shared through ZooKeeper with every proxy on this registry); state draining, 0 live connections\n`)
-  t.same(await writer.getChildren(`/hive-ha-proxy/drain/${ns}`), [keyA], 'the command wrote the shared mark')
-  out = ''
-  t.equal(await runStatus({ ...io, argv: ['--admin', addr] }), 0)
-  t.match(out, new RegExp(`drain marks shared in ZooKeeper 127\\.0\\.0\\.1:\\d+/hive-ha-proxy/drain/${ns} \\(read\\): 127\\.0\\.0\\.1:${a!.port}\\n`))
-  t.match(out, new RegExp(`127\\.0\\.0\\.1:${a!.port}\\s+draining`))
+    t.equal(await run('drain', ['hs2', keyA]), 0)
+    t.equal(
+      out,
+      `route "hs2": ${keyA} draining (shared through ZooKeeper with every proxy on this registry); state draining, 0 live connections\n`,
+    )
+    t.same(
+      await writer.getChildren(`/hive-ha-proxy/drain/${ns}`),
+      [keyA],
+      'the command wrote the shared mark',
+    )
+    out = ''
+    t.equal(await runStatus({ ...io, argv: ['--admin', addr] }), 0)
+    t.match(
+      out,
+      new RegExp(
+        `drain marks shared in ZooKeeper 127\\.0\\.0\\.1:\\d+/hive-ha-proxy/drain/${ns} \\(read\\): 127\\.0\\.0\\.1:${a!.port}\\n`,
+      ),
+    )
+    t.match(out, new RegExp(`127\\.0\\.0\\.1:${a!.port}\\s+draining`))
 
-  out = ''
-  t.equal(await run('undrain', ['hs2', keyA]), 0)
-  t.match(out, new RegExp(`${keyA} not draining \\(shared through ZooKeeper`))
-  t.same(await writer.getChildren(`/hive-ha-proxy/drain/${ns}`), [])
+    out = ''
+    t.equal(await run('undrain', ['hs2', keyA]), 0)
+    t.match(out, new RegExp(`${keyA} not draining \\(shared through ZooKeeper`))
+    t.same(await writer.getChildren(`/hive-ha-proxy/drain/${ns}`), [])
 
-  t.equal(await run('drain', ['hs2', '10.9.9.9:1']), 1, 'unknown backend: exit 1')
-  t.match(err, /HHP_ERR_UNKNOWN_BACKEND/)
-  t.equal(await run('drain', ['nope', keyA]), 1, 'unknown route: exit 1')
-  t.match(err, /HHP_ERR_UNKNOWN_ROUTE/)
-  err = ''
-  t.equal(await run('drain', ['hs2']), 2, 'missing backend: usage, exit 2')
-  t.match(err, /a route and a backend are required\nUsage: hive-ha-proxy drain/)
-  err = ''
-  t.equal(await runDrain({ ...io, env: {}, argv: ['hs2', keyA, '--admin', addr] }, 'drain'), 2, 'no token: exit 2')
-  t.match(err, /401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN/)
-  t.equal(stateOf(proxy, keyA), 'up', 'nothing was drained by the failed calls')
-})
+    t.equal(await run('drain', ['hs2', '10.9.9.9:1']), 1, 'unknown backend: exit 1')
+    t.match(err, /HHP_ERR_UNKNOWN_BACKEND/)
+    t.equal(await run('drain', ['nope', keyA]), 1, 'unknown route: exit 1')
+    t.match(err, /HHP_ERR_UNKNOWN_ROUTE/)
+    err = ''
+    t.equal(await run('drain', ['hs2']), 2, 'missing backend: usage, exit 2')
+    t.match(err, /a route and a backend are required\nUsage: hive-ha-proxy drain/)
+    err = ''
+    t.equal(
+      await runDrain({ ...io, env: {}, argv: ['hs2', keyA, '--admin', addr] }, 'drain'),
+      2,
+      'no token: exit 2',
+    )
+    t.match(err, /401 unauthorized: set HIVE_HA_PROXY_ADMIN_TOKEN/)
+    t.equal(stateOf(proxy, keyA), 'up', 'nothing was drained by the failed calls')
+  },
+)
 
-t.test('reload keeps a route\'s transport and reports a change of it as restart-only', async (t) => {
+t.test("reload keeps a route's transport and reports a change of it as restart-only", async (t) => {
   const [a] = await hs2Stubs(t, ['a'])
-  const route = hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] }, { transport: 'sockets' })
+  const route = hs2Route(
+    { kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] },
+    { transport: 'sockets' },
+  )
   const { proxy } = await setup(t, { hs2: [route], metastore: [] })
   await waitFor('ready', () => proxy.ready)
   const r = await proxy.reload({ ...proxy.config, hs2: [{ ...route, transport: 'auto' }] })
   t.same(r.ignored, ['hs2[hs2].transport'])
   t.same(r.updated, ['hs2'], 'the route itself is updated in place')
-  t.match(proxy.snapshot().routes[0], { transport: 'sockets' }, 'and keeps the transport it started with')
+  t.match(
+    proxy.snapshot().routes[0],
+    { transport: 'sockets' },
+    'and keeps the transport it started with',
+  )
 })
 
-t.test('reload applies a new log level at once, to the routes\' loggers too', async (t) => {
+t.test("reload applies a new log level at once, to the routes' loggers too", async (t) => {
   const [a] = await hs2Stubs(t, ['a'])
-  const { proxy, logs } = await setup(t, { hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })], metastore: [] })
+  const { proxy, logs } = await setup(t, {
+    hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })],
+    metastore: [],
+  })
   await waitFor('ready', () => proxy.ready)
   const key = `127.0.0.1:${a!.port}`
-  const drains = () => logs.records.filter((r) => r.msg === 'backend draining' && r.route === 'hs2').length
+  const drains = () =>
+    logs.records.filter((r) => r.msg === 'backend draining' && r.route === 'hs2').length
   const quiet = await proxy.reload({ ...proxy.config, logLevel: 'warn' })
   t.same(quiet.ignored, [], 'a log level change is not a restart-only setting')
   t.ok(logs.records.some((r) => r.msg === 'log level changed' && r.to === 'warn'))

@@ -28,10 +28,21 @@ interface Run {
 /** `ulimit`: run under bash's `ulimit` with these arguments (`-v 4000000`, `-n 40`) */
 function run(t: Test, args: string[], env: Record<string, string> = {}, ulimit?: string): Run {
   // every spawned proxy gets its own admin port unless the test sets one
-  const keep = args[0] === 'status' || args[0] === 'check' || args.includes('--help') || args.includes('--version') || args.some((a) => a.startsWith('--admin-listen'))
+  const keep =
+    args[0] === 'status' ||
+    args[0] === 'check' ||
+    args.includes('--help') ||
+    args.includes('--version') ||
+    args.some((a) => a.startsWith('--admin-listen'))
   const argv = keep ? args : [...args, '--admin-listen', '127.0.0.1:0']
-  const cmd = ulimit === undefined ? [process.execPath, BIN, ...argv] : ['bash', '-c', `ulimit ${ulimit} && exec "$@"`, 'bash', process.execPath, BIN, ...argv]
-  const proc = spawn(cmd[0] as string, cmd.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const cmd =
+    ulimit === undefined
+      ? [process.execPath, BIN, ...argv]
+      : ['bash', '-c', `ulimit ${ulimit} && exec "$@"`, 'bash', process.execPath, BIN, ...argv]
+  const proc = spawn(cmd[0] as string, cmd.slice(1), {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const lines: Record<string, unknown>[] = []
   let err = ''
   let buf = ''
@@ -65,40 +76,88 @@ const portIsFree = (port: number) =>
 
 t.test('bad configuration: every problem reported, exit code 2, nothing listens', async (t) => {
   const port = await freePort()
-  const r = run(t, ['--hs2', 'jdbc:hive2://', '--hs2-policy', 'fastest', '--hs2-listen', `127.0.0.1:${port}`, '--log-level', 'loud'], { HIVE_HA_PROXY_HS2_POLCY: 'random' })
+  const r = run(
+    t,
+    [
+      '--hs2',
+      'jdbc:hive2://',
+      '--hs2-policy',
+      'fastest',
+      '--hs2-listen',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'loud',
+    ],
+    { HIVE_HA_PROXY_HS2_POLCY: 'random' },
+  )
   t.equal(await r.exit, 2)
   const err = r.stderr()
   t.match(err, /invalid configuration \(4 problems\)/)
-  for (const key of ['--hs2:', '--hs2-policy:', '--log-level:', 'HIVE_HA_PROXY_HS2_POLCY:']) t.ok(err.includes(key), `names ${key}`)
+  for (const key of ['--hs2:', '--hs2-policy:', '--log-level:', 'HIVE_HA_PROXY_HS2_POLCY:'])
+    t.ok(err.includes(key), `names ${key}`)
   t.match(err, /fix:/)
   t.ok(await portIsFree(port), 'did not listen')
 })
 
-t.test('check: validates like a start and describes the routes, without listening or connecting', async (t) => {
-  const [hs2Port, hmsPort, adminPort] = [await freePort(), await freePort(), await freePort()]
-  // an unreachable quorum: check must not connect to it
-  const url = 'jdbc:hive2://127.0.0.1:1,127.0.0.2:1/;serviceDiscoveryMode=zooKeeperHA;zooKeeperNamespace=hs2ha'
-  const ok = run(t, ['check', '--hs2', url, '--hs2-listen', `127.0.0.1:${hs2Port}`, '--metastore', 'thrift://hms1:9083,thrift://hms2:9083', '--metastore-listen', `${hmsPort}`, '--admin-listen', `127.0.0.1:${adminPort}`], {
-    HIVE_HA_PROXY_ADMIN_TOKEN: 'a-secret-token-0123456789',
-    HIVE_HA_PROXY_HS2_POLICY: 'least-connections',
-    HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH: 'fleet:zk-secret-pw',
-  })
-  t.equal(await ok.exit, 0)
-  const text = ok.lines.map((l) => l.raw).join('\n')
-  t.match(text, /^configuration OK \(sources, later wins: defaults < env < flags\)/)
-  t.match(text, new RegExp(`hs2 route "hs2" on 127\\.0\\.0\\.1:${hs2Port}\\n  backends: ZooKeeper 127\\.0\\.0\\.1:1,127\\.0\\.0\\.2:1, active/passive registry of /hs2ha, the leader only; drain marks shared in /hive-ha-proxy/drain/hs2ha`))
-  t.match(text, /policy least-connections; connect timeout 5000 ms, 3 attempts/)
-  t.match(text, new RegExp(`metastore route "metastore" on 127\\.0\\.0\\.1:${hmsPort}\\n  backends: fixed list hms1:9083, hms2:9083 \\(in this order\\)`))
-  t.match(text, /admin API on 127\.0\.0\.1:\d+, bearer token set/)
-  t.notOk(text.includes('a-secret-token'), 'the token is never printed')
-  t.match(text, /; digest auth as fleet \(drain marks writable only by it\)/)
-  t.notOk(text.includes('zk-secret-pw'), 'nor the ZooKeeper password')
-  for (const p of [hs2Port, hmsPort, adminPort]) t.ok(await portIsFree(p), `did not listen on ${p}`)
+t.test(
+  'check: validates like a start and describes the routes, without listening or connecting',
+  async (t) => {
+    const [hs2Port, hmsPort, adminPort] = [await freePort(), await freePort(), await freePort()]
+    // an unreachable quorum: check must not connect to it
+    const url =
+      'jdbc:hive2://127.0.0.1:1,127.0.0.2:1/;serviceDiscoveryMode=zooKeeperHA;zooKeeperNamespace=hs2ha'
+    const ok = run(
+      t,
+      [
+        'check',
+        '--hs2',
+        url,
+        '--hs2-listen',
+        `127.0.0.1:${hs2Port}`,
+        '--metastore',
+        'thrift://hms1:9083,thrift://hms2:9083',
+        '--metastore-listen',
+        `${hmsPort}`,
+        '--admin-listen',
+        `127.0.0.1:${adminPort}`,
+      ],
+      {
+        HIVE_HA_PROXY_ADMIN_TOKEN: 'a-secret-token-0123456789',
+        HIVE_HA_PROXY_HS2_POLICY: 'least-connections',
+        HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH: 'fleet:zk-secret-pw',
+      },
+    )
+    t.equal(await ok.exit, 0)
+    const text = ok.lines.map((l) => l.raw).join('\n')
+    t.match(text, /^configuration OK \(sources, later wins: defaults < env < flags\)/)
+    t.match(
+      text,
+      new RegExp(
+        `hs2 route "hs2" on 127\\.0\\.0\\.1:${hs2Port}\\n  backends: ZooKeeper 127\\.0\\.0\\.1:1,127\\.0\\.0\\.2:1, active/passive registry of /hs2ha, the leader only; drain marks shared in /hive-ha-proxy/drain/hs2ha`,
+      ),
+    )
+    t.match(text, /policy least-connections; connect timeout 5000 ms, 3 attempts/)
+    t.match(
+      text,
+      new RegExp(
+        `metastore route "metastore" on 127\\.0\\.0\\.1:${hmsPort}\\n  backends: fixed list hms1:9083, hms2:9083 \\(in this order\\)`,
+      ),
+    )
+    t.match(text, /admin API on 127\.0\.0\.1:\d+, bearer token set/)
+    t.notOk(text.includes('a-secret-token'), 'the token is never printed')
+    t.match(text, /; digest auth as fleet \(drain marks writable only by it\)/)
+    t.notOk(text.includes('zk-secret-pw'), 'nor the ZooKeeper password')
+    for (const p of [hs2Port, hmsPort, adminPort])
+      t.ok(await portIsFree(p), `did not listen on ${p}`)
 
-  const bad = run(t, ['check', '--hs2', 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeepr'])
-  t.equal(await bad.exit, 2, 'invalid: the configuration exit code')
-  t.match(bad.stderr(), /invalid configuration \(1 problem\)[\s\S]*serviceDiscoveryMode=zooKeepr[\s\S]*fix:/)
-})
+    const bad = run(t, ['check', '--hs2', 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeepr'])
+    t.equal(await bad.exit, 2, 'invalid: the configuration exit code')
+    t.match(
+      bad.stderr(),
+      /invalid configuration \(1 problem\)[\s\S]*serviceDiscoveryMode=zooKeepr[\s\S]*fix:/,
+    )
+  },
+)
 
 t.test('--help and --version exit 0', async (t) => {
   const h = run(t, ['--help'])
@@ -114,65 +173,106 @@ t.test('a port already in use: exit code 1 with the address in the log', async (
   const port = (blocker.address() as net.AddressInfo).port
   const r = run(t, ['--hs2', 'jdbc:hive2://127.0.0.1:1/', '--hs2-listen', `127.0.0.1:${port}`])
   t.equal(await r.exit, 1)
-  t.ok(r.lines.some((l) => l.msg === 'cannot start' && String(l.err).includes(`127.0.0.1:${port}`) && l.code === 'HHP_ERR_LISTEN'))
+  t.ok(
+    r.lines.some(
+      (l) =>
+        l.msg === 'cannot start' &&
+        String(l.err).includes(`127.0.0.1:${port}`) &&
+        l.code === 'HHP_ERR_LISTEN',
+    ),
+  )
 })
 
-t.test('end to end through ZooKeeper, then SIGTERM drains live connections and exits 0', async (t) => {
-  const zk = await startZk()
-  t.teardown(() => zk.close())
-  const writer = await connectTestZk(zk.connectString)
-  t.teardown(() => writer.close())
-  const stub = await startHs2Stub({ id: 'cli-a' })
-  t.teardown(() => stub.close())
-  await registerHs2(writer, 'clins', stub)
-  const port = await freePort()
-  const url = `jdbc:hive2://${zk.connectString}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=clins`
-  const r = run(t, ['--hs2-listen', `127.0.0.1:${port}`, '--shutdown-grace', '5000'], { HIVE_HA_PROXY_HS2: url, HIVE_HA_PROXY_LOG_LEVEL: 'debug' })
-  await waitFor('route ready', () => r.lines.some((l) => l.msg === 'route ready (first discovery read)'))
-  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'cli-a')
-
-  const held = net.connect(port, '127.0.0.1')
-  held.on('error', () => {})
-  await waitFor('held connection piped', () => stub.connections === 2 && stub.activeConnections === 1)
-  r.proc.kill('SIGHUP')
-  await waitFor('SIGHUP reload logged', () => r.lines.some((l) => l.msg === 'configuration reloaded'))
-  t.equal(r.proc.exitCode, null, 'SIGHUP does not end the process')
-  t.equal(stub.activeConnections >= 1, true, 'the live connection survived the reload')
-  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'cli-a', 'still serving after SIGHUP')
-  r.proc.kill('SIGTERM')
-  await waitFor('draining', () => r.lines.some((l) => l.msg === 'shutting down: not accepting, waiting for live connections'))
-  await waitFor('listener closed', () => r.lines.some((l) => l.msg === 'waiting for live connections'))
-  const refused = await new Promise<boolean>((resolve) => {
-    const c = net.connect(port, '127.0.0.1')
-    c.once('connect', () => {
-      c.destroy()
-      resolve(false)
+t.test(
+  'end to end through ZooKeeper, then SIGTERM drains live connections and exits 0',
+  async (t) => {
+    const zk = await startZk()
+    t.teardown(() => zk.close())
+    const writer = await connectTestZk(zk.connectString)
+    t.teardown(() => writer.close())
+    const stub = await startHs2Stub({ id: 'cli-a' })
+    t.teardown(() => stub.close())
+    await registerHs2(writer, 'clins', stub)
+    const port = await freePort()
+    const url = `jdbc:hive2://${zk.connectString}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=clins`
+    const r = run(t, ['--hs2-listen', `127.0.0.1:${port}`, '--shutdown-grace', '5000'], {
+      HIVE_HA_PROXY_HS2: url,
+      HIVE_HA_PROXY_LOG_LEVEL: 'debug',
     })
-    c.once('error', () => resolve(true))
-  })
-  t.ok(refused, 'new connections are refused while draining')
-  await waitFor('only the held connection is left, still piped', () => stub.activeConnections === 1)
-  t.equal(r.proc.exitCode, null, 'still running while a connection is live')
-  held.end()
-  t.equal(await r.exit, 0, 'exits 0 once the last connection ended')
-})
+    await waitFor('route ready', () =>
+      r.lines.some((l) => l.msg === 'route ready (first discovery read)'),
+    )
+    t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'cli-a')
 
-t.test('SIGTERM with a connection that never ends: cut after the grace period, exit 0', async (t) => {
-  const stub = await startHs2Stub({ id: 'static-a' })
-  t.teardown(() => stub.close())
-  const port = await freePort()
-  const r = run(t, ['--hs2', `jdbc:hive2://127.0.0.1:${stub.port}/`, '--hs2-listen', `127.0.0.1:${port}`, '--shutdown-grace', '300'])
-  await waitFor('ready', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
-  const held = net.connect(port, '127.0.0.1')
-  held.on('error', () => {})
-  await waitFor('piped', () => stub.activeConnections === 1)
-  const closed = once(held, 'close')
-  const started = Date.now()
-  r.proc.kill('SIGTERM')
-  await closed
-  t.ok(Date.now() - started >= 250, 'the connection was given the grace period')
-  t.equal(await r.exit, 0)
-})
+    const held = net.connect(port, '127.0.0.1')
+    held.on('error', () => {})
+    await waitFor(
+      'held connection piped',
+      () => stub.connections === 2 && stub.activeConnections === 1,
+    )
+    r.proc.kill('SIGHUP')
+    await waitFor('SIGHUP reload logged', () =>
+      r.lines.some((l) => l.msg === 'configuration reloaded'),
+    )
+    t.equal(r.proc.exitCode, null, 'SIGHUP does not end the process')
+    t.equal(stub.activeConnections >= 1, true, 'the live connection survived the reload')
+    t.equal(
+      await queryBackendId({ host: '127.0.0.1', port }),
+      'cli-a',
+      'still serving after SIGHUP',
+    )
+    r.proc.kill('SIGTERM')
+    await waitFor('draining', () =>
+      r.lines.some((l) => l.msg === 'shutting down: not accepting, waiting for live connections'),
+    )
+    await waitFor('listener closed', () =>
+      r.lines.some((l) => l.msg === 'waiting for live connections'),
+    )
+    const refused = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1')
+      c.once('connect', () => {
+        c.destroy()
+        resolve(false)
+      })
+      c.once('error', () => resolve(true))
+    })
+    t.ok(refused, 'new connections are refused while draining')
+    await waitFor(
+      'only the held connection is left, still piped',
+      () => stub.activeConnections === 1,
+    )
+    t.equal(r.proc.exitCode, null, 'still running while a connection is live')
+    held.end()
+    t.equal(await r.exit, 0, 'exits 0 once the last connection ended')
+  },
+)
+
+t.test(
+  'SIGTERM with a connection that never ends: cut after the grace period, exit 0',
+  async (t) => {
+    const stub = await startHs2Stub({ id: 'static-a' })
+    t.teardown(() => stub.close())
+    const port = await freePort()
+    const r = run(t, [
+      '--hs2',
+      `jdbc:hive2://127.0.0.1:${stub.port}/`,
+      '--hs2-listen',
+      `127.0.0.1:${port}`,
+      '--shutdown-grace',
+      '300',
+    ])
+    await waitFor('ready', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+    const held = net.connect(port, '127.0.0.1')
+    held.on('error', () => {})
+    await waitFor('piped', () => stub.activeConnections === 1)
+    const closed = once(held, 'close')
+    const started = Date.now()
+    r.proc.kill('SIGTERM')
+    await closed
+    t.ok(Date.now() - started >= 250, 'the connection was given the grace period')
+    t.equal(await r.exit, 0)
+  },
+)
 
 t.test('both routes in one process: HS2 from a flag, metastores from hive-site.xml', async (t) => {
   const hs2 = await startHs2Stub({ id: 'hs2-a' })
@@ -193,117 +293,181 @@ t.test('both routes in one process: HS2 from a flag, metastores from hive-site.x
 `,
   )
   const [hs2Port, hmsPort] = [await freePort(), await freePort()]
-  const r = run(t, ['--hs2', `jdbc:hive2://127.0.0.1:${hs2.port}/`, '--hs2-listen', `127.0.0.1:${hs2Port}`, '--hive-site', site, '--metastore-listen', `127.0.0.1:${hmsPort}`])
+  const r = run(t, [
+    '--hs2',
+    `jdbc:hive2://127.0.0.1:${hs2.port}/`,
+    '--hs2-listen',
+    `127.0.0.1:${hs2Port}`,
+    '--hive-site',
+    site,
+    '--metastore-listen',
+    `127.0.0.1:${hmsPort}`,
+  ])
   await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
   t.equal(await queryBackendId({ host: '127.0.0.1', port: hs2Port }), 'hs2-a')
   const c = await connectHms({ host: '127.0.0.1', port: hmsPort })
   t.equal((await c.getDatabase('default')).description, 'm1')
   await m1.close()
-  t.equal((await c.getDatabase('default')).description, 'm2', 'failover on the same client connection')
+  t.equal(
+    (await c.getDatabase('default')).description,
+    'm2',
+    'failover on the same client connection',
+  )
   await c.close()
   r.proc.kill('SIGTERM')
   t.equal(await r.exit, 0)
 })
 
-t.test('under an address-space limit WebAssembly cannot reserve its memory: the metastore route still works, and says so', async (t) => {
-  // wasm memory reserves gigabytes of (never resident) address space for its guard regions
-  const m = await startHmsStub({ id: 'm1' })
-  t.teardown(() => m.close())
-  const hmsPort = await freePort()
-  const r = run(t, ['--metastore', `thrift://127.0.0.1:${m.port}`, '--metastore-listen', `127.0.0.1:${hmsPort}`], {}, '-v 4000000')
-  await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
-  const warn = r.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('Thrift scanner without WebAssembly'))
-  t.match(warn, { level: 'warn', reason: /memory/i }, `the reason is logged: ${JSON.stringify(warn)}`)
-  const c = await connectHms({ host: '127.0.0.1', port: hmsPort })
-  t.equal((await c.getPartitions('default', 't', 3000)).length, 3000, 'a large answer through the JavaScript scanner')
-  await c.close()
-  r.proc.kill('SIGTERM')
-  t.equal(await r.exit, 0)
-})
+t.test(
+  'under an address-space limit WebAssembly cannot reserve its memory: the metastore route still works, and says so',
+  async (t) => {
+    // wasm memory reserves gigabytes of (never resident) address space for its guard regions
+    const m = await startHmsStub({ id: 'm1' })
+    t.teardown(() => m.close())
+    const hmsPort = await freePort()
+    const r = run(
+      t,
+      ['--metastore', `thrift://127.0.0.1:${m.port}`, '--metastore-listen', `127.0.0.1:${hmsPort}`],
+      {},
+      '-v 4000000',
+    )
+    await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
+    const warn = r.lines.find(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('Thrift scanner without WebAssembly'),
+    )
+    t.match(
+      warn,
+      { level: 'warn', reason: /memory/i },
+      `the reason is logged: ${JSON.stringify(warn)}`,
+    )
+    const c = await connectHms({ host: '127.0.0.1', port: hmsPort })
+    t.equal(
+      (await c.getPartitions('default', 't', 3000)).length,
+      3000,
+      'a large answer through the JavaScript scanner',
+    )
+    await c.close()
+    r.proc.kill('SIGTERM')
+    t.equal(await r.exit, 0)
+  },
+)
 
 for (const transport of ['handles', 'sockets']) {
-  t.test(`out of file descriptors (${transport}): clients are refused, no backend is blamed, service resumes`, async (t) => {
-    const held = new Set<net.Socket>()
-    const backend = net.createServer((s) => {
-      held.add(s)
-      s.on('error', () => {})
-      s.on('close', () => held.delete(s))
-      s.on('data', (d) => s.write(d))
-    })
-    backend.listen(0, '127.0.0.1')
-    await once(backend, 'listening')
-    t.teardown(() => {
-      for (const s of held) s.destroy()
-      backend.close()
-    })
-    const bport = (backend.address() as net.AddressInfo).port
-    const dir = mkdtempSync(join(tmpdir(), 'hhp-fd-'))
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-    const logged: string[] = []
-    // A fresh proxy holds about 22 descriptors (more while loading its modules); 64 leaves room for
-    // about 20 proxied connections of the 60 asked for. Each one takes two descriptors: with an odd
-    // number free, the last accept succeeds and the backend connect is what fails (EMFILE), so the
-    // two limits exercise both ways of running out, whatever the exact count at start.
-    for (const limit of [64, 65]) {
-      const port = await freePort()
-      const file = join(dir, `c${limit}.yaml`)
-      writeFileSync(file, `hs2:\n  url: "jdbc:hive2://127.0.0.1:${bport}/"\n  listen: 127.0.0.1:${port}\n  transport: ${transport}\n`)
-      const r = run(t, ['--config', file], {}, `-n ${limit}`)
-      await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
-      const clients: net.Socket[] = []
-      for (let i = 0; i < 60; i++) {
+  t.test(
+    `out of file descriptors (${transport}): clients are refused, no backend is blamed, service resumes`,
+    async (t) => {
+      const held = new Set<net.Socket>()
+      const backend = net.createServer((s) => {
+        held.add(s)
+        s.on('error', () => {})
+        s.on('close', () => held.delete(s))
+        s.on('data', (d) => s.write(d))
+      })
+      backend.listen(0, '127.0.0.1')
+      await once(backend, 'listening')
+      t.teardown(() => {
+        for (const s of held) s.destroy()
+        backend.close()
+      })
+      const bport = (backend.address() as net.AddressInfo).port
+      const dir = mkdtempSync(join(tmpdir(), 'hhp-fd-'))
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+      const logged: string[] = []
+      // A fresh proxy holds about 22 descriptors (more while loading its modules); 64 leaves room for
+      // about 20 proxied connections of the 60 asked for. Each one takes two descriptors: with an odd
+      // number free, the last accept succeeds and the backend connect is what fails (EMFILE), so the
+      // two limits exercise both ways of running out, whatever the exact count at start.
+      for (const limit of [64, 65]) {
+        const port = await freePort()
+        const file = join(dir, `c${limit}.yaml`)
+        writeFileSync(
+          file,
+          `hs2:\n  url: "jdbc:hive2://127.0.0.1:${bport}/"\n  listen: 127.0.0.1:${port}\n  transport: ${transport}\n`,
+        )
+        const r = run(t, ['--config', file], {}, `-n ${limit}`)
+        await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+        const clients: net.Socket[] = []
+        for (let i = 0; i < 60; i++) {
+          const c = net.connect(port, '127.0.0.1')
+          c.on('error', () => {})
+          clients.push(c)
+        }
+        // some clients are piped, the rest closed by the proxy (or left in its kernel backlog)
+        await waitFor('some piped', () => held.size >= 10, 10_000)
+        await new Promise((r) => setTimeout(r, 500))
+        t.ok(
+          held.size < 60,
+          `ulimit -n ${limit}: only ${held.size} of 60 clients reached the backend`,
+        )
+        t.equal(r.proc.exitCode, null, 'the proxy is still running')
+        for (const c of clients) c.destroy()
+        await waitFor('released', () => held.size === 0, 10_000)
+        // the backend was never blamed: the next client is piped to it at once
         const c = net.connect(port, '127.0.0.1')
-        c.on('error', () => {})
-        clients.push(c)
+        c.write('ping')
+        const [echo] = (await once(c, 'data')) as [Buffer]
+        t.equal(echo.toString(), 'ping', 'served again once descriptors are free')
+        c.destroy()
+        r.proc.kill('SIGTERM')
+        t.equal(await r.exit, 0)
+        logged.push(...r.lines.map((l) => String(l.msg)))
       }
-      // some clients are piped, the rest closed by the proxy (or left in its kernel backlog)
-      await waitFor('some piped', () => held.size >= 10, 10_000)
-      await new Promise((r) => setTimeout(r, 500))
-      t.ok(held.size < 60, `ulimit -n ${limit}: only ${held.size} of 60 clients reached the backend`)
-      t.equal(r.proc.exitCode, null, 'the proxy is still running')
-      for (const c of clients) c.destroy()
-      await waitFor('released', () => held.size === 0, 10_000)
-      // the backend was never blamed: the next client is piped to it at once
-      const c = net.connect(port, '127.0.0.1')
-      c.write('ping')
-      const [echo] = (await once(c, 'data')) as [Buffer]
-      t.equal(echo.toString(), 'ping', 'served again once descriptors are free')
-      c.destroy()
-      r.proc.kill('SIGTERM')
-      t.equal(await r.exit, 0)
-      logged.push(...r.lines.map((l) => String(l.msg)))
-    }
-    t.ok(logged.some((m) => m.includes("on this proxy's own limits")), 'a backend connect failed for lack of descriptors, and was logged as such')
-    t.notOk(logged.includes('backend ejected'), 'no backend ejected')
-    t.notOk(logged.includes('backend connect failed; trying another'), 'no connect failure blamed on the backend')
-  })
+      t.ok(
+        logged.some((m) => m.includes("on this proxy's own limits")),
+        'a backend connect failed for lack of descriptors, and was logged as such',
+      )
+      t.notOk(logged.includes('backend ejected'), 'no backend ejected')
+      t.notOk(
+        logged.includes('backend connect failed; trying another'),
+        'no connect failure blamed on the backend',
+      )
+    },
+  )
 }
 
-t.test('SIGHUP with a broken config file: rejected with the reason, the running configuration stays', async (t) => {
-  const stub = await startHs2Stub({ id: 'yaml-a' })
-  t.teardown(() => stub.close())
-  const dir = mkdtempSync(join(tmpdir(), 'hhp-yaml-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'proxy.yaml')
-  const port = await freePort()
-  writeFileSync(file, `hs2:\n  - url: "jdbc:hive2://127.0.0.1:${stub.port}/"\n    listen: 127.0.0.1:${port}\n`)
-  const r = run(t, ['--config', file])
-  await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
-  writeFileSync(file, `hs2:\n  - url: "jdbc:hive2://127.0.0.1:${stub.port}/"\n    listen: 127.0.0.1:${port}\n    policy: fastest\n`)
-  r.proc.kill('SIGHUP')
-  await waitFor('rejected', () => r.lines.some((l) => l.msg === 'reload rejected; the running configuration stays'))
-  const rec = r.lines.find((l) => l.msg === 'reload rejected; the running configuration stays')!
-  t.match(rec, { problems: [{ key: /policy/ }] })
-  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'yaml-a', 'still serving')
-  r.proc.kill('SIGTERM')
-  t.equal(await r.exit, 0)
-})
+t.test(
+  'SIGHUP with a broken config file: rejected with the reason, the running configuration stays',
+  async (t) => {
+    const stub = await startHs2Stub({ id: 'yaml-a' })
+    t.teardown(() => stub.close())
+    const dir = mkdtempSync(join(tmpdir(), 'hhp-yaml-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const file = join(dir, 'proxy.yaml')
+    const port = await freePort()
+    writeFileSync(
+      file,
+      `hs2:\n  - url: "jdbc:hive2://127.0.0.1:${stub.port}/"\n    listen: 127.0.0.1:${port}\n`,
+    )
+    const r = run(t, ['--config', file])
+    await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+    writeFileSync(
+      file,
+      `hs2:\n  - url: "jdbc:hive2://127.0.0.1:${stub.port}/"\n    listen: 127.0.0.1:${port}\n    policy: fastest\n`,
+    )
+    r.proc.kill('SIGHUP')
+    await waitFor('rejected', () =>
+      r.lines.some((l) => l.msg === 'reload rejected; the running configuration stays'),
+    )
+    const rec = r.lines.find((l) => l.msg === 'reload rejected; the running configuration stays')!
+    t.match(rec, { problems: [{ key: /policy/ }] })
+    t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'yaml-a', 'still serving')
+    r.proc.kill('SIGTERM')
+    t.equal(await r.exit, 0)
+  },
+)
 
 t.test('the status command reads a running proxy', async (t) => {
   const stub = await startHs2Stub({ id: 'st-a' })
   t.teardown(() => stub.close())
   const [port, adminPort] = [await freePort(), await freePort()]
-  const r = run(t, ['--hs2', `jdbc:hive2://127.0.0.1:${stub.port}/`, '--hs2-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`])
+  const r = run(t, [
+    '--hs2',
+    `jdbc:hive2://127.0.0.1:${stub.port}/`,
+    '--hs2-listen',
+    `127.0.0.1:${port}`,
+    '--admin-listen',
+    `127.0.0.1:${adminPort}`,
+  ])
   await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
   const s = run(t, ['status', '--admin', `http://127.0.0.1:${adminPort}`])
   t.equal(await s.exit, 0)

@@ -17,7 +17,12 @@ const WIRES: Wire[] = [
   { protocol: 'compact', framed: true },
 ]
 
-async function stubs(t: Test, ids: string[], wire: Wire = WIRES[0]!, store: HmsStore = createHmsStore(['default'])): Promise<HmsStub[]> {
+async function stubs(
+  t: Test,
+  ids: string[],
+  wire: Wire = WIRES[0]!,
+  store: HmsStore = createHmsStore(['default']),
+): Promise<HmsStub[]> {
   const out: HmsStub[] = []
   for (const id of ids) {
     const s = await startHmsStub({ id, ...wire, store })
@@ -27,10 +32,21 @@ async function stubs(t: Test, ids: string[], wire: Wire = WIRES[0]!, store: HmsS
   return out
 }
 
-const staticTarget = (ss: { port: number }[]) => ({ kind: 'static' as const, backends: ss.map((s) => ({ host: '127.0.0.1', port: s.port })) })
+const staticTarget = (ss: { port: number }[]) => ({
+  kind: 'static' as const,
+  backends: ss.map((s) => ({ host: '127.0.0.1', port: s.port })),
+})
 
-async function proxyFor(t: Test, ss: { port: number }[], over: Partial<MetastoreRouteConfig> = {}, random?: () => number) {
-  const r = await startTestProxy(t, [], { metastore: [metastoreRoute(staticTarget(ss), over)], ...(random ? { deps: { random } } : {}) })
+async function proxyFor(
+  t: Test,
+  ss: { port: number }[],
+  over: Partial<MetastoreRouteConfig> = {},
+  random?: () => number,
+) {
+  const r = await startTestProxy(t, [], {
+    metastore: [metastoreRoute(staticTarget(ss), over)],
+    ...(random ? { deps: { random } } : {}),
+  })
   await waitFor('ready', () => r.proxy.ready)
   return { ...r, port: r.ports[0]! }
 }
@@ -43,30 +59,42 @@ async function client(t: Test, port: number, wire: Wire = WIRES[0]!) {
   return c
 }
 
-t.test('SEQUENTIAL: every connection uses the first live URI; traffic returns to it when it is back', async (t) => {
-  const store = createHmsStore(['default'])
-  const [a, b] = await stubs(t, ['a', 'b'], WIRES[0], store)
-  const { proxy, port } = await proxyFor(t, [a!, b!], { ejection: { failures: 2, baseMs: 300, maxMs: 600 } })
-  for (let i = 0; i < 4; i++) {
+t.test(
+  'SEQUENTIAL: every connection uses the first live URI; traffic returns to it when it is back',
+  async (t) => {
+    const store = createHmsStore(['default'])
+    const [a, b] = await stubs(t, ['a', 'b'], WIRES[0], store)
+    const { proxy, port } = await proxyFor(t, [a!, b!], {
+      ejection: { failures: 2, baseMs: 300, maxMs: 600 },
+    })
+    for (let i = 0; i < 4; i++) {
+      const c = await client(t, port)
+      t.equal((await c.getDatabase('default')).description, 'a')
+      await c.close()
+    }
+    const aPort = a!.port
+    await a!.close()
+    for (let i = 0; i < 2; i++) {
+      const c = await client(t, port)
+      t.equal((await c.getDatabase('default')).description, 'b', 'first URI down: the next one')
+      await c.close()
+    }
+    const aKey = `127.0.0.1:${aPort}`
+    t.equal(
+      snap(proxy).backends.find((x) => x.key === aKey)!.state,
+      'ejected',
+      'two failed connects ejected the first URI',
+    )
+    const a2 = await startHmsStub({ id: 'a-again', port: aPort, store })
+    t.teardown(() => a2.close())
+    await waitFor(
+      'ejection over',
+      () => snap(proxy).backends.find((x) => x.key === aKey)!.state === 'up',
+    )
     const c = await client(t, port)
-    t.equal((await c.getDatabase('default')).description, 'a')
-    await c.close()
-  }
-  const aPort = a!.port
-  await a!.close()
-  for (let i = 0; i < 2; i++) {
-    const c = await client(t, port)
-    t.equal((await c.getDatabase('default')).description, 'b', 'first URI down: the next one')
-    await c.close()
-  }
-  const aKey = `127.0.0.1:${aPort}`
-  t.equal(snap(proxy).backends.find((x) => x.key === aKey)!.state, 'ejected', 'two failed connects ejected the first URI')
-  const a2 = await startHmsStub({ id: 'a-again', port: aPort, store })
-  t.teardown(() => a2.close())
-  await waitFor('ejection over', () => snap(proxy).backends.find((x) => x.key === aKey)!.state === 'up')
-  const c = await client(t, port)
-  t.equal((await c.getDatabase('default')).description, 'a-again', 'back on the first URI')
-})
+    t.equal((await c.getDatabase('default')).description, 'a-again', 'back on the first URI')
+  },
+)
 
 t.test('RANDOM: each client connection gets a fresh random order', async (t) => {
   const ss = await stubs(t, ['a', 'b', 'c'])
@@ -85,27 +113,34 @@ t.test('RANDOM: each client connection gets a fresh random order', async (t) => 
 for (const wire of WIRES) {
   const w = `${wire.protocol}${wire.framed ? ' framed' : ''}`
 
-  t.test(`${w}: failover between calls replays set_ugi and setMetaConf first; the client sees nothing`, async (t) => {
-    const [a, b] = await stubs(t, ['a', 'b'], wire)
-    const { proxy, port } = await proxyFor(t, [a!, b!])
-    const c = await client(t, port, wire)
-    await c.setUgi('alice', ['analysts'])
-    await c.setMetaConf('metastore.try.direct.sql', 'false')
-    const d1 = await c.getDatabase('default')
-    t.equal(d1.description, 'a')
-    t.equal(d1.parameters?.ugi, 'alice')
-    await a!.close() // the metastore dies between calls
-    const d2 = await c.getDatabase('default')
-    t.equal(d2.description, 'b', 'same client connection, next metastore')
-    t.equal(d2.parameters?.ugi, 'alice', 'set_ugi replayed')
-    t.equal(d2.parameters?.['metastore.try.direct.sql'], 'false', 'setMetaConf replayed')
-    t.same(b!.calls.map((x) => x.method), ['set_ugi', 'setMetaConf', 'get_database'], 'replay came first, in order, once')
-    t.equal(await c.getMetaConf('metastore.try.direct.sql'), 'false')
-    const s = snap(proxy)
-    t.equal(s.calls.get_database?.reply, 2)
-    t.equal(s.calls.set_ugi?.reply, 1, 'replayed calls are not counted as client calls')
-    t.ok(s.connections.failovers >= 1)
-  })
+  t.test(
+    `${w}: failover between calls replays set_ugi and setMetaConf first; the client sees nothing`,
+    async (t) => {
+      const [a, b] = await stubs(t, ['a', 'b'], wire)
+      const { proxy, port } = await proxyFor(t, [a!, b!])
+      const c = await client(t, port, wire)
+      await c.setUgi('alice', ['analysts'])
+      await c.setMetaConf('metastore.try.direct.sql', 'false')
+      const d1 = await c.getDatabase('default')
+      t.equal(d1.description, 'a')
+      t.equal(d1.parameters?.ugi, 'alice')
+      await a!.close() // the metastore dies between calls
+      const d2 = await c.getDatabase('default')
+      t.equal(d2.description, 'b', 'same client connection, next metastore')
+      t.equal(d2.parameters?.ugi, 'alice', 'set_ugi replayed')
+      t.equal(d2.parameters?.['metastore.try.direct.sql'], 'false', 'setMetaConf replayed')
+      t.same(
+        b!.calls.map((x) => x.method),
+        ['set_ugi', 'setMetaConf', 'get_database'],
+        'replay came first, in order, once',
+      )
+      t.equal(await c.getMetaConf('metastore.try.direct.sql'), 'false')
+      const s = snap(proxy)
+      t.equal(s.calls.get_database?.reply, 2)
+      t.equal(s.calls.set_ugi?.reply, 1, 'replayed calls are not counted as client calls')
+      t.ok(s.connections.failovers >= 1)
+    },
+  )
 
   t.test(`${w}: an idempotent read in flight is re-sent and answered`, async (t) => {
     const [a, b] = await stubs(t, ['a', 'b'], wire)
@@ -119,25 +154,37 @@ for (const wire of WIRES) {
     t.equal(snap(proxy).calls.get_database?.resent, 1)
   })
 
-  t.test(`${w}: a create_database in flight is never re-sent; the client connection is closed`, async (t) => {
-    const [a, b] = await stubs(t, ['a', 'b'], wire)
-    const { port, logs } = await proxyFor(t, [a!, b!])
-    const c = await client(t, port, wire)
-    a!.failNext('create_database', 'drop')
-    await t.rejects(c.createDatabase({ name: 'sales', description: 'x' }), { code: 'HMS_CLOSED' })
-    t.equal(b!.callsOf('create_database').length, 0, 'not sent to the other metastore')
-    t.ok(logs.records.some((r) => r.msg === 'closing metastore client connection' && /create_database/.test(String(r.reason))))
-  })
+  t.test(
+    `${w}: a create_database in flight is never re-sent; the client connection is closed`,
+    async (t) => {
+      const [a, b] = await stubs(t, ['a', 'b'], wire)
+      const { port, logs } = await proxyFor(t, [a!, b!])
+      const c = await client(t, port, wire)
+      a!.failNext('create_database', 'drop')
+      await t.rejects(c.createDatabase({ name: 'sales', description: 'x' }), { code: 'HMS_CLOSED' })
+      t.equal(b!.callsOf('create_database').length, 0, 'not sent to the other metastore')
+      t.ok(
+        logs.records.some(
+          (r) =>
+            r.msg === 'closing metastore client connection' &&
+            /create_database/.test(String(r.reason)),
+        ),
+      )
+    },
+  )
 }
 
-t.test('a read whose answer was half forwarded is not re-sent: the client connection is closed', async (t) => {
-  const [a, b] = await stubs(t, ['a', 'b'])
-  const { port } = await proxyFor(t, [a!, b!])
-  const c = await client(t, port)
-  a!.failNext('get_partitions', 'half')
-  await t.rejects(c.getPartitions('default', 't', 3000))
-  t.equal(b!.callsOf('get_partitions').length, 0)
-})
+t.test(
+  'a read whose answer was half forwarded is not re-sent: the client connection is closed',
+  async (t) => {
+    const [a, b] = await stubs(t, ['a', 'b'])
+    const { port } = await proxyFor(t, [a!, b!])
+    const c = await client(t, port)
+    a!.failNext('get_partitions', 'half')
+    await t.rejects(c.getPartitions('default', 't', 3000))
+    t.equal(b!.callsOf('get_partitions').length, 0)
+  },
+)
 
 t.test('large answers stream through', async (t) => {
   const [a] = await stubs(t, ['a'])
@@ -191,34 +238,58 @@ t.test('malformed or oversized input ends that connection only', async (t) => {
   t.equal((await good.getDatabase('default')).description, 'a')
   const cases: [string, Buffer][] = [
     // envelope: CALL "x" seqid 1, then a field of type 0x63, which does not exist
-    ['bad field type', Buffer.from([0x80, 0x01, 0x00, 0x01, 0, 0, 0, 1, 0x78, 0, 0, 0, 1, 0x63, 0, 1])],
+    [
+      'bad field type',
+      Buffer.from([0x80, 0x01, 0x00, 0x01, 0, 0, 0, 1, 0x78, 0, 0, 0, 1, 0x63, 0, 1]),
+    ],
     // envelope: CALL "x" seqid 1, then a string field whose length is -16
-    ['negative string length', Buffer.from([0x80, 0x01, 0x00, 0x01, 0, 0, 0, 1, 0x78, 0, 0, 0, 1, 0x0b, 0, 1, 0xff, 0xff, 0xff, 0xf0])],
-    ['frame larger than maxMessageBytes', Buffer.from([0x00, 0x10, 0x00, 0x00, 0x80, 0x01, 0x00, 0x01])],
-    ['unframed message larger than maxMessageBytes', Buffer.concat([encodeCall('get_database', { name: 'x'.repeat(8000) }, 1)])],
+    [
+      'negative string length',
+      Buffer.from([
+        0x80, 0x01, 0x00, 0x01, 0, 0, 0, 1, 0x78, 0, 0, 0, 1, 0x0b, 0, 1, 0xff, 0xff, 0xff, 0xf0,
+      ]),
+    ],
+    [
+      'frame larger than maxMessageBytes',
+      Buffer.from([0x00, 0x10, 0x00, 0x00, 0x80, 0x01, 0x00, 0x01]),
+    ],
+    [
+      'unframed message larger than maxMessageBytes',
+      Buffer.concat([encodeCall('get_database', { name: 'x'.repeat(8000) }, 1)]),
+    ],
   ]
   for (const [name, bytes] of cases) {
     const raw = await rawConnect('127.0.0.1', port)
     raw.socket.write(bytes)
     t.ok(await raw.waitForClose(3000), `${name}: closed`)
   }
-  await waitFor('logged', () => logs.records.filter((r) => r.msg === 'closing metastore client connection').length >= cases.length)
+  await waitFor(
+    'logged',
+    () =>
+      logs.records.filter((r) => r.msg === 'closing metastore client connection').length >=
+      cases.length,
+  )
   t.equal((await good.getDatabase('default')).description, 'a', 'the other client is unaffected')
   t.equal(snap(proxy).state, 'running')
 })
 
-t.test('every metastore down: the client connection is closed and every attempt logged', async (t) => {
-  const [a, b] = await stubs(t, ['a', 'b'])
-  const { port, logs } = await proxyFor(t, [a!, b!])
-  await a!.close()
-  await b!.close()
-  const c = await client(t, port)
-  await t.rejects(c.getDatabase('default'))
-  await waitFor('logged', () => logs.records.some((r) => r.msg === 'no backend for client; closing it'))
-  const rec = logs.records.find((r) => r.msg === 'no backend for client; closing it')!
-  t.match(rec, { code: 'HHP_ERR_ALL_BACKENDS_FAILED' })
-  t.equal((rec.attempts as unknown[]).length, 2)
-})
+t.test(
+  'every metastore down: the client connection is closed and every attempt logged',
+  async (t) => {
+    const [a, b] = await stubs(t, ['a', 'b'])
+    const { port, logs } = await proxyFor(t, [a!, b!])
+    await a!.close()
+    await b!.close()
+    const c = await client(t, port)
+    await t.rejects(c.getDatabase('default'))
+    await waitFor('logged', () =>
+      logs.records.some((r) => r.msg === 'no backend for client; closing it'),
+    )
+    const rec = logs.records.find((r) => r.msg === 'no backend for client; closing it')!
+    t.match(rec, { code: 'HHP_ERR_ALL_BACKENDS_FAILED' })
+    t.equal((rec.attempts as unknown[]).length, 2)
+  },
+)
 
 t.test('mode: pipe forwards Thrift untouched with connect-time failover only', async (t) => {
   const [a, b] = await stubs(t, ['a', 'b'])
@@ -226,25 +297,43 @@ t.test('mode: pipe forwards Thrift untouched with connect-time failover only', a
   const c = await client(t, port)
   t.equal((await c.getDatabase('default')).description, 'a')
   await a!.close()
-  await t.rejects(c.getDatabase('default'), { code: 'HMS_CLOSED' }, 'a byte pipe cannot fail over mid-connection')
+  await t.rejects(
+    c.getDatabase('default'),
+    { code: 'HMS_CLOSED' },
+    'a byte pipe cannot fail over mid-connection',
+  )
   const c2 = await client(t, port)
-  t.equal((await c2.getDatabase('default')).description, 'b', 'new connections fail over at connect time')
+  t.equal(
+    (await c2.getDatabase('default')).description,
+    'b',
+    'new connections fail over at connect time',
+  )
   t.same(snap(proxy).streams, {}, 'nothing was sniffed')
 })
 
-t.test('concurrent large and small answers through the Thrift-aware route stay intact', async (t) => {
-  // the forwarder reads metastores into the process-wide shared buffer / pooled buffers
-  const [a] = await stubs(t, ['a'])
-  const { port } = await proxyFor(t, [a!])
-  const work = Array.from({ length: 12 }, async (_, i) => {
-    const c = await client(t, port)
-    const n = [1, 7, 300, 2500][i % 4]!
-    const parts = await c.getPartitions('default', `t${i}`, n)
-    const ok = parts.length === n && parts.every((p, j) => p.tableName === `t${i}` && p.values?.[1] === String(j) && p.sd?.location?.endsWith(`/t${i}/ds=2024-01-01/part=${j}`))
-    const db = await c.getDatabase('default')
-    await c.close()
-    return ok && db.description === 'a'
-  })
-  const results = await Promise.all(work)
-  t.equal(results.filter((x) => !x).length, 0, 'every client got exactly its own answers')
-})
+t.test(
+  'concurrent large and small answers through the Thrift-aware route stay intact',
+  async (t) => {
+    // the forwarder reads metastores into the process-wide shared buffer / pooled buffers
+    const [a] = await stubs(t, ['a'])
+    const { port } = await proxyFor(t, [a!])
+    const work = Array.from({ length: 12 }, async (_, i) => {
+      const c = await client(t, port)
+      const n = [1, 7, 300, 2500][i % 4]!
+      const parts = await c.getPartitions('default', `t${i}`, n)
+      const ok =
+        parts.length === n &&
+        parts.every(
+          (p, j) =>
+            p.tableName === `t${i}` &&
+            p.values?.[1] === String(j) &&
+            p.sd?.location?.endsWith(`/t${i}/ds=2024-01-01/part=${j}`),
+        )
+      const db = await c.getDatabase('default')
+      await c.close()
+      return ok && db.description === 'a'
+    })
+    const results = await Promise.all(work)
+    t.equal(results.filter((x) => !x).length, 0, 'every client got exactly its own answers')
+  },
+)

@@ -24,7 +24,8 @@ async function stub(t: Test, id: string): Promise<HmsStub> {
   return s
 }
 
-const listed = (p: Proxy) => p.snapshot().routes[0]!.backends.filter((b) => b.state !== 'unlisted').length
+const listed = (p: Proxy) =>
+  p.snapshot().routes[0]!.backends.filter((b) => b.state !== 'unlisted').length
 async function whoAnswers(port: number): Promise<string> {
   const c = await connectHms({ host: '127.0.0.1', port, timeoutMs: 5000 })
   try {
@@ -41,11 +42,17 @@ t.test('metastores registered in ZooKeeper are watched live', async (t) => {
   const [a, b] = [await stub(t, 'a'), await stub(t, 'b')]
   await registerHms(writerA, 'hive_metastore', a)
   const { proxy, ports } = await startTestProxy(t, [], {
-    metastore: [metastoreRoute({ kind: 'zookeeper', quorum: zk.connectString, namespace: 'hive_metastore' })],
+    metastore: [
+      metastoreRoute({ kind: 'zookeeper', quorum: zk.connectString, namespace: 'hive_metastore' }),
+    ],
   })
   await waitFor('one metastore', () => listed(proxy) === 1)
   t.equal(await whoAnswers(ports[0]!), 'a')
-  t.match(proxy.snapshot().routes[0]!.backends[0]!.source, /^127\.0\.0\.1:\d+\d{10}$/, 'source is the znode name')
+  t.match(
+    proxy.snapshot().routes[0]!.backends[0]!.source,
+    /^127\.0\.0\.1:\d+\d{10}$/,
+    'source is the znode name',
+  )
 
   await registerHms(writerB, 'hive_metastore', b)
   await waitFor('two metastores', () => listed(proxy) === 2)

@@ -1,9 +1,20 @@
 import t from 'tap'
 import { BackendSet } from '../../src/backends/backend-set.js'
 import { backendKey, type BackendInfo } from '../../src/backends/backend.js'
-import { ejectionMs, isEjected, noteConnectFailure, noteConnectSuccess } from '../../src/backends/ejection.js'
+import {
+  ejectionMs,
+  isEjected,
+  noteConnectFailure,
+  noteConnectSuccess,
+} from '../../src/backends/ejection.js'
 
-const b = (host: string, port = 10000, leader?: boolean): BackendInfo => ({ key: backendKey(host, port), host, port, source: `serverUri=${host}:${port}`, ...(leader === undefined ? {} : { leader }) })
+const b = (host: string, port = 10000, leader?: boolean): BackendInfo => ({
+  key: backendKey(host, port),
+  host,
+  port,
+  source: `serverUri=${host}:${port}`,
+  ...(leader === undefined ? {} : { leader }),
+})
 const cfg = { failures: 2, baseMs: 100, maxMs: 350 }
 
 t.test('backendKey brackets IPv6 hosts', async (t) => {
@@ -20,7 +31,10 @@ t.test('reset diffs and keeps state of surviving keys', async (t) => {
   t.same(r, { added: ['c:10000'], removed: ['b:10000'], changed: [] })
   t.equal(set.get('a:10000')!.connections, 7, 'counters survive')
   t.equal(set.get('b:10000'), undefined, 'idle removed backend is forgotten')
-  t.same(set.listed().map((x) => x.key), ['a:10000', 'c:10000'])
+  t.same(
+    set.listed().map((x) => x.key),
+    ['a:10000', 'c:10000'],
+  )
 })
 
 t.test('a removed backend with live connections stays unlisted until released', async (t) => {
@@ -29,7 +43,10 @@ t.test('a removed backend with live connections stays unlisted until released', 
   set.get('b:10000')!.active = 1
   set.reset([b('a')])
   t.equal(set.get('b:10000')!.listed, false)
-  t.same(set.listed().map((x) => x.key), ['a:10000'])
+  t.same(
+    set.listed().map((x) => x.key),
+    ['a:10000'],
+  )
   set.release('b:10000')
   t.equal(set.get('b:10000'), undefined)
 })

@@ -11,10 +11,15 @@ const TIMEOUT_MS = 90_000
 
 function missing(): string | undefined {
   if (!existsSync(join(root, 'dist/cli.js'))) return 'dist/ is not built (npm run build)'
-  if (spawnSync('java', ['-version']).status !== 0 || !existsSync('/usr/share/java/zookeeper.jar')) {
+  if (
+    spawnSync('java', ['-version']).status !== 0 ||
+    !existsSync('/usr/share/java/zookeeper.jar')
+  ) {
     return 'java or ZooKeeper is missing (apt-get install -y zookeeper)'
   }
-  if (!['/usr/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/sbin/haproxy'].some((p) => existsSync(p))) {
+  if (
+    !['/usr/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/sbin/haproxy'].some((p) => existsSync(p))
+  ) {
     return 'haproxy is missing (apt-get install -y haproxy)'
   }
   return undefined
@@ -23,7 +28,10 @@ function missing(): string | undefined {
 function runQuick(): Promise<{ code: number | null; out: string; err: string; ms: number }> {
   return new Promise((done) => {
     const t0 = Date.now()
-    const child = spawn(process.execPath, [join(root, 'bench/run.mjs'), '--quick'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [join(root, 'bench/run.mjs'), '--quick'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -41,20 +49,28 @@ function runQuick(): Promise<{ code: number | null; out: string; err: string; ms
 
 const why = missing()
 // skipped (with the reason) where the machine lacks what the bench starts
-t.test('npm run bench -- --quick reports every scenario with numbers', { skip: why === undefined ? false : `bench smoke test skipped: ${why}` }, async (t) => {
-  const r = await runQuick()
-  t.equal(r.code, 0, `bench exits 0 (stderr tail: ${r.err.slice(-1500)})`)
-  t.ok(r.ms < TIMEOUT_MS, `finished in ${r.ms} ms`)
-  t.notMatch(r.out, /FAILED/, 'no scenario failed')
-  const sections = r.out.split(/\n(?=## )/)
-  for (let n = 1; n <= 6; n++) {
-    const s = sections.find((x) => x.startsWith(`## ${n}. `))
-    t.ok(s, `scenario ${n} is in the report`)
-    // a table row with at least one number in it
-    t.match(s ?? '', /\n\|[^\n]*\| [+]?\d[\d,.]* \|/, `scenario ${n} has numbers`)
-  }
-  const targets = sections.find((x) => x.startsWith('## Targets')) ?? ''
-  for (let n = 1; n <= 6; n++) {
-    t.match(targets, new RegExp(`\\n\\| ${n} \\| [^\\n]*\\d[^\\n]*\\| (met|NOT met) \\|`), `target line for scenario ${n} with a verdict`)
-  }
-})
+t.test(
+  'npm run bench -- --quick reports every scenario with numbers',
+  { skip: why === undefined ? false : `bench smoke test skipped: ${why}` },
+  async (t) => {
+    const r = await runQuick()
+    t.equal(r.code, 0, `bench exits 0 (stderr tail: ${r.err.slice(-1500)})`)
+    t.ok(r.ms < TIMEOUT_MS, `finished in ${r.ms} ms`)
+    t.notMatch(r.out, /FAILED/, 'no scenario failed')
+    const sections = r.out.split(/\n(?=## )/)
+    for (let n = 1; n <= 6; n++) {
+      const s = sections.find((x) => x.startsWith(`## ${n}. `))
+      t.ok(s, `scenario ${n} is in the report`)
+      // a table row with at least one number in it
+      t.match(s ?? '', /\n\|[^\n]*\| [+]?\d[\d,.]* \|/, `scenario ${n} has numbers`)
+    }
+    const targets = sections.find((x) => x.startsWith('## Targets')) ?? ''
+    for (let n = 1; n <= 6; n++) {
+      t.match(
+        targets,
+        new RegExp(`\\n\\| ${n} \\| [^\\n]*\\d[^\\n]*\\| (met|NOT met) \\|`),
+        `target line for scenario ${n} with a verdict`,
+      )
+    }
+  },
+)

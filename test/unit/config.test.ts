@@ -10,14 +10,16 @@ import type { ProxyConfig } from '../../src/config/types.js'
 import { DEFAULTS } from '../../src/defaults.js'
 import { ConfigError, type ConfigProblem } from '../../src/errors.js'
 
-const ZK_URL = 'jdbc:hive2://zk1:2181,zk2:2181/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=hiveserver2'
+const ZK_URL =
+  'jdbc:hive2://zk1:2181,zk2:2181/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=hiveserver2'
 const STATIC_URL = 'jdbc:hive2://h1:10000,h2:10001/'
 const OTHER_URL = 'jdbc:hive2://e1:10000/'
 const FILE = '/etc/hhp/c.yaml'
 const inFile = (where: string): string => `${where} (in ${FILE})`
 
 /** deps with an in-memory file system: FILE holds `yaml` when given; any other path is ENOENT. */
-const deps = (argv: string[], env: Env = {}, yaml?: string): LoadDeps => memDeps(argv, env, yaml === undefined ? {} : { [FILE]: yaml })
+const deps = (argv: string[], env: Env = {}, yaml?: string): LoadDeps =>
+  memDeps(argv, env, yaml === undefined ? {} : { [FILE]: yaml })
 const run = runConfig
 
 // ---- precedence ------------------------------------------------------------------------------
@@ -35,30 +37,56 @@ interface PrecedenceCase {
 
 const precedence: PrecedenceCase[] = [
   {
-    name: 'logLevel', top: 'logLevel: warn', env: ['HIVE_HA_PROXY_LOG_LEVEL', 'debug'], flag: ['--log-level', 'trace'],
-    read: (c) => c.logLevel, want: { file: 'warn', env: 'debug', flag: 'trace', default: 'info' },
+    name: 'logLevel',
+    top: 'logLevel: warn',
+    env: ['HIVE_HA_PROXY_LOG_LEVEL', 'debug'],
+    flag: ['--log-level', 'trace'],
+    read: (c) => c.logLevel,
+    want: { file: 'warn', env: 'debug', flag: 'trace', default: 'info' },
   },
   {
-    name: 'shutdownGraceMs', top: 'shutdownGraceMs: 1000', env: ['HIVE_HA_PROXY_SHUTDOWN_GRACE_MS', '2000'],
-    flag: ['--shutdown-grace', '3000'], read: (c) => c.shutdownGraceMs, want: { file: 1000, env: 2000, flag: 3000, default: 30_000 },
+    name: 'shutdownGraceMs',
+    top: 'shutdownGraceMs: 1000',
+    env: ['HIVE_HA_PROXY_SHUTDOWN_GRACE_MS', '2000'],
+    flag: ['--shutdown-grace', '3000'],
+    read: (c) => c.shutdownGraceMs,
+    want: { file: 1000, env: 2000, flag: 3000, default: 30_000 },
   },
   {
-    name: 'hs2 url', route: '', env: ['HIVE_HA_PROXY_HS2', OTHER_URL], flag: ['--hs2', ZK_URL],
-    read: (c) => c.hs2[0]?.url, want: { file: STATIC_URL, env: OTHER_URL, flag: ZK_URL },
+    name: 'hs2 url',
+    route: '',
+    env: ['HIVE_HA_PROXY_HS2', OTHER_URL],
+    flag: ['--hs2', ZK_URL],
+    read: (c) => c.hs2[0]?.url,
+    want: { file: STATIC_URL, env: OTHER_URL, flag: ZK_URL },
   },
   {
-    name: 'hs2 listen', route: 'listen: 127.0.0.1:11000', env: ['HIVE_HA_PROXY_HS2_LISTEN', '0.0.0.0:12000'],
-    flag: ['--hs2-listen', '[::1]:13000'], read: (c) => c.hs2[0] && hp(c.hs2[0].listen),
-    want: { file: '127.0.0.1:11000', env: '0.0.0.0:12000', flag: '::1:13000', default: '127.0.0.1:10000' },
+    name: 'hs2 listen',
+    route: 'listen: 127.0.0.1:11000',
+    env: ['HIVE_HA_PROXY_HS2_LISTEN', '0.0.0.0:12000'],
+    flag: ['--hs2-listen', '[::1]:13000'],
+    read: (c) => c.hs2[0] && hp(c.hs2[0].listen),
+    want: {
+      file: '127.0.0.1:11000',
+      env: '0.0.0.0:12000',
+      flag: '::1:13000',
+      default: '127.0.0.1:10000',
+    },
   },
   {
-    name: 'hs2 policy', route: 'policy: round-robin', env: ['HIVE_HA_PROXY_HS2_POLICY', 'least-connections'],
-    flag: ['--hs2-policy', 'random'], read: (c) => c.hs2[0]?.policy,
+    name: 'hs2 policy',
+    route: 'policy: round-robin',
+    env: ['HIVE_HA_PROXY_HS2_POLICY', 'least-connections'],
+    flag: ['--hs2-policy', 'random'],
+    read: (c) => c.hs2[0]?.policy,
     want: { file: 'round-robin', env: 'least-connections', flag: 'random', default: 'random' },
   },
   {
-    name: 'connectTimeoutMs', route: 'connectTimeoutMs: 1000', env: ['HIVE_HA_PROXY_CONNECT_TIMEOUT_MS', '2000'],
-    flag: ['--connect-timeout', '3000'], read: (c) => c.hs2[0]?.connectTimeoutMs,
+    name: 'connectTimeoutMs',
+    route: 'connectTimeoutMs: 1000',
+    env: ['HIVE_HA_PROXY_CONNECT_TIMEOUT_MS', '2000'],
+    flag: ['--connect-timeout', '3000'],
+    read: (c) => c.hs2[0]?.connectTimeoutMs,
     want: { file: 1000, env: 2000, flag: 3000, default: 5000 },
   },
 ]
@@ -77,7 +105,11 @@ t.test('precedence: defaults < file < env < flags, for each key', async (t) => {
       t.equal(c.read(all.config), c.want.flag, 'flags over env and file')
       t.same(all.sources, ['defaults', `file:${FILE}`, 'env', 'flags'])
       const url = c.name === 'hs2 url' ? [] : ['--hs2', STATIC_URL]
-      t.equal(c.read(run(deps([...url, ...c.flag], env)).config), c.want.flag, 'flags over env without a file')
+      t.equal(
+        c.read(run(deps([...url, ...c.flag], env)).config),
+        c.want.flag,
+        'flags over env without a file',
+      )
       if (c.want.default !== undefined) {
         t.equal(c.read(run(deps(['--hs2', STATIC_URL])).config), c.want.default, 'default')
       }
@@ -102,7 +134,11 @@ const route0Defaults = {
 t.test('flags and variables create hs2[0] when there is no file', async (t) => {
   const cases: { name: string; d: LoadDeps; sources: string[] }[] = [
     { name: '--hs2', d: deps(['--hs2', ZK_URL]), sources: ['defaults', 'flags'] },
-    { name: 'HIVE_HA_PROXY_HS2', d: deps([], { HIVE_HA_PROXY_HS2: ZK_URL }), sources: ['defaults', 'env'] },
+    {
+      name: 'HIVE_HA_PROXY_HS2',
+      d: deps([], { HIVE_HA_PROXY_HS2: ZK_URL }),
+      sources: ['defaults', 'env'],
+    },
   ]
   for (const c of cases) {
     t.test(c.name, async (t) => {
@@ -132,13 +168,27 @@ hs2:
 `
 
 t.test('flags and variables override only hs2[0] of a multi-route file', async (t) => {
-  const { config } = run(deps(
-    ['--config', FILE, '--hs2-listen', '10005', '--hs2', OTHER_URL],
-    { HIVE_HA_PROXY_HS2_POLICY: 'least-connections', HIVE_HA_PROXY_CONNECT_TIMEOUT_MS: '700' },
-    twoRoutes,
-  ))
-  t.match(config.hs2[0], { name: 'prod', url: OTHER_URL, listen: { host: '127.0.0.1', port: 10005 }, policy: 'least-connections', connectTimeoutMs: 700 })
-  t.match(config.hs2[1], { name: 'adhoc', url: STATIC_URL, listen: { host: '127.0.0.1', port: 10002 }, policy: 'random', connectTimeoutMs: 5000 })
+  const { config } = run(
+    deps(
+      ['--config', FILE, '--hs2-listen', '10005', '--hs2', OTHER_URL],
+      { HIVE_HA_PROXY_HS2_POLICY: 'least-connections', HIVE_HA_PROXY_CONNECT_TIMEOUT_MS: '700' },
+      twoRoutes,
+    ),
+  )
+  t.match(config.hs2[0], {
+    name: 'prod',
+    url: OTHER_URL,
+    listen: { host: '127.0.0.1', port: 10005 },
+    policy: 'least-connections',
+    connectTimeoutMs: 700,
+  })
+  t.match(config.hs2[1], {
+    name: 'adhoc',
+    url: STATIC_URL,
+    listen: { host: '127.0.0.1', port: 10002 },
+    policy: 'random',
+    connectTimeoutMs: 5000,
+  })
 })
 
 t.test('a file without hs2 routes gets hs2[0] from flags', async (t) => {
@@ -171,21 +221,50 @@ hs2:
     listen: localhost:10003
 `
   const { config } = run(deps(['--config', FILE], {}, yaml))
-  t.same({ ...config, hs2: [] }, { logLevel: 'debug', shutdownGraceMs: 5000, zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 }, hs2: [], metastore: [], admin: { listen: { ...DEFAULTS.admin.listen }, token: undefined } })
-  t.same(config.hs2.map((r) => r.name), ['hs2', 'hs2-2', 'hs2-3'])
-  t.same(config.hs2.map((r) => hp(r.listen)), ['127.0.0.1:10001', '::1:10002', 'localhost:10003'])
-  t.same(config.hs2.map((r) => r.target.kind), ['zookeeper', 'static', 'zookeeper-ha'])
+  t.same(
+    { ...config, hs2: [] },
+    {
+      logLevel: 'debug',
+      shutdownGraceMs: 5000,
+      zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 },
+      hs2: [],
+      metastore: [],
+      admin: { listen: { ...DEFAULTS.admin.listen }, token: undefined },
+    },
+  )
+  t.same(
+    config.hs2.map((r) => r.name),
+    ['hs2', 'hs2-2', 'hs2-3'],
+  )
+  t.same(
+    config.hs2.map((r) => hp(r.listen)),
+    ['127.0.0.1:10001', '::1:10002', 'localhost:10003'],
+  )
+  t.same(
+    config.hs2.map((r) => r.target.kind),
+    ['zookeeper', 'static', 'zookeeper-ha'],
+  )
   t.same(config.hs2[0], {
-    name: 'hs2', url: ZK_URL, target: hs2TargetFromJdbcUrl(ZK_URL), listen: { host: '127.0.0.1', port: 10001 },
-    policy: 'least-connections', connectTimeoutMs: 1500, maxConnectAttempts: 5, idleTimeoutMs: 0,
-    ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }, transport: 'sockets', mr3AppIdNamespace: undefined,
+    name: 'hs2',
+    url: ZK_URL,
+    target: hs2TargetFromJdbcUrl(ZK_URL),
+    listen: { host: '127.0.0.1', port: 10001 },
+    policy: 'least-connections',
+    connectTimeoutMs: 1500,
+    maxConnectAttempts: 5,
+    idleTimeoutMs: 0,
+    ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
+    transport: 'sockets',
+    mr3AppIdNamespace: undefined,
   })
   t.same(config.hs2[1]?.ejection, { ...DEFAULTS.hs2.ejection, failures: 7 })
   t.equal(config.hs2[1]?.idleTimeoutMs, 600_000)
 })
 
 t.test('a single hs2 mapping is a one-route list; empty values are unset', async (t) => {
-  const { config } = run(deps(['--config', FILE], {}, `hs2:\n  url: "${STATIC_URL}"\n  policy:\nlogLevel:\n`))
+  const { config } = run(
+    deps(['--config', FILE], {}, `hs2:\n  url: "${STATIC_URL}"\n  policy:\nlogLevel:\n`),
+  )
   t.match(config, { logLevel: 'info', hs2: [{ name: 'hs2', url: STATIC_URL, policy: 'random' }] })
 })
 
@@ -198,8 +277,28 @@ t.test('an empty file is an empty config', async (t) => {
 // ---- flag and variable forms ---------------------------------------------------------------------
 
 t.test('--flag=value form (the value may itself contain "=")', async (t) => {
-  const { config } = run(deps([`--hs2=${ZK_URL}`, '--hs2-listen=10001', '--hs2-policy=round-robin', '--log-level=warn', '--shutdown-grace=1', '--connect-timeout=2']))
-  t.match(config, { logLevel: 'warn', shutdownGraceMs: 1, hs2: [{ url: ZK_URL, listen: { host: '127.0.0.1', port: 10001 }, policy: 'round-robin', connectTimeoutMs: 2 }] })
+  const { config } = run(
+    deps([
+      `--hs2=${ZK_URL}`,
+      '--hs2-listen=10001',
+      '--hs2-policy=round-robin',
+      '--log-level=warn',
+      '--shutdown-grace=1',
+      '--connect-timeout=2',
+    ]),
+  )
+  t.match(config, {
+    logLevel: 'warn',
+    shutdownGraceMs: 1,
+    hs2: [
+      {
+        url: ZK_URL,
+        listen: { host: '127.0.0.1', port: 10001 },
+        policy: 'round-robin',
+        connectTimeoutMs: 2,
+      },
+    ],
+  })
 })
 
 t.test('listen address forms', async (t) => {
@@ -218,13 +317,21 @@ t.test('listen address forms', async (t) => {
 })
 
 t.test('enums are case-insensitive and canonicalised', async (t) => {
-  const { config } = run(deps(['--hs2', STATIC_URL, '--hs2-policy', 'Round-Robin'], { HIVE_HA_PROXY_LOG_LEVEL: 'INFO' }))
+  const { config } = run(
+    deps(['--hs2', STATIC_URL, '--hs2-policy', 'Round-Robin'], { HIVE_HA_PROXY_LOG_LEVEL: 'INFO' }),
+  )
   t.equal(config.logLevel, 'info')
   t.equal(config.hs2[0]?.policy, 'round-robin')
 })
 
 t.test('empty variables are unset, also unknown ones', async (t) => {
-  const { config, sources } = run(deps(['--hs2', STATIC_URL], { HIVE_HA_PROXY_LOG_LEVEL: '', HIVE_HA_PROXY_TYPO: '', PATH: '/bin' }))
+  const { config, sources } = run(
+    deps(['--hs2', STATIC_URL], {
+      HIVE_HA_PROXY_LOG_LEVEL: '',
+      HIVE_HA_PROXY_TYPO: '',
+      PATH: '/bin',
+    }),
+  )
   t.equal(config.logLevel, 'info')
   t.same(sources, ['defaults', 'flags'])
 })
@@ -232,7 +339,10 @@ t.test('empty variables are unset, also unknown ones', async (t) => {
 t.test('HIVE_HA_PROXY_CONFIG names the file; --config wins over it', async (t) => {
   const yaml = `hs2: [{ url: "${STATIC_URL}" }]\n`
   t.same(run(deps([], { HIVE_HA_PROXY_CONFIG: FILE }, yaml)).sources, ['defaults', `file:${FILE}`])
-  t.same(run(deps(['--config', FILE], { HIVE_HA_PROXY_CONFIG: '/elsewhere.yaml' }, yaml)).sources, ['defaults', `file:${FILE}`])
+  t.same(run(deps(['--config', FILE], { HIVE_HA_PROXY_CONFIG: '/elsewhere.yaml' }, yaml)).sources, [
+    'defaults',
+    `file:${FILE}`,
+  ])
 })
 
 t.test('a real file on disk', async (t) => {
@@ -240,14 +350,24 @@ t.test('a real file on disk', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const path = join(dir, 'proxy.yaml')
   writeFileSync(path, `hs2:\n  - name: disk\n    url: "${ZK_URL}"\n`)
-  const { config } = run({ argv: ['--config', path], env: {}, readFile: (p) => readFileSync(p, 'utf8') })
+  const { config } = run({
+    argv: ['--config', path],
+    env: {},
+    readFile: (p) => readFileSync(p, 'utf8'),
+  })
   t.equal(config.hs2[0]?.name, 'disk')
 })
 
 // ---- help and version ----------------------------------------------------------------------------
 
 t.test('help and version', async (t) => {
-  for (const argv of [['--help'], ['-h'], ['--hs2', ZK_URL, '-h'], ['--bogus', '--help'], ['--hs2', '--help']]) {
+  for (const argv of [
+    ['--help'],
+    ['-h'],
+    ['--hs2', ZK_URL, '-h'],
+    ['--bogus', '--help'],
+    ['--hs2', '--help'],
+  ]) {
     t.same(loadConfig(deps(argv)), { kind: 'help', text: HELP_TEXT }, argv.join(' '))
   }
   for (const argv of [['--version'], ['-V'], ['--log-level', 'nope', '-V']]) {
@@ -258,13 +378,36 @@ t.test('help and version', async (t) => {
 
 t.test('HELP_TEXT names every flag, variable and default', async (t) => {
   const mustMention = [
-    '--hs2 <jdbc-url>', '--hs2-listen', '--hs2-policy', '--config', '--log-level', '--shutdown-grace', '--connect-timeout',
-    '--help', '-h', '--version', '-V',
-    'HIVE_HA_PROXY_HS2\n', 'HIVE_HA_PROXY_HS2_LISTEN', 'HIVE_HA_PROXY_HS2_POLICY', 'HIVE_HA_PROXY_LOG_LEVEL',
-    'HIVE_HA_PROXY_SHUTDOWN_GRACE_MS', 'HIVE_HA_PROXY_CONNECT_TIMEOUT_MS', 'HIVE_HA_PROXY_CONFIG',
-    '127.0.0.1:10000', 'random | round-robin | least-connections', 'default random', 'default info', '30000', '5000',
-    'maxConnectAttempts: 3', 'idleTimeoutMs: 0', 'failures: 3, baseMs: 5000, maxMs: 120000',
-    'sessionTimeoutMs: 30000', `reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs}`, 'hs2[0]',
+    '--hs2 <jdbc-url>',
+    '--hs2-listen',
+    '--hs2-policy',
+    '--config',
+    '--log-level',
+    '--shutdown-grace',
+    '--connect-timeout',
+    '--help',
+    '-h',
+    '--version',
+    '-V',
+    'HIVE_HA_PROXY_HS2\n',
+    'HIVE_HA_PROXY_HS2_LISTEN',
+    'HIVE_HA_PROXY_HS2_POLICY',
+    'HIVE_HA_PROXY_LOG_LEVEL',
+    'HIVE_HA_PROXY_SHUTDOWN_GRACE_MS',
+    'HIVE_HA_PROXY_CONNECT_TIMEOUT_MS',
+    'HIVE_HA_PROXY_CONFIG',
+    '127.0.0.1:10000',
+    'random | round-robin | least-connections',
+    'default random',
+    'default info',
+    '30000',
+    '5000',
+    'maxConnectAttempts: 3',
+    'idleTimeoutMs: 0',
+    'failures: 3, baseMs: 5000, maxMs: 120000',
+    'sessionTimeoutMs: 30000',
+    `reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs}`,
+    'hs2[0]',
   ]
   for (const s of mustMention) t.ok(HELP_TEXT.includes(s), `mentions ${JSON.stringify(s)}`)
 })
@@ -286,92 +429,384 @@ const route = (extra: string): string => `hs2:\n  - url: "${STATIC_URL}"\n    ${
 const cfg = ['--config', FILE]
 
 const errorCases: ErrorCase[] = [
-  { name: 'no route at all', argv: [], keys: ['--hs2'], message: /no HS2 route/, fix: /--hs2 <jdbc-url>.*config file/ },
+  {
+    name: 'no route at all',
+    argv: [],
+    keys: ['--hs2'],
+    message: /no HS2 route/,
+    fix: /--hs2 <jdbc-url>.*config file/,
+  },
   { name: 'no route: only log level', argv: ['--log-level', 'debug'], keys: ['--hs2'] },
   { name: 'no route in the file', argv: cfg, yaml: 'logLevel: info\n', keys: [inFile('hs2')] },
   { name: 'empty hs2 list', argv: cfg, yaml: 'hs2: []\n', keys: [inFile('hs2')] },
-  { name: 'url missing (route made by --hs2-listen)', argv: ['--hs2-listen', '10001'], keys: ['--hs2'], message: /no JDBC URL/ },
-  { name: 'url missing (route made by a variable)', env: { HIVE_HA_PROXY_HS2_POLICY: 'random' }, keys: ['--hs2'] },
-  { name: 'url missing in YAML', argv: cfg, yaml: 'hs2:\n  - name: a\n', keys: [inFile('hs2[0].url')], fix: /jdbc:hive2:\/\// },
-  { name: 'url not a string in YAML', argv: cfg, yaml: 'hs2:\n  - url: 42\n', keys: [inFile('hs2[0].url')], message: /must be a string/ },
-  { name: 'url invalid (flag)', argv: ['--hs2', 'http://x'], keys: ['--hs2'], message: /not a Hive JDBC URL/ },
-  { name: 'url invalid (variable)', env: { HIVE_HA_PROXY_HS2: 'jdbc:hive2:///' }, keys: ['HIVE_HA_PROXY_HS2'], message: /embedded/ },
   {
-    name: 'url invalid (second route)', argv: cfg, yaml: `hs2:\n  - url: "${STATIC_URL}"\n  - url: "jdbc:mysql://x/"\n    listen: 1\n`,
+    name: 'url missing (route made by --hs2-listen)',
+    argv: ['--hs2-listen', '10001'],
+    keys: ['--hs2'],
+    message: /no JDBC URL/,
+  },
+  {
+    name: 'url missing (route made by a variable)',
+    env: { HIVE_HA_PROXY_HS2_POLICY: 'random' },
+    keys: ['--hs2'],
+  },
+  {
+    name: 'url missing in YAML',
+    argv: cfg,
+    yaml: 'hs2:\n  - name: a\n',
+    keys: [inFile('hs2[0].url')],
+    fix: /jdbc:hive2:\/\//,
+  },
+  {
+    name: 'url not a string in YAML',
+    argv: cfg,
+    yaml: 'hs2:\n  - url: 42\n',
+    keys: [inFile('hs2[0].url')],
+    message: /must be a string/,
+  },
+  {
+    name: 'url invalid (flag)',
+    argv: ['--hs2', 'http://x'],
+    keys: ['--hs2'],
+    message: /not a Hive JDBC URL/,
+  },
+  {
+    name: 'url invalid (variable)',
+    env: { HIVE_HA_PROXY_HS2: 'jdbc:hive2:///' },
+    keys: ['HIVE_HA_PROXY_HS2'],
+    message: /embedded/,
+  },
+  {
+    name: 'url invalid (second route)',
+    argv: cfg,
+    yaml: `hs2:\n  - url: "${STATIC_URL}"\n  - url: "jdbc:mysql://x/"\n    listen: 1\n`,
     keys: [inFile('hs2[1].url')],
   },
-  { name: 'listen not host:port', argv: ['--hs2', STATIC_URL, '--hs2-listen', 'nope'], keys: ['--hs2-listen'], message: /not host:port/ },
-  { name: 'listen port out of range', argv: ['--hs2', STATIC_URL, '--hs2-listen', '127.0.0.1:70000'], keys: ['--hs2-listen'], message: /out of range/ },
-  { name: 'listen bare IPv6', env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_HS2_LISTEN: '::1:10000' }, keys: ['HIVE_HA_PROXY_HS2_LISTEN'], message: /brackets/ },
-  { name: 'listen bracketed non-IPv6', argv: ['--hs2', STATIC_URL, '--hs2-listen', '[foo]:1'], keys: ['--hs2-listen'] },
-  { name: 'listen empty host', argv: cfg, yaml: route('listen: ":10000"'), keys: [inFile('hs2[0].listen')] },
   {
-    name: 'two routes on the same (default) listen address', argv: cfg,
-    yaml: `hs2:\n  - url: "${STATIC_URL}"\n  - url: "${ZK_URL}"\n`, keys: [inFile('hs2[1].listen')], message: /already the address of hs2\[0\]\.listen/,
+    name: 'listen not host:port',
+    argv: ['--hs2', STATIC_URL, '--hs2-listen', 'nope'],
+    keys: ['--hs2-listen'],
+    message: /not host:port/,
   },
   {
-    name: 'a wildcard host clashes with loopback on the same port', argv: cfg,
-    yaml: `hs2:\n  - url: "${STATIC_URL}"\n    listen: 0.0.0.0:10000\n  - url: "${ZK_URL}"\n    listen: 10000\n`, keys: [inFile('hs2[1].listen')],
+    name: 'listen port out of range',
+    argv: ['--hs2', STATIC_URL, '--hs2-listen', '127.0.0.1:70000'],
+    keys: ['--hs2-listen'],
+    message: /out of range/,
   },
   {
-    name: '--hs2-listen moves hs2[0] onto hs2[1]', argv: [...cfg, '--hs2-listen', '127.0.0.1:10002'], yaml: twoRoutes,
-    keys: [inFile('hs2[1].listen')], message: /--hs2-listen/,
+    name: 'listen bare IPv6',
+    env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_HS2_LISTEN: '::1:10000' },
+    keys: ['HIVE_HA_PROXY_HS2_LISTEN'],
+    message: /brackets/,
   },
   {
-    name: 'duplicate names', argv: cfg,
-    yaml: `hs2:\n  - name: a\n    url: "${STATIC_URL}"\n  - name: a\n    url: "${ZK_URL}"\n    listen: 2\n`, keys: [inFile('hs2[1].name')], message: /"a" is already used/,
+    name: 'listen bracketed non-IPv6',
+    argv: ['--hs2', STATIC_URL, '--hs2-listen', '[foo]:1'],
+    keys: ['--hs2-listen'],
   },
   {
-    name: 'a given name equal to a default name', argv: cfg,
-    yaml: `hs2:\n  - name: hs2-2\n    url: "${STATIC_URL}"\n  - url: "${ZK_URL}"\n    listen: 2\n`, keys: [inFile('hs2[1].name')],
+    name: 'listen empty host',
+    argv: cfg,
+    yaml: route('listen: ":10000"'),
+    keys: [inFile('hs2[0].listen')],
   },
-  { name: 'invalid name', argv: cfg, yaml: route('name: "my route"'), keys: [inFile('hs2[0].name')] },
-  { name: 'policy (flag)', argv: ['--hs2', STATIC_URL, '--hs2-policy', 'fastest'], keys: ['--hs2-policy'], fix: /random, round-robin, least-connections/ },
-  { name: 'policy (variable, typo)', env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_HS2_POLICY: 'round-robbin' }, keys: ['HIVE_HA_PROXY_HS2_POLICY'], fix: /did you mean round-robin/ },
-  { name: 'policy (YAML, second route)', argv: cfg, yaml: `${route('')}  - url: "${ZK_URL}"\n    listen: 2\n    policy: 7\n`, keys: [inFile('hs2[1].policy')] },
-  { name: 'log level', argv: ['--hs2', STATIC_URL, '--log-level', 'verbose'], keys: ['--log-level'] },
-  { name: 'connect timeout 0', argv: ['--hs2', STATIC_URL, '--connect-timeout', '0'], keys: ['--connect-timeout'], message: /positive whole number/ },
-  { name: 'connect timeout negative', argv: ['--hs2', STATIC_URL, '--connect-timeout', '-5'], keys: ['--connect-timeout'] },
-  { name: 'connect timeout fraction', env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_CONNECT_TIMEOUT_MS: '1.5' }, keys: ['HIVE_HA_PROXY_CONNECT_TIMEOUT_MS'] },
-  { name: 'shutdown grace beyond the timer limit', argv: ['--hs2', STATIC_URL, '--shutdown-grace', '3000000000'], keys: ['--shutdown-grace'], fix: /2147483647/ },
-  { name: 'shutdown grace as words', env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_SHUTDOWN_GRACE_MS: '30s' }, keys: ['HIVE_HA_PROXY_SHUTDOWN_GRACE_MS'] },
-  { name: 'idleTimeoutMs negative', argv: cfg, yaml: route('idleTimeoutMs: -1'), keys: [inFile('hs2[0].idleTimeoutMs')], message: />= 0/ },
-  { name: 'maxConnectAttempts 0', argv: cfg, yaml: route('maxConnectAttempts: 0'), keys: [inFile('hs2[0].maxConnectAttempts')] },
-  { name: 'zookeeper.sessionTimeoutMs 0', argv: [...cfg, '--hs2', STATIC_URL], yaml: 'zookeeper: { sessionTimeoutMs: 0 }\n', keys: [inFile('zookeeper.sessionTimeoutMs')] },
-  { name: 'ejection.failures not a number', argv: cfg, yaml: route('ejection: { failures: many }'), keys: [inFile('hs2[0].ejection.failures')] },
-  { name: 'ejection.maxMs < baseMs', argv: cfg, yaml: route('ejection: { baseMs: 5000, maxMs: 1000 }'), keys: [inFile('hs2[0].ejection.maxMs')], message: /below/ },
-  { name: 'ejection.maxMs < default baseMs', argv: cfg, yaml: route('ejection: { maxMs: 1000 }'), keys: [inFile('hs2[0].ejection.maxMs')] },
-  { name: 'unreadable file (--config)', argv: ['--config', '/nope.yaml'], keys: ['--config'], message: /cannot read \/nope\.yaml: ENOENT/ },
-  { name: 'unreadable file (variable)', env: { HIVE_HA_PROXY_CONFIG: '/nope.yaml' }, keys: ['HIVE_HA_PROXY_CONFIG'] },
-  { name: 'unparsable YAML', argv: cfg, yaml: `hs2:\n  - url: "${STATIC_URL}"\n policy: random\n`, keys: [inFile('line 3')], message: /invalid YAML: .*line 3, column 1/ },
-  { name: 'tab indentation', argv: cfg, yaml: `hs2:\n  - url: "${STATIC_URL}"\n\tpolicy: random\n`, keys: [inFile('line 3')], message: /Tabs/ },
-  { name: 'duplicate YAML key', argv: cfg, yaml: 'logLevel: info\nlogLevel: warn\n', keys: [inFile('line 2')], message: /unique/ },
+  {
+    name: 'two routes on the same (default) listen address',
+    argv: cfg,
+    yaml: `hs2:\n  - url: "${STATIC_URL}"\n  - url: "${ZK_URL}"\n`,
+    keys: [inFile('hs2[1].listen')],
+    message: /already the address of hs2\[0\]\.listen/,
+  },
+  {
+    name: 'a wildcard host clashes with loopback on the same port',
+    argv: cfg,
+    yaml: `hs2:\n  - url: "${STATIC_URL}"\n    listen: 0.0.0.0:10000\n  - url: "${ZK_URL}"\n    listen: 10000\n`,
+    keys: [inFile('hs2[1].listen')],
+  },
+  {
+    name: '--hs2-listen moves hs2[0] onto hs2[1]',
+    argv: [...cfg, '--hs2-listen', '127.0.0.1:10002'],
+    yaml: twoRoutes,
+    keys: [inFile('hs2[1].listen')],
+    message: /--hs2-listen/,
+  },
+  {
+    name: 'duplicate names',
+    argv: cfg,
+    yaml: `hs2:\n  - name: a\n    url: "${STATIC_URL}"\n  - name: a\n    url: "${ZK_URL}"\n    listen: 2\n`,
+    keys: [inFile('hs2[1].name')],
+    message: /"a" is already used/,
+  },
+  {
+    name: 'a given name equal to a default name',
+    argv: cfg,
+    yaml: `hs2:\n  - name: hs2-2\n    url: "${STATIC_URL}"\n  - url: "${ZK_URL}"\n    listen: 2\n`,
+    keys: [inFile('hs2[1].name')],
+  },
+  {
+    name: 'invalid name',
+    argv: cfg,
+    yaml: route('name: "my route"'),
+    keys: [inFile('hs2[0].name')],
+  },
+  {
+    name: 'policy (flag)',
+    argv: ['--hs2', STATIC_URL, '--hs2-policy', 'fastest'],
+    keys: ['--hs2-policy'],
+    fix: /random, round-robin, least-connections/,
+  },
+  {
+    name: 'policy (variable, typo)',
+    env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_HS2_POLICY: 'round-robbin' },
+    keys: ['HIVE_HA_PROXY_HS2_POLICY'],
+    fix: /did you mean round-robin/,
+  },
+  {
+    name: 'policy (YAML, second route)',
+    argv: cfg,
+    yaml: `${route('')}  - url: "${ZK_URL}"\n    listen: 2\n    policy: 7\n`,
+    keys: [inFile('hs2[1].policy')],
+  },
+  {
+    name: 'log level',
+    argv: ['--hs2', STATIC_URL, '--log-level', 'verbose'],
+    keys: ['--log-level'],
+  },
+  {
+    name: 'connect timeout 0',
+    argv: ['--hs2', STATIC_URL, '--connect-timeout', '0'],
+    keys: ['--connect-timeout'],
+    message: /positive whole number/,
+  },
+  {
+    name: 'connect timeout negative',
+    argv: ['--hs2', STATIC_URL, '--connect-timeout', '-5'],
+    keys: ['--connect-timeout'],
+  },
+  {
+    name: 'connect timeout fraction',
+    env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_CONNECT_TIMEOUT_MS: '1.5' },
+    keys: ['HIVE_HA_PROXY_CONNECT_TIMEOUT_MS'],
+  },
+  {
+    name: 'shutdown grace beyond the timer limit',
+    argv: ['--hs2', STATIC_URL, '--shutdown-grace', '3000000000'],
+    keys: ['--shutdown-grace'],
+    fix: /2147483647/,
+  },
+  {
+    name: 'shutdown grace as words',
+    env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_SHUTDOWN_GRACE_MS: '30s' },
+    keys: ['HIVE_HA_PROXY_SHUTDOWN_GRACE_MS'],
+  },
+  {
+    name: 'idleTimeoutMs negative',
+    argv: cfg,
+    yaml: route('idleTimeoutMs: -1'),
+    keys: [inFile('hs2[0].idleTimeoutMs')],
+    message: />= 0/,
+  },
+  {
+    name: 'maxConnectAttempts 0',
+    argv: cfg,
+    yaml: route('maxConnectAttempts: 0'),
+    keys: [inFile('hs2[0].maxConnectAttempts')],
+  },
+  {
+    name: 'zookeeper.sessionTimeoutMs 0',
+    argv: [...cfg, '--hs2', STATIC_URL],
+    yaml: 'zookeeper: { sessionTimeoutMs: 0 }\n',
+    keys: [inFile('zookeeper.sessionTimeoutMs')],
+  },
+  {
+    name: 'ejection.failures not a number',
+    argv: cfg,
+    yaml: route('ejection: { failures: many }'),
+    keys: [inFile('hs2[0].ejection.failures')],
+  },
+  {
+    name: 'ejection.maxMs < baseMs',
+    argv: cfg,
+    yaml: route('ejection: { baseMs: 5000, maxMs: 1000 }'),
+    keys: [inFile('hs2[0].ejection.maxMs')],
+    message: /below/,
+  },
+  {
+    name: 'ejection.maxMs < default baseMs',
+    argv: cfg,
+    yaml: route('ejection: { maxMs: 1000 }'),
+    keys: [inFile('hs2[0].ejection.maxMs')],
+  },
+  {
+    name: 'unreadable file (--config)',
+    argv: ['--config', '/nope.yaml'],
+    keys: ['--config'],
+    message: /cannot read \/nope\.yaml: ENOENT/,
+  },
+  {
+    name: 'unreadable file (variable)',
+    env: { HIVE_HA_PROXY_CONFIG: '/nope.yaml' },
+    keys: ['HIVE_HA_PROXY_CONFIG'],
+  },
+  {
+    name: 'unparsable YAML',
+    argv: cfg,
+    yaml: `hs2:\n  - url: "${STATIC_URL}"\n policy: random\n`,
+    keys: [inFile('line 3')],
+    message: /invalid YAML: .*line 3, column 1/,
+  },
+  {
+    name: 'tab indentation',
+    argv: cfg,
+    yaml: `hs2:\n  - url: "${STATIC_URL}"\n\tpolicy: random\n`,
+    keys: [inFile('line 3')],
+    message: /Tabs/,
+  },
+  {
+    name: 'duplicate YAML key',
+    argv: cfg,
+    yaml: 'logLevel: info\nlogLevel: warn\n',
+    keys: [inFile('line 2')],
+    message: /unique/,
+  },
   { name: 'unresolved alias', argv: cfg, yaml: 'logLevel: *nope\n', keys: [FILE] },
   { name: 'file is a list', argv: cfg, yaml: '- a\n- b\n', keys: [FILE], message: /mapping/ },
-  { name: 'unknown top-level key, suggested', argv: cfg, yaml: `loglevel: info\n${route('')}`, keys: [inFile('loglevel')], fix: /did you mean logLevel/ },
-  { name: 'unknown route key, suggested', argv: cfg, yaml: route('polcy: random'), keys: [inFile('hs2[0].polcy')], fix: /did you mean policy/ },
-  { name: 'unknown nested key, suggested', argv: cfg, yaml: route('ejection: { maxMS: 9000 }'), keys: [inFile('hs2[0].ejection.maxMS')], fix: /did you mean maxMs/ },
-  { name: 'unknown key, nothing close', argv: cfg, yaml: `frobnicate: {}\n${route('')}`, keys: [inFile('frobnicate')], fix: /remove it; known keys here: logLevel/ },
-  { name: 'prototype key names are unknown keys', argv: cfg, yaml: route('constructor: 1'), keys: [inFile('hs2[0].constructor')] },
-  { name: 'zookeeper not a mapping', argv: [...cfg, '--hs2', STATIC_URL], yaml: 'zookeeper: zk1:2181\n', keys: [inFile('zookeeper')] },
-  { name: 'hs2 is a string', argv: cfg, yaml: `hs2: "${STATIC_URL}"\n`, keys: [inFile('hs2')], message: /list of routes/ },
-  { name: 'a route is a string', argv: cfg, yaml: `hs2:\n  - "${STATIC_URL}"\n`, keys: [inFile('hs2[0]')] },
-  { name: 'single-mapping route keys read hs2.x', argv: cfg, yaml: `hs2:\n  url: "${STATIC_URL}"\n  policy: nope\n`, keys: [inFile('hs2.policy')] },
-  { name: 'unknown transport, suggested', argv: cfg, yaml: `hs2:\n  url: "${STATIC_URL}"\n  transport: handle\n`, keys: [inFile('hs2.transport')], fix: /did you mean handles/ },
-  { name: 'unknown flag, suggested', argv: ['--hs2', STATIC_URL, '--hs2-polcy', 'random'], keys: ['--hs2-polcy'], fix: /did you mean --hs2-policy/ },
-  { name: 'unknown flag last', argv: ['--hs2', STATIC_URL, '--bogus'], keys: ['--bogus'], fix: /see --help/ },
-  { name: 'unknown flag before a known one', argv: ['--bogus', '--hs2', STATIC_URL], keys: ['--bogus'] },
+  {
+    name: 'unknown top-level key, suggested',
+    argv: cfg,
+    yaml: `loglevel: info\n${route('')}`,
+    keys: [inFile('loglevel')],
+    fix: /did you mean logLevel/,
+  },
+  {
+    name: 'unknown route key, suggested',
+    argv: cfg,
+    yaml: route('polcy: random'),
+    keys: [inFile('hs2[0].polcy')],
+    fix: /did you mean policy/,
+  },
+  {
+    name: 'unknown nested key, suggested',
+    argv: cfg,
+    yaml: route('ejection: { maxMS: 9000 }'),
+    keys: [inFile('hs2[0].ejection.maxMS')],
+    fix: /did you mean maxMs/,
+  },
+  {
+    name: 'unknown key, nothing close',
+    argv: cfg,
+    yaml: `frobnicate: {}\n${route('')}`,
+    keys: [inFile('frobnicate')],
+    fix: /remove it; known keys here: logLevel/,
+  },
+  {
+    name: 'prototype key names are unknown keys',
+    argv: cfg,
+    yaml: route('constructor: 1'),
+    keys: [inFile('hs2[0].constructor')],
+  },
+  {
+    name: 'zookeeper not a mapping',
+    argv: [...cfg, '--hs2', STATIC_URL],
+    yaml: 'zookeeper: zk1:2181\n',
+    keys: [inFile('zookeeper')],
+  },
+  {
+    name: 'hs2 is a string',
+    argv: cfg,
+    yaml: `hs2: "${STATIC_URL}"\n`,
+    keys: [inFile('hs2')],
+    message: /list of routes/,
+  },
+  {
+    name: 'a route is a string',
+    argv: cfg,
+    yaml: `hs2:\n  - "${STATIC_URL}"\n`,
+    keys: [inFile('hs2[0]')],
+  },
+  {
+    name: 'single-mapping route keys read hs2.x',
+    argv: cfg,
+    yaml: `hs2:\n  url: "${STATIC_URL}"\n  policy: nope\n`,
+    keys: [inFile('hs2.policy')],
+  },
+  {
+    name: 'unknown transport, suggested',
+    argv: cfg,
+    yaml: `hs2:\n  url: "${STATIC_URL}"\n  transport: handle\n`,
+    keys: [inFile('hs2.transport')],
+    fix: /did you mean handles/,
+  },
+  {
+    name: 'unknown flag, suggested',
+    argv: ['--hs2', STATIC_URL, '--hs2-polcy', 'random'],
+    keys: ['--hs2-polcy'],
+    fix: /did you mean --hs2-policy/,
+  },
+  {
+    name: 'unknown flag last',
+    argv: ['--hs2', STATIC_URL, '--bogus'],
+    keys: ['--bogus'],
+    fix: /see --help/,
+  },
+  {
+    name: 'unknown flag before a known one',
+    argv: ['--bogus', '--hs2', STATIC_URL],
+    keys: ['--bogus'],
+  },
   { name: 'unknown short flag', argv: ['--hs2', STATIC_URL, '-x'], keys: ['-x'] },
-  { name: 'stray argument', argv: ['--hs2', STATIC_URL, 'extra'], keys: ['extra'], message: /unexpected argument/ },
-  { name: 'unknown --flag=value', argv: ['--hs2', STATIC_URL, '--frobnicate=1'], keys: ['--frobnicate'] },
+  {
+    name: 'stray argument',
+    argv: ['--hs2', STATIC_URL, 'extra'],
+    keys: ['extra'],
+    message: /unexpected argument/,
+  },
+  {
+    name: 'unknown --flag=value',
+    argv: ['--hs2', STATIC_URL, '--frobnicate=1'],
+    keys: ['--frobnicate'],
+  },
   { name: 'positional URL', argv: [ZK_URL], keys: [ZK_URL, '--hs2'], fix: /write --hs2 jdbc/ },
-  { name: 'missing value at the end', argv: ['--hs2'], keys: ['--hs2', '--hs2'], message: /needs a value/ },
-  { name: 'missing value before another flag', argv: ['--hs2-policy', '--hs2', STATIC_URL], keys: ['--hs2-policy'] },
-  { name: 'empty --flag= value', argv: ['--hs2', STATIC_URL, '--log-level='], keys: ['--log-level'] },
-  { name: 'repeated flag', argv: ['--hs2', STATIC_URL, '--hs2', ZK_URL], keys: ['--hs2'], message: /more than once/ },
-  { name: 'repeated flag in both forms', argv: ['--hs2', STATIC_URL, '--log-level=info', '--log-level', 'warn'], keys: ['--log-level'] },
-  { name: '--version=1 takes no value', argv: ['--hs2', STATIC_URL, '--version=1'], keys: ['--version'], message: /no value/ },
-  { name: 'unknown variable, suggested', env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_LOGLEVEL: 'info' }, keys: ['HIVE_HA_PROXY_LOGLEVEL'], fix: /did you mean HIVE_HA_PROXY_LOG_LEVEL/ },
+  {
+    name: 'missing value at the end',
+    argv: ['--hs2'],
+    keys: ['--hs2', '--hs2'],
+    message: /needs a value/,
+  },
+  {
+    name: 'missing value before another flag',
+    argv: ['--hs2-policy', '--hs2', STATIC_URL],
+    keys: ['--hs2-policy'],
+  },
+  {
+    name: 'empty --flag= value',
+    argv: ['--hs2', STATIC_URL, '--log-level='],
+    keys: ['--log-level'],
+  },
+  {
+    name: 'repeated flag',
+    argv: ['--hs2', STATIC_URL, '--hs2', ZK_URL],
+    keys: ['--hs2'],
+    message: /more than once/,
+  },
+  {
+    name: 'repeated flag in both forms',
+    argv: ['--hs2', STATIC_URL, '--log-level=info', '--log-level', 'warn'],
+    keys: ['--log-level'],
+  },
+  {
+    name: '--version=1 takes no value',
+    argv: ['--hs2', STATIC_URL, '--version=1'],
+    keys: ['--version'],
+    message: /no value/,
+  },
+  {
+    name: 'unknown variable, suggested',
+    env: { HIVE_HA_PROXY_HS2: STATIC_URL, HIVE_HA_PROXY_LOGLEVEL: 'info' },
+    keys: ['HIVE_HA_PROXY_LOGLEVEL'],
+    fix: /did you mean HIVE_HA_PROXY_LOG_LEVEL/,
+  },
 ]
 
 t.test('each error, alone, with its key, message and fix', async (t) => {
@@ -380,7 +815,10 @@ t.test('each error, alone, with its key, message and fix', async (t) => {
       const d = deps(c.argv ?? [], c.env ?? {}, c.yaml)
       t.throws(() => loadConfig(d), { name: 'ConfigError', code: 'HHP_ERR_CONFIG' })
       const problems: readonly ConfigProblem[] = configErrorOf(d).problems
-      t.same(problems.map((p) => p.key), c.keys)
+      t.same(
+        problems.map((p) => p.key),
+        c.keys,
+      )
       for (const p of problems) {
         t.ok(p.message.length > 0, 'message')
         t.ok(p.fix.length > 0, 'fix')
@@ -410,39 +848,54 @@ hs2:
 `
   const d = deps(
     ['--bogus', '--hs2-policy', 'fastest', '--config', FILE, '--connect-timeout'],
-    { HIVE_HA_PROXY_SHUTDOWN_GRACE_MS: 'soon', HIVE_HA_PROXY_TYPO: 'x', HIVE_HA_PROXY_LOG_LEVEL: 'loud' },
+    {
+      HIVE_HA_PROXY_SHUTDOWN_GRACE_MS: 'soon',
+      HIVE_HA_PROXY_TYPO: 'x',
+      HIVE_HA_PROXY_LOG_LEVEL: 'loud',
+    },
     yaml,
   )
   t.throws(() => loadConfig(d), ConfigError)
   const err = configErrorOf(d)
   const keys = err.problems.map((p) => p.key)
-  t.same(keys.slice().sort(), [
-    '--bogus',
-    '--connect-timeout',
-    '--hs2-policy',
-    'HIVE_HA_PROXY_LOG_LEVEL',
-    'HIVE_HA_PROXY_SHUTDOWN_GRACE_MS',
-    'HIVE_HA_PROXY_TYPO',
-    inFile('hs2[0].ejection.maxMs'),
-    inFile('hs2[0].listen'),
-    inFile('hs2[1].name'),
-    inFile('hs2[1].policy'),
-    inFile('hs2[1].url'),
-    inFile('hs2[2].idleTimeoutMs'),
-    inFile('hs2[2].url'),
-    inFile('logLevl'),
-  ].sort())
+  t.same(
+    keys.slice().sort(),
+    [
+      '--bogus',
+      '--connect-timeout',
+      '--hs2-policy',
+      'HIVE_HA_PROXY_LOG_LEVEL',
+      'HIVE_HA_PROXY_SHUTDOWN_GRACE_MS',
+      'HIVE_HA_PROXY_TYPO',
+      inFile('hs2[0].ejection.maxMs'),
+      inFile('hs2[0].listen'),
+      inFile('hs2[1].name'),
+      inFile('hs2[1].policy'),
+      inFile('hs2[1].url'),
+      inFile('hs2[2].idleTimeoutMs'),
+      inFile('hs2[2].url'),
+      inFile('logLevl'),
+    ].sort(),
+  )
   // shutdownGraceMs: 0 in the file is overridden by the (also bad) variable: only the winner is reported.
   t.notOk(keys.includes(inFile('shutdownGraceMs')))
-  for (const p of err.problems) t.ok(p.message.length > 0 && p.fix.length > 0, `${p.key} has a message and a fix`)
+  for (const p of err.problems)
+    t.ok(p.message.length > 0 && p.fix.length > 0, `${p.key} has a message and a fix`)
   t.match(err.message, /invalid configuration \(14 problems\)/)
   for (const k of keys) t.ok(err.message.includes(k), `the message lists ${k}`)
 })
 
-t.test('transport: handles is refused, with the reason, where Node does not offer them', async (t) => {
-  const gone = transportCheck(() => 'process.binding is not available')
-  t.match(gone('handles'), { ok: false, message: /not available in this Node \(process\.binding is not available\)/, fix: /auto/ })
-  t.same(gone('auto'), { ok: true, value: 'auto' }, 'auto falls back quietly')
-  t.same(gone('Sockets'), { ok: true, value: 'sockets' })
-  t.same(transportCheck(() => undefined)('handles'), { ok: true, value: 'handles' })
-})
+t.test(
+  'transport: handles is refused, with the reason, where Node does not offer them',
+  async (t) => {
+    const gone = transportCheck(() => 'process.binding is not available')
+    t.match(gone('handles'), {
+      ok: false,
+      message: /not available in this Node \(process\.binding is not available\)/,
+      fix: /auto/,
+    })
+    t.same(gone('auto'), { ok: true, value: 'auto' }, 'auto falls back quietly')
+    t.same(gone('Sockets'), { ok: true, value: 'sockets' })
+    t.same(transportCheck(() => undefined)('handles'), { ok: true, value: 'handles' })
+  },
+)

@@ -5,7 +5,10 @@ import type { Hs2Instance } from '../../src/discovery/hs2-znode.js'
 type Json = Record<string, unknown>
 
 /** A record as HS2ActivePassiveHARegistry writes it (Hadoop ServiceRecord, attributes top-level). */
-function record(api: string, o: { host?: string; port?: unknown; attrs?: Json; internal?: unknown } = {}): Json {
+function record(
+  api: string,
+  o: { host?: string; port?: unknown; attrs?: Json; internal?: unknown } = {},
+): Json {
   return {
     type: 'JSONServiceRecord',
     external: [],
@@ -39,7 +42,14 @@ function without(r: Json, ...keys: string[]): Json {
 const NAME = 'instance-0000000003'
 
 function hs2a(over: Partial<Hs2Instance>): Hs2Instance {
-  return { key: 'hs2a.example.com:10000', host: 'hs2a.example.com', port: 10000, znode: NAME, transportMode: 'binary', ...over }
+  return {
+    key: 'hs2a.example.com:10000',
+    host: 'hs2a.example.com',
+    port: 10000,
+    znode: NAME,
+    transportMode: 'binary',
+    ...over,
+  }
 }
 
 interface OkCase {
@@ -49,29 +59,60 @@ interface OkCase {
 }
 
 const okCases: OkCase[] = [
-  { name: 'active endpoint -> leader', data: Buffer.from(JSON.stringify(record('activeEndpoint'))), want: hs2a({ leader: true }) },
-  { name: 'passive endpoint -> not leader', data: JSON.stringify(record('passiveEndpoint')), want: hs2a({ leader: false }) },
+  {
+    name: 'active endpoint -> leader',
+    data: Buffer.from(JSON.stringify(record('activeEndpoint'))),
+    want: hs2a({ leader: true }),
+  },
+  {
+    name: 'passive endpoint -> not leader',
+    data: JSON.stringify(record('passiveEndpoint')),
+    want: hs2a({ leader: false }),
+  },
   {
     name: 'top-level bind.host/thrift.port override the endpoint address',
     data: JSON.stringify(
       record('activeEndpoint', {
         host: 'stale.example.com',
         port: '9999',
-        attrs: { 'hive.server2.thrift.bind.host': 'hs2b.example.com', 'hive.server2.thrift.port': '10010' },
+        attrs: {
+          'hive.server2.thrift.bind.host': 'hs2b.example.com',
+          'hive.server2.thrift.port': '10010',
+        },
       }),
     ),
-    want: { key: 'hs2b.example.com:10010', host: 'hs2b.example.com', port: 10010, znode: NAME, transportMode: 'binary', leader: true },
+    want: {
+      key: 'hs2b.example.com:10010',
+      host: 'hs2b.example.com',
+      port: 10010,
+      znode: NAME,
+      transportMode: 'binary',
+      leader: true,
+    },
   },
   {
     name: 'no overrides: endpoint address is used',
     data: JSON.stringify(
-      without(record('activeEndpoint', { host: 'ep.example.com', port: '10020' }), 'hive.server2.thrift.bind.host', 'hive.server2.thrift.port'),
+      without(
+        record('activeEndpoint', { host: 'ep.example.com', port: '10020' }),
+        'hive.server2.thrift.bind.host',
+        'hive.server2.thrift.port',
+      ),
     ),
-    want: { key: 'ep.example.com:10020', host: 'ep.example.com', port: 10020, znode: NAME, transportMode: 'binary', leader: true },
+    want: {
+      key: 'ep.example.com:10020',
+      host: 'ep.example.com',
+      port: 10020,
+      znode: NAME,
+      transportMode: 'binary',
+      leader: true,
+    },
   },
   {
     name: 'numeric endpoint port tolerated',
-    data: JSON.stringify(without(record('activeEndpoint', { port: 10030 }), 'hive.server2.thrift.port')),
+    data: JSON.stringify(
+      without(record('activeEndpoint', { port: 10030 }), 'hive.server2.thrift.port'),
+    ),
     want: hs2a({ key: 'hs2a.example.com:10030', port: 10030, leader: true }),
   },
   {
@@ -81,7 +122,9 @@ const okCases: OkCase[] = [
   },
   {
     name: 'transport mode all',
-    data: JSON.stringify(record('activeEndpoint', { attrs: { 'hive.server2.transport.mode': 'all' } })),
+    data: JSON.stringify(
+      record('activeEndpoint', { attrs: { 'hive.server2.transport.mode': 'all' } }),
+    ),
     want: hs2a({ transportMode: 'all', leader: true }),
   },
   {
@@ -95,7 +138,12 @@ const okCases: OkCase[] = [
       record('x', {
         internal: [
           { api: 'other', addresses: [] },
-          { api: 'activeEndpoint', addressType: 'host/port', protocolType: 'hadoop/IPC', addresses: [{ host: 'hs2a.example.com', port: '10000' }] },
+          {
+            api: 'activeEndpoint',
+            addressType: 'host/port',
+            protocolType: 'hadoop/IPC',
+            addresses: [{ host: 'hs2a.example.com', port: '10000' }],
+          },
         ],
       }),
     ),
@@ -122,7 +170,11 @@ const badCases: BadCase[] = [
       without(
         record('activeEndpoint', {
           port: '10001',
-          attrs: { 'hive.server2.transport.mode': 'http', 'hive.server2.thrift.http.port': '10001', 'hive.server2.thrift.http.path': 'cliservice' },
+          attrs: {
+            'hive.server2.transport.mode': 'http',
+            'hive.server2.thrift.http.port': '10001',
+            'hive.server2.thrift.http.path': 'cliservice',
+          },
         }),
         'hive.server2.thrift.port',
         'hive.server2.thrift.sasl.qop',
@@ -130,14 +182,28 @@ const badCases: BadCase[] = [
     ),
     reason: /^transport mode http \(a binary front routes only to binary or all\)$/,
   },
-  { name: 'unknown transport mode', data: JSON.stringify(record('activeEndpoint', { attrs: { 'hive.server2.transport.mode': 'grpc' } })), reason: /unknown transport mode "grpc"/ },
+  {
+    name: 'unknown transport mode',
+    data: JSON.stringify(
+      record('activeEndpoint', { attrs: { 'hive.server2.transport.mode': 'grpc' } }),
+    ),
+    reason: /unknown transport mode "grpc"/,
+  },
   { name: 'malformed JSON', data: '{"type":"JSONServiceRecord",', reason: /not JSON/ },
   { name: 'legacy host:port data', data: 'hs2a.example.com:10000', reason: /not JSON/ },
   { name: 'garbage bytes', data: Buffer.from([0xff, 0x00, 0x7b]), reason: /not JSON/ },
   { name: 'JSON array', data: '[]', reason: /not a JSON object/ },
   { name: 'JSON null', data: 'null', reason: /not a JSON object/ },
-  { name: 'no internal list', data: JSON.stringify(without(record('activeEndpoint'), 'internal')), reason: /no "internal" endpoint list/ },
-  { name: 'no active/passive endpoint', data: JSON.stringify(record('rpc')), reason: /no activeEndpoint or passiveEndpoint/ },
+  {
+    name: 'no internal list',
+    data: JSON.stringify(without(record('activeEndpoint'), 'internal')),
+    reason: /no "internal" endpoint list/,
+  },
+  {
+    name: 'no active/passive endpoint',
+    data: JSON.stringify(record('rpc')),
+    reason: /no activeEndpoint or passiveEndpoint/,
+  },
   {
     name: 'both active and passive endpoints',
     data: JSON.stringify(
@@ -153,16 +219,28 @@ const badCases: BadCase[] = [
   {
     name: 'no addresses and no overrides',
     data: JSON.stringify(
-      without(record('x', { internal: [{ api: 'activeEndpoint', addresses: [] }] }), 'hive.server2.thrift.bind.host', 'hive.server2.thrift.port'),
+      without(
+        record('x', { internal: [{ api: 'activeEndpoint', addresses: [] }] }),
+        'hive.server2.thrift.bind.host',
+        'hive.server2.thrift.port',
+      ),
     ),
     reason: /no usable host\/port/,
   },
   {
     name: 'bad endpoint port without override',
-    data: JSON.stringify(without(record('activeEndpoint', { port: 'abc' }), 'hive.server2.thrift.port')),
+    data: JSON.stringify(
+      without(record('activeEndpoint', { port: 'abc' }), 'hive.server2.thrift.port'),
+    ),
     reason: /bad port "abc"/,
   },
-  { name: 'bad override port', data: JSON.stringify(record('activeEndpoint', { attrs: { 'hive.server2.thrift.port': '70000' } })), reason: /bad port "70000"/ },
+  {
+    name: 'bad override port',
+    data: JSON.stringify(
+      record('activeEndpoint', { attrs: { 'hive.server2.thrift.port': '70000' } }),
+    ),
+    reason: /bad port "70000"/,
+  },
   { name: 'empty data', data: '', reason: /empty registry record/ },
   { name: 'undefined data', data: undefined, reason: /empty registry record/ },
 ]
@@ -191,7 +269,11 @@ for (const c of childCases) {
 }
 
 const rootCases: Array<{ name: string; ns: string; secure?: boolean; want: string }> = [
-  { name: 'default namespace, unsecure by default', ns: 'hs2ActivePassiveHA', want: '/hs2ActivePassiveHA-unsecure' },
+  {
+    name: 'default namespace, unsecure by default',
+    ns: 'hs2ActivePassiveHA',
+    want: '/hs2ActivePassiveHA-unsecure',
+  },
   { name: 'secure', ns: 'hs2ActivePassiveHA', secure: true, want: '/hs2ActivePassiveHA-sasl' },
   { name: 'explicit unsecure', ns: 'hs2HA', secure: false, want: '/hs2HA-unsecure' },
   { name: 'nested namespace', ns: 'prod/hs2HA', want: '/prod/hs2HA-unsecure' },

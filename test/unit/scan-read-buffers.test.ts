@@ -3,20 +3,27 @@ import { ScanReadBuffers, wasmFastPath, WASM_READ_BUFFERS } from '../../src/thri
 import { METASTORE_READ_BYTES, ReadBuffer } from '../../src/net/read-buffer.js'
 
 const fast = wasmFastPath()
-if (fast === undefined) throw new Error('this Node has no WebAssembly: the wasm read buffers cannot be tested')
+if (fast === undefined)
+  throw new Error('this Node has no WebAssembly: the wasm read buffers cannot be tested')
 
-t.test('wasm read buffers first, then heap ones; given back, they are handed out again', async (t) => {
-  const pool = new ScanReadBuffers(() => fast)
-  const taken = Array.from({ length: WASM_READ_BUFFERS }, () => pool.take())
-  t.ok(taken.every((b) => fast.contains(b) && b.length === METASTORE_READ_BYTES), `the first ${WASM_READ_BUFFERS} lie in wasm memory`)
-  t.equal(new Set(taken.map((b) => b.byteOffset)).size, WASM_READ_BUFFERS, 'and do not overlap')
-  const extra = pool.take()
-  t.notOk(fast.contains(extra), 'then heap buffers')
-  pool.give(extra)
-  t.same(pool.counts, { free: 0, retired: 0 }, 'a heap buffer does not join the wasm ones')
-  pool.give(taken[3] as Buffer)
-  t.equal(pool.take(), taken[3], 'a given-back wasm buffer is reused')
-})
+t.test(
+  'wasm read buffers first, then heap ones; given back, they are handed out again',
+  async (t) => {
+    const pool = new ScanReadBuffers(() => fast)
+    const taken = Array.from({ length: WASM_READ_BUFFERS }, () => pool.take())
+    t.ok(
+      taken.every((b) => fast.contains(b) && b.length === METASTORE_READ_BYTES),
+      `the first ${WASM_READ_BUFFERS} lie in wasm memory`,
+    )
+    t.equal(new Set(taken.map((b) => b.byteOffset)).size, WASM_READ_BUFFERS, 'and do not overlap')
+    const extra = pool.take()
+    t.notOk(fast.contains(extra), 'then heap buffers')
+    pool.give(extra)
+    t.same(pool.counts, { free: 0, retired: 0 }, 'a heap buffer does not join the wasm ones')
+    pool.give(taken[3] as Buffer)
+    t.equal(pool.take(), taken[3], 'a given-back wasm buffer is reused')
+  },
+)
 
 t.test('a retired wasm buffer is reused only once nothing references it', async (t) => {
   const pool = new ScanReadBuffers(() => fast)

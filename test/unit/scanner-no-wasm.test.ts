@@ -21,9 +21,19 @@ t.test('without WebAssembly the scanner and the read buffers still work', async 
     out.len = msg.length
     console.log(JSON.stringify(out))
   `
-  const r = spawnSync(process.execPath, [...process.execArgv, '--jitless', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, '--jitless', '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 60_000 },
+  )
   t.equal(r.status, 0, r.stderr)
-  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { wasm: string; ends: number[]; err: unknown; len: number; bufLength: number }
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+    wasm: string
+    ends: number[]
+    err: unknown
+    len: number
+    bufLength: number
+  }
   t.equal(out.wasm, 'undefined', 'this Node really runs without WebAssembly')
   t.equal(out.err, null)
   t.same(out.ends, [out.len], 'the message ends where it ends')

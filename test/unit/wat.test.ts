@@ -37,10 +37,17 @@ t.test('assembles a module that computes what its text says', async (t) => {
 })
 
 t.test('bad text fails with the offending token', async (t) => {
-  const mod = (body: string): string => `(module (func $f (export "f") (param $a i32) (result i32) ${body}))`
-  t.throws(() => assembleWat(mod('(i32.frobnicate (local.get $a))')), new WatError('unsupported instruction i32.frobnicate'))
+  const mod = (body: string): string =>
+    `(module (func $f (export "f") (param $a i32) (result i32) ${body}))`
+  t.throws(
+    () => assembleWat(mod('(i32.frobnicate (local.get $a))')),
+    new WatError('unsupported instruction i32.frobnicate'),
+  )
   t.throws(() => assembleWat(mod('(local.get $nope)')), new WatError('unknown local $nope'))
   t.throws(() => assembleWat(mod('(block $b (br $c))')), new WatError('unknown label $c'))
   t.throws(() => assembleWat('(module (func $f)'), new WatError('unbalanced "("'))
-  t.throws(() => assembleWat('(module (table 1 funcref))'), new WatError('unsupported module field (table ...)'))
+  t.throws(
+    () => assembleWat('(module (table 1 funcref))'),
+    new WatError('unsupported module field (table ...)'),
+  )
 })
