@@ -63,7 +63,12 @@ function bulk({ port }) {
     const s = net.connect({
       port,
       host: HOST,
-      onread: { buffer: Buffer.allocUnsafe(256 * 1024), callback: (n) => void (bytes += n) },
+      onread: {
+        buffer: Buffer.allocUnsafe(256 * 1024),
+        callback: (n) => {
+          bytes += n
+        },
+      },
     })
     s.on('error', reject)
     s.on('close', () => resolve({ bytes, ms: now() - t0 }))

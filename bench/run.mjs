@@ -111,7 +111,7 @@ process.on('exit', () => killAllNow())
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
     progress(`${sig}: stopping every process started`)
-    cleanup().finally(() => process.exit(130))
+    void cleanup().finally(() => process.exit(130))
   })
 }
 

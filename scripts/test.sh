@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): installs the real components the tests need, typechecks, runs
+# The test command (`npm test`): installs the real components the tests need, lints, typechecks, runs
 # every tap test, and ends with one plain line "N passed, N failed" (tap's own summary is not a
 # format CI tools read).
 set -uo pipefail
@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-test-deps.sh || exit 1
 npm run build --silent || { echo "0 passed, 1 failed"; exit 1; }
+
+echo "lint and format check (biome)"
+npx biome ci --reporter=summary . || { echo "0 passed, 1 failed"; exit 1; }
 
 echo "typecheck: src and tests"
 if ! npx tsc -p tsconfig.json --noEmit || ! npx tsc -p test/tsconfig.json --noEmit; then

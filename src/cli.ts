@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { loadConfig } from './config/load.js'
 import { ConfigError, errorCode, errorMessage } from './errors.js'
 import { createLogger, type Logger } from './logger.js'
-import { Proxy, type ReloadResult } from './proxy.js'
+import { HiveHaProxy, type ReloadResult } from './proxy.js'
 import { buildAdminApp } from './admin/app.js'
 import { ProxyMetrics } from './admin/metrics.js'
 import { runStatus } from './status.js'
@@ -32,7 +32,7 @@ export function version(): string {
  * SIGTERM/SIGINT: stop accepting, let live connections finish within the grace period, exit 0;
  * a second signal cuts at once.
  */
-export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined> {
+export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | undefined> {
   const sub = io.argv[0]
   if (sub === 'status' || sub === 'drain' || sub === 'undrain') {
     const ops = { argv: io.argv.slice(1), env: io.env, stdout: io.stdout, stderr: io.stderr, fetch }
@@ -44,7 +44,7 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
   const argv = checking ? io.argv.slice(1) : io.argv
   const load = (): ReturnType<typeof loadConfig> =>
     loadConfig({ argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
-  let cmd
+  let cmd: ReturnType<typeof loadConfig>
   try {
     cmd = load()
   } catch (err) {
@@ -71,7 +71,7 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
     return undefined
   }
   const logger = createLogger(cmd.config.logLevel)
-  const proxy = new Proxy(cmd.config, { logger })
+  const proxy = new HiveHaProxy(cmd.config, { logger })
   const m = new ProxyMetrics(() => proxy.snapshot())
   const reload = async (): Promise<ReloadResult> => {
     const next = load()
@@ -113,7 +113,7 @@ export async function runCli(io: CliIo = processIo()): Promise<Proxy | undefined
 }
 
 function installSignals(
-  proxy: Proxy,
+  proxy: HiveHaProxy,
   admin: FastifyInstance,
   logger: Logger,
   graceMs: number,

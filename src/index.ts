@@ -1,4 +1,4 @@
-export { Proxy, type ProxyDeps, type ProxySnapshot } from './proxy.js'
+export { HiveHaProxy, type ProxyDeps, type ProxySnapshot } from './proxy.js'
 export { loadConfig } from './config/load.js'
 export type * from './config/types.js'
 export * from './errors.js'

@@ -75,7 +75,7 @@ const DISCOVERY_RETRY_MS = 1_000
  * binds every listener or none; `stop()` drains; `reload()` applies a new configuration without
  * dropping live connections. Drain marks live here, keyed by route name, so they survive reloads.
  */
-export class Proxy {
+export class HiveHaProxy {
   readonly lifecycle = new Lifecycle()
   #routes: Route[]
   #cfg: ProxyConfig
@@ -168,14 +168,12 @@ export class Proxy {
     return {
       state: this.lifecycle.state,
       ready: this.ready,
-      zookeeper: this.#zk
-        .sessions()
-        .map((s) => ({
-          quorum: s.connectString,
-          state: s.state,
-          generation: s.generation,
-          lastConnectedAt: s.lastConnectedAt,
-        })),
+      zookeeper: this.#zk.sessions().map((s) => ({
+        quorum: s.connectString,
+        state: s.state,
+        generation: s.generation,
+        lastConnectedAt: s.lastConnectedAt,
+      })),
       routes: this.#routes.map((r) => r.snapshot()),
     }
   }

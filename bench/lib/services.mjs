@@ -137,7 +137,7 @@ export async function startHaproxy(bin, dir, name, fronts, { maxconn = 4000 } = 
       '',
     )
     cfg.push(`backend b_${f.name}`, '  balance roundrobin')
-    f.servers.forEach((port, i) => cfg.push(`  server s${i} ${HOST}:${port}`))
+    for (const [i, port] of f.servers.entries()) cfg.push(`  server s${i} ${HOST}:${port}`)
     cfg.push('')
   }
   const file = join(dir, `${name}.cfg`)

@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js'
 import type { DrainReply, ProxySnapshot, Readiness, ReloadResult } from '../proxy.js'
 import { ConfigError, errorMessage } from '../errors.js'
 
-/** What the admin plane reads and steers; the Proxy implements it. */
+/** What the admin plane reads and steers; `HiveHaProxy` implements it. */
 export interface AdminTarget {
   snapshot(): ProxySnapshot
   readiness(): Readiness
@@ -125,14 +125,12 @@ export function buildAdminApp(o: AdminOptions): FastifyInstance {
       return { ok: true, ...(await o.reload()) }
     } catch (err) {
       if (err instanceof ConfigError) {
-        return reply
-          .code(400)
-          .send({
-            ok: false,
-            code: AdminCodes.CONFIG,
-            message: 'new configuration rejected; the running one stays',
-            problems: err.problems,
-          })
+        return reply.code(400).send({
+          ok: false,
+          code: AdminCodes.CONFIG,
+          message: 'new configuration rejected; the running one stays',
+          problems: err.problems,
+        })
       }
       throw err
     }

@@ -13,7 +13,7 @@ export const ZK_STATE_VALUES: Record<string, number> = {
   closed: 4,
 }
 
-const DURATION = P + 'metastore_call_duration_seconds'
+const DURATION = `${P}metastore_call_duration_seconds`
 
 /**
  * The Prometheus registry. Everything is read from the proxy's snapshot at scrape time, so series
@@ -59,7 +59,7 @@ export class ProxyMetrics {
       })
     }
     new Gauge({
-      name: P + 'routes',
+      name: `${P}routes`,
       help: 'configured routes (1 per route; 0 when not ready)',
       labelNames: ['route', 'kind'],
       registers: [r],
@@ -80,7 +80,7 @@ export class ProxyMetrics {
       (b) => b.connectFailures,
     )
     new Gauge({
-      name: P + 'active_connections',
+      name: `${P}active_connections`,
       help: 'live proxied connections per backend',
       labelNames: ['route', 'backend'],
       registers: [r],
@@ -91,7 +91,7 @@ export class ProxyMetrics {
       },
     })
     new Gauge({
-      name: P + 'backend_up',
+      name: `${P}backend_up`,
       help: '1 when a backend may get new connections (listed, not ejected, not draining); /routes tells why not',
       labelNames: ['route', 'backend'],
       registers: [r],
@@ -103,7 +103,7 @@ export class ProxyMetrics {
       },
     })
     new Counter({
-      name: P + 'bytes_total',
+      name: `${P}bytes_total`,
       help: 'bytes proxied per backend (counted when a connection ends)',
       labelNames: ['route', 'backend', 'direction'],
       registers: [r],
@@ -157,7 +157,7 @@ export class ProxyMetrics {
       (rt) => rt.discovery.errors,
     )
     new Gauge({
-      name: P + 'zookeeper_session_state',
+      name: `${P}zookeeper_session_state`,
       help: `ZooKeeper session state per quorum: ${Object.entries(ZK_STATE_VALUES)
         .map(([k, v]) => `${v}=${k}`)
         .join(', ')}`,
@@ -172,7 +172,7 @@ export class ProxyMetrics {
     const metastore = (): MetastoreRouteSnapshot[] =>
       current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
     new Counter({
-      name: P + 'metastore_calls_total',
+      name: `${P}metastore_calls_total`,
       help: 'metastore calls by method and outcome (reply, exception, oneway, failed)',
       labelNames: ['route', 'method', 'outcome'],
       registers: [r],
@@ -187,7 +187,7 @@ export class ProxyMetrics {
       },
     })
     new Counter({
-      name: P + 'metastore_retries_total',
+      name: `${P}metastore_retries_total`,
       help: 'metastore calls re-sent to another metastore after a failure',
       labelNames: ['route', 'method'],
       registers: [r],

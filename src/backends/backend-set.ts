@@ -61,7 +61,7 @@ export class BackendSet {
   inOrder(): BackendState[] {
     return this.#order
       .map((k) => this.#byKey.get(k))
-      .filter((b): b is BackendState => b !== undefined && b.listed)
+      .filter((b): b is BackendState => b?.listed === true)
   }
 
   all(): BackendState[] {

@@ -90,8 +90,9 @@ function routeTarget(
   const fix = zk
     ? 'write the ZooKeeper quorum, e.g. zk1:2181,zk2:2181'
     : `write the metastore URIs, e.g. ${EXAMPLE_METASTORE_URIS}`
-  const report = (key: string, issues: readonly Issue[]): void =>
-    issues.forEach((i) => problems.push({ key, ...i }))
+  const report = (key: string, issues: readonly Issue[]): void => {
+    for (const i of issues) problems.push({ key, ...i })
+  }
   if (src === undefined && rejected.has('uris')) return { uris: '', target: NO_TARGET }
   if (src === undefined || typeof src.value !== 'string') {
     const message =

@@ -177,7 +177,6 @@ function flatten(
           : `did you mean ${guess}?`
       ctx.problems.push({ key, message: 'unknown key', fix })
     } else if (v === null || v === undefined) {
-      continue // `key:` with nothing after it means "not set"
     } else if (sub === 'leaf') {
       out[`${prefix}${k}`] = { value: v, key }
     } else if (isMapping(v)) {

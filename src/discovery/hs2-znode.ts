@@ -113,7 +113,7 @@ export function buildInstance(znode: string, f: InstanceFields): ZnodeParse {
   if (mode === 'http')
     return fail(znode, 'transport mode http (a binary front routes only to binary or all)')
   const host = f.host.startsWith('[') && f.host.endsWith(']') ? f.host.slice(1, -1) : f.host
-  if (host === '' || /[\s\p{Cc}/,;\[\]]/u.test(host))
+  if (host === '' || /[\s\p{Cc}/,;[\]]/u.test(host))
     return fail(znode, `bad host ${JSON.stringify(f.host)}`)
   const port = /^[0-9]{1,5}$/.test(f.port) ? Number(f.port) : NaN
   if (!(port >= 1 && port <= 65535))

@@ -350,7 +350,8 @@ export class ScanReadBuffers implements LargeBuffers {
 
   /** the wasm buffers not handed out (creating the instance on first use) */
   #wasmFree(): Buffer[] {
-    return (this.#free ??= this.#fast()?.readBuffers() ?? [])
+    this.#free ??= this.#fast()?.readBuffers() ?? []
+    return this.#free
   }
 
   take(): Buffer {

@@ -141,7 +141,7 @@ export abstract class ScanCore {
     }
     const want = n - this.carryLen
     const avail = this.end - this.pos
-    const k = avail < want ? avail : want
+    const k = Math.min(avail, want)
     this.buf.copy(this.carry, this.carryLen, this.pos, this.pos + k)
     this.pos += k
     this.carryLen += k
@@ -263,7 +263,7 @@ export abstract class ScanCore {
     }
     const nb = this.nameBuf as Buffer
     const avail = this.end - this.pos
-    const k = avail < n - this.nameGot ? avail : n - this.nameGot
+    const k = Math.min(avail, n - this.nameGot)
     this.buf.copy(nb, this.nameGot, this.pos, this.pos + k)
     this.pos += k
     this.nameGot += k

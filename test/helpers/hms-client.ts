@@ -22,7 +22,7 @@ import {
   type ProtocolName,
   type ThriftError,
   HmsService,
-  HmsServiceClient,
+  type HmsServiceClient,
   MessageType,
   protocolClass,
   thrift,

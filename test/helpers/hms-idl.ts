@@ -250,16 +250,16 @@ export interface HmsExceptionFields {
 /** Args and result of each method, for typed calls. */
 export interface HmsMethodTypes {
   set_ugi: { args: { user_name: string; group_names: string[] }; result: string[] }
-  setMetaConf: { args: { key: string; value: string }; result: void }
+  setMetaConf: { args: { key: string; value: string }; result: undefined }
   getMetaConf: { args: { key: string }; result: string }
   get_database: { args: { name: string }; result: Database }
   get_all_databases: { args: Record<string, never>; result: string[] }
-  create_database: { args: { database: Database }; result: void }
+  create_database: { args: { database: Database }; result: undefined }
   get_partitions: {
     args: { db_name: string; tbl_name: string; max_parts: number }
     result: Partition[]
   }
-  shutdown: { args: Record<string, never>; result: void }
+  shutdown: { args: Record<string, never>; result: undefined }
 }
 export type HmsMethodName = keyof HmsMethodTypes
 
@@ -400,9 +400,7 @@ export const HMS_METHODS: Readonly<Record<HmsMethodName, MethodDesc>> = {
 }
 
 export function methodDesc(name: string): MethodDesc | undefined {
-  return Object.prototype.hasOwnProperty.call(HMS_METHODS, name)
-    ? HMS_METHODS[name as HmsMethodName]
-    : undefined
+  return Object.hasOwn(HMS_METHODS, name) ? HMS_METHODS[name as HmsMethodName] : undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -810,7 +808,8 @@ export class HmsServiceClient {
   ) {}
 
   new_seqid(): number {
-    return (this._seqid += 1)
+    this._seqid += 1
+    return this._seqid
   }
 
   seqid(): number {

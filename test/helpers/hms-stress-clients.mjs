@@ -15,7 +15,10 @@ import {
 const port = Number(process.argv[2])
 const CLIENTS = 40
 let seed = 12345
-const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff
+  return seed / 0x7fffffff
+}
 let ok = 0
 let bad = 0
 let bytes = 0

@@ -37,7 +37,7 @@ const thrift = require(
 
 const TCLIService: unknown = hive.thrift.TCLIService
 // hive-driver types the generated structs/enums as `any`; kept local to this file.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: generated structs are untyped in hive-driver
 const T: any = hive.thrift.TCLIService_types
 
 export interface Hs2Stub {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import type { Test } from 'tap'
-import { Proxy, type ProxyDeps } from '../../src/proxy.js'
+import { HiveHaProxy, type ProxyDeps } from '../../src/proxy.js'
 import { createLogger } from '../../src/logger.js'
 import { DEFAULTS } from '../../src/defaults.js'
 import type {
@@ -65,7 +65,7 @@ export function metastoreRoute(
   }
 }
 
-/** Starts a Proxy with the given routes on port 0 (HS2 routes first in `ports`); stopped at teardown. */
+/** Starts a `HiveHaProxy` with the given routes on port 0 (HS2 routes first in `ports`); stopped at teardown. */
 export async function startTestProxy(
   t: Test,
   routes: Hs2RouteConfig[],
@@ -74,7 +74,7 @@ export async function startTestProxy(
     deps?: Partial<ProxyDeps>
     metastore?: MetastoreRouteConfig[]
   } = {},
-): Promise<{ proxy: Proxy; ports: number[]; logs: LogSink }> {
+): Promise<{ proxy: HiveHaProxy; ports: number[]; logs: LogSink }> {
   const logs = new LogSink()
   const cfg: ProxyConfig = {
     logLevel: 'debug',
@@ -84,7 +84,7 @@ export async function startTestProxy(
     metastore: opts.metastore ?? [],
     admin: { listen: { host: '127.0.0.1', port: 0 }, token: undefined },
   }
-  const proxy = new Proxy(cfg, { logger: createLogger('debug', logs), ...opts.deps })
+  const proxy = new HiveHaProxy(cfg, { logger: createLogger('debug', logs), ...opts.deps })
   const addrs = await proxy.start()
   t.teardown(() => proxy.stop(0))
   return { proxy, ports: addrs.map((a) => a.port), logs }

@@ -115,7 +115,7 @@ export async function connectTestZk(
   let closing: Promise<void> | undefined
 
   const close = (): Promise<void> => {
-    if (closing) return closing
+    if (closing !== undefined) return closing
     closing = new Promise<void>((resolve) => {
       if (cm.state === CM_CLOSED || cm.state === CM_SESSION_EXPIRED) {
         // nothing to end (expired sessions are already gone on the server); drop any socket left

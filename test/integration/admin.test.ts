@@ -8,7 +8,7 @@ import { queryBackendId } from '../helpers/hive-client.js'
 import { startHmsStub } from '../helpers/hms-stub.js'
 import { connectHms } from '../helpers/hms-client.js'
 import { hs2Route, metastoreRoute, waitFor, LogSink } from '../helpers/proxy.js'
-import { Proxy, type ProxySnapshot, type ReloadResult } from '../../src/proxy.js'
+import { HiveHaProxy, type ProxySnapshot, type ReloadResult } from '../../src/proxy.js'
 import { createLogger } from '../../src/logger.js'
 import { DEFAULTS } from '../../src/defaults.js'
 import { buildAdminApp } from '../../src/admin/app.js'
@@ -23,7 +23,7 @@ t.teardown(() => zk.close())
 const writer = await connectTestZk(zk.connectString)
 t.teardown(() => writer.close())
 const TOKEN = 'test-token-0123456789abcdef'
-const stateOf = (p: Proxy, key: string): string | undefined =>
+const stateOf = (p: HiveHaProxy, key: string): string | undefined =>
   p.snapshot().routes[0]!.backends.find((b) => b.key === key)?.state
 
 async function hs2Stubs(t: Test, ids: string[]): Promise<Hs2Stub[]> {
@@ -51,7 +51,7 @@ async function setup(
     ...cfg,
   }
   const logger = createLogger('debug', logs)
-  const proxy = new Proxy(full, { logger })
+  const proxy = new HiveHaProxy(full, { logger })
   const m = new ProxyMetrics(() => proxy.snapshot())
   const app = buildAdminApp({
     target: proxy,

@@ -48,8 +48,7 @@ function run(t: Test, args: string[], env: Record<string, string> = {}, ulimit?:
   let buf = ''
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString()
-    let i
-    while ((i = buf.indexOf('\n')) >= 0) {
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       const line = buf.slice(0, i)
       buf = buf.slice(i + 1)
       try {

@@ -6,7 +6,7 @@ import { registerHs2 } from '../helpers/hs2-register.js'
 import { queryBackendId } from '../helpers/hive-client.js'
 import { hs2Route, startTestProxy, waitFor } from '../helpers/proxy.js'
 import { DRAIN_ROOT, drainPath } from '../../src/discovery/zk-drain-marks.js'
-import type { Proxy } from '../../src/proxy.js'
+import type { HiveHaProxy } from '../../src/proxy.js'
 
 // Drain marks of ZooKeeper routes live in ZooKeeper (design.md decision 11): every proxy routing
 // to the same registry sees them, including one started after the mark was set.
@@ -34,7 +34,7 @@ async function stubs(t: Test, ids: string[]): Promise<Hs2Stub[]> {
   return out
 }
 
-const stateOf = (p: Proxy, key: string): string | undefined =>
+const stateOf = (p: HiveHaProxy, key: string): string | undefined =>
   p.snapshot().routes[0]!.backends.find((b) => b.key === key)?.state
 const query = (port: number) =>
   queryBackendId({ host: '127.0.0.1', port, auth: 'nosasl', timeoutMs: 5000 })

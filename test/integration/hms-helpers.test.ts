@@ -166,7 +166,7 @@ for (const mode of MODES) {
       })
       t.same(
         await c.getAllDatabases(),
-        ['db_' + tag, 'default', 'sales'].sort(),
+        [`db_${tag}`, 'default', 'sales'].sort(),
         'connection still usable; get_all_databases sorted',
       )
       const db = await c.getDatabase(name)
@@ -220,7 +220,7 @@ for (const mode of MODES) {
           code: 'HMS_APP_EXCEPTION',
           appException: AppExceptionType.UNKNOWN_METHOD,
         })
-        t.same(await c.getAllDatabases(), ['db_' + tag, 'default', 'sales'].sort())
+        t.same(await c.getAllDatabases(), [`db_${tag}`, 'default', 'sales'].sort())
         const sent = stub.calls.length
         await t.rejects(
           c.call('set_ugi', { user_name: 'x', group_names: 5 }),
@@ -230,7 +230,7 @@ for (const mode of MODES) {
         t.equal(stub.calls.length, sent, 'nothing was sent')
         t.same(
           await c.getAllDatabases(),
-          ['db_' + tag, 'default', 'sales'].sort(),
+          [`db_${tag}`, 'default', 'sales'].sort(),
           'and the stream is clean',
         )
       },
@@ -276,7 +276,7 @@ for (const mode of MODES) {
         name: 'get_all_databases',
         type: MessageType.REPLY,
         seqid: 8,
-        result: { success: ['db_' + tag, 'default', 'sales'].sort() },
+        result: { success: [`db_${tag}`, 'default', 'sales'].sort() },
       })
       t.match(msgs[1], {
         name: 'getMetaConf',

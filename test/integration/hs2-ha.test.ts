@@ -5,7 +5,7 @@ import { startHs2Stub, type Hs2Stub } from '../helpers/hs2-stub.js'
 import { registerHa } from '../helpers/hs2-register.js'
 import { queryBackendId } from '../helpers/hive-client.js'
 import { hs2Route, startTestProxy, waitFor } from '../helpers/proxy.js'
-import type { Proxy } from '../../src/proxy.js'
+import type { HiveHaProxy } from '../../src/proxy.js'
 
 const zk = await startZk()
 t.teardown(() => zk.close())
@@ -13,7 +13,7 @@ const writer = await connectTestZk(zk.connectString)
 t.teardown(() => writer.close())
 
 const query = (port: number) => queryBackendId({ host: '127.0.0.1', port, timeoutMs: 5000 })
-const listed = (p: Proxy) =>
+const listed = (p: HiveHaProxy) =>
   p
     .snapshot()
     .routes[0]!.backends.filter((b) => b.state !== 'unlisted')

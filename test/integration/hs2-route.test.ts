@@ -7,7 +7,7 @@ import { registerHs2 } from '../helpers/hs2-register.js'
 import { queryBackendId } from '../helpers/hive-client.js'
 import { startBlackhole } from '../helpers/blackhole.js'
 import { hs2Route, seededRandom, startTestProxy, waitFor } from '../helpers/proxy.js'
-import type { Proxy } from '../../src/proxy.js'
+import type { HiveHaProxy } from '../../src/proxy.js'
 import type { Hs2Transport } from '../../src/config/types.js'
 import { handlesUnavailable } from '../../src/net/handles.js'
 
@@ -40,14 +40,17 @@ async function stubs(
 
 const query = (port: number, auth: 'nosasl' | 'plain' = 'nosasl') =>
   queryBackendId({ host: '127.0.0.1', port, auth, timeoutMs: 5000 })
-const listedKeys = (p: Proxy) =>
+const listedKeys = (p: HiveHaProxy) =>
   p
     .snapshot()
     .routes[0]!.backends.filter((b) => b.state !== 'unlisted')
     .map((b) => b.key)
     .sort()
 const countBy = (xs: string[]) =>
-  xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {})
+  xs.reduce<Record<string, number>>((m, x) => {
+    m[x] = (m[x] ?? 0) + 1
+    return m
+  }, {})
 async function queryN(port: number, n: number): Promise<string[]> {
   const got: string[] = []
   for (let i = 0; i < n; i++) got.push(await query(port))

@@ -5,7 +5,7 @@ import { startHs2Stub, type Hs2Stub } from '../helpers/hs2-stub.js'
 import { registerHs2 } from '../helpers/hs2-register.js'
 import { queryBackendId } from '../helpers/hive-client.js'
 import { hs2Route, startTestProxy, waitFor } from '../helpers/proxy.js'
-import type { Proxy } from '../../src/proxy.js'
+import type { HiveHaProxy } from '../../src/proxy.js'
 
 // One ZooKeeper server for the file; the tests stop, restart and wipe it, so they run in order.
 // direct: the proxy faces the real server, including its restart-window trap (see helpers/zk.ts), not the test relay
@@ -13,11 +13,14 @@ const zk = await startZk({ direct: true })
 t.teardown(() => zk.close())
 
 const query = (port: number) => queryBackendId({ host: '127.0.0.1', port, timeoutMs: 5000 })
-const listed = (p: Proxy) =>
+const listed = (p: HiveHaProxy) =>
   p.snapshot().routes[0]!.backends.filter((b) => b.state !== 'unlisted').length
-const sessionState = (p: Proxy) => p.snapshot().zookeeper[0]!.state
+const sessionState = (p: HiveHaProxy) => p.snapshot().zookeeper[0]!.state
 const countBy = (xs: string[]) =>
-  xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {})
+  xs.reduce<Record<string, number>>((m, x) => {
+    m[x] = (m[x] ?? 0) + 1
+    return m
+  }, {})
 
 async function stub(t: Test, id: string): Promise<Hs2Stub> {
   const s = await startHs2Stub({ id })

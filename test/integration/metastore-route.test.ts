@@ -7,7 +7,7 @@ import { encodeCall } from '../helpers/hms-idl.js'
 import { metastoreRoute, seededRandom, startTestProxy, waitFor } from '../helpers/proxy.js'
 import type { MetastoreRouteConfig } from '../../src/config/types.js'
 import type { MetastoreRouteSnapshot } from '../../src/routes/metastore-route.js'
-import type { Proxy } from '../../src/proxy.js'
+import type { HiveHaProxy } from '../../src/proxy.js'
 
 type Wire = { protocol: 'binary' | 'compact'; framed: boolean }
 const WIRES: Wire[] = [
@@ -51,7 +51,7 @@ async function proxyFor(
   return { ...r, port: r.ports[0]! }
 }
 
-const snap = (p: Proxy) => p.snapshot().routes[0] as MetastoreRouteSnapshot
+const snap = (p: HiveHaProxy) => p.snapshot().routes[0] as MetastoreRouteSnapshot
 
 async function client(t: Test, port: number, wire: Wire = WIRES[0]!) {
   const c = await connectHms({ host: '127.0.0.1', port, ...wire, timeoutMs: 5000 })

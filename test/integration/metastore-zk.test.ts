@@ -4,7 +4,7 @@ import { connectTestZk, type TestZk } from '../helpers/zk-client.js'
 import { startHmsStub, createHmsStore, type HmsStub } from '../helpers/hms-stub.js'
 import { connectHms } from '../helpers/hms-client.js'
 import { metastoreRoute, startTestProxy, waitFor } from '../helpers/proxy.js'
-import type { Proxy } from '../../src/proxy.js'
+import type { HiveHaProxy } from '../../src/proxy.js'
 
 // Hive 4 metastore.service.discovery.mode=zookeeper: the proxy reads the registrations a
 // HiveMetaStore writes (hive-ha-semantics.md §4.6) through the same discovery module as HS2.
@@ -24,7 +24,7 @@ async function stub(t: Test, id: string): Promise<HmsStub> {
   return s
 }
 
-const listed = (p: Proxy) =>
+const listed = (p: HiveHaProxy) =>
   p.snapshot().routes[0]!.backends.filter((b) => b.state !== 'unlisted').length
 async function whoAnswers(port: number): Promise<string> {
   const c = await connectHms({ host: '127.0.0.1', port, timeoutMs: 5000 })

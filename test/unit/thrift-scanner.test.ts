@@ -555,7 +555,7 @@ t.test(
       'ñame',
       'ñamf',
       'x'.repeat(97),
-      'x'.repeat(96) + 'y',
+      `${'x'.repeat(96)}y`,
       'get_a',
     ]
     const bytes = Buffer.concat(
