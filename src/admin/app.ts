@@ -50,10 +50,18 @@ export function buildAdminApp(o: AdminOptions): FastifyInstance {
   })
   const expected = o.token === undefined ? undefined : Buffer.from(`Bearer ${o.token}`)
 
+  const authorized = (header: string | undefined): boolean => {
+    if (expected === undefined) return true
+    const got = Buffer.from(header ?? '')
+    return got.length === expected.length && timingSafeEqual(got, expected)
+  }
+
+  // Probes cannot carry a secret (a Kubernetes httpGet probe's headers are literal text), so
+  // /healthz and /readyz answer without the token; /readyz then says only ready or not, and the
+  // reasons (backend names, discovery state) need the token like every other route.
   app.addHook('onRequest', async (req, reply) => {
-    if (expected === undefined || req.url === '/healthz') return
-    const got = Buffer.from(req.headers.authorization ?? '')
-    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+    if (req.url === '/healthz' || req.url === '/readyz') return
+    if (!authorized(req.headers.authorization)) {
       await fail(
         reply,
         401,
@@ -73,9 +81,10 @@ export function buildAdminApp(o: AdminOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }))
 
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', async (req, reply) => {
     const r = o.target.readiness()
-    return reply.code(r.ready ? 200 : 503).send(r)
+    reply.code(r.ready ? 200 : 503)
+    return authorized(req.headers.authorization) ? reply.send(r) : reply.send({ ready: r.ready })
   })
 
   app.get('/routes', async () => o.target.snapshot())

@@ -72,33 +72,48 @@ async function setup(
   return { proxy, app, ports, logs, get, post }
 }
 
-t.test('token: /healthz is open, everything else needs the bearer token', async (t) => {
-  const [a] = await hs2Stubs(t, ['a'])
-  const { app } = await setup(t, {
-    hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })],
-    metastore: [],
-  })
-  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
-  for (const url of ['/readyz', '/routes', '/metrics']) {
-    const r = await app.inject({ method: 'GET', url })
-    t.equal(r.statusCode, 401, `${url} without token`)
-    t.equal(r.json().code, 'HHP_ERR_UNAUTHORIZED')
-    t.equal(
-      (await app.inject({ method: 'GET', url, headers: { authorization: 'Bearer wrong' } }))
-        .statusCode,
-      401,
-      `${url} wrong token`,
-    )
-  }
-  t.equal((await app.inject({ method: 'POST', url: '/reload' })).statusCode, 401)
-  const nf = await app.inject({
-    method: 'GET',
-    url: '/nope',
-    headers: { authorization: `Bearer ${TOKEN}` },
-  })
-  t.equal(nf.statusCode, 404)
-  t.equal(nf.json().code, 'HHP_ERR_NOT_FOUND')
-})
+t.test(
+  'token: /healthz and /readyz are open (readiness without details), everything else needs the bearer token',
+  async (t) => {
+    const [a] = await hs2Stubs(t, ['a'])
+    const { app, get } = await setup(t, {
+      hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })],
+      metastore: [],
+    })
+    t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+    const open = await app.inject({ method: 'GET', url: '/readyz' })
+    t.equal(open.statusCode, 200, 'a probe without the token learns readiness from the status')
+    t.same(open.json(), { ready: true }, 'and nothing else: no route names, no reasons')
+    const wrong = await app.inject({
+      method: 'GET',
+      url: '/readyz',
+      headers: { authorization: 'Bearer wrong' },
+    })
+    t.same(wrong.json(), { ready: true }, 'a wrong token gets the same short answer')
+    const full = await get('/readyz')
+    t.equal(full.statusCode, 200)
+    t.equal(full.json().routes[0].name, 'hs2', 'with the token: the per-route details')
+    for (const url of ['/routes', '/metrics']) {
+      const r = await app.inject({ method: 'GET', url })
+      t.equal(r.statusCode, 401, `${url} without token`)
+      t.equal(r.json().code, 'HHP_ERR_UNAUTHORIZED')
+      t.equal(
+        (await app.inject({ method: 'GET', url, headers: { authorization: 'Bearer wrong' } }))
+          .statusCode,
+        401,
+        `${url} wrong token`,
+      )
+    }
+    t.equal((await app.inject({ method: 'POST', url: '/reload' })).statusCode, 401)
+    const nf = await app.inject({
+      method: 'GET',
+      url: '/nope',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    })
+    t.equal(nf.statusCode, 404)
+    t.equal(nf.json().code, 'HHP_ERR_NOT_FOUND')
+  },
+)
 
 t.test('readiness follows discovery; routes, metrics and drain match the traffic', async (t) => {
   const ns = 'admin1'
