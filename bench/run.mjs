@@ -31,6 +31,7 @@ import { connect } from './scenarios/connect.mjs'
 import { idle } from './scenarios/idle.mjs'
 import { metastore } from './scenarios/metastore.mjs'
 import { failover } from './scenarios/failover.mjs'
+import { startup } from './scenarios/startup.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const MiB = 2 ** 20
@@ -38,13 +39,13 @@ const MiB = 2 ** 20
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6] [--json file]\n',
+    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7] [--json file]\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6], json: undefined }
+  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7], json: undefined }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -61,7 +62,7 @@ function parseArgs(argv) {
   }
   if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20))
     usage('--reps must be 1..20')
-  if (o.only.some((n) => !(n >= 1 && n <= 6))) usage('--only takes scenario numbers 1..6')
+  if (o.only.some((n) => !(n >= 1 && n <= 7))) usage('--only takes scenario numbers 1..7')
   return o
 }
 
@@ -79,6 +80,7 @@ const cfg = opts.quick
       callWarmup: 200,
       streamBytes: 32 * MiB,
       failoverMs: 600,
+      starts: 3,
     }
   : {
       reps: 3,
@@ -92,6 +94,7 @@ const cfg = opts.quick
       callWarmup: 2000,
       streamBytes: 512 * MiB,
       failoverMs: 1500,
+      starts: 10,
     }
 if (opts.reps) cfg.reps = opts.reps
 
@@ -298,7 +301,7 @@ async function main() {
     },
   }
 
-  const scenarios = { 1: bulk, 2: rtt, 3: connect, 4: idle, 5: metastore, 6: failover }
+  const scenarios = { 1: bulk, 2: rtt, 3: connect, 4: idle, 5: metastore, 6: failover, 7: startup }
   for (const n of opts.only) {
     if (cleaning) break
     progress(`scenario ${n}`)
