@@ -7,7 +7,9 @@ import { drainPath } from './discovery/zk-drain-marks.js'
  */
 export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): string {
   const out = [`configuration OK (sources, later wins: ${sources.join(' < ')})`]
-  out.push(`log level ${cfg.logLevel}; shutdown grace ${cfg.shutdownGraceMs} ms`)
+  out.push(
+    `log level ${cfg.logLevel}, format ${cfg.logFormat}; shutdown grace ${cfg.shutdownGraceMs} ms`,
+  )
   out.push(
     `admin API on ${hp(cfg.admin.listen)}, ${cfg.admin.token === undefined ? 'no token (loopback only)' : 'bearer token set'}`,
   )

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { loadConfig } from './config/load.js'
 import { ConfigError, errorCode, errorMessage } from './errors.js'
-import { createLogger, type Logger } from './logger.js'
+import { createLogger, resolveLogFormat, type Logger } from './logger.js'
 import { HiveHaProxy, type ReloadResult } from './proxy.js'
 import { buildAdminApp } from './admin/app.js'
 import { ProxyMetrics } from './admin/metrics.js'
@@ -20,6 +20,8 @@ export interface CliIo {
   stdout: (s: string) => void
   stderr: (s: string) => void
   exit: (code: number) => void
+  /** whether log lines go to a terminal (default: process.stdout.isTTY); decides `logFormat: auto` */
+  stdoutIsTTY?: boolean
 }
 
 export function version(): string {
@@ -70,7 +72,11 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     io.exit(EXIT.OK)
     return undefined
   }
-  const logger = createLogger(cmd.config.logLevel)
+  const logger = createLogger(
+    cmd.config.logLevel,
+    undefined,
+    resolveLogFormat(cmd.config.logFormat, io.stdoutIsTTY ?? process.stdout.isTTY === true),
+  )
   const proxy = new HiveHaProxy(cmd.config, { logger })
   const m = new ProxyMetrics(() => proxy.snapshot())
   const reload = async (): Promise<ReloadResult> => {

@@ -4,6 +4,7 @@
  */
 export const DEFAULTS = {
   logLevel: 'info',
+  logFormat: 'auto',
   shutdownGraceMs: 30_000,
   zookeeper: {
     sessionTimeoutMs: 30_000,

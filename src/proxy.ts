@@ -381,6 +381,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 function ignoredChanges(a: ProxyConfig, b: ProxyConfig): string[] {
   const out: string[] = []
   if (!sameJson(a.zookeeper, b.zookeeper)) out.push('zookeeper')
+  if (a.logFormat !== b.logFormat) out.push('logFormat')
   if (!sameJson(a.admin.listen, b.admin.listen)) out.push('admin.listen')
   if (a.admin.token !== b.admin.token) out.push('admin.token')
   // a route kept across the reload keeps the transport it started with

@@ -5,7 +5,7 @@
  */
 import { DEFAULTS } from '../defaults.js'
 import type { ConfigProblem } from '../errors.js'
-import { HS2_POLICIES, LOG_LEVELS, METASTORE_SELECTIONS } from './types.js'
+import { HS2_POLICIES, LOG_FORMATS, LOG_LEVELS, METASTORE_SELECTIONS } from './types.js'
 
 /** A setting that can come from a flag or an environment variable. */
 export type Setting =
@@ -19,6 +19,7 @@ export type Setting =
   | 'metastoreListen'
   | 'metastoreSelection'
   | 'logLevel'
+  | 'logFormat'
   | 'shutdownGraceMs'
   | 'adminListen'
   | 'adminToken'
@@ -124,6 +125,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     arg: '<level>',
     help: LOG_LEVELS.join(' | '),
     default: DEFAULTS.logLevel,
+  },
+  {
+    setting: 'logFormat',
+    flag: '--log-format',
+    env: 'HIVE_HA_PROXY_LOG_FORMAT',
+    arg: '<format>',
+    help: `${LOG_FORMATS.join(' | ')}; auto = readable lines on a terminal, JSON lines otherwise`,
+    default: DEFAULTS.logFormat,
   },
   {
     setting: 'shutdownGraceMs',

@@ -91,6 +91,7 @@ export const HELP_TEXT = [
   '',
   "Config file (YAML; every key is optional except each route's url or uris; defaults shown):",
   `  logLevel: ${DEFAULTS.logLevel}`,
+  note(`  logFormat: ${DEFAULTS.logFormat}`, 'auto | json | pretty'),
   `  shutdownGraceMs: ${DEFAULTS.shutdownGraceMs}`,
   `  zookeeper: { sessionTimeoutMs: ${DEFAULTS.zookeeper.sessionTimeoutMs}, reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs} }`,
   '    # also digestAuth: "user:password" (no default; HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH wins)',

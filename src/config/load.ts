@@ -36,7 +36,7 @@ import { readEnv } from './env.js'
 import { parseArgs, SETTINGS, type Setting, type SettingValues, type Sourced } from './flags.js'
 import { HELP_TEXT } from './help.js'
 import { readHiveSite } from './hive-site.js'
-import { LOG_LEVELS, type AdminConfig, type ProxyConfig } from './types.js'
+import { LOG_FORMATS, LOG_LEVELS, type AdminConfig, type ProxyConfig } from './types.js'
 import { inFile, readConfigFile, type Fields, type RawRoute } from './yaml-file.js'
 
 export { HELP_TEXT }
@@ -87,6 +87,7 @@ const ROUTE0_FIELDS: Record<RouteKind, Partial<Record<Setting, string>>> = {
 }
 const TOP_FIELDS: Partial<Record<Setting, string>> = {
   logLevel: 'logLevel',
+  logFormat: 'logFormat',
   shutdownGraceMs: 'shutdownGraceMs',
   adminListen: 'admin.listen',
   adminToken: 'admin.token',
@@ -228,6 +229,7 @@ function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
   const zk = DEFAULTS.zookeeper
   const top = {
     logLevel: get('logLevel', DEFAULTS.logLevel, oneOf(LOG_LEVELS)),
+    logFormat: get('logFormat', DEFAULTS.logFormat, oneOf(LOG_FORMATS)),
     shutdownGraceMs: get(
       'shutdownGraceMs',
       DEFAULTS.shutdownGraceMs,

@@ -18,6 +18,10 @@ export const HS2_POLICIES: readonly Hs2Policy[] = ['random', 'round-robin', 'lea
 export type Hs2Transport = 'auto' | 'handles' | 'sockets'
 export const HS2_TRANSPORTS: readonly Hs2Transport[] = ['auto', 'handles', 'sockets']
 
+/** auto: human-readable lines when stdout is a terminal, JSON lines otherwise */
+export type LogFormat = 'auto' | 'json' | 'pretty'
+export const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty']
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = [
   'fatal',
@@ -128,6 +132,8 @@ export interface MetastoreRouteConfig {
 
 export interface ProxyConfig {
   logLevel: LogLevel
+  /** how log lines look; read at start only (a reload reports a change as needing a restart) */
+  logFormat: LogFormat
   /** SIGTERM/SIGINT: live connections get this long to finish before being cut */
   shutdownGraceMs: number
   zookeeper: ZooKeeperConfig

@@ -61,6 +61,7 @@ const METASTORE_SCHEMA: Schema = {
 }
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf',
+  logFormat: 'leaf',
   shutdownGraceMs: 'leaf',
   hiveSite: 'leaf',
   hs2: 'leaf',

@@ -78,6 +78,7 @@ export async function startTestProxy(
   const logs = new LogSink()
   const cfg: ProxyConfig = {
     logLevel: 'debug',
+    logFormat: 'json',
     shutdownGraceMs: 1000,
     zookeeper: { ...DEFAULTS.zookeeper, sessionTimeoutMs: 4000, ...opts.zookeeper },
     hs2: routes,

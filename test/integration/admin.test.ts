@@ -39,12 +39,13 @@ async function hs2Stubs(t: Test, ids: string[]): Promise<Hs2Stub[]> {
 /** A real proxy plus its admin app (inject only), the way the CLI wires them. */
 async function setup(
   t: Test,
-  cfg: Omit<ProxyConfig, 'logLevel' | 'shutdownGraceMs' | 'zookeeper' | 'admin'>,
+  cfg: Omit<ProxyConfig, 'logLevel' | 'logFormat' | 'shutdownGraceMs' | 'zookeeper' | 'admin'>,
   reloadWith?: () => ProxyConfig,
 ) {
   const logs = new LogSink()
   const full: ProxyConfig = {
     logLevel: 'debug',
+    logFormat: 'json',
     shutdownGraceMs: 500,
     zookeeper: { ...DEFAULTS.zookeeper },
     admin: { listen: { host: '127.0.0.1', port: 0 }, token: TOKEN },
@@ -500,6 +501,17 @@ t.test("reload keeps a route's transport and reports a change of it as restart-o
     { transport: 'sockets' },
     'and keeps the transport it started with',
   )
+})
+
+t.test('reload reports a change of the log format as restart-only', async (t) => {
+  const [a] = await hs2Stubs(t, ['a'])
+  const { proxy } = await setup(t, {
+    hs2: [hs2Route({ kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] })],
+    metastore: [],
+  })
+  await waitFor('ready', () => proxy.ready)
+  const r = await proxy.reload({ ...proxy.config, logFormat: 'pretty' })
+  t.same(r.ignored, ['logFormat'])
 })
 
 t.test("reload applies a new log level at once, to the routes' loggers too", async (t) => {

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import net from 'node:net'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { freePort, startZk } from '../helpers/zk.js'
@@ -11,7 +11,7 @@ import { queryBackendId } from '../helpers/hive-client.js'
 import { waitFor } from '../helpers/proxy.js'
 import { startHmsStub } from '../helpers/hms-stub.js'
 import { connectHms } from '../helpers/hms-client.js'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -96,6 +96,53 @@ t.test('bad configuration: every problem reported, exit code 2, nothing listens'
     t.ok(err.includes(key), `names ${key}`)
   t.match(err, /fix:/)
   t.ok(await portIsFree(port), 'did not listen')
+})
+
+t.test('log format: JSON when piped, readable lines when forced or on a terminal', async (t) => {
+  const blocker = net.createServer().listen(0, '127.0.0.1')
+  await once(blocker, 'listening')
+  t.teardown(() => blocker.close())
+  const port = (blocker.address() as net.AddressInfo).port
+  // a start that fails at once: the fatal line is written right before exit, so it also shows
+  // that the readable format loses nothing at exit
+  const args = ['--hs2', 'jdbc:hive2://127.0.0.1:1/', '--hs2-listen', `127.0.0.1:${port}`]
+
+  const piped = run(t, args)
+  t.equal(await piped.exit, 1)
+  t.ok(
+    piped.lines.some((l) => l.msg === 'cannot start' && l.level === 'fatal'),
+    'piped: JSON lines',
+  )
+
+  const forced = run(t, [...args, '--log-format', 'pretty'])
+  t.equal(await forced.exit, 1)
+  const raw = forced.lines.map((l) => String(l.raw ?? ''))
+  t.ok(
+    raw.some((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] FATAL.*cannot start .*HHP_ERR_LISTEN/.test(l)),
+    '--log-format pretty: readable lines, even when piped',
+  )
+  t.notOk(
+    forced.lines.some((l) => l.raw === undefined),
+    'no JSON line',
+  )
+
+  // a real terminal: util-linux's `script` runs the proxy on a pseudo-terminal
+  const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p))
+  if (script === undefined) {
+    t.comment('script (util-linux) not installed: the terminal case is not checked')
+    return
+  }
+  const cmd = [process.execPath, BIN, ...args, '--admin-listen', '127.0.0.1:0']
+    .map((a) => `'${a}'`)
+    .join(' ')
+  const tty = spawnSync(script, ['-qec', cmd, '/dev/null'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', TERM: 'dumb', NO_COLOR: '1' },
+    timeout: 30_000,
+  })
+  t.equal(tty.status, 1, 'the proxy exited 1 under the terminal')
+  t.match(tty.stdout, /FATAL.*cannot start/, 'auto on a terminal: readable lines')
+  t.notMatch(tty.stdout, /"level":"fatal"/, 'not JSON')
 })
 
 t.test(

@@ -45,6 +45,14 @@ const precedence: PrecedenceCase[] = [
     want: { file: 'warn', env: 'debug', flag: 'trace', default: 'info' },
   },
   {
+    name: 'logFormat',
+    top: 'logFormat: json',
+    env: ['HIVE_HA_PROXY_LOG_FORMAT', 'pretty'],
+    flag: ['--log-format', 'JSON'],
+    read: (c) => c.logFormat,
+    want: { file: 'json', env: 'pretty', flag: 'json', default: 'auto' },
+  },
+  {
     name: 'shutdownGraceMs',
     top: 'shutdownGraceMs: 1000',
     env: ['HIVE_HA_PROXY_SHUTDOWN_GRACE_MS', '2000'],
@@ -145,6 +153,7 @@ t.test('flags and variables create hs2[0] when there is no file', async (t) => {
       const { config, sources } = run(c.d)
       t.same(config, {
         logLevel: 'info',
+        logFormat: 'auto',
         shutdownGraceMs: DEFAULTS.shutdownGraceMs,
         zookeeper: { ...DEFAULTS.zookeeper },
         hs2: [{ ...route0Defaults, url: ZK_URL, target: hs2TargetFromJdbcUrl(ZK_URL) }],
@@ -225,6 +234,7 @@ hs2:
     { ...config, hs2: [] },
     {
       logLevel: 'debug',
+      logFormat: 'auto',
       shutdownGraceMs: 5000,
       zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 },
       hs2: [],
