@@ -10,7 +10,9 @@ FROM node:20.19-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
-# `npm ci` runs the `prepare` script (tsc -> dist/); then drop the dev dependencies.
+COPY scripts/build-wasm.mjs ./scripts/
+# `npm ci` runs the `prepare` script (tsc and the wasm assembler -> dist/); then drop the dev
+# dependencies.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force

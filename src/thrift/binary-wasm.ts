@@ -1,5 +1,6 @@
 /**
- * The binary scanner's fast path (binary.ts `fast`) as a hand-written WebAssembly function: the
+ * The binary scanner's fast path (binary.ts `fast`) as a hand-written WebAssembly function
+ * (binary-scan.wat beside this file, assembled with wabt by `npm run build`): the
  * same walk over field and element headers, about twice as fast as the JavaScript one (no bounds
  * checks per byte, no deoptimization guards; measured in docs/benchmarks.md). The engine uses it for
  * windows of WASM_FROM_BYTES or more and for windows that already lie in wasm memory; small heap
@@ -20,8 +21,8 @@
  * in one of those read buffers is walked where it is: in the proxy, copying each read into the
  * scratch area cost about 0.1 CPU-s/GiB (measured), a quarter of the walk.
  */
+import { existsSync, readFileSync } from 'node:fs'
 import { heapPool, METASTORE_READ_BYTES, type LargeBuffers } from '../net/read-buffer.js'
-import { instantiateWat } from '../wasm/wat.js'
 
 const KIND = 0
 const T1 = 256
@@ -38,148 +39,6 @@ export const WASM_READ_BUFFERS = 16
 const PAGES = Math.ceil((SLOTS + WASM_READ_BUFFERS * METASTORE_READ_BYTES) / 65536)
 /** deepest stack the fixed stack area holds */
 export const WASM_MAX_DEPTH = 255
-
-// Class codes as in binary.ts: 1 fixed size, 2 string, 3 struct, 4 map, 5 list/set; stack kinds
-// as in core.ts: 1 struct, 2 list/set, 3 map.
-const WAT = `
-(module
-  (memory (export "mem") ${PAGES} ${PAGES})
-  (global $code (mut i32) (i32.const 0))
-  (global $vt (export "vt") (mut i32) (i32.const 0))
-  (global $gp (export "p") (mut i32) (i32.const 0))
-  (global $gd (export "depth") (mut i32) (i32.const 0))
-  (func $fast (export "fast") (param $p i32) (param $end i32) (param $depth i32) (param $max i32) (result i32)
-    (local $d i32) (local $t i32) (local $c i32) (local $q i32) (local $n i32) (local $l i32) (local $k i32) (local $kt i32)
-    (local $fk i32) (local $fv i32) (local $mk i32) (local $mv i32)
-    (block $ret
-    (loop $outer
-      (local.set $d (i32.sub (local.get $depth) (i32.const 1)))
-      (if (i32.lt_s (local.get $d) (i32.const 0)) (then (global.set $code (i32.const 0)) (br $ret)))
-      (block $value
-        (if (i32.eq (i32.load8_u (local.get $d)) (i32.const 1))
-          (then
-            (loop $fields
-              (if (i32.gt_s (i32.add (local.get $p) (i32.const 3)) (local.get $end))
-                (then
-                  (if (i32.lt_s (local.get $p) (local.get $end))
-                    (then (if (i32.eqz (i32.load8_u (local.get $p)))
-                      (then (local.set $p (i32.add (local.get $p) (i32.const 1))) (local.set $depth (local.get $d)) (br $outer)))))
-                  (global.set $code (i32.const 1)) (br $ret)))
-              (local.set $t (i32.load8_u (local.get $p)))
-              (local.set $c (i32.load8_u offset=${CLASS} (local.get $t)))
-              (if (i32.eq (local.get $c) (i32.const 1))
-                (then
-                  (local.set $q (i32.add (i32.add (local.get $p) (i32.const 3)) (i32.load8_u offset=${SIZE} (local.get $t))))
-                  (if (i32.le_s (local.get $q) (local.get $end)) (then (local.set $p (local.get $q)) (br $fields))))
-                (else (if (i32.eq (local.get $c) (i32.const 2))
-                  (then
-                    (if (i32.le_s (i32.add (local.get $p) (i32.const 7)) (local.get $end))
-                      (then
-                        (local.set $n (i32.load_be (i32.add (local.get $p) (i32.const 3))))
-                        (if (i32.and (i32.ge_s (local.get $n) (i32.const 0))
-                                     (i32.le_s (local.get $n) (i32.sub (i32.sub (local.get $end) (local.get $p)) (i32.const 7))))
-                          (then (local.set $p (i32.add (i32.add (local.get $p) (i32.const 7)) (local.get $n))) (br $fields))))))
-                  (else (if (i32.eqz (local.get $t))
-                    (then (local.set $p (i32.add (local.get $p) (i32.const 1))) (local.set $depth (local.get $d)) (br $outer))
-                    (else (if (i32.eqz (local.get $c)) (then (global.set $code (i32.const 1)) (br $ret)))))))))
-              (local.set $p (i32.add (local.get $p) (i32.const 3)))
-              (br $value)))
-          (else
-            (local.set $l (i32.load offset=${LEFT} (i32.shl (local.get $d) (i32.const 2))))
-            (local.set $k (i32.load8_u (local.get $d)))
-            (local.set $kt (i32.load8_u offset=${T1} (local.get $d)))
-            (if (i32.eq (i32.load8_u offset=${CLASS} (local.get $kt)) (i32.const 2))
-              (then (if (i32.or (i32.eq (local.get $k) (i32.const 2))
-                                (i32.eq (i32.load8_u offset=${CLASS} (i32.load8_u offset=${T2} (local.get $d))) (i32.const 2)))
-                (then
-                  (block $sb (loop $sl
-                    (br_if $sb (i32.eqz (local.get $l)))
-                    (br_if $sb (i32.gt_s (i32.add (local.get $p) (i32.const 4)) (local.get $end)))
-                    (local.set $n (i32.load_be (local.get $p)))
-                    (br_if $sb (i32.lt_s (local.get $n) (i32.const 0)))
-                    (br_if $sb (i32.gt_s (local.get $n) (i32.sub (i32.sub (local.get $end) (local.get $p)) (i32.const 4))))
-                    (local.set $p (i32.add (i32.add (local.get $p) (i32.const 4)) (local.get $n)))
-                    (local.set $l (i32.sub (local.get $l) (i32.const 1)))
-                    (br $sl)))))))
-            (if (i32.eqz (local.get $l))
-              (then (i32.store offset=${LEFT} (i32.shl (local.get $d) (i32.const 2)) (i32.const 0))
-                    (local.set $depth (local.get $d)) (br $outer)))
-            (i32.store offset=${LEFT} (i32.shl (local.get $d) (i32.const 2)) (i32.sub (local.get $l) (i32.const 1)))
-            (local.set $t (select (local.get $kt) (i32.load8_u offset=${T2} (local.get $d))
-                            (i32.or (i32.eq (local.get $k) (i32.const 2)) (i32.eqz (i32.and (local.get $l) (i32.const 1))))))
-            (br $value))))
-      ;; a value of type $t starts at $p
-      (local.set $c (i32.load8_u offset=${CLASS} (local.get $t)))
-      (block $slow
-        (if (i32.eq (local.get $c) (i32.const 1)) (then
-          (local.set $q (i32.add (local.get $p) (i32.load8_u offset=${SIZE} (local.get $t))))
-          (if (i32.le_s (local.get $q) (local.get $end)) (then (local.set $p (local.get $q)) (br $outer)))
-          (br $slow)))
-        (if (i32.eq (local.get $c) (i32.const 2)) (then
-          (if (i32.le_s (i32.add (local.get $p) (i32.const 4)) (local.get $end)) (then
-            (local.set $n (i32.load_be (local.get $p)))
-            (if (i32.and (i32.ge_s (local.get $n) (i32.const 0))
-                         (i32.le_s (local.get $n) (i32.sub (i32.sub (local.get $end) (local.get $p)) (i32.const 4))))
-              (then (local.set $p (i32.add (i32.add (local.get $p) (i32.const 4)) (local.get $n))) (br $outer)))))
-          (br $slow)))
-        (if (i32.eq (local.get $c) (i32.const 3)) (then
-          (if (i32.lt_s (local.get $depth) (local.get $max)) (then
-            (i32.store8 (local.get $depth) (i32.const 1))
-            (local.set $depth (i32.add (local.get $depth) (i32.const 1))) (br $outer)))
-          (br $slow)))
-        (if (i32.eq (local.get $c) (i32.const 4)) (then
-          (if (i32.le_s (i32.add (local.get $p) (i32.const 6)) (local.get $end)) (then
-            (local.set $mk (i32.load8_u (local.get $p)))
-            (local.set $mv (i32.load8_u offset=1 (local.get $p)))
-            (local.set $n (i32.load_be (i32.add (local.get $p) (i32.const 2))))
-            (if (i32.and (i32.and (i32.ne (i32.load8_u offset=${CLASS} (local.get $mk)) (i32.const 0))
-                                  (i32.ne (i32.load8_u offset=${CLASS} (local.get $mv)) (i32.const 0)))
-                         (i32.ge_s (local.get $n) (i32.const 0))) (then
-              (local.set $fk (i32.load8_u offset=${SIZE} (local.get $mk)))
-              (local.set $fv (i32.load8_u offset=${SIZE} (local.get $mv)))
-              (if (i32.and (i32.ne (local.get $fk) (i32.const 0)) (i32.ne (local.get $fv) (i32.const 0)))
-                (then
-                  (if (i64.le_s (i64.mul (i64.extend_i32_s (local.get $n)) (i64.extend_i32_u (i32.add (local.get $fk) (local.get $fv))))
-                                (i64.extend_i32_s (i32.sub (i32.sub (local.get $end) (local.get $p)) (i32.const 6))))
-                    (then (local.set $p (i32.add (i32.add (local.get $p) (i32.const 6))
-                                                 (i32.mul (local.get $n) (i32.add (local.get $fk) (local.get $fv))))) (br $outer))))
-                (else (if (i32.eqz (local.get $n))
-                  (then (local.set $p (i32.add (local.get $p) (i32.const 6))) (br $outer))
-                  (else (if (i32.lt_s (local.get $depth) (local.get $max)) (then
-                    (i32.store8 (local.get $depth) (i32.const 3))
-                    (i32.store offset=${LEFT} (i32.shl (local.get $depth) (i32.const 2)) (i32.shl (local.get $n) (i32.const 1)))
-                    (i32.store8 offset=${T1} (local.get $depth) (local.get $mk))
-                    (i32.store8 offset=${T2} (local.get $depth) (local.get $mv))
-                    (local.set $depth (i32.add (local.get $depth) (i32.const 1)))
-                    (local.set $p (i32.add (local.get $p) (i32.const 6))) (br $outer)))))))))))
-          (br $slow)))
-        ;; LIST or SET
-        (if (i32.le_s (i32.add (local.get $p) (i32.const 5)) (local.get $end)) (then
-          (local.set $mk (i32.load8_u (local.get $p)))
-          (local.set $n (i32.load_be (i32.add (local.get $p) (i32.const 1))))
-          (if (i32.and (i32.ne (i32.load8_u offset=${CLASS} (local.get $mk)) (i32.const 0)) (i32.ge_s (local.get $n) (i32.const 0))) (then
-            (local.set $fk (i32.load8_u offset=${SIZE} (local.get $mk)))
-            (if (i32.ne (local.get $fk) (i32.const 0))
-              (then
-                (if (i64.le_s (i64.mul (i64.extend_i32_s (local.get $n)) (i64.extend_i32_u (local.get $fk)))
-                              (i64.extend_i32_s (i32.sub (i32.sub (local.get $end) (local.get $p)) (i32.const 5))))
-                  (then (local.set $p (i32.add (i32.add (local.get $p) (i32.const 5)) (i32.mul (local.get $n) (local.get $fk)))) (br $outer))))
-              (else (if (i32.eqz (local.get $n))
-                (then (local.set $p (i32.add (local.get $p) (i32.const 5))) (br $outer))
-                (else (if (i32.lt_s (local.get $depth) (local.get $max)) (then
-                  (i32.store8 (local.get $depth) (i32.const 2))
-                  (i32.store offset=${LEFT} (i32.shl (local.get $depth) (i32.const 2)) (local.get $n))
-                  (i32.store8 offset=${T1} (local.get $depth) (local.get $mk))
-                  (local.set $depth (i32.add (local.get $depth) (i32.const 1)))
-                  (local.set $p (i32.add (local.get $p) (i32.const 5))) (br $outer)))))))))))
-      ) ;; $slow
-      (global.set $code (i32.const 2)) (global.set $vt (local.get $t)) (br $ret)
-    )) ;; outer, ret
-    (global.set $gp (local.get $p)) (global.set $gd (local.get $depth))
-    (global.get $code))
-
-)
-`
 
 interface Exports {
   mem: { buffer: ArrayBuffer }
@@ -298,14 +157,55 @@ let instance: WasmFastPath | undefined
 let tried = false
 let unavailable: string | undefined
 
+/**
+ * The assembled module (`npm run build` turns binary-scan.wat into binary-scan.wasm under dist/):
+ * beside this file when it runs from dist/, or in dist/ seen from src/ when the TypeScript runs
+ * directly (the tests).
+ */
+const WASM_FILES = [
+  new URL('./binary-scan.wasm', import.meta.url),
+  new URL('../../dist/thrift/binary-scan.wasm', import.meta.url),
+]
+
+/** the layout constants the module exports, each of which must equal this file's */
+const LAYOUT: Record<string, number> = { T1, T2, LEFT, CLASS, SIZE }
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> }
+}
+
+/** why `x` cannot be driven by this file (a module assembled from another layout), or undefined */
+function layoutMismatch(x: Record<string, unknown>): string | undefined {
+  for (const [name, want] of Object.entries(LAYOUT)) {
+    const got = (x[`layout_${name}`] as { value?: unknown } | undefined)?.value
+    if (got !== want)
+      return `binary-scan.wasm puts ${name} at ${String(got)}, this build at ${want}`
+  }
+  const bytes = (x['mem'] as { buffer?: ArrayBuffer } | undefined)?.buffer?.byteLength
+  if (bytes !== PAGES * 65536)
+    return `binary-scan.wasm has ${String(bytes)} bytes of memory, this build needs ${PAGES * 65536}`
+  return undefined
+}
+
 function instantiate(): WasmFastPath | undefined {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly
+  if (api === undefined) {
+    unavailable = 'this Node has no WebAssembly (--jitless?)'
+    return undefined
+  }
+  const file = WASM_FILES.find((f) => existsSync(f))
+  if (file === undefined) {
+    unavailable = 'binary-scan.wasm is missing (npm run build assembles it into dist/)'
+    return undefined
+  }
   // Trap: instantiating reserves address space for the memory's guard regions (gigabytes, not
   // resident); under `ulimit -v` that fails with "Out of memory". The scanner then runs on its
   // JavaScript fast path rather than the process failing.
   try {
-    const x = instantiateWat(WAT)
-    if (x !== undefined) return new WasmFastPath(x as unknown as Exports)
-    unavailable = 'this Node has no WebAssembly (--jitless?)'
+    const x = new api.Instance(new api.Module(readFileSync(file)), {}).exports
+    unavailable = layoutMismatch(x)
+    return unavailable === undefined ? new WasmFastPath(x as unknown as Exports) : undefined
   } catch (err) {
     unavailable = err instanceof Error ? err.message : String(err)
   }
