@@ -23,7 +23,7 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
         ? 'anonymous (drain marks writable by anyone)'
         : `digest auth as ${auth.slice(0, auth.indexOf(':'))} (drain marks writable only by it)`
     out.push(
-      `ZooKeeper session timeout ${cfg.zookeeper.sessionTimeoutMs} ms, client replaced after ${cfg.zookeeper.reconnectWatchdogMs} ms without a connection; ${who}`,
+      `ZooKeeper session timeout ${cfg.zookeeper.sessionTimeoutMs} ms, client replaced after ${cfg.zookeeper.reconnectWatchdogMs} ms without a connection${cfg.zookeeper.probeIntervalMs > 0 ? ` or ${2 * cfg.zookeeper.probeIntervalMs} ms after a server is seen up again (checked every ${cfg.zookeeper.probeIntervalMs} ms)` : ''}; ${who}`,
     )
   }
   for (const r of cfg.hs2) {

@@ -9,6 +9,7 @@ export const DEFAULTS = {
   zookeeper: {
     sessionTimeoutMs: 30_000,
     reconnectWatchdogMs: 5_000,
+    probeIntervalMs: 200,
     digestAuth: undefined,
   },
   hs2: {

@@ -10,6 +10,7 @@ import {
   ZkSessionRegistry,
   type ZkClientFactory,
 } from './discovery/zk-session.js'
+import { defaultZkProbe, type ZkProbe } from './discovery/zk-probe.js'
 import {
   hs2HaDiscovery,
   hs2ZkDiscovery,
@@ -29,6 +30,8 @@ export interface ProxyDeps {
   logger: Logger
   dial: Dial
   zkClientFactory: ZkClientFactory
+  /** how a ZooKeeper server is looked at while the session is disconnected */
+  zkProbe: ZkProbe
   random: () => number
   now: () => number
 }
@@ -91,6 +94,7 @@ export class HiveHaProxy {
     this.#deps = {
       dial: dialTcp,
       zkClientFactory: defaultZkClientFactory,
+      zkProbe: defaultZkProbe,
       random: () => randomInt(0, 2 ** 32) / 2 ** 32,
       now: Date.now,
       ...deps,
@@ -102,6 +106,8 @@ export class HiveHaProxy {
           connectString,
           sessionTimeoutMs: cfg.zookeeper.sessionTimeoutMs,
           watchdogMs: cfg.zookeeper.reconnectWatchdogMs,
+          probeIntervalMs: cfg.zookeeper.probeIntervalMs,
+          probe: this.#deps.zkProbe,
           opTimeoutMs: ZK_OP_TIMEOUT_MS,
           factory: this.#deps.zkClientFactory,
           logger: this.#log,

@@ -246,6 +246,11 @@ function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
         zk.reconnectWatchdogMs,
         whole(1, zk.reconnectWatchdogMs),
       ),
+      probeIntervalMs: get(
+        'zookeeper.probeIntervalMs',
+        zk.probeIntervalMs,
+        whole(0, zk.probeIntervalMs, 'no probes, only the watchdog'),
+      ),
       digestAuth: get<string | undefined>('zookeeper.digestAuth', undefined, zkDigestAuth),
     },
   }

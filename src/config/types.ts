@@ -87,6 +87,11 @@ export interface ZooKeeperConfig {
   /** a client not connected for this long is replaced by a fresh one, i.e. a new session (node-zookeeper-client trap) */
   reconnectWatchdogMs: number
   /**
+   * while disconnected, look at the servers this often (`srvr`); a client not reconnected two
+   * intervals after a server is seen up is replaced (0 = off: only the watchdog)
+   */
+  probeIntervalMs: number
+  /**
    * ZooKeeper `digest` authentication as `user:password`, sent on every session; the drain marks
    * the proxy creates are then writable only by that identity. Never logged or printed.
    */

@@ -66,7 +66,12 @@ const TOP_SCHEMA: Schema = {
   hiveSite: 'leaf',
   hs2: 'leaf',
   metastore: 'leaf',
-  zookeeper: { sessionTimeoutMs: 'leaf', reconnectWatchdogMs: 'leaf', digestAuth: 'leaf' },
+  zookeeper: {
+    sessionTimeoutMs: 'leaf',
+    reconnectWatchdogMs: 'leaf',
+    probeIntervalMs: 'leaf',
+    digestAuth: 'leaf',
+  },
   admin: { listen: 'leaf', token: 'leaf' },
 }
 

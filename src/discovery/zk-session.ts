@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import zookeeper from 'node-zookeeper-client'
 import { ErrorCodes, ProxyError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { defaultZkProbe, type ZkProbe, type ZkServerAddress, zkServers } from './zk-probe.js'
 
 /** The part of node-zookeeper-client's Client the proxy uses (so tests and wrappers can stand in). */
 export type ZkClient = Pick<
@@ -35,6 +36,13 @@ export interface ZkSessionOptions {
   sessionTimeoutMs: number
   /** a client that has not been connected for this long is replaced by a new one */
   watchdogMs: number
+  /**
+   * while not connected, look at the servers this often (0 = never); a client still not
+   * connected `2 x probeIntervalMs` after a server was seen up is replaced by a new one
+   */
+  probeIntervalMs: number
+  /** how a server is looked at (default: the `srvr` four-letter word) */
+  probe?: ZkProbe | undefined
   /** bound on one read; node-zookeeper-client queues requests forever while disconnected */
   opTimeoutMs: number
   factory: ZkClientFactory
@@ -61,8 +69,21 @@ const CREATOR_ONLY_ACL = [
  * and a client can stay 'connecting' forever against a restarted server (one with an empty data
  * dir refuses its old session) without emitting 'expired', or bounce between connected and
  * disconnected after a restart. Such a client is closed and replaced by a fresh one (a new
- * session: a fresh read and fresh watches) — on 'expired' at once, otherwise after `watchdogMs`
- * without a connection. The proxy owns no ephemeral znodes, so a new session costs one re-read.
+ * session: a fresh read and fresh watches) — on 'expired' at once; when a server is seen up again
+ * but the client has not reconnected within two probe intervals; and after `watchdogMs` without a
+ * connection whatever the probes say. The proxy owns no ephemeral znodes, so a new session costs
+ * one re-read.
+ *
+ * Why the probes (node-zookeeper-client 1.1.3, ConnectionManager): between attempts it waits at
+ * most `spinDelay` (200 ms) and so finds a healthy server again on its own, which keeps the
+ * session (and is what happens when one server of an ensemble stops). It does not when
+ * - a restarted server refuses the session because it has seen a lower zxid (an empty data dir):
+ *   the server closes each attempt without an answer, the client retries forever, never
+ *   'expired';
+ * - the client connected in the moment between the server binding its port and loading its
+ *   database: the server drops the session handshake but leaves the TCP connection open, and the
+ *   client waits for the answer without a timeout (its connect timeout is cleared once TCP is up).
+ * In both cases the server is up and the client is not: exactly what the probes look for.
  */
 export class ZkSession extends EventEmitter {
   state: ZkSessionState = 'idle'
@@ -73,11 +94,20 @@ export class ZkSession extends EventEmitter {
   readonly #log: Logger
   #client: ZkClient | undefined
   #watchdog: NodeJS.Timeout | undefined
+  readonly #servers: ZkServerAddress[]
+  readonly #probe: ZkProbe
+  #probeTimer: NodeJS.Timeout | undefined
+  /** bumped on every start and stop of the probing, so a round in flight from before is ignored */
+  #probeEpoch = 0
+  /** when a probe first saw a server up in the current disconnected spell; undefined: not yet */
+  #upSince: number | undefined
 
   constructor(opts: ZkSessionOptions) {
     super()
     this.#opts = opts
     this.#log = opts.logger.child({ component: 'zookeeper', quorum: opts.connectString })
+    this.#servers = zkServers(opts.connectString)
+    this.#probe = opts.probe ?? defaultZkProbe
   }
 
   get connectString(): string {
@@ -93,6 +123,7 @@ export class ZkSession extends EventEmitter {
     if (this.state === 'closed') return
     this.#setState('closed')
     clearTimeout(this.#watchdog)
+    this.#stopProbing()
     this.#dropClient()
   }
 
@@ -247,7 +278,54 @@ export class ZkSession extends EventEmitter {
   #setState(s: ZkSessionState): void {
     if (this.state === s) return
     this.state = s
+    if (s === 'connecting' || s === 'disconnected') this.#startProbing()
+    else this.#stopProbing()
     this.emit('state', s)
+  }
+
+  #startProbing(): void {
+    if (this.#probeTimer !== undefined || this.#opts.probeIntervalMs <= 0) return
+    this.#upSince = undefined
+    this.#scheduleProbe(++this.#probeEpoch)
+  }
+
+  #stopProbing(): void {
+    clearTimeout(this.#probeTimer)
+    this.#probeTimer = undefined
+    this.#upSince = undefined
+    this.#probeEpoch++
+  }
+
+  /** one round at a time: the next is scheduled when this one has its answers */
+  #scheduleProbe(epoch: number): void {
+    const interval = this.#opts.probeIntervalMs
+    this.#probeTimer = setTimeout(() => {
+      const gen = this.generation
+      void Promise.all(this.#servers.map((s) => this.#probe(s, interval))).then((results) => {
+        if (epoch !== this.#probeEpoch) return // connected or closed meanwhile
+        const up = results.findIndex((r) => r === 'serving' || r === 'accepting')
+        if (up >= 0 && gen === this.generation) this.#serverUp(up)
+        if (epoch === this.#probeEpoch) this.#scheduleProbe(epoch)
+      })
+    }, interval)
+    this.#probeTimer.unref()
+  }
+
+  #serverUp(index: number): void {
+    const now = Date.now()
+    if (this.#upSince === undefined) {
+      this.#upSince = now
+      return
+    }
+    const waitedMs = now - this.#upSince
+    if (waitedMs < 2 * this.#opts.probeIntervalMs) return
+    const s = this.#servers[index] as ZkServerAddress
+    this.#log.warn(
+      { server: `${s.host}:${s.port}`, waitedMs },
+      'a zookeeper server is up but the client has not reconnected; replacing the client',
+    )
+    this.#upSince = undefined
+    this.#newClient('probe')
   }
 }
 
