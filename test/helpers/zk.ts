@@ -132,7 +132,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** synchronous cleanups run when the test process exits without its teardown (one 'exit' listener) */
 const exitCleanups = new Set<() => void>()
 let exitHookInstalled = false
-function onProcessExit(fn: () => void): () => void {
+export function onProcessExit(fn: () => void): () => void {
   if (!exitHookInstalled) {
     exitHookInstalled = true
     process.on('exit', () => {
@@ -151,7 +151,7 @@ function onProcessExit(fn: () => void): () => void {
   }
 }
 
-function assertZookeeperInstalled(): void {
+export function assertZookeeperInstalled(): void {
   if (!existsSync(ZOOKEEPER_JAR)) {
     throw new Error(
       `ZooKeeper is not installed: ${ZOOKEEPER_JAR} is missing. The integration tests need a real ZooKeeper server. ` +
@@ -161,13 +161,70 @@ function assertZookeeperInstalled(): void {
   }
 }
 
-function tail(file: string, max = 2000): string {
+export function tail(file: string, max = 2000): string {
   try {
     const s = readFileSync(file, 'utf8')
     return s.length > max ? s.slice(-max) : s
   } catch {
     return ''
   }
+}
+
+function killNow(p: ChildProcess): void {
+  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
+}
+
+/**
+ * Spawn a ZooKeeper JVM (`mainClass`: ZooKeeperServerMain standalone, QuorumPeerMain in an
+ * ensemble) with its output appended to `logFile`. With `setpriv` it also dies with this process.
+ * The caller registers `killNow` as an exit cleanup and waits for readiness itself.
+ */
+export function launchZkJvm(
+  mainClass: string,
+  cfgFile: string,
+  logFile: string,
+  logLevel: string,
+): ChildProcess {
+  const classpath = existsSync(SLF4J_SIMPLE_JAR)
+    ? `${ZOOKEEPER_JAR}:${SLF4J_SIMPLE_JAR}`
+    : ZOOKEEPER_JAR
+  const javaArgs = [
+    '-Xmx128m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Dzookeeper.admin.enableServer=false',
+    `-Dorg.slf4j.simpleLogger.defaultLogLevel=${logLevel}`,
+    '-cp',
+    classpath,
+    mainClass,
+    cfgFile,
+  ]
+  const logFd = openSync(logFile, 'a')
+  try {
+    return existsSync(SETPRIV)
+      ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', 'java', ...javaArgs], {
+          stdio: ['ignore', logFd, logFd],
+        })
+      : spawn('java', javaArgs, { stdio: ['ignore', logFd, logFd] })
+  } finally {
+    closeSync(logFd)
+  }
+}
+
+/** SIGTERM, SIGKILL after the grace time, resolve when it exited (or gave up waiting). */
+export async function terminateJvm(p: ChildProcess): Promise<void> {
+  // no pid: the spawn itself failed ('error' event), there is nothing to wait for
+  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return
+  const exited = new Promise<void>((r) => p.once('exit', () => r()))
+  p.kill('SIGTERM')
+  const kill = setTimeout(() => p.kill('SIGKILL'), STOP_GRACE_MS)
+  let giveUp: NodeJS.Timeout | undefined
+  await Promise.race([
+    exited,
+    new Promise<void>((r) => (giveUp = setTimeout(r, STOP_GRACE_MS + 5000))),
+  ])
+  clearTimeout(kill)
+  clearTimeout(giveUp)
 }
 
 /** The readiness gate: a loopback TCP pipe to the JVM that only listens while the server is ready. */
@@ -261,7 +318,6 @@ export async function startZk(opts: StartZkOptions = {}): Promise<ZkServer> {
   let zkPort = 0
   let proc: ChildProcess | undefined
   let closed = false
-  const usePdeathsig = existsSync(SETPRIV)
   const gate = direct ? undefined : new Gate(() => zkPort)
   // a test that exits without its teardown still leaves no temp dir (signals skip this, though)
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true })
@@ -287,27 +343,12 @@ export async function startZk(opts: StartZkOptions = {}): Promise<ZkServer> {
   }
 
   // safety net for crashes between start and teardown: kill the JVM when this process exits
-  const killJvm = (): void => {
-    if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
-  }
   let unhookJvm = (): void => {}
 
   const stopJvm = async (): Promise<void> => {
     const p = proc
     if (!p) return
-    // no pid: the spawn itself failed ('error' event), there is nothing to wait for
-    if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) {
-      const exited = new Promise<void>((r) => p.once('exit', () => r()))
-      p.kill('SIGTERM')
-      const kill = setTimeout(() => p.kill('SIGKILL'), STOP_GRACE_MS)
-      let giveUp: NodeJS.Timeout | undefined
-      await Promise.race([
-        exited,
-        new Promise<void>((r) => (giveUp = setTimeout(r, STOP_GRACE_MS + 5000))),
-      ])
-      clearTimeout(kill)
-      clearTimeout(giveUp)
-    }
+    await terminateJvm(p)
     if (proc === p) proc = undefined
     unhookJvm()
   }
@@ -322,33 +363,14 @@ export async function startZk(opts: StartZkOptions = {}): Promise<ZkServer> {
   const spawnOnce = async (): Promise<void> => {
     mkdirSync(dataDir, { recursive: true })
     writeCfg()
-    const classpath = existsSync(SLF4J_SIMPLE_JAR)
-      ? `${ZOOKEEPER_JAR}:${SLF4J_SIMPLE_JAR}`
-      : ZOOKEEPER_JAR
-    const javaArgs = [
-      '-Xmx128m',
-      '-XX:+UseSerialGC',
-      '-XX:TieredStopAtLevel=1',
-      '-Dzookeeper.admin.enableServer=false',
-      `-Dorg.slf4j.simpleLogger.defaultLogLevel=${logLevel}`,
-      '-cp',
-      classpath,
+    const child = launchZkJvm(
       'org.apache.zookeeper.server.ZooKeeperServerMain',
       cfgFile,
-    ]
-    const logFd = openSync(logFile, 'a')
-    let child: ChildProcess
-    try {
-      child = usePdeathsig
-        ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', 'java', ...javaArgs], {
-            stdio: ['ignore', logFd, logFd],
-          })
-        : spawn('java', javaArgs, { stdio: ['ignore', logFd, logFd] })
-    } finally {
-      closeSync(logFd)
-    }
+      logFile,
+      logLevel,
+    )
     proc = child
-    unhookJvm = onProcessExit(killJvm)
+    unhookJvm = onProcessExit(() => killNow(child))
     let spawnError: Error | undefined
     child.once('error', (err) => (spawnError = err))
 

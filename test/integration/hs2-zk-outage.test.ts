@@ -111,6 +111,7 @@ t.test(
         .some(
           (m) =>
             m.startsWith('zookeeper not connected in time') ||
+            m.startsWith('a zookeeper server is up but the client has not reconnected') ||
             m.startsWith('zookeeper session expired'),
         ),
       'replacement was logged',

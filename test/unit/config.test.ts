@@ -212,7 +212,7 @@ t.test('multi-route YAML: every field, partial ejection, default names', async (
   const yaml = `
 logLevel: debug
 shutdownGraceMs: 5000
-zookeeper: { sessionTimeoutMs: 10000, reconnectWatchdogMs: 20000 }
+zookeeper: { sessionTimeoutMs: 10000, reconnectWatchdogMs: 20000, probeIntervalMs: 0 }
 hs2:
   - url: "${ZK_URL}"
     listen: 10001
@@ -236,7 +236,7 @@ hs2:
       logLevel: 'debug',
       logFormat: 'auto',
       shutdownGraceMs: 5000,
-      zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000 },
+      zookeeper: { sessionTimeoutMs: 10_000, reconnectWatchdogMs: 20_000, probeIntervalMs: 0 },
       hs2: [],
       metastore: [],
       admin: { listen: { ...DEFAULTS.admin.listen }, token: undefined },
@@ -417,6 +417,7 @@ t.test('HELP_TEXT names every flag, variable and default', async (t) => {
     'failures: 3, baseMs: 5000, maxMs: 120000',
     'sessionTimeoutMs: 30000',
     `reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs}`,
+    `probeIntervalMs: ${DEFAULTS.zookeeper.probeIntervalMs}`,
     'hs2[0]',
   ]
   for (const s of mustMention) t.ok(HELP_TEXT.includes(s), `mentions ${JSON.stringify(s)}`)
@@ -628,6 +629,12 @@ const errorCases: ErrorCase[] = [
     argv: [...cfg, '--hs2', STATIC_URL],
     yaml: 'zookeeper: { sessionTimeoutMs: 0 }\n',
     keys: [inFile('zookeeper.sessionTimeoutMs')],
+  },
+  {
+    name: 'zookeeper.probeIntervalMs negative',
+    argv: [...cfg, '--hs2', STATIC_URL],
+    yaml: 'zookeeper: { probeIntervalMs: -5 }\n',
+    keys: [inFile('zookeeper.probeIntervalMs')],
   },
   {
     name: 'ejection.failures not a number',
