@@ -4,12 +4,11 @@ import { loadConfig } from './config/load.js'
 import { ConfigError, errorCode, errorMessage } from './errors.js'
 import { createLogger, resolveLogFormat, type Logger } from './logger.js'
 import { HiveHaProxy, type ReloadResult } from './proxy.js'
-import { buildAdminApp } from './admin/app.js'
-import { ProxyMetrics } from './admin/metrics.js'
-import { runStatus } from './status.js'
-import { runDrain } from './drain-cmd.js'
-import { describeConfig } from './check.js'
 import type { FastifyInstance } from 'fastify'
+
+// Start-up cost: the operator commands, `check`, the admin API (fastify) and the metrics
+// (prom-client) are imported when used, the last two once the routes listen. Each import is a
+// separate chunk in the bundled build, so a start loads only what it runs.
 
 /** Exit codes: 0 ok or clean shutdown, 1 runtime failure (e.g. cannot listen), 2 bad configuration. */
 export const EXIT = { OK: 0, RUNTIME: 1, CONFIG: 2 } as const
@@ -38,7 +37,11 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
   const sub = io.argv[0]
   if (sub === 'status' || sub === 'drain' || sub === 'undrain') {
     const ops = { argv: io.argv.slice(1), env: io.env, stdout: io.stdout, stderr: io.stderr, fetch }
-    io.exit(sub === 'status' ? await runStatus(ops) : await runDrain(ops, sub))
+    io.exit(
+      sub === 'status'
+        ? await (await import('./status.js')).runStatus(ops)
+        : await (await import('./drain-cmd.js')).runDrain(ops, sub),
+    )
     return undefined
   }
   // `check [options]`: the same sources and validation as a start, then a description, no start
@@ -68,6 +71,7 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     return undefined
   }
   if (checking) {
+    const { describeConfig } = await import('./check.js')
     io.stdout(describeConfig(cmd.config, cmd.sources))
     io.exit(EXIT.OK)
     return undefined
@@ -78,23 +82,28 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     resolveLogFormat(cmd.config.logFormat, io.stdoutIsTTY ?? process.stdout.isTTY === true),
   )
   const proxy = new HiveHaProxy(cmd.config, { logger })
-  const m = new ProxyMetrics(() => proxy.snapshot())
   const reload = async (): Promise<ReloadResult> => {
     const next = load()
     if (next.kind !== 'run') throw new Error('reload produced no configuration')
     return proxy.reload(next.config)
   }
-  const admin = buildAdminApp({
-    target: proxy,
-    logger,
-    token: cmd.config.admin.token,
-    reload,
-    metrics: () => m.text(),
-    metricsContentType: m.registry.contentType,
-  })
+  let admin: FastifyInstance
   let adminAddress: string
   try {
     await proxy.start()
+    const [{ buildAdminApp }, { ProxyMetrics }] = await Promise.all([
+      import('./admin/app.js'),
+      import('./admin/metrics.js'),
+    ])
+    const m = new ProxyMetrics(() => proxy.snapshot())
+    admin = buildAdminApp({
+      target: proxy,
+      logger,
+      token: cmd.config.admin.token,
+      reload,
+      metrics: () => m.text(),
+      metricsContentType: m.registry.contentType,
+    })
     adminAddress = await admin.listen({
       host: cmd.config.admin.listen.host,
       port: cmd.config.admin.listen.port,

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import type { LogFormat, LogLevel } from './config/types.js'
+import { lazy } from './lazy.js'
 
 export type { Logger }
 
@@ -14,6 +14,7 @@ export function resolveLogFormat(format: LogFormat, stdoutIsTTY: boolean): Resol
 }
 
 type PrettyFactory = (opts: Record<string, unknown>) => DestinationStream
+const prettyLib = lazy<PrettyFactory>('pino-pretty')
 
 /**
  * pino-pretty is loaded only when pretty output is chosen: JSON is the default off a terminal, and a
@@ -22,8 +23,7 @@ type PrettyFactory = (opts: Record<string, unknown>) => DestinationStream
  * and lines written right before `process.exit` (a fatal start error) would be lost with it.
  */
 function prettyStream(destination: DestinationStream | undefined): DestinationStream {
-  const require = createRequire(import.meta.url)
-  const pretty = require('pino-pretty') as PrettyFactory
+  const pretty = prettyLib()
   return pretty({
     sync: true,
     destination: destination ?? 1,

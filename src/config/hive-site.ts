@@ -10,7 +10,8 @@
  * port because the file happened to describe HiveServer2's own registration would surprise. An HS2
  * route is always asked for explicitly (--hs2 or `hs2:` in YAML).
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import type * as fxp from 'fast-xml-parser'
+import { lazy } from '../lazy.js'
 import { DEFAULTS } from '../defaults.js'
 import { errorMessage, type ConfigProblem } from '../errors.js'
 import { isMapping, show } from './checks.js'
@@ -62,7 +63,14 @@ export interface HiveSiteSettings {
 
 // gotcha M1 (test-env.md): without these, <value>9083</value> becomes a number and a single
 // <property> an object instead of a one-element list.
-const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === 'property' })
+// loaded with the first hive-site.xml read (only --hive-site needs it)
+const xmlLib = lazy<typeof fxp>('fast-xml-parser')
+let parser: fxp.XMLParser | undefined
+const xmlParser = (): fxp.XMLParser =>
+  (parser ??= new (xmlLib().XMLParser)({
+    parseTagValue: false,
+    isArray: (name) => name === 'property',
+  }))
 
 const SHAPE =
   '<configuration><property><name>hive.metastore.uris</name><value>thrift://hms1:9083</value></property></configuration>'
@@ -114,7 +122,7 @@ export function readHiveSite(
  * `<configuration>` element.
  */
 export function parseHiveSiteXml(xml: string): Map<string, string> {
-  const verdict = XMLValidator.validate(xml)
+  const verdict = xmlLib().XMLValidator.validate(xml)
   if (verdict !== true) {
     const { msg, line, col } = verdict.err
     // some messages embed a pretty-printed list of open tags: keep them on one line
@@ -122,7 +130,7 @@ export function parseHiveSiteXml(xml: string): Map<string, string> {
       `${msg.replace(/\s+/g, ' ')} (line ${line}${typeof col === 'number' ? `, column ${col}` : ''})`,
     )
   }
-  const doc: unknown = parser.parse(xml)
+  const doc: unknown = xmlParser().parse(xml)
   const conf = isMapping(doc) ? doc['configuration'] : undefined
   if (conf === undefined)
     throw new Error('no <configuration> element, so it is not a Hadoop/Hive site file')

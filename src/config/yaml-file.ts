@@ -3,7 +3,8 @@
  * (`hs2[1].policy (in /etc/x.yaml)`). Only shape is checked here (mappings, lists, known keys);
  * values are validated by `load.ts` together with every other source.
  */
-import { parseDocument } from 'yaml'
+import type * as yaml from 'yaml'
+import { lazy } from '../lazy.js'
 import { errorMessage, type ConfigProblem } from '../errors.js'
 import { isMapping, show } from './checks.js'
 import { nearest, type Sourced } from './flags.js'
@@ -31,6 +32,9 @@ export interface FileSettings {
 interface Schema {
   readonly [key: string]: Schema | 'leaf'
 }
+// loaded with the first file read (only --config needs it)
+const yamlLib = lazy<typeof yaml>('yaml')
+
 const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
 const HS2_SCHEMA: Schema = {
   name: 'leaf',
@@ -145,7 +149,7 @@ function parseFile(ref: Sourced, readFile: (path: string) => string, ctx: FileCt
       'check the path and that the file is readable',
     )
   }
-  const doc = parseDocument(text)
+  const doc = yamlLib().parseDocument(text)
   for (const e of doc.errors) {
     // The parser's message already says "at line N, column M"; a code excerpt follows on later lines.
     const line = e.linePos?.[0].line

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
-import zookeeper from 'node-zookeeper-client'
+import type zookeeper from 'node-zookeeper-client'
+import { lazy } from '../lazy.js'
 import { ErrorCodes, ProxyError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { defaultZkProbe, type ZkProbe, type ZkServerAddress, zkServers } from './zk-probe.js'
@@ -21,8 +22,11 @@ export type ZkClient = Pick<
 >
 export type ZkClientFactory = (connectString: string, opts: { sessionTimeout: number }) => ZkClient
 
+/** node-zookeeper-client, loaded with the first ZooKeeper route (a static-only proxy never needs it) */
+const zkLib = lazy<typeof zookeeper>('node-zookeeper-client')
+
 export const defaultZkClientFactory: ZkClientFactory = (connectString, opts) =>
-  zookeeper.createClient(connectString, {
+  zkLib().createClient(connectString, {
     sessionTimeout: opts.sessionTimeout,
     spinDelay: 200,
     retries: 0,
@@ -51,13 +55,20 @@ export interface ZkSessionOptions {
   digestAuth?: string | undefined
 }
 
-/** node-zookeeper-client's default (its OPEN_ACL_UNSAFE, missing from the typings): anyone, all rights. */
-const OPEN_ACL = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))]
-/** World-readable; all rights only for the authenticated identity that created the node. */
-const CREATOR_ONLY_ACL = [
-  new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone')),
-  new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('auth', '')),
-]
+/**
+ * `open`: node-zookeeper-client's default (its OPEN_ACL_UNSAFE, missing from the typings): anyone,
+ * all rights. `creatorOnly`: world-readable; all rights only for the authenticated identity that
+ * created the node.
+ */
+function acl(kind: 'open' | 'creatorOnly'): zookeeper.ACL[] {
+  const { ACL, Id, Permission } = zkLib()
+  return kind === 'open'
+    ? [new ACL(Permission.ALL, new Id('world', 'anyone'))]
+    : [
+        new ACL(Permission.READ, new Id('world', 'anyone')),
+        new ACL(Permission.ALL, new Id('auth', '')),
+      ]
+}
 
 /**
  * One ZooKeeper session per quorum, shared by every route using it.
@@ -163,10 +174,10 @@ export class ZkSession extends EventEmitter {
    * An existing node is success.
    */
   createPersistent(path: string): Promise<void> {
-    const acl = this.#opts.digestAuth === undefined ? OPEN_ACL : CREATOR_ONLY_ACL
+    const acls = acl(this.#opts.digestAuth === undefined ? 'open' : 'creatorOnly')
     return this.#op(
       `create ${path}`,
-      (c, cb) => c.mkdirp(path, acl, (err) => cb(isNodeExists(err) ? null : err, undefined)),
+      (c, cb) => c.mkdirp(path, acls, (err) => cb(isNodeExists(err) ? null : err, undefined)),
       ErrorCodes.ZK_WRITE,
     )
   }
@@ -345,11 +356,13 @@ function disarmReconnect(c: object): void {
 }
 
 function isNodeExists(err: unknown): boolean {
-  return err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.NODE_EXISTS
+  const { Exception } = zkLib()
+  return err instanceof Exception && err.getCode() === Exception.NODE_EXISTS
 }
 
 function isNoNode(err: unknown): boolean {
-  return err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.NO_NODE
+  const { Exception } = zkLib()
+  return err instanceof Exception && err.getCode() === Exception.NO_NODE
 }
 
 /** A ZkSession read failed because the node does not exist. */
