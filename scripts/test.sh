@@ -25,6 +25,11 @@ if ! npx tsc -p tsconfig.json --noEmit || ! npx tsc -p test/tsconfig.json --noEm
   exit 1
 fi
 
+# exits 0 when the running node's major is one of the `^N.` lines of package.json's engines.node
+supported_js='const e = JSON.parse(require("fs").readFileSync("package.json", "utf8")).engines.node
+const lines = [...e.matchAll(/\^(\d+)\./g)].map((m) => Number(m[1]))
+process.exit(lines.includes(Number(process.versions.node.split(".")[0])) ? 0 : 1)'
+
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 IFS=',' read -r -a lines <<<"${HHP_NODE_LINES:-system,24,22,26}"
@@ -50,6 +55,9 @@ for line in "${lines[@]}"; do
   run_path=${bindir:+$bindir:}$PATH
   name="node $(PATH=$run_path node --version) ($line)"
   echo "==== tap on $name"
+  if ! PATH=$run_path node -e "$supported_js"; then
+    echo "note: $name is not a supported line (package.json engines); its results count all the same"
+  fi
   PATH=$run_path node_modules/.bin/tap "$@" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   tally=$(grep -E '^# \{ total:' "$out" | tail -1)
