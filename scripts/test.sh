@@ -36,6 +36,7 @@ IFS=',' read -r -a lines <<<"${HHP_NODE_LINES:-system,24,22,26}"
 total_pass=0
 total_fail=0
 summary=()
+ran=()
 rc_all=0
 for line in "${lines[@]}"; do
   line=${line// /}
@@ -53,7 +54,14 @@ for line in "${lines[@]}"; do
   # PATH with the line's node first: tap starts every test file with the node that runs tap, and
   # tests that spawn `node` or bin/hive-ha-proxy find the same one
   run_path=${bindir:+$bindir:}$PATH
-  name="node $(PATH=$run_path node --version) ($line)"
+  version=$(PATH=$run_path node --version)
+  name="node $version ($line)"
+  # a machine whose own Node is a pinned version runs it once
+  if [[ " ${ran[*]} " == *" $version "* ]]; then
+    echo "==== $name: the same Node as a line already run, not run again"
+    continue
+  fi
+  ran+=("$version")
   echo "==== tap on $name"
   if ! PATH=$run_path node -e "$supported_js"; then
     echo "note: $name is not a supported line (package.json engines); its results count all the same"
