@@ -5,8 +5,10 @@
 # admin API on 0.0.0.0 needs HIVE_HA_PROXY_ADMIN_TOKEN. docker-compose.yml shows a complete setup.
 # test/unit/compose.test.ts checks this file statically (no Docker engine on CI).
 
+# The base follows the newest LTS line the test suite passes on (package.json engines lists the
+# supported lines; npm test runs the suite on each).
 # ---- build: dev dependencies, tsc ------------------------------------------------------------
-FROM node:20.19-bookworm-slim AS build
+FROM node:24.22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
@@ -18,7 +20,7 @@ RUN npm ci --no-audit --no-fund \
  && npm cache clean --force
 
 # ---- runtime: production dependencies and dist/ only, not root -------------------------------
-FROM node:20.19-bookworm-slim AS runtime
+FROM node:24.22-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 # Files stay owned by root: the process (user node) can read but not change its own code.

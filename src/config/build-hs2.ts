@@ -69,7 +69,8 @@ function buildRoute(
 }
 
 /**
- * `handles` asked for explicitly must be available here; `auto` falls back to sockets quietly.
+ * `handles` asked for explicitly must be available here; `auto` falls back to sockets (the route
+ * logs why when it starts).
  * `unavailable` is injectable for tests (net/handles.ts).
  */
 export function transportCheck(

@@ -7,9 +7,10 @@
  * syscalls for a fraction of that.
  *
  * Contract and trap: these bindings (`process.binding('tcp_wrap' | 'stream_wrap')`) are Node's
- * own plumbing behind net.Socket. They are reachable without a warning in Node 20, the version
- * tested here (DEP0111 is documentation-only; `--pending-deprecation` prints it once), but they
- * are not a public API: a later Node may change or drop them. So:
+ * own plumbing behind net.Socket. They are reachable without a warning in Node 22, 24 and 26, the
+ * lines `npm test` runs on (DEP0111 is documentation-only; `--pending-deprecation` prints it once),
+ * with the same shape on all three, but they are not a public API: a later Node may change or drop
+ * them. So:
  * - they are loaded once and their shape checked here; anything missing makes the transport
  *   unavailable, and routes use net.Socket (`handlesUnavailable()` says why);
  * - every use of them lives in net/tcp-conn.ts, net/handle-listener.ts and net/handle-dial.ts.
@@ -113,7 +114,10 @@ function load(): HandleBindings | string {
     tcp = binding.call(process, 'tcp_wrap') as Record<string, unknown>
     stream = binding.call(process, 'stream_wrap') as Record<string, unknown>
   } catch (err) {
-    return `process.binding refused: ${err instanceof Error ? err.message : String(err)}`
+    // Node's permission model (--permission) refuses process.binding with ERR_ACCESS_DENIED
+    const code = (err as { code?: unknown } | null)?.code
+    const msg = err instanceof Error ? err.message : String(err)
+    return `process.binding refused: ${typeof code === 'string' ? `${code} ` : ''}${msg}`
   }
   const TCP = tcp['TCP']
   const ConnectWrap = tcp['TCPConnectWrap']
@@ -163,6 +167,16 @@ let loaded: HandleBindings | string | undefined
 export function handleBindings(): HandleBindings | undefined {
   loaded ??= load()
   return typeof loaded === 'string' ? undefined : loaded
+}
+
+/**
+ * What an operator can do about a reason from handlesUnavailable (pure; the route logs it when
+ * `auto` falls back to net.Socket).
+ */
+export function handlesFix(reason: string): string {
+  if (reason.includes('ERR_ACCESS_DENIED'))
+    return "Node's permission model (--permission) refuses process.binding: set transport: sockets to choose net.Socket explicitly"
+  return 'this Node changed its internals: set transport: sockets to choose net.Socket explicitly, or run a Node line the tests run on (22, 24, 26)'
 }
 
 /** Why the handles transport cannot be used here; undefined when it can. */

@@ -8,7 +8,13 @@ import { HandlePipe } from '../net/handle-pipe.js'
 import { HandleListener } from '../net/handle-listener.js'
 import { dialHandle } from '../net/handle-dial.js'
 import { handlePeer } from '../net/tcp-conn.js'
-import { handleBindings, type HandleBindings, type TcpHandle } from '../net/handles.js'
+import {
+  handleBindings,
+  handlesFix,
+  handlesUnavailable,
+  type HandleBindings,
+  type TcpHandle,
+} from '../net/handles.js'
 import type { Mr3AppIdStatus, Mr3AppIdWatcher } from '../discovery/mr3-appid.js'
 import {
   RouteCore,
@@ -77,6 +83,12 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   override async start(): Promise<HostPort> {
     const addr = await super.start()
+    const noHandles = this.#cfg.transport === 'auto' ? handlesUnavailable() : undefined
+    if (noHandles !== undefined)
+      this.log.warn(
+        { reason: noHandles, fix: handlesFix(noHandles) },
+        'HS2 route on net.Socket: bare TCP handles are not available in this Node (each connection costs more CPU)',
+      )
     this.#mr3?.start()
     return addr
   }

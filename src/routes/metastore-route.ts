@@ -5,7 +5,7 @@ import { demote, metastoreOrder } from '../balancing/metastore-order.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
 import { detectStream, type StreamKind } from '../thrift/detect.js'
-import { scanReadBuffers, wasmUnavailable } from '../thrift/scanner.js'
+import { scanReadBuffers, wasmFix, wasmUnavailable } from '../thrift/scanner.js'
 import { MethodLabels } from '../thrift/hms-methods.js'
 import {
   RouteCore,
@@ -77,7 +77,7 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
     const noWasm = this.#cfg.mode === 'pipe' ? undefined : wasmUnavailable()
     if (noWasm !== undefined)
       this.log.warn(
-        { reason: noWasm },
+        { reason: noWasm, fix: wasmFix(noWasm) },
         'Thrift scanner without WebAssembly: large answers cost about twice the CPU',
       )
     return addr

@@ -199,9 +199,12 @@ function instantiate(): WasmFastPath | undefined {
     unavailable = 'binary-scan.wasm is missing (npm run build assembles it into dist/)'
     return undefined
   }
-  // Trap: instantiating reserves address space for the memory's guard regions (gigabytes, not
-  // resident); under `ulimit -v` that fails with "Out of memory". The scanner then runs on its
-  // JavaScript fast path rather than the process failing.
+  // Trap: instantiating reserves address space for the memory's guard regions (about 10 GiB, never
+  // resident) while V8's trap handler does the bound checks; under `ulimit -v` of a few GiB that
+  // fails with "Out of memory". The scanner then runs on its JavaScript fast path rather than the
+  // process failing (wasmFix says what to change). Node 24.19+ and 26 turn the trap handler off at
+  // start when the address space cannot hold one such reservation (nodejs/node#62132): wasm then
+  // checks bounds inline, needs no reservation, and instantiating succeeds under the same limit.
   try {
     const x = new api.Instance(new api.Module(readFileSync(file)), {}).exports
     unavailable = layoutMismatch(x)
@@ -228,6 +231,19 @@ export function wasmFastPath(): WasmFastPath | undefined {
 export function wasmUnavailable(): string | undefined {
   wasmFastPath()
   return unavailable
+}
+
+/**
+ * What an operator can change so the wasm fast path comes back, for a reason from wasmUnavailable;
+ * undefined when there is nothing to suggest.
+ */
+export function wasmFix(reason: string): string | undefined {
+  if (/out of memory|could not allocate/i.test(reason))
+    return 'the address space is limited (ulimit -v, LimitAS=): raise the limit, or start node with --disable-wasm-trap-handler (also in NODE_OPTIONS); Node 24.19+ and 26 do that by themselves when the limit is too small'
+  if (reason.includes('no WebAssembly')) return 'run node without --jitless'
+  if (reason.includes('binary-scan.wasm'))
+    return 'npm run build (it assembles dist/thrift/binary-scan.wasm)'
+  return undefined
 }
 
 /** beyond the wasm read buffers */

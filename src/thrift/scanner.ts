@@ -11,7 +11,7 @@ import type { MessageHeader, ScanCore, ScanError, ThriftProtocol } from './core.
 
 export type { MessageHeader, ScanError, ScanErrorCode, ThriftProtocol } from './core.js'
 export { MAX_NAME_BYTES } from './core.js'
-export { scanReadBuffers, wasmUnavailable } from './binary-wasm.js'
+export { scanReadBuffers, wasmFix, wasmUnavailable } from './binary-wasm.js'
 
 export interface ScanEvents {
   /** the envelope (name/type/seqid) of a message has been read; called once per message */

@@ -25,8 +25,22 @@ interface Run {
   exit: Promise<number | null>
 }
 
-/** `ulimit`: run under bash's `ulimit` with these arguments (`-v 4000000`, `-n 40`) */
-function run(t: Test, args: string[], env: Record<string, string> = {}, ulimit?: string): Run {
+/**
+ * `ulimit`: run under bash's `ulimit` with these arguments (`-v 4000000`, `-n 40`);
+ * `node`: options for node itself, before the script (V8 flags are not allowed in NODE_OPTIONS);
+ * `untraced`: without the NODE_OPTIONS tap adds to every child (its process tracing, which itself
+ * needs process.binding)
+ */
+function run(
+  t: Test,
+  args: string[],
+  env: Record<string, string> = {},
+  {
+    ulimit,
+    node = [],
+    untraced = false,
+  }: { ulimit?: string; node?: string[]; untraced?: boolean } = {},
+): Run {
   // every spawned proxy gets its own admin port unless the test sets one
   const keep =
     args[0] === 'status' ||
@@ -37,8 +51,23 @@ function run(t: Test, args: string[], env: Record<string, string> = {}, ulimit?:
   const argv = keep ? args : [...args, '--admin-listen', '127.0.0.1:0']
   const cmd =
     ulimit === undefined
-      ? [process.execPath, BIN, ...argv]
-      : ['bash', '-c', `ulimit ${ulimit} && exec "$@"`, 'bash', process.execPath, BIN, ...argv]
+      ? [
+          ...(untraced ? ['env', '-u', 'NODE_OPTIONS'] : []),
+          process.execPath,
+          ...node,
+          BIN,
+          ...argv,
+        ]
+      : [
+          'bash',
+          '-c',
+          `ulimit ${ulimit} && exec "$@"`,
+          'bash',
+          process.execPath,
+          ...node,
+          BIN,
+          ...argv,
+        ]
   const proc = spawn(cmd[0] as string, cmd.slice(1), {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -364,35 +393,137 @@ t.test('both routes in one process: HS2 from a flag, metastores from hive-site.x
   t.equal(await r.exit, 0)
 })
 
+/** the proxy's warning that its metastore scanner runs without WebAssembly, if it logged one */
+const noWasmWarning = (r: Run) =>
+  r.lines.find(
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('Thrift scanner without WebAssembly'),
+  )
+
+/** a metastore route through the real executable; `large` checks a large answer through it */
+async function metastoreProxy(
+  t: Test,
+  opts: { ulimit?: string; node?: string[] },
+): Promise<{ r: Run; large: () => Promise<void> }> {
+  const m = await startHmsStub({ id: 'm1' })
+  t.teardown(() => m.close())
+  const hmsPort = await freePort()
+  const r = run(
+    t,
+    ['--metastore', `thrift://127.0.0.1:${m.port}`, '--metastore-listen', `127.0.0.1:${hmsPort}`],
+    {},
+    opts,
+  )
+  await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
+  const large = async () => {
+    const c = await connectHms({ host: '127.0.0.1', port: hmsPort })
+    t.equal((await c.getPartitions('default', 't', 3000)).length, 3000, 'a large answer')
+    await c.close()
+  }
+  return { r, large }
+}
+
 t.test(
-  'under an address-space limit WebAssembly cannot reserve its memory: the metastore route still works, and says so',
+  'when WebAssembly memory cannot be had, the metastore route runs on the JavaScript scanner and says why and what to change',
   async (t) => {
-    // wasm memory reserves gigabytes of (never resident) address space for its guard regions
-    const m = await startHmsStub({ id: 'm1' })
-    t.teardown(() => m.close())
-    const hmsPort = await freePort()
+    // the scanner's module needs 133 pages of 64 KiB; capped at 16, instantiating fails with the
+    // same "Out of memory" as a failed address-space reservation, on every Node line
+    const { r, large } = await metastoreProxy(t, { node: ['--wasm-max-mem-pages=16'] })
+    const warn = noWasmWarning(r)
+    t.match(
+      warn,
+      { level: 'warn', reason: /memory/i, fix: /--disable-wasm-trap-handler/ },
+      `the reason and the fix are logged: ${JSON.stringify(warn)}`,
+    )
+    await large()
+    r.proc.kill('SIGTERM')
+    t.equal(await r.exit, 0)
+  },
+)
+
+t.test(
+  'under an address-space limit the metastore route still works, and warns exactly when its WebAssembly is gone',
+  async (t) => {
+    // wasm memory normally reserves about 10 GiB of (never resident) address space for guard
+    // regions, which `ulimit -v 4000000` refuses: Node 22 then cannot instantiate the scanner's
+    // module (JavaScript fallback and a warning), while Node 24.19+ and 26 turn the trap handler off
+    // at start under such a limit (nodejs/node#62132) and run wasm with inline bound checks (no
+    // fallback, no warning). Which one this Node does is asked of the Node itself, under the same
+    // limit, so the proxy's warning must match it either way.
+    const LIMIT = '-v 4000000'
+    const probe = spawnSync(
+      'bash',
+      [
+        '-c',
+        `ulimit ${LIMIT} && exec "$@"`,
+        'bash',
+        process.execPath,
+        '-e',
+        'new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([0,97,115,109,1,0,0,0,5,3,1,0,1])))',
+      ],
+      { encoding: 'utf8' },
+    )
+    const wasmWorks = probe.status === 0
+    t.comment(
+      `${process.version} under ulimit ${LIMIT}: wasm memory ${wasmWorks ? 'works' : 'fails'}`,
+    )
+    const { r, large } = await metastoreProxy(t, { ulimit: LIMIT })
+    const warn = noWasmWarning(r)
+    if (wasmWorks) t.equal(warn, undefined, 'WebAssembly works here: no warning')
+    else
+      t.match(
+        warn,
+        { level: 'warn', reason: /memory/i, fix: /ulimit -v/ },
+        `the reason and the fix are logged: ${JSON.stringify(warn)}`,
+      )
+    await large()
+    r.proc.kill('SIGTERM')
+    t.equal(await r.exit, 0)
+  },
+)
+
+t.test(
+  "under Node's permission model the HS2 route runs on net.Socket, says why, and still pipes",
+  async (t) => {
+    // --permission refuses process.binding (ERR_ACCESS_DENIED), which the handles transport needs
+    // (and so does tap's tracing of child processes: the proxy runs untraced). Node 26 also asks
+    // for --allow-net there, Node 22 and 24 do not know that flag; Node 20 names the model
+    // --experimental-permission.
+    const echo = net.createServer((s) => s.on('error', () => {}).pipe(s))
+    echo.listen(0, '127.0.0.1')
+    await once(echo, 'listening')
+    t.teardown(() => echo.close())
+    const port = await freePort()
+    const flags = process.allowedNodeEnvironmentFlags
+    const node = [
+      flags.has('--permission') ? '--permission' : '--experimental-permission',
+      '--allow-fs-read=*',
+    ]
+    if (flags.has('--allow-net')) node.push('--allow-net')
     const r = run(
       t,
-      ['--metastore', `thrift://127.0.0.1:${m.port}`, '--metastore-listen', `127.0.0.1:${hmsPort}`],
+      [
+        '--hs2',
+        `jdbc:hive2://127.0.0.1:${(echo.address() as net.AddressInfo).port}/`,
+        '--hs2-listen',
+        `127.0.0.1:${port}`,
+      ],
       {},
-      '-v 4000000',
+      { node, untraced: true },
     )
     await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
     const warn = r.lines.find(
-      (l) => typeof l.msg === 'string' && l.msg.startsWith('Thrift scanner without WebAssembly'),
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('HS2 route on net.Socket'),
     )
     t.match(
       warn,
-      { level: 'warn', reason: /memory/i },
-      `the reason is logged: ${JSON.stringify(warn)}`,
+      { level: 'warn', reason: /ERR_ACCESS_DENIED/, fix: /--permission.*transport: sockets/ },
+      `the reason and the fix are logged: ${JSON.stringify(warn)}`,
     )
-    const c = await connectHms({ host: '127.0.0.1', port: hmsPort })
-    t.equal(
-      (await c.getPartitions('default', 't', 3000)).length,
-      3000,
-      'a large answer through the JavaScript scanner',
-    )
-    await c.close()
+    const c = net.connect(port, '127.0.0.1')
+    c.end('through the proxy')
+    const back: Buffer[] = []
+    for await (const d of c) back.push(d as Buffer)
+    t.equal(Buffer.concat(back).toString(), 'through the proxy', 'bytes reach the backend and back')
     r.proc.kill('SIGTERM')
     t.equal(await r.exit, 0)
   },
@@ -430,7 +561,7 @@ for (const transport of ['handles', 'sockets']) {
           file,
           `hs2:\n  url: "jdbc:hive2://127.0.0.1:${bport}/"\n  listen: 127.0.0.1:${port}\n  transport: ${transport}\n`,
         )
-        const r = run(t, ['--config', file], {}, `-n ${limit}`)
+        const r = run(t, ['--config', file], {}, { ulimit: `-n ${limit}` })
         await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
         const clients: net.Socket[] = []
         for (let i = 0; i < 60; i++) {

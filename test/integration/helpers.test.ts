@@ -144,12 +144,18 @@ t.test('helpers: ZooKeeper, HS2 registration, HS2 stubs, hive-driver client', as
     t.equal(b.sessions, 1, 'no session after a failed login')
 
     // mismatched modes fail fast instead of hanging (gotcha H2)
-    const t0 = Date.now()
-    await t.rejects(
-      queryBackendId({ host: b.host, port: b.port, auth: 'nosasl', timeoutMs: 3000 }),
-      /queryBackendId/,
+    // (rejected by the server, not ended by the client's own timeout; no time bound asserted)
+    const err = await queryBackendId({
+      host: b.host,
+      port: b.port,
+      auth: 'nosasl',
+      timeoutMs: 3000,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
     )
-    t.ok(Date.now() - t0 < 2500, 'NOSASL client against a SASL server is rejected promptly')
+    t.match(err, { message: /queryBackendId/ }, 'NOSASL client against a SASL server is rejected')
+    t.notMatch(String(err), /timed out/, 'by the server, not by its own timeout')
 
     // a server that accepts and never answers: bounded by timeoutMs
     const held = new Set<Socket>()

@@ -298,7 +298,9 @@ for (const mode of MODES) {
         code: 'HMS_CLOSED',
         method: 'create_database',
       })
-      t.ok(Date.now() - t0 < 1000, `rejected in ${Date.now() - t0} ms`)
+      // HMS_CLOSED, not the HMS_TIMEOUT of timeoutMs: the close itself ended the call (no time
+      // bound asserted, a busy machine is not a failure)
+      t.comment(`rejected in ${Date.now() - t0} ms`)
       t.ok(victim.closed)
       await t.rejects(victim.getAllDatabases(), { code: 'HMS_CLOSED' }, 'later calls fail at once')
       t.equal(stub.calls.at(-1)?.failed, 'close')
@@ -320,7 +322,8 @@ for (const mode of MODES) {
         stub.failNext('get_partitions', 'half')
         const t0 = Date.now()
         await t.rejects(victim.getPartitions('sales', 'orders', 2000), { code: 'HMS_CLOSED' })
-        t.ok(Date.now() - t0 < 1000, `rejected in ${Date.now() - t0} ms`)
+        // HMS_CLOSED, not the HMS_TIMEOUT of timeoutMs: the close itself ended the call
+        t.comment(`rejected in ${Date.now() - t0} ms`)
         t.ok(victim.closed)
 
         const r = await raw()
@@ -427,7 +430,8 @@ t.test('client bounds: connect refused, no reply', async (t) => {
   const t0 = Date.now()
   await t.rejects(c.getAllDatabases(), { code: 'HMS_TIMEOUT', method: 'get_all_databases' })
   const took = Date.now() - t0
-  t.ok(took >= 250 && took < 1500, `timed out after ${took} ms`)
+  // the timeout, not an early give-up; no upper bound (a busy machine is not a failure)
+  t.ok(took >= 250, `timed out after ${took} ms`)
   await waitFor('client to close', () => c.closed, 1000)
   await t.rejects(c.getAllDatabases(), { code: 'HMS_CLOSED' })
 })

@@ -14,6 +14,9 @@ import type { HiveHaProxy } from '../../src/proxy.js'
 // list is never empty while it moves, clients keep being routed, and watches fire afterwards.
 // The probes must not mistake the client's own reconnect for a stuck client.
 const NS = 'ensemble'
+// two ensembles started and stopped: tap's per-file limit (.taprc, 120 s) would end the file
+// before the subtests' own safety nets (120 s each) on a busy machine, so it is raised past them
+t.setTimeout(300_000)
 
 const keys = (p: HiveHaProxy): string[] =>
   p

@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url'
 // Smoke test of the benchmark (issue 6): `npm run bench -- --quick` runs every scenario at toy
 // sizes and prints a report with numbers. The full benchmark never runs in the test command.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const TIMEOUT_MS = 90_000
+// No time assertion: a slow or busy machine is not a failure. The limit is a safety net against
+// a hung bench only: it kills the bench and reports where it was. tap's per-file timeout (.taprc)
+// is raised above it, or tap would kill this file first.
+const SAFETY_NET_MS = 15 * 60_000
+t.setTimeout(SAFETY_NET_MS + 2 * 60_000)
 
 function missing(): string | undefined {
   if (!existsSync(join(root, 'dist/cli.js'))) return 'dist/ is not built (npm run build)'
@@ -25,7 +29,13 @@ function missing(): string | undefined {
   return undefined
 }
 
-function runQuick(): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+function runQuick(): Promise<{
+  code: number | null
+  out: string
+  err: string
+  ms: number
+  killed: boolean
+}> {
   return new Promise((done) => {
     const t0 = Date.now()
     const child = spawn(process.execPath, [join(root, 'bench/run.mjs'), '--quick'], {
@@ -37,12 +47,16 @@ function runQuick(): Promise<{ code: number | null; out: string; err: string; ms
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.stderr.on('data', (d: Buffer) => (err += d.toString()))
     // SIGTERM lets the bench stop everything it started; SIGKILL only if it does not exit
-    const term = setTimeout(() => child.kill('SIGTERM'), TIMEOUT_MS)
-    const kill = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS + 10_000)
+    let killed = false
+    const term = setTimeout(() => {
+      killed = true
+      child.kill('SIGTERM')
+    }, SAFETY_NET_MS)
+    const kill = setTimeout(() => child.kill('SIGKILL'), SAFETY_NET_MS + 10_000)
     child.on('close', (code) => {
       clearTimeout(term)
       clearTimeout(kill)
-      done({ code, out, err, ms: Date.now() - t0 })
+      done({ code, out, err, ms: Date.now() - t0, killed })
     })
   })
 }
@@ -54,8 +68,18 @@ t.test(
   { skip: why === undefined ? false : `bench smoke test skipped: ${why}` },
   async (t) => {
     const r = await runQuick()
+    if (r.killed) {
+      const last =
+        r.out
+          .match(/\n## [^\n]*/g)
+          ?.pop()
+          ?.trim() ?? 'none'
+      t.fail(
+        `bench still running after ${SAFETY_NET_MS / 60_000} min, killed; last section reached: ${last}`,
+      )
+    }
     t.equal(r.code, 0, `bench exits 0 (stderr tail: ${r.err.slice(-1500)})`)
-    t.ok(r.ms < TIMEOUT_MS, `finished in ${r.ms} ms`)
+    t.comment(`quick bench took ${r.ms} ms`)
     t.notMatch(r.out, /FAILED/, 'no scenario failed')
     const sections = r.out.split(/\n(?=## )/)
     for (let n = 1; n <= 7; n++) {

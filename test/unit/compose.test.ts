@@ -653,10 +653,10 @@ t.test(
 
 // ---- Dockerfile -------------------------------------------------------------------------------
 
-/** the major of package.json's `engines.node` (">=20") */
-const ENGINES_NODE = Number(
-  /(\d+)/.exec(String(mapping(mapping(JSON.parse(read('package.json'))).engines).node))?.[1],
-)
+/** the majors of package.json's `engines.node` ("^22.12.0 || ^24.0.0 || ^26.0.0" -> 22, 24, 26) */
+const ENGINES_NODE = [
+  ...String(mapping(mapping(JSON.parse(read('package.json'))).engines).node).matchAll(/\^(\d+)\./g),
+].map((m) => Number(m[1]))
 
 t.test('Dockerfile: multi-stage, pinned bases, production dependencies only', async (t) => {
   t.ok(stages.length >= 2, `at least two FROM stages (got ${stages.length})`)
@@ -668,8 +668,8 @@ t.test('Dockerfile: multi-stage, pinned bases, production dependencies only', as
     t.ok(pinned(image), `FROM ${image} is pinned`)
     t.match(image, /^node:(\d+)\.\d+/, `FROM ${image}: node with a minor version`)
     t.ok(
-      Number(/^node:(\d+)/.exec(image)?.[1]) >= ENGINES_NODE,
-      `FROM ${image} satisfies engines.node >= ${ENGINES_NODE}`,
+      ENGINES_NODE.includes(Number(/^node:(\d+)/.exec(image)?.[1])),
+      `FROM ${image} is one of the supported lines in engines.node (${ENGINES_NODE.join(', ')})`,
     )
     if (m?.[2] !== undefined) names.push(m[2])
   }

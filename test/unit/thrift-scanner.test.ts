@@ -173,49 +173,64 @@ class Gen {
   }
 }
 
-function write(p: TWriter, n: Node): void {
-  if (n.fields !== undefined) {
-    p.writeStructBegin('s')
-    for (const f of n.fields) {
-      p.writeFieldBegin('f', f.node.t, f.id)
-      write(p, f.node)
-      p.writeFieldEnd()
+/**
+ * Writes `root` with an explicit work list, not recursion: the depth bomb below nests 3000 levels,
+ * deeper than the call stack of some Node lines allows (each level costs several frames through the
+ * thrift library's writers).
+ */
+function write(p: TWriter, root: Node): void {
+  // last in, first out: a node pushes what comes after its children before its children
+  const todo: (Node | (() => void))[] = [root]
+  for (let s = todo.pop(); s !== undefined; s = todo.pop()) {
+    if (typeof s === 'function') {
+      s()
+      continue
     }
-    p.writeFieldStop()
-    p.writeStructEnd()
-  } else if (n.items !== undefined && n.e !== undefined) {
-    if (n.t === T.LIST) p.writeListBegin(n.e.t, n.items.length)
-    else p.writeSetBegin(n.e.t, n.items.length)
-    for (const it of n.items) write(p, it)
-    if (n.t === T.LIST) p.writeListEnd()
-    else p.writeSetEnd()
-  } else if (n.entries !== undefined && n.k !== undefined && n.vt !== undefined) {
-    p.writeMapBegin(n.k.t, n.vt.t, n.entries.length)
-    for (const [k, v] of n.entries) {
-      write(p, k)
-      write(p, v)
-    }
-    p.writeMapEnd()
-  } else {
-    const v = n.v
-    switch (n.t) {
-      case T.BOOL:
-        return p.writeBool(v as boolean)
-      case T.BYTE:
-        return p.writeByte(v as number)
-      case T.I16:
-        return p.writeI16(v as number)
-      case T.I32:
-        return p.writeI32(v as number)
-      case T.I64:
-        return p.writeI64(v as number | Int64)
-      case T.DOUBLE:
-        return p.writeDouble(v as number)
-      case T.STRING:
-        return typeof v === 'string' ? p.writeString(v) : p.writeBinary(v as Buffer)
-      case T.UUID:
-        return p.writeUuid(v as string)
-    }
+    const n = s
+    if (n.fields !== undefined) {
+      p.writeStructBegin('s')
+      todo.push(() => {
+        p.writeFieldStop()
+        p.writeStructEnd()
+      })
+      for (const f of [...n.fields].reverse())
+        todo.push(
+          () => p.writeFieldEnd(),
+          f.node,
+          () => p.writeFieldBegin('f', f.node.t, f.id),
+        )
+    } else if (n.items !== undefined && n.e !== undefined) {
+      if (n.t === T.LIST) p.writeListBegin(n.e.t, n.items.length)
+      else p.writeSetBegin(n.e.t, n.items.length)
+      todo.push(n.t === T.LIST ? () => p.writeListEnd() : () => p.writeSetEnd())
+      for (let i = n.items.length - 1; i >= 0; i--) todo.push(n.items[i] as Node)
+    } else if (n.entries !== undefined && n.k !== undefined && n.vt !== undefined) {
+      p.writeMapBegin(n.k.t, n.vt.t, n.entries.length)
+      todo.push(() => p.writeMapEnd())
+      for (const [k, v] of [...n.entries].reverse()) todo.push(v, k)
+    } else writeValue(p, n)
+  }
+}
+
+function writeValue(p: TWriter, n: Node): void {
+  const v = n.v
+  switch (n.t) {
+    case T.BOOL:
+      return p.writeBool(v as boolean)
+    case T.BYTE:
+      return p.writeByte(v as number)
+    case T.I16:
+      return p.writeI16(v as number)
+    case T.I32:
+      return p.writeI32(v as number)
+    case T.I64:
+      return p.writeI64(v as number | Int64)
+    case T.DOUBLE:
+      return p.writeDouble(v as number)
+    case T.STRING:
+      return typeof v === 'string' ? p.writeString(v) : p.writeBinary(v as Buffer)
+    case T.UUID:
+      return p.writeUuid(v as string)
   }
 }
 

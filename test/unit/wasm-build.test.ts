@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import initWabt from 'wabt'
-import { wasmUnavailable } from '../../src/thrift/scanner.js'
+import { wasmFix, wasmUnavailable } from '../../src/thrift/scanner.js'
 
 // The scanner's WebAssembly: src/thrift/binary-scan.wat, assembled by `npm run build`
 // (scripts/build-wasm.mjs, wabt) into dist/thrift/binary-scan.wasm. npm test builds first.
@@ -58,4 +58,14 @@ t.test('a package without the .wasm runs on the JavaScript scanner and says why'
   )
   t.equal(r.status, 0, r.stderr)
   t.match(r.stdout, /binary-scan\.wasm is missing/)
+})
+
+t.test('each reason for running without wasm comes with what to change', async (t) => {
+  t.match(
+    wasmFix('WebAssembly.Instance(): Out of memory: Cannot allocate Wasm memory for new instance'),
+    /ulimit -v.*--disable-wasm-trap-handler/,
+  )
+  t.match(wasmFix('this Node has no WebAssembly (--jitless?)'), /without --jitless/)
+  t.match(wasmFix('binary-scan.wasm is missing (npm run build ...)'), /npm run build/)
+  t.equal(wasmFix('something nobody foresaw'), undefined, 'no guess where there is nothing known')
 })
