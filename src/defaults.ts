@@ -1,6 +1,6 @@
 /**
- * Every default value of the proxy, in one place. The README's flag table is written from this
- * object; change both together.
+ * Every default value of the proxy, in one place. `--help` is written from this object;
+ * docs/configuration.md states the same defaults by hand: change both together.
  */
 export const DEFAULTS = {
   logLevel: 'info',

@@ -1,5 +1,5 @@
 /**
- * Every error the proxy raises carries a stable `code` (listed in the README) and, when it wraps
+ * Every error the proxy raises carries a stable `code` (listed in docs/operations.md) and, when it wraps
  * another failure, the ES2022 `cause`. `retriable` tells the caller whether trying another backend
  * (or the same operation later) may succeed.
  */
