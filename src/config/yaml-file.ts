@@ -40,6 +40,7 @@ const HS2_SCHEMA: Schema = {
   connectTimeoutMs: 'leaf',
   maxConnectAttempts: 'leaf',
   idleTimeoutMs: 'leaf',
+  firstResponseTimeoutMs: 'leaf',
   ejection: EJECTION,
   mr3AppIdNamespace: 'leaf',
   transport: 'leaf',

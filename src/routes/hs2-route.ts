@@ -4,6 +4,7 @@ import type { BackendInfo } from '../backends/backend.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe, type PipeResult } from '../net/pipe.js'
+import type { FirstAnswerOptions } from '../net/first-answer.js'
 import { HandlePipe } from '../net/handle-pipe.js'
 import { HandleListener } from '../net/handle-listener.js'
 import { dialHandle } from '../net/handle-dial.js'
@@ -131,15 +132,22 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   #handleClient(b: HandleBindings, client: TcpHandle, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new HandlePipe(b, client, {
+    const tried = new Set<string>()
+    const pipe: HandlePipe = new HandlePipe(b, client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
       onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
+      ...this.#firstAnswer(
+        id,
+        () => chosen,
+        () => connect(),
+      ),
     })
     const untrack = this.track(pipe)
     const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> =>
       dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
-    this.#whenListed(() => {
-      this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial).then(
+    const connect = (): void => {
+      chosen = undefined
+      this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial, tried).then(
         ({ socket, backend }) => {
           if (pipe.destroyed) {
             // cut while connecting (shutdown): this backend connection was never used
@@ -160,23 +168,27 @@ export class Hs2Route extends RouteCore<Hs2Client> {
           pipe.destroy('no-backend')
         },
       )
-    })
+    }
+    this.#whenListed(connect)
   }
 
   #socketClient(client: net.Socket, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new Pipe(client, {
+    const tried = new Set<string>()
+    const pipe: Pipe = new Pipe(client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
       onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
+      ...this.#firstAnswer(
+        id,
+        () => chosen,
+        () => connect(),
+      ),
     })
     const untrack = this.track(pipe)
-    this.#whenListed(() => {
-      this.connectBackend(
-        id,
-        this.#pickUntried,
-        () => client.destroyed,
-        this.dialSocket(pipe.onread),
-      ).then(
+    const dial = this.dialSocket(pipe.onread)
+    const connect = (): void => {
+      chosen = undefined
+      this.connectBackend(id, this.#pickUntried, () => client.destroyed, dial, tried).then(
         ({ socket, backend }) => {
           chosen = backend
           if (this.log.isLevelEnabled('debug'))
@@ -191,7 +203,36 @@ export class Hs2Route extends RouteCore<Hs2Client> {
           pipe.destroy('no-backend')
         },
       )
-    })
+    }
+    this.#whenListed(connect)
+  }
+
+  /**
+   * First-answer failover for one client connection (net/first-answer.ts), or nothing when
+   * `firstResponseTimeoutMs` is 0. On a stall the backend is blamed and `retry` connects the
+   * client to the policy's next untried backend, within maxConnectAttempts.
+   */
+  #firstAnswer(
+    id: number,
+    current: () => BackendInfo | undefined,
+    retry: () => void,
+  ): { firstAnswer?: FirstAnswerOptions } {
+    const timeoutMs = this.#cfg.firstResponseTimeoutMs
+    if (timeoutMs <= 0) return {}
+    return {
+      firstAnswer: {
+        timeoutMs,
+        answered: () => {
+          const b = current()
+          if (b !== undefined) this.answered(b.key)
+        },
+        stalled: (keptBytes) => {
+          const b = current()
+          if (b !== undefined) this.stalled(id, b.key, keptBytes, timeoutMs)
+          retry()
+        },
+      },
+    }
   }
 
   /** A client's pipe ended: release its backend (if it got one) and say why at debug level. */

@@ -5,7 +5,13 @@ import { AllBackendsFailedError, errorCode, errorMessage, isLocalFailure } from 
 import { Lifecycle, type RunState } from '../lifecycle.js'
 import { BackendSet } from '../backends/backend-set.js'
 import type { BackendInfo, BackendState } from '../backends/backend.js'
-import { isEjected, noteConnectFailure, noteConnectSuccess } from '../backends/ejection.js'
+import {
+  isEjected,
+  noteAnswered,
+  noteConnectFailure,
+  noteConnectSuccess,
+  noteStall,
+} from '../backends/ejection.js'
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
 import type { Dial } from '../net/dial.js'
@@ -297,9 +303,11 @@ export abstract class RouteCore<C> {
     next: (tried: ReadonlySet<string>) => BackendInfo | undefined,
     isAborted: () => boolean,
     dial: (x: BackendInfo, timeoutMs: number) => Promise<S>,
+    tried?: Set<string>,
   ): Promise<{ socket: S; backend: BackendInfo }> {
     const b = this.#base
     const r = await connectWithFailover({
+      ...(tried === undefined ? {} : { tried }),
       maxAttempts: b.maxConnectAttempts,
       next,
       connect: (x) => dial(x, b.connectTimeoutMs),
@@ -348,6 +356,35 @@ export abstract class RouteCore<C> {
       state.bytesToClient += bytesToClient
     }
     this.backends.release(key)
+  }
+
+  /**
+   * A backend connection handed out by connectBackend stalled (no first byte within `timeoutMs`):
+   * it is released, the stall counts toward ejection, and the client moves on (a failover).
+   */
+  protected stalled(conn: number, key: string, keptBytes: number, timeoutMs: number): void {
+    this.release(key, 0, 0)
+    this.#failovers++
+    const state = this.backends.get(key)
+    this.log.warn(
+      { conn, backend: key, timeoutMs, keptBytes },
+      'backend sent nothing in time (hung?); moving the handshake to another',
+    )
+    if (state === undefined) return
+    const now = this.deps.now()
+    const others = this.backends.listed().filter((x) => x.key !== key && !isEjected(x, now)).length
+    const ms = noteStall(state, this.#base.ejection, now, others)
+    if (ms > 0)
+      this.log.warn(
+        { backend: key, forMs: ms, ejections: state.ejections, stalls: state.stalls },
+        'backend ejected',
+      )
+  }
+
+  /** The backend's first byte arrived on a connection: its stall streak ends. */
+  protected answered(key: string): void {
+    const state = this.backends.get(key)
+    if (state !== undefined) noteAnswered(state)
   }
 
   protected countFailover(): void {
