@@ -26,6 +26,8 @@ export interface BackendState extends BackendInfo {
   stalls: number
   /** stalls since its last first answer; ejects like consecutiveFailures (same settings) */
   consecutiveStalls: number
+  /** its last outcome was a stall, with no first answer since (its connects prove nothing) */
+  hung: boolean
   /** how many times it has been ejected (drives the growing back-off) */
   ejections: number
   /** epoch ms until which it is skipped; 0 = not ejected */
@@ -49,6 +51,7 @@ export function newBackendState(info: BackendInfo): BackendState {
     consecutiveFailures: 0,
     stalls: 0,
     consecutiveStalls: 0,
+    hung: false,
     ejections: 0,
     ejectedUntil: 0,
     lastError: undefined,

@@ -48,6 +48,7 @@ export function noteStall(
 ): number {
   b.stalls++
   b.consecutiveStalls++
+  b.hung = true
   b.lastError = 'stalled'
   if (b.consecutiveStalls < cfg.failures) return 0
   const ms = eject(b, cfg, now, otherUsable)
@@ -64,12 +65,12 @@ function eject(b: BackendState, cfg: EjectionConfig, now: number, otherUsable: n
 }
 
 /**
- * A successful connect clears the failure streak and, unless the backend is on a stall streak
- * (a hung server still connects fine: its ejections must keep growing), the ejection history.
+ * A successful connect clears the failure streak and, unless the backend's last outcome was a
+ * stall (a hung server still connects fine: its ejections must keep growing), the ejection history.
  */
 export function noteConnectSuccess(b: BackendState): void {
   b.consecutiveFailures = 0
-  if (b.consecutiveStalls > 0) return
+  if (b.hung) return
   b.ejections = 0
   b.ejectedUntil = 0
 }
@@ -77,4 +78,5 @@ export function noteConnectSuccess(b: BackendState): void {
 /** The backend's first byte arrived on a connection: it is not hung; the stall streak ends. */
 export function noteAnswered(b: BackendState): void {
   b.consecutiveStalls = 0
+  b.hung = false
 }
