@@ -26,6 +26,11 @@ export interface BackendState extends BackendInfo {
   stalls: number
   /** stalls since its last first answer; ejects like consecutiveFailures (same settings) */
   consecutiveStalls: number
+  /**
+   * epoch ms when it became usable again after its last ejection (slow start ramps its share from
+   * there); undefined = never ejected
+   */
+  upSince?: number | undefined
   /** its last outcome was a stall, with no first answer since (its connects prove nothing) */
   hung: boolean
   /** how many times it has been ejected (drives the growing back-off) */

@@ -61,6 +61,7 @@ function eject(b: BackendState, cfg: EjectionConfig, now: number, otherUsable: n
   const ms = ejectionMs(cfg, b.ejections)
   b.ejections++
   b.ejectedUntil = now + ms
+  b.upSince = now + ms
   return ms
 }
 

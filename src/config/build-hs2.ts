@@ -67,6 +67,7 @@ function buildRoute(
       HS2.firstResponseTimeoutMs,
       whole(0, 600_000),
     ),
+    slowStartMs: get('slowStartMs', HS2.slowStartMs, whole(0, 600_000)),
     ejection,
     transport: get('transport', HS2.transport, transportCheck()),
     mr3AppIdNamespace: mr3Namespace(r, get, target, problems),

@@ -87,7 +87,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--first-response-timeout',
     env: 'HIVE_HA_PROXY_FIRST_RESPONSE_TIMEOUT_MS',
     arg: '<ms>',
-    help: 'an HS2 instance silent this long after the client spoke is hung: move the handshake; 0 = off',
+    help: 'HS2 instance silent this long: hung, move the handshake; 0 = off',
     default: String(HS2.firstResponseTimeoutMs),
   },
   {

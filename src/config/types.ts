@@ -70,6 +70,8 @@ export interface Hs2RouteConfig {
    * treated as hung (stall): the client's kept handshake bytes move to another backend; 0 = off
    */
   firstResponseTimeoutMs: number
+  /** a backend back from ejection gets its share of new connections ramped over this long; 0 = off */
+  slowStartMs: number
   ejection: EjectionConfig
   transport: Hs2Transport
   /**

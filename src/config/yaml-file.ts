@@ -41,6 +41,7 @@ const HS2_SCHEMA: Schema = {
   maxConnectAttempts: 'leaf',
   idleTimeoutMs: 'leaf',
   firstResponseTimeoutMs: 'leaf',
+  slowStartMs: 'leaf',
   ejection: EJECTION,
   mr3AppIdNamespace: 'leaf',
   transport: 'leaf',

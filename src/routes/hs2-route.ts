@@ -2,6 +2,7 @@ import net from 'node:net'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
+import { slowStartPool } from '../balancing/slow-start.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe, type PipeResult } from '../net/pipe.js'
 import type { FirstAnswerOptions } from '../net/first-answer.js'
@@ -264,8 +265,9 @@ export class Hs2Route extends RouteCore<Hs2Client> {
   /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
   readonly #pickUntried = (tried: ReadonlySet<string>): BackendInfo | undefined => {
     const listed = this.backends.listed()
-    const pool = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
-    if (pool.length === 0) return undefined
+    const usable = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
+    if (usable.length === 0) return undefined
+    const pool = slowStartPool(usable, this.deps.now(), this.#cfg.slowStartMs, this.deps.random)
     return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
   }
 }

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { startHs2Stub, type Hs2Stub } from '../helpers/hs2-stub.js'
 import { startHungStub, type HungMode, type HungStub } from '../helpers/hung-stub.js'
 import { queryBackendId } from '../helpers/hive-client.js'
-import { hs2Route, startTestProxy, waitFor } from '../helpers/proxy.js'
+import { hs2Route, seededRandom, startTestProxy, waitFor } from '../helpers/proxy.js'
 import type { HiveHaProxy } from '../../src/proxy.js'
 import type { Hs2RouteConfig, Hs2Transport } from '../../src/config/types.js'
 import { handlesUnavailable } from '../../src/net/handles.js'
@@ -191,5 +191,42 @@ t.test(
     )
     await waitFor('logged', () => logs.messages().includes('no backend for client; closing it'))
     t.equal(proxy.snapshot().routes[0]!.connections.rejected, 1)
+  },
+)
+
+t.test(
+  'slow start: a backend back from ejection gets a trickle, not every other client',
+  async (t) => {
+    const a = await healthy(t, 'a')
+    const b = await healthy(t, 'b')
+    const aPort = a.port
+    const { proxy, ports } = await startTestProxy(
+      t,
+      [
+        hs2Route(staticTarget(a, b), {
+          policy: 'round-robin',
+          slowStartMs: 600_000,
+          ejection: { failures: 2, baseMs: 200, maxMs: 200 },
+        }),
+      ],
+      { deps: { random: seededRandom(5) } },
+    )
+    await waitFor('ready', () => proxy.ready)
+    await a.close()
+    for (let i = 0; i < 6 && backendOf(proxy, aPort).state !== 'ejected'; i++)
+      t.equal(await query(ports[0]!), 'b')
+    t.equal(backendOf(proxy, aPort).state, 'ejected')
+    const back = await startHs2Stub({ id: 'a', port: aPort })
+    t.teardown(() => back.close())
+    await waitFor('ejection over', () => backendOf(proxy, aPort).state === 'up')
+    const got: string[] = []
+    for (let i = 0; i < 20; i++) got.push(await query(ports[0]!))
+    const onA = got.filter((x) => x === 'a').length
+    // round-robin alone would send it 10 of 20; at the start of a 10-minute ramp it gets about 1 in 20
+    t.ok(onA <= 3, `the recovered backend got ${onA} of 20`)
+    t.ok(
+      got.every((x) => x === 'a' || x === 'b'),
+      'every client answered by an instance',
+    )
   },
 )

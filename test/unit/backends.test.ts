@@ -68,6 +68,7 @@ t.test('ejection after N consecutive failures, growing and capped', async (t) =>
   const a = set.get('a:10000')!
   t.equal(noteConnectFailure(a, cfg, 1000, 1, 'ECONNREFUSED'), 0, 'first failure does not eject')
   t.equal(noteConnectFailure(a, cfg, 1000, 1, 'ECONNREFUSED'), 100, 'second ejects for base')
+  t.equal(a.upSince, 1100, 'slow start ramps from the end of the ejection')
   t.ok(isEjected(a, 1099))
   t.notOk(isEjected(a, 1100))
   noteConnectFailure(a, cfg, 1200, 1, 'x')

@@ -135,6 +135,7 @@ const route0Defaults = {
   maxConnectAttempts: DEFAULTS.hs2.maxConnectAttempts,
   idleTimeoutMs: DEFAULTS.hs2.idleTimeoutMs,
   firstResponseTimeoutMs: DEFAULTS.hs2.firstResponseTimeoutMs,
+  slowStartMs: DEFAULTS.hs2.slowStartMs,
   ejection: { ...DEFAULTS.hs2.ejection },
   transport: DEFAULTS.hs2.transport,
   mr3AppIdNamespace: undefined,
@@ -222,6 +223,7 @@ hs2:
     maxConnectAttempts: 5
     idleTimeoutMs: 0
     firstResponseTimeoutMs: 2000
+    slowStartMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
     transport: sockets
   - url: "${STATIC_URL}"
@@ -266,6 +268,7 @@ hs2:
     maxConnectAttempts: 5,
     idleTimeoutMs: 0,
     firstResponseTimeoutMs: 2000,
+    slowStartMs: 0,
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
     transport: 'sockets',
     mr3AppIdNamespace: undefined,
