@@ -45,14 +45,20 @@ export class FirstAnswerState {
   }
 
   /**
-   * Keep one client chunk (its buffer is the pipe's own: both pipes get a fresh one per read) and
-   * start the timer if it is not running. False when the bound is passed: the caller ends the mode.
+   * Keep a copy of one client chunk and start the timer if it is not running. False when the
+   * bound is passed: the caller ends the mode.
+   *
+   * The chunk itself is not kept: on the handle path it may be a view of a larger read buffer,
+   * which a view would pin for as long as the backend stays silent (up to the timeout, per waiting
+   * client). A handshake is a few hundred bytes, so an exact copy costs next to nothing.
    */
   keep(chunk: Buffer): boolean {
     if (this.kept === undefined) return false
     this.keptBytes += chunk.length
     if (this.keptBytes > this.#limit) return false
-    this.kept.push(chunk)
+    const copy = Buffer.allocUnsafeSlow(chunk.length)
+    chunk.copy(copy)
+    this.kept.push(copy)
     this.arm()
     return true
   }

@@ -6,6 +6,7 @@ import { slowStartPool } from '../balancing/slow-start.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe, type PipeResult } from '../net/pipe.js'
 import type { FirstAnswerOptions } from '../net/first-answer.js'
+import type { ConnectAttempt } from '../errors.js'
 import { HandlePipe } from '../net/handle-pipe.js'
 import { HandleListener } from '../net/handle-listener.js'
 import { dialHandle } from '../net/handle-dial.js'
@@ -133,7 +134,8 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   #handleClient(b: HandleBindings, client: TcpHandle, id: number): void {
     let chosen: BackendInfo | undefined
-    const tried = new Set<string>()
+    // backends used so far, made only when first-answer failover needs it (see #tried)
+    let tried: Set<string> | undefined
     const pipe: HandlePipe = new HandlePipe(b, client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
       onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
@@ -147,9 +149,11 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> =>
       dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
     const connect = (): void => {
+      tried = this.#tried(tried, chosen, undefined)
       chosen = undefined
       this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial, tried).then(
-        ({ socket, backend }) => {
+        ({ socket, backend, attempts }) => {
+          tried = this.#tried(tried, undefined, attempts)
           if (pipe.destroyed) {
             // cut while connecting (shutdown): this backend connection was never used
             socket.close()
@@ -175,7 +179,8 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   #socketClient(client: net.Socket, id: number): void {
     let chosen: BackendInfo | undefined
-    const tried = new Set<string>()
+    // backends used so far, made only when first-answer failover needs it (see #tried)
+    let tried: Set<string> | undefined
     const pipe: Pipe = new Pipe(client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
       onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
@@ -188,9 +193,11 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     const untrack = this.track(pipe)
     const dial = this.dialSocket(pipe.onread)
     const connect = (): void => {
+      tried = this.#tried(tried, chosen, undefined)
       chosen = undefined
       this.connectBackend(id, this.#pickUntried, () => client.destroyed, dial, tried).then(
-        ({ socket, backend }) => {
+        ({ socket, backend, attempts }) => {
+          tried = this.#tried(tried, undefined, attempts)
           chosen = backend
           if (this.log.isLevelEnabled('debug'))
             this.log.debug(
@@ -206,6 +213,28 @@ export class Hs2Route extends RouteCore<Hs2Client> {
       )
     }
     this.#whenListed(connect)
+  }
+
+  /**
+   * The backends a client connection has used, for a replay after a stall: the one that stalled
+   * and those whose connect failed. Trap: a Set made up front for every connection and kept by its
+   * closures cost 2-3 KiB of resident memory per idle connection (benchmark scenario 4, 4.5 ->
+   * 7-9 KiB), so it exists only once there is something in it, and only with the feature on.
+   */
+  #tried(
+    tried: Set<string> | undefined,
+    stalled: BackendInfo | undefined,
+    failed: readonly ConnectAttempt[] | undefined,
+  ): Set<string> | undefined {
+    if (this.#cfg.firstResponseTimeoutMs <= 0) return tried
+    // the common case (connected at the first try, no stall) allocates nothing
+    if (stalled === undefined && (failed === undefined || failed.length === 0)) return tried
+    const keys = failed?.map((a) => a.backend) ?? []
+    if (stalled !== undefined) keys.push(stalled.key)
+    if (keys.length === 0) return tried
+    const out = tried ?? new Set<string>()
+    for (const k of keys) out.add(k)
+    return out
   }
 
   /**

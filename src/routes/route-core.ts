@@ -1,7 +1,13 @@
 import type net from 'node:net'
 import type { EjectionConfig, HostPort } from '../config/types.js'
 import type { Logger } from '../logger.js'
-import { AllBackendsFailedError, errorCode, errorMessage, isLocalFailure } from '../errors.js'
+import {
+  AllBackendsFailedError,
+  errorCode,
+  errorMessage,
+  isLocalFailure,
+  type ConnectAttempt,
+} from '../errors.js'
 import { Lifecycle, type RunState } from '../lifecycle.js'
 import { BackendSet } from '../backends/backend-set.js'
 import type { BackendInfo, BackendState } from '../backends/backend.js'
@@ -304,7 +310,7 @@ export abstract class RouteCore<C> {
     isAborted: () => boolean,
     dial: (x: BackendInfo, timeoutMs: number) => Promise<S>,
     tried?: Set<string>,
-  ): Promise<{ socket: S; backend: BackendInfo }> {
+  ): Promise<{ socket: S; backend: BackendInfo; attempts: readonly ConnectAttempt[] }> {
     const b = this.#base
     const r = await connectWithFailover({
       ...(tried === undefined ? {} : { tried }),
@@ -321,7 +327,7 @@ export abstract class RouteCore<C> {
       state.connections++
     }
     if (r.attempts.length > 0) this.#failovers++
-    return { socket: r.socket, backend: r.backend }
+    return r
   }
 
   /** `deps.dial` for connectBackend: a net.Socket whose reads land in `onread` when given. */
