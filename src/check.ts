@@ -35,6 +35,11 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
     out.push(
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
+    out.push(
+      r.firstResponseTimeoutMs > 0
+        ? `  first-answer failover: a backend silent ${r.firstResponseTimeoutMs} ms after the client spoke is hung (a stall; ${r.ejection.failures} in a row eject it)`
+        : '  first-answer failover off (firstResponseTimeoutMs 0): a hung backend holds its clients',
+    )
     if (r.mr3AppIdNamespace !== undefined)
       out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
   }

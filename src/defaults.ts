@@ -18,6 +18,9 @@ export const DEFAULTS = {
     connectTimeoutMs: 5_000,
     maxConnectAttempts: 3,
     idleTimeoutMs: 0,
+    /** docs/hung-backends.md: first-answer failover */
+    firstResponseTimeoutMs: 10_000,
+    slowStartMs: 10_000,
     ejection: { failures: 3, baseMs: 5_000, maxMs: 120_000 },
     transport: 'auto',
   },

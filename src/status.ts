@@ -85,10 +85,12 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
       String(b.active),
       String(b.connections),
       String(b.connectFailures),
+      // a proxy of an older version answers without stalls
+      String(b.stalls ?? 0),
       b.lastError ?? '',
     ])
     out.push(
-      ...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'LAST ERROR'], rows).map(
+      ...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'STALLS', 'LAST ERROR'], rows).map(
         (l) => `  ${l}`,
       ),
     )

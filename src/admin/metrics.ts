@@ -79,6 +79,11 @@ export class ProxyMetrics {
       'failed connect attempts to a backend',
       (b) => b.connectFailures,
     )
+    backendCounter(
+      'stalls_total',
+      'connections a backend accepted and left unanswered past firstResponseTimeoutMs',
+      (b) => b.stalls,
+    )
     new Gauge({
       name: `${P}active_connections`,
       help: 'live proxied connections per backend',

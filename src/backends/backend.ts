@@ -22,6 +22,17 @@ export interface BackendState extends BackendInfo {
   connections: number
   connectFailures: number
   consecutiveFailures: number
+  /** connections it accepted and then left unanswered past firstResponseTimeoutMs (hung) */
+  stalls: number
+  /** stalls since its last first answer; ejects like consecutiveFailures (same settings) */
+  consecutiveStalls: number
+  /**
+   * epoch ms when it became usable again after its last ejection (slow start ramps its share from
+   * there); undefined = never ejected
+   */
+  upSince?: number | undefined
+  /** its last outcome was a stall, with no first answer since (its connects prove nothing) */
+  hung: boolean
   /** how many times it has been ejected (drives the growing back-off) */
   ejections: number
   /** epoch ms until which it is skipped; 0 = not ejected */
@@ -43,6 +54,9 @@ export function newBackendState(info: BackendInfo): BackendState {
     connections: 0,
     connectFailures: 0,
     consecutiveFailures: 0,
+    stalls: 0,
+    consecutiveStalls: 0,
+    hung: false,
     ejections: 0,
     ejectedUntil: 0,
     lastError: undefined,

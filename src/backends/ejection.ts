@@ -29,17 +29,55 @@ export function noteConnectFailure(
   b.connectFailures++
   b.consecutiveFailures++
   b.lastError = reason
-  if (b.consecutiveFailures < cfg.failures || otherUsable === 0 || isEjected(b, now)) return 0
-  const ms = ejectionMs(cfg, b.ejections)
-  b.ejections++
-  b.ejectedUntil = now + ms
-  b.consecutiveFailures = 0
+  if (b.consecutiveFailures < cfg.failures) return 0
+  const ms = eject(b, cfg, now, otherUsable)
+  if (ms > 0) b.consecutiveFailures = 0
   return ms
 }
 
-/** A successful connect clears the failure streak and the ejection history. */
+/**
+ * Record a stall: the backend accepted a connection and sent nothing within the first-response
+ * timeout (a hung server: a GC pause, a full worker pool). Counted apart from connect failures,
+ * with the same ejection settings and back-off. Returns the ejection length in ms, else 0.
+ */
+export function noteStall(
+  b: BackendState,
+  cfg: EjectionConfig,
+  now: number,
+  otherUsable: number,
+): number {
+  b.stalls++
+  b.consecutiveStalls++
+  b.hung = true
+  b.lastError = 'stalled'
+  if (b.consecutiveStalls < cfg.failures) return 0
+  const ms = eject(b, cfg, now, otherUsable)
+  if (ms > 0) b.consecutiveStalls = 0
+  return ms
+}
+
+function eject(b: BackendState, cfg: EjectionConfig, now: number, otherUsable: number): number {
+  if (otherUsable === 0 || isEjected(b, now)) return 0
+  const ms = ejectionMs(cfg, b.ejections)
+  b.ejections++
+  b.ejectedUntil = now + ms
+  b.upSince = now + ms
+  return ms
+}
+
+/**
+ * A successful connect clears the failure streak and, unless the backend's last outcome was a
+ * stall (a hung server still connects fine: its ejections must keep growing), the ejection history.
+ */
 export function noteConnectSuccess(b: BackendState): void {
   b.consecutiveFailures = 0
+  if (b.hung) return
   b.ejections = 0
   b.ejectedUntil = 0
+}
+
+/** The backend's first byte arrived on a connection: it is not hung; the stall streak ends. */
+export function noteAnswered(b: BackendState): void {
+  b.consecutiveStalls = 0
+  b.hung = false
 }

@@ -20,6 +20,11 @@ export interface FailoverPlan<S> {
   onFailure(b: BackendInfo, err: unknown): void
   /** give up early (client went away, route stopping) */
   aborted(): boolean
+  /**
+   * backends this client connection already used (first-answer failover calls again after a
+   * stall); filled in here. They count toward `maxAttempts`.
+   */
+  tried?: Set<string>
 }
 
 /**
@@ -30,10 +35,11 @@ export interface FailoverPlan<S> {
 export async function connectWithFailover<S>(
   plan: FailoverPlan<S>,
 ): Promise<{ socket: S; backend: BackendInfo; attempts: ConnectAttempt[] }> {
-  const tried = new Set<string>()
+  const tried = plan.tried ?? new Set<string>()
+  const before = tried.size
   const attempts: ConnectAttempt[] = []
   let lastErr: unknown
-  while (attempts.length < plan.maxAttempts && !plan.aborted()) {
+  while (before + attempts.length < plan.maxAttempts && !plan.aborted()) {
     const b = plan.next(tried)
     if (b === undefined) break
     tried.add(b.key)

@@ -62,6 +62,12 @@ function buildRoute(
       whole(1, HS2.maxConnectAttempts),
     ),
     idleTimeoutMs: get('idleTimeoutMs', HS2.idleTimeoutMs, whole(0, 600_000)),
+    firstResponseTimeoutMs: get(
+      'firstResponseTimeoutMs',
+      HS2.firstResponseTimeoutMs,
+      whole(0, 600_000),
+    ),
+    slowStartMs: get('slowStartMs', HS2.slowStartMs, whole(0, 600_000)),
     ejection,
     transport: get('transport', HS2.transport, transportCheck()),
     mr3AppIdNamespace: mr3Namespace(r, get, target, problems),

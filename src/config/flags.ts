@@ -15,6 +15,7 @@ export type Setting =
   | 'hs2Listen'
   | 'hs2Policy'
   | 'connectTimeoutMs'
+  | 'firstResponseTimeoutMs'
   | 'metastore'
   | 'metastoreListen'
   | 'metastoreSelection'
@@ -80,6 +81,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     arg: '<ms>',
     help: 'one TCP connect to an HS2 instance',
     default: String(HS2.connectTimeoutMs),
+  },
+  {
+    setting: 'firstResponseTimeoutMs',
+    flag: '--first-response-timeout',
+    env: 'HIVE_HA_PROXY_FIRST_RESPONSE_TIMEOUT_MS',
+    arg: '<ms>',
+    help: 'HS2 instance silent this long: hung, move the handshake; 0 = off',
+    default: String(HS2.firstResponseTimeoutMs),
   },
   {
     setting: 'metastore',

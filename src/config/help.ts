@@ -105,6 +105,11 @@ export const HELP_TEXT = [
   `      connectTimeoutMs: ${HS2.connectTimeoutMs}`,
   `      maxConnectAttempts: ${HS2.maxConnectAttempts}`,
   note(`      idleTimeoutMs: ${HS2.idleTimeoutMs}`, '0 = never close idle connections'),
+  note(
+    `      firstResponseTimeoutMs: ${HS2.firstResponseTimeoutMs}`,
+    'silent backend = hung: replay the handshake elsewhere; 0 = off',
+  ),
+  note(`      slowStartMs: ${HS2.slowStartMs}`, 'ramp a backend back from ejection; 0 = off'),
   `      ${ejection(HS2.ejection)}`,
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
   note(

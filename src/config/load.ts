@@ -82,6 +82,7 @@ const ROUTE0_FIELDS: Record<RouteKind, Partial<Record<Setting, string>>> = {
     hs2Listen: 'listen',
     hs2Policy: 'policy',
     connectTimeoutMs: 'connectTimeoutMs',
+    firstResponseTimeoutMs: 'firstResponseTimeoutMs',
   },
   metastore: { metastore: 'uris', metastoreListen: 'listen', metastoreSelection: 'selection' },
 }

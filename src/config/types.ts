@@ -65,6 +65,13 @@ export interface Hs2RouteConfig {
   maxConnectAttempts: number
   /** a proxied connection with no bytes either way for this long is closed; 0 = never */
   idleTimeoutMs: number
+  /**
+   * binary routes: a backend that sends no byte this long after the client's first byte is
+   * treated as hung (stall): the client's kept handshake bytes move to another backend; 0 = off
+   */
+  firstResponseTimeoutMs: number
+  /** a backend back from ejection gets its share of new connections ramped over this long; 0 = off */
+  slowStartMs: number
   ejection: EjectionConfig
   transport: Hs2Transport
   /**

@@ -44,6 +44,8 @@ const HS2_SCHEMA: Schema = {
   connectTimeoutMs: 'leaf',
   maxConnectAttempts: 'leaf',
   idleTimeoutMs: 'leaf',
+  firstResponseTimeoutMs: 'leaf',
+  slowStartMs: 'leaf',
   ejection: EJECTION,
   mr3AppIdNamespace: 'leaf',
   transport: 'leaf',

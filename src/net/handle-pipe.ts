@@ -1,5 +1,6 @@
 import type { HandleBindings, TcpHandle } from './handles.js'
 import type { PipeResult } from './pipe.js'
+import { FirstAnswerState, type FirstAnswerOptions } from './first-answer.js'
 import { ReadBuffer, UNREFERENCED, type LargeBuffers } from './read-buffer.js'
 import { TcpConn, type ConnSink } from './tcp-conn.js'
 
@@ -12,6 +13,10 @@ import { TcpConn, type ConnSink } from './tcp-conn.js'
  * - backpressure both ways: a side stops reading while its bytes wait to be written to the other.
  * - backend reads land in a ReadBuffer (shared buffer, then a large one of the pipe's own).
  * - `onDone` is called exactly once, once both handles are closed.
+ * - with `firstAnswer`, as Pipe: client reads (libuv allocates a fresh buffer for each) are kept
+ *   until the backend's first byte; on a stall the backend is closed and `attach` may be called
+ *   again. The backend's reads land in `data` here anyway, so seeing the first byte costs one flag
+ *   test, and the handle path keeps its speed in this mode.
  */
 export class HandlePipe implements ConnSink {
   bytesFromClient = 0
@@ -28,13 +33,23 @@ export class HandlePipe implements ConnSink {
   readonly #idleMs: number
   #idleTimer: NodeJS.Timeout | undefined
   #lastActive = 0
+  /** set while waiting for the backend's first byte with first-answer failover on */
+  #fa: FirstAnswerState | undefined
+  #clientEnded = false
 
   constructor(
     b: HandleBindings,
     client: TcpHandle,
-    opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers },
+    opts: {
+      idleTimeoutMs: number
+      onDone: (r: PipeResult) => void
+      largeBuffers?: LargeBuffers
+      firstAnswer?: FirstAnswerOptions
+    },
   ) {
     this.#b = b
+    if (opts.firstAnswer !== undefined && opts.firstAnswer.timeoutMs > 0)
+      this.#fa = new FirstAnswerState(opts.firstAnswer, () => this.#stalled())
     this.#client = new TcpConn(b, client, this)
     this.#rb = new ReadBuffer(opts.largeBuffers)
     this.#onDone = opts.onDone
@@ -55,11 +70,19 @@ export class HandlePipe implements ConnSink {
     this.#backend = conn
     this.#open++
     if (this.#client.closing) {
+      this.#fa?.done()
       conn.close()
       return
     }
     conn.readInto(this.#rb.next())
     conn.resume()
+    const fa = this.#fa
+    if (fa?.kept !== undefined && fa.kept.length > 0) {
+      // a replay after a stall: the handshake so far, then the client's next bytes
+      for (const chunk of fa.kept) conn.write(chunk)
+      fa.arm()
+    }
+    if (this.#clientEnded) conn.shutdown()
     this.#client.resume()
   }
 
@@ -71,13 +94,15 @@ export class HandlePipe implements ConnSink {
   data(conn: TcpConn, n: number, buf: Buffer): void {
     if (this.#idleTimer !== undefined) this.#lastActive = performance.now()
     const backend = this.#backend
-    if (backend === undefined) return
     if (conn === this.#client) {
       this.bytesFromClient += n
+      if (this.#fa !== undefined && !this.#fa.keep(buf)) this.#answered(false)
+      if (backend === undefined) return // between a stall and the next attach: kept above
       // libuv allocated `buf` for this read: it is ours to hand on without a copy
       if (!backend.write(buf)) conn.pause()
       return
     }
+    if (this.#fa !== undefined) this.#answered(true)
     this.bytesToClient += n
     const out = this.#rb.take(n, buf)
     const flushed = this.#client.write(out)
@@ -88,6 +113,10 @@ export class HandlePipe implements ConnSink {
   }
 
   end(conn: TcpConn): void {
+    if (conn === this.#client) {
+      this.#clientEnded = true
+      if (this.#fa !== undefined) this.#answered(false)
+    }
     const other = conn === this.#client ? this.#backend : this.#client
     if (other !== undefined) {
       other.shutdown()
@@ -121,7 +150,31 @@ export class HandlePipe implements ConnSink {
     })
   }
 
+  /** The first-answer mode is over: the backend answered (`byBackend`), or replay was given up. */
+  #answered(byBackend: boolean): void {
+    const fa = this.#fa
+    if (fa === undefined) return
+    this.#fa = undefined
+    fa.done()
+    if (byBackend) fa.opts.answered()
+  }
+
+  /**
+   * No first byte in time: close this backend and ask the owner for another. Its `closed` only
+   * takes back the count its `attach` added (the client keeps the pipe open).
+   */
+  #stalled(): void {
+    const fa = this.#fa
+    const backend = this.#backend
+    if (fa === undefined || backend === undefined || this.#done) return
+    this.#backend = undefined
+    backend.close()
+    this.#client.pause()
+    fa.opts.stalled(fa.keptBytes)
+  }
+
   #fail(reason: string, err: Error | undefined): void {
+    if (this.#fa !== undefined) this.#answered(false)
     if (this.#reason === 'closed') {
       this.#reason = reason
       this.#error = err

@@ -1,5 +1,6 @@
 import type net from 'node:net'
 
+import { FirstAnswerState, type FirstAnswerOptions } from './first-answer.js'
 import { LARGE_READ_BYTES, ReadBuffer, UNREFERENCED, type LargeBuffers } from './read-buffer.js'
 
 /** the largest read buffer a pipe uses by default (read-buffer.ts explains the policy) */
@@ -26,6 +27,9 @@ export interface PipeResult {
  * - backpressure both ways: client reads pause while the backend's write buffer is full; backend
  *   reads stop (onread returns false) while bytes handed to the client are not flushed.
  * - `onDone` is called exactly once.
+ * - with `firstAnswer` (net/first-answer.ts): until the backend's first byte, client bytes are also
+ *   kept; on a stall the backend is let go and `attach` may be called again with another one (the
+ *   kept bytes are written to it first). After the first byte the hot path costs one flag test.
  */
 export class Pipe {
   readonly onread: net.OnReadOpts
@@ -42,6 +46,11 @@ export class Pipe {
   #closed = 0
   #done = false
   readonly #onDone: (r: PipeResult) => void
+  /** set while waiting for the backend's first byte with first-answer failover on */
+  #fa: FirstAnswerState | undefined
+  /** the client listeners are set once, by the first `attach` */
+  #wired = false
+  #clientEnded = false
   /** one function for every client write: Node then batches the callbacks of synchronous writes */
   readonly #flushed = (): void => {
     if (this.#paused && this.#client.writableLength === 0) {
@@ -53,9 +62,16 @@ export class Pipe {
   /** `largeBuffers`: where busy backend reads land (default: heap buffers of PIPE_LARGE_READ_BYTES) */
   constructor(
     client: net.Socket,
-    opts: { idleTimeoutMs: number; onDone: (r: PipeResult) => void; largeBuffers?: LargeBuffers },
+    opts: {
+      idleTimeoutMs: number
+      onDone: (r: PipeResult) => void
+      largeBuffers?: LargeBuffers
+      firstAnswer?: FirstAnswerOptions
+    },
   ) {
     this.#client = client
+    if (opts.firstAnswer !== undefined && opts.firstAnswer.timeoutMs > 0)
+      this.#fa = new FirstAnswerState(opts.firstAnswer, () => this.#stalled())
     this.#rb = new ReadBuffer(opts.largeBuffers)
     this.#onDone = opts.onDone
     this.onread = {
@@ -74,27 +90,69 @@ export class Pipe {
     if (client.destroyed) {
       // The client went away while its backend was being chosen; its 'close' may have been
       // emitted already, so the backend's close alone finishes the pipe.
+      this.#fa?.done()
       backend.on('error', () => {})
       backend.on('close', () => this.#finish())
       this.#fail('client-error', undefined)
       return
     }
-    const hwm = backend.writableHighWaterMark
+    backend.on('drain', () => client.resume())
+    backend.on('end', () => finishWrites(client))
+    backend.on('error', (err) => this.#fail('backend-error', err))
+    backend.on('close', () => this.#onClose())
+    const fa = this.#fa
+    if (fa?.kept !== undefined && fa.kept.length > 0) {
+      // a replay after a stall: the handshake so far, then the client's next bytes
+      for (const chunk of fa.kept) backend.write(chunk)
+      fa.arm()
+    }
+    if (this.#clientEnded) finishWrites(backend)
+    if (!this.#wired) this.#wireClient(client)
+    client.resume()
+  }
+
+  /** The client's listeners, once for the pipe's life; they write to whichever backend is attached. */
+  #wireClient(client: net.Socket): void {
+    this.#wired = true
     client.on('data', (chunk: Buffer) => {
       this.bytesFromClient += chunk.length
+      if (this.#fa !== undefined && !this.#fa.keep(chunk)) this.#answered(false)
+      const backend = this.#backend
+      if (backend === undefined) return // between a stall and the next attach: kept above
       backend.write(chunk)
       // pause only while bytes wait in the backend's buffer (write() says false for any chunk
       // larger than the high-water mark, even when the kernel took it at once)
-      if (backend.writableLength >= hwm) client.pause()
+      if (backend.writableLength >= backend.writableHighWaterMark) client.pause()
     })
-    backend.on('drain', () => client.resume())
-    client.on('end', () => finishWrites(backend))
-    backend.on('end', () => finishWrites(client))
+    client.on('end', () => {
+      this.#clientEnded = true
+      if (this.#fa !== undefined) this.#answered(false)
+      if (this.#backend !== undefined) finishWrites(this.#backend)
+    })
     client.on('error', (err) => this.#fail('client-error', err))
-    backend.on('error', (err) => this.#fail('backend-error', err))
     client.on('close', () => this.#onClose())
-    backend.on('close', () => this.#onClose())
-    client.resume()
+  }
+
+  /** The first-answer mode is over: the backend answered (`byBackend`), or replay was given up. */
+  #answered(byBackend: boolean): void {
+    const fa = this.#fa
+    if (fa === undefined) return
+    this.#fa = undefined
+    fa.done()
+    if (byBackend) fa.opts.answered()
+  }
+
+  /** No first byte in time: let this backend go (its close is not the pipe's), and ask the owner. */
+  #stalled(): void {
+    const fa = this.#fa
+    const backend = this.#backend
+    if (fa === undefined || backend === undefined || this.#done) return
+    this.#backend = undefined
+    backend.removeAllListeners()
+    backend.on('error', () => {})
+    backend.destroy()
+    this.#client.pause()
+    fa.opts.stalled(fa.keptBytes)
   }
 
   /** Ends both sides now (shutdown past the grace period, or a forced close). */
@@ -103,6 +161,7 @@ export class Pipe {
   }
 
   #fromBackend(n: number, buf: Buffer): boolean {
+    if (this.#fa !== undefined) this.#answered(true)
     this.bytesToClient += n
     const client = this.#client
     const out = this.#rb.take(n, buf)
@@ -116,6 +175,7 @@ export class Pipe {
   }
 
   #fail(reason: string, err: Error | undefined): void {
+    if (this.#fa !== undefined) this.#answered(false)
     if (this.#reason === 'closed') {
       this.#reason = reason
       this.#error = err

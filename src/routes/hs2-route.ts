@@ -2,8 +2,11 @@ import net from 'node:net'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
+import { slowStartPool } from '../balancing/slow-start.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe, type PipeResult } from '../net/pipe.js'
+import type { FirstAnswerOptions } from '../net/first-answer.js'
+import type { ConnectAttempt } from '../errors.js'
 import { HandlePipe } from '../net/handle-pipe.js'
 import { HandleListener } from '../net/handle-listener.js'
 import { dialHandle } from '../net/handle-dial.js'
@@ -143,16 +146,26 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   #handleClient(b: HandleBindings, client: TcpHandle, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new HandlePipe(b, client, {
+    // backends used so far, made only when first-answer failover needs it (see #tried)
+    let tried: Set<string> | undefined
+    const pipe: HandlePipe = new HandlePipe(b, client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
       onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
+      ...this.#firstAnswer(
+        id,
+        () => chosen,
+        () => connect(),
+      ),
     })
     const untrack = this.track(pipe)
     const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> =>
       dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
-    this.#whenListed(() => {
-      this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial).then(
-        ({ socket, backend }) => {
+    const connect = (): void => {
+      tried = this.#tried(tried, chosen, undefined)
+      chosen = undefined
+      this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial, tried).then(
+        ({ socket, backend, attempts }) => {
+          tried = this.#tried(tried, undefined, attempts)
           if (pipe.destroyed) {
             // cut while connecting (shutdown): this backend connection was never used
             socket.close()
@@ -172,24 +185,31 @@ export class Hs2Route extends RouteCore<Hs2Client> {
           pipe.destroy('no-backend')
         },
       )
-    })
+    }
+    this.#whenListed(connect)
   }
 
   #socketClient(client: net.Socket, id: number): void {
     let chosen: BackendInfo | undefined
-    const pipe = new Pipe(client, {
+    // backends used so far, made only when first-answer failover needs it (see #tried)
+    let tried: Set<string> | undefined
+    const pipe: Pipe = new Pipe(client, {
       idleTimeoutMs: this.#cfg.idleTimeoutMs,
       onDone: (r) => this.#pipeDone(id, chosen, r, untrack),
+      ...this.#firstAnswer(
+        id,
+        () => chosen,
+        () => connect(),
+      ),
     })
     const untrack = this.track(pipe)
-    this.#whenListed(() => {
-      this.connectBackend(
-        id,
-        this.#pickUntried,
-        () => client.destroyed,
-        this.dialSocket(pipe.onread),
-      ).then(
-        ({ socket, backend }) => {
+    const dial = this.dialSocket(pipe.onread)
+    const connect = (): void => {
+      tried = this.#tried(tried, chosen, undefined)
+      chosen = undefined
+      this.connectBackend(id, this.#pickUntried, () => client.destroyed, dial, tried).then(
+        ({ socket, backend, attempts }) => {
+          tried = this.#tried(tried, undefined, attempts)
           chosen = backend
           if (this.log.isLevelEnabled('debug'))
             this.log.debug(
@@ -203,7 +223,58 @@ export class Hs2Route extends RouteCore<Hs2Client> {
           pipe.destroy('no-backend')
         },
       )
-    })
+    }
+    this.#whenListed(connect)
+  }
+
+  /**
+   * The backends a client connection has used, for a replay after a stall: the one that stalled
+   * and those whose connect failed. Trap: a Set made up front for every connection and kept by its
+   * closures cost 2-3 KiB of resident memory per idle connection (benchmark scenario 4, 4.5 ->
+   * 7-9 KiB), so it exists only once there is something in it, and only with the feature on.
+   */
+  #tried(
+    tried: Set<string> | undefined,
+    stalled: BackendInfo | undefined,
+    failed: readonly ConnectAttempt[] | undefined,
+  ): Set<string> | undefined {
+    if (this.#cfg.firstResponseTimeoutMs <= 0) return tried
+    // the common case (connected at the first try, no stall) allocates nothing
+    if (stalled === undefined && (failed === undefined || failed.length === 0)) return tried
+    const keys = failed?.map((a) => a.backend) ?? []
+    if (stalled !== undefined) keys.push(stalled.key)
+    if (keys.length === 0) return tried
+    const out = tried ?? new Set<string>()
+    for (const k of keys) out.add(k)
+    return out
+  }
+
+  /**
+   * First-answer failover for one client connection (net/first-answer.ts), or nothing when
+   * `firstResponseTimeoutMs` is 0. On a stall the backend is blamed and `retry` connects the
+   * client to the policy's next untried backend, within maxConnectAttempts.
+   */
+  #firstAnswer(
+    id: number,
+    current: () => BackendInfo | undefined,
+    retry: () => void,
+  ): { firstAnswer?: FirstAnswerOptions } {
+    const timeoutMs = this.#cfg.firstResponseTimeoutMs
+    if (timeoutMs <= 0) return {}
+    return {
+      firstAnswer: {
+        timeoutMs,
+        answered: () => {
+          const b = current()
+          if (b !== undefined) this.answered(b.key)
+        },
+        stalled: (keptBytes) => {
+          const b = current()
+          if (b !== undefined) this.stalled(id, b.key, keptBytes, timeoutMs)
+          retry()
+        },
+      },
+    }
   }
 
   /** A client's pipe ended: release its backend (if it got one) and say why at debug level. */
@@ -235,8 +306,9 @@ export class Hs2Route extends RouteCore<Hs2Client> {
   /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
   readonly #pickUntried = (tried: ReadonlySet<string>): BackendInfo | undefined => {
     const listed = this.backends.listed()
-    const pool = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
-    if (pool.length === 0) return undefined
+    const usable = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
+    if (usable.length === 0) return undefined
+    const pool = slowStartPool(usable, this.deps.now(), this.#cfg.slowStartMs, this.deps.random)
     return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
   }
 }

@@ -1,11 +1,23 @@
 import type net from 'node:net'
 import type { EjectionConfig, HostPort } from '../config/types.js'
 import type { Logger } from '../logger.js'
-import { AllBackendsFailedError, errorCode, errorMessage, isLocalFailure } from '../errors.js'
+import {
+  AllBackendsFailedError,
+  errorCode,
+  errorMessage,
+  isLocalFailure,
+  type ConnectAttempt,
+} from '../errors.js'
 import { Lifecycle, type RunState } from '../lifecycle.js'
 import { BackendSet } from '../backends/backend-set.js'
 import type { BackendInfo, BackendState } from '../backends/backend.js'
-import { isEjected, noteConnectFailure, noteConnectSuccess } from '../backends/ejection.js'
+import {
+  isEjected,
+  noteAnswered,
+  noteConnectFailure,
+  noteConnectSuccess,
+  noteStall,
+} from '../backends/ejection.js'
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
 import type { Dial } from '../net/dial.js'
@@ -297,9 +309,11 @@ export abstract class RouteCore<C> {
     next: (tried: ReadonlySet<string>) => BackendInfo | undefined,
     isAborted: () => boolean,
     dial: (x: BackendInfo, timeoutMs: number) => Promise<S>,
-  ): Promise<{ socket: S; backend: BackendInfo }> {
+    tried?: Set<string>,
+  ): Promise<{ socket: S; backend: BackendInfo; attempts: readonly ConnectAttempt[] }> {
     const b = this.#base
     const r = await connectWithFailover({
+      ...(tried === undefined ? {} : { tried }),
       maxAttempts: b.maxConnectAttempts,
       next,
       connect: (x) => dial(x, b.connectTimeoutMs),
@@ -313,7 +327,7 @@ export abstract class RouteCore<C> {
       state.connections++
     }
     if (r.attempts.length > 0) this.#failovers++
-    return { socket: r.socket, backend: r.backend }
+    return r
   }
 
   /** `deps.dial` for connectBackend: a net.Socket whose reads land in `onread` when given. */
@@ -348,6 +362,35 @@ export abstract class RouteCore<C> {
       state.bytesToClient += bytesToClient
     }
     this.backends.release(key)
+  }
+
+  /**
+   * A backend connection handed out by connectBackend stalled (no first byte within `timeoutMs`):
+   * it is released, the stall counts toward ejection, and the client moves on (a failover).
+   */
+  protected stalled(conn: number, key: string, keptBytes: number, timeoutMs: number): void {
+    this.release(key, 0, 0)
+    this.#failovers++
+    const state = this.backends.get(key)
+    this.log.warn(
+      { conn, backend: key, timeoutMs, keptBytes },
+      'backend sent nothing in time (hung?); moving the handshake to another',
+    )
+    if (state === undefined) return
+    const now = this.deps.now()
+    const others = this.backends.listed().filter((x) => x.key !== key && !isEjected(x, now)).length
+    const ms = noteStall(state, this.#base.ejection, now, others)
+    if (ms > 0)
+      this.log.warn(
+        { backend: key, forMs: ms, ejections: state.ejections, stalls: state.stalls },
+        'backend ejected',
+      )
+  }
+
+  /** The backend's first byte arrived on a connection: its stall streak ends. */
+  protected answered(key: string): void {
+    const state = this.backends.get(key)
+    if (state !== undefined) noteAnswered(state)
   }
 
   protected countFailover(): void {

@@ -17,6 +17,8 @@ export interface BackendSnapshot {
   active: number
   connections: number
   connectFailures: number
+  /** connections left unanswered past firstResponseTimeoutMs (HS2 binary routes) */
+  stalls: number
   lastError: string | undefined
   bytesFromClient: number
   bytesToClient: number
@@ -54,6 +56,7 @@ export function backendSnapshot(b: BackendState, now: number, draining: boolean)
     active: b.active,
     connections: b.connections,
     connectFailures: b.connectFailures,
+    stalls: b.stalls,
     lastError: b.lastError,
     bytesFromClient: b.bytesFromClient,
     bytesToClient: b.bytesToClient,

@@ -37,6 +37,8 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     connectTimeoutMs: 1000,
     maxConnectAttempts: 3,
     idleTimeoutMs: 0,
+    firstResponseTimeoutMs: 10_000,
+    slowStartMs: 0,
     ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
     transport: 'auto',
     mr3AppIdNamespace: undefined,

@@ -385,7 +385,7 @@ t.test('status: a table from the admin API, exit code by readiness', async (t) =
   }
   t.equal(await runStatus({ ...io, argv: ['--admin', addr] }), 0)
   t.match(out, /hs2 route "hs2" on 127\.0\.0\.1:\d+, round-robin: ready/)
-  t.match(out, /BACKEND\s+STATE\s+LIVE\s+TOTAL\s+FAILS\s+LAST ERROR/)
+  t.match(out, /BACKEND\s+STATE\s+LIVE\s+TOTAL\s+FAILS\s+STALLS\s+LAST ERROR/)
   t.match(out, new RegExp(`127\\.0\\.0\\.1:${a!.port}\\s+up`))
   t.equal(await runStatus({ ...io, env: {}, argv: ['--admin', addr] }), 2, 'no token: cannot read')
   t.match(err, /401/)

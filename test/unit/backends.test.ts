@@ -4,8 +4,10 @@ import { backendKey, type BackendInfo } from '../../src/backends/backend.js'
 import {
   ejectionMs,
   isEjected,
+  noteAnswered,
   noteConnectFailure,
   noteConnectSuccess,
+  noteStall,
 } from '../../src/backends/ejection.js'
 
 const b = (host: string, port = 10000, leader?: boolean): BackendInfo => ({
@@ -66,6 +68,7 @@ t.test('ejection after N consecutive failures, growing and capped', async (t) =>
   const a = set.get('a:10000')!
   t.equal(noteConnectFailure(a, cfg, 1000, 1, 'ECONNREFUSED'), 0, 'first failure does not eject')
   t.equal(noteConnectFailure(a, cfg, 1000, 1, 'ECONNREFUSED'), 100, 'second ejects for base')
+  t.equal(a.upSince, 1100, 'slow start ramps from the end of the ejection')
   t.ok(isEjected(a, 1099))
   t.notOk(isEjected(a, 1100))
   noteConnectFailure(a, cfg, 1200, 1, 'x')
@@ -96,3 +99,28 @@ t.test('a success resets the failure streak', async (t) => {
   noteConnectSuccess(a)
   t.equal(noteConnectFailure(a, cfg, 0, 1, 'x'), 0)
 })
+
+t.test(
+  'stalls eject like connect failures, counted apart, and keep growing across connects',
+  async (t) => {
+    const set = new BackendSet()
+    set.reset([b('a')])
+    const a = set.get('a:10000')!
+    t.equal(noteStall(a, cfg, 1000, 1), 0, 'first stall does not eject')
+    t.equal(noteStall(a, cfg, 1000, 1), 100, 'second ejects for base')
+    t.same([a.stalls, a.connectFailures, a.lastError], [2, 0, 'stalled'])
+    // a hung server still accepts connects: that must not reset the back-off
+    noteConnectSuccess(a)
+    noteStall(a, cfg, 1200, 1)
+    t.equal(noteStall(a, cfg, 1200, 1), 200, 'doubles')
+    noteConnectSuccess(a)
+    t.equal(a.ejections, 2, 'connect success on a stall streak keeps the history')
+    t.equal(noteStall(a, cfg, 2000, 0), 0, 'the last usable backend is never ejected')
+    noteAnswered(a)
+    t.equal(a.consecutiveStalls, 0, 'an answer ends the streak')
+    t.equal(noteStall(a, cfg, 3000, 1), 0)
+    noteAnswered(a)
+    noteConnectSuccess(a)
+    t.equal(a.ejections, 0, 'after an answer a connect clears the history as before')
+  },
+)

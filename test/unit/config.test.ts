@@ -134,6 +134,8 @@ const route0Defaults = {
   connectTimeoutMs: DEFAULTS.hs2.connectTimeoutMs,
   maxConnectAttempts: DEFAULTS.hs2.maxConnectAttempts,
   idleTimeoutMs: DEFAULTS.hs2.idleTimeoutMs,
+  firstResponseTimeoutMs: DEFAULTS.hs2.firstResponseTimeoutMs,
+  slowStartMs: DEFAULTS.hs2.slowStartMs,
   ejection: { ...DEFAULTS.hs2.ejection },
   transport: DEFAULTS.hs2.transport,
   mr3AppIdNamespace: undefined,
@@ -220,6 +222,8 @@ hs2:
     connectTimeoutMs: 1500
     maxConnectAttempts: 5
     idleTimeoutMs: 0
+    firstResponseTimeoutMs: 2000
+    slowStartMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
     transport: sockets
   - url: "${STATIC_URL}"
@@ -263,13 +267,38 @@ hs2:
     connectTimeoutMs: 1500,
     maxConnectAttempts: 5,
     idleTimeoutMs: 0,
+    firstResponseTimeoutMs: 2000,
+    slowStartMs: 0,
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
     transport: 'sockets',
     mr3AppIdNamespace: undefined,
   })
   t.same(config.hs2[1]?.ejection, { ...DEFAULTS.hs2.ejection, failures: 7 })
   t.equal(config.hs2[1]?.idleTimeoutMs, 600_000)
+  t.equal(config.hs2[1]?.firstResponseTimeoutMs, DEFAULTS.hs2.firstResponseTimeoutMs)
 })
+
+t.test(
+  'firstResponseTimeoutMs: flag, variable, YAML; 0 = off; bad values name the key',
+  async (t) => {
+    const flag = run(deps(['--hs2', ZK_URL, '--first-response-timeout', '2000']))
+    t.equal(flag.config.hs2[0]?.firstResponseTimeoutMs, 2000)
+    const env = run(deps(['--hs2', ZK_URL], { HIVE_HA_PROXY_FIRST_RESPONSE_TIMEOUT_MS: '0' }))
+    t.equal(env.config.hs2[0]?.firstResponseTimeoutMs, 0, '0 turns it off')
+    const bad = deps(['--hs2', ZK_URL, '--first-response-timeout', 'soon'])
+    t.throws(() => loadConfig(bad), ConfigError)
+    t.same(
+      configErrorOf(bad).problems.map((p) => p.key),
+      ['--first-response-timeout'],
+    )
+    const yaml = `hs2:\n  - url: "${ZK_URL}"\n    firstResponseTimeoutMs: -1\n`
+    const badFile = deps(['--config', FILE], {}, yaml)
+    t.same(
+      configErrorOf(badFile).problems.map((p) => p.key),
+      [inFile('hs2[0].firstResponseTimeoutMs')],
+    )
+  },
+)
 
 t.test('a single hs2 mapping is a one-route list; empty values are unset', async (t) => {
   const { config } = run(
