@@ -67,6 +67,14 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     io.exit(EXIT.OK)
     return undefined
   }
+  const http = cmd.config.hs2.find((r) => r.transportMode === 'http')
+  if (http !== undefined) {
+    io.stderr(
+      `hive-ha-proxy: hs2 route "${http.name}": transportMode=http routes are not supported yet; use a binary-transport URL\n`,
+    )
+    io.exit(EXIT.CONFIG)
+    return undefined
+  }
   if (checking) {
     io.stdout(describeConfig(cmd.config, cmd.sources))
     io.exit(EXIT.OK)
@@ -77,6 +85,7 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     undefined,
     resolveLogFormat(cmd.config.logFormat, io.stdoutIsTTY ?? process.stdout.isTTY === true),
   )
+  for (const notice of cmd.notices) logger.warn({ deprecated: true }, notice)
   const proxy = new HiveHaProxy(cmd.config, { logger })
   const m = new ProxyMetrics(() => proxy.snapshot())
   const reload = async (): Promise<ReloadResult> => {

@@ -354,13 +354,19 @@ export class HiveHaProxy {
 
   #hs2Source(r: Hs2RouteConfig): RouteSource {
     const t = r.target
-    if (t.kind === 'static') return { discovery: staticDiscovery(t.backends), shared: undefined }
+    const http = r.transportMode === 'http'
+    if (t.kind === 'static')
+      return {
+        discovery: staticDiscovery(t.backends, http ? r.http.path : undefined),
+        shared: undefined,
+      }
     const session = this.#zk.acquire(t.quorum)
     const o = {
       session,
       namespace: t.namespace,
       logger: this.#log.child({ route: r.name }),
       retryMs: DISCOVERY_RETRY_MS,
+      mode: r.transportMode,
     }
     const d = t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
     this.#sessions.set(d, session)
@@ -393,8 +399,7 @@ function ignoredChanges(a: ProxyConfig, b: ProxyConfig): string[] {
   // a route kept across the reload keeps the transport it started with
   for (const r of b.hs2) {
     const before = a.hs2.find((x) => x.name === r.name && sameListen(x.listen, r.listen))
-    if (before !== undefined && before.transport !== r.transport)
-      out.push(`hs2[${r.name}].transport`)
+    if (before !== undefined && before.tcpIo !== r.tcpIo) out.push(`hs2[${r.name}].tcpIo`)
   }
   return out
 }

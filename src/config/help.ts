@@ -5,7 +5,7 @@
 import { DEFAULTS } from '../defaults.js'
 import { EXAMPLE_METASTORE_URIS, EXAMPLE_URL, SETTINGS } from './flags.js'
 import { HIVE_SITE_KEYS } from './hive-site.js'
-import { HS2_TRANSPORTS, METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
+import { TCP_IOS, METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
 
 const { hs2: HS2, metastore: HMS } = DEFAULTS
 const COLUMN = 38
@@ -108,8 +108,17 @@ export const HELP_TEXT = [
   `      ${ejection(HS2.ejection)}`,
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
   note(
-    `      transport: ${HS2.transport}`,
-    `${HS2_TRANSPORTS.join(' | ')}; auto = handles when Node offers them`,
+    `      tcpIo: ${HS2.tcpIo}`,
+    `${TCP_IOS.join(' | ')}; binary routes; auto = handles when Node offers them (old name: transport)`,
+  ),
+  note(
+    '    - url: "jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeeper;transportMode=http;httpPath=cliservice"',
+    `HTTP route; listen default ${HS2.httpListen.host}:${HS2.httpListen.port}`,
+  ),
+  `      http: { maxBodyBytes: ${HS2.http.maxBodyBytes}, headersTimeoutMs: ${HS2.http.headersTimeoutMs}, keepAliveTimeoutMs: ${HS2.http.keepAliveTimeoutMs} }`,
+  note(
+    `      # also http.affinityCookie: ${HS2.http.affinityCookie}, http.affinityTtlMs: ${HS2.http.affinityTtlMs}, http.affinityMaxEntries: ${HS2.http.affinityMaxEntries}`,
+    'HTTP routes only',
   ),
   note('  metastore:', 'a list of routes; a single mapping is one route'),
   note('    - name: metastore', 'default metastore, metastore-2 ...; unique'),

@@ -42,7 +42,17 @@ const HS2_SCHEMA: Schema = {
   idleTimeoutMs: 'leaf',
   ejection: EJECTION,
   mr3AppIdNamespace: 'leaf',
+  tcpIo: 'leaf',
+  /** deprecated alias of tcpIo */
   transport: 'leaf',
+  http: {
+    maxBodyBytes: 'leaf',
+    headersTimeoutMs: 'leaf',
+    keepAliveTimeoutMs: 'leaf',
+    affinityCookie: 'leaf',
+    affinityTtlMs: 'leaf',
+    affinityMaxEntries: 'leaf',
+  },
 }
 const METASTORE_SCHEMA: Schema = {
   name: 'leaf',

@@ -26,11 +26,13 @@ export type { RouteDeps, RouteSnapshot }
 export interface Hs2RouteSnapshot extends RouteSnapshot {
   /** Hive on MR3: the shared DAGAppMaster's application id, when configured */
   mr3: Mr3AppIdStatus | undefined
+  /** Hive's transport mode of the route */
+  transportMode: 'binary' | 'http'
   /** what moves the bytes, as decided at start (`auto` resolved) */
-  transport: 'handles' | 'sockets'
+  tcpIo: 'handles' | 'sockets'
 }
 
-/** What an HS2 route accepts: a net.Socket, or a bare TCP handle (transport `handles`). */
+/** What an HS2 route accepts: a net.Socket, or a bare TCP handle (tcpIo `handles`). */
 type Hs2Client = net.Socket | TcpHandle
 
 function acceptorFor(handles: HandleBindings | undefined): AcceptorFactory<Hs2Client> {
@@ -59,7 +61,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     drain?: DrainMarks,
     mr3?: Mr3AppIdWatcher,
   ) {
-    const handles = cfg.transport === 'sockets' ? undefined : handleBindings()
+    const handles = cfg.tcpIo === 'sockets' ? undefined : handleBindings()
     super(cfg, discovery, deps, 'hs2-route', drain, acceptorFor(handles))
     this.#handles = handles
     this.#cfg = cfg
@@ -106,7 +108,8 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     return {
       ...this.baseSnapshot('hs2'),
       mr3: this.#mr3?.status(),
-      transport: this.#handles === undefined ? 'sockets' : 'handles',
+      transportMode: 'binary',
+      tcpIo: this.#handles === undefined ? 'sockets' : 'handles',
     }
   }
 
