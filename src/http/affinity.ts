@@ -64,7 +64,9 @@ export class AffinityTable {
     this.#put(guid, { kind: 'operation', backend, session, ops: undefined, at: 0 })
     if (session === undefined) return
     const s = this.#map.get(session)
-    if (s?.kind === 'session') (s.ops ??= new Set()).add(guid)
+    if (s?.kind !== 'session') return
+    if (s.ops === undefined) s.ops = new Set()
+    s.ops.add(guid)
   }
 
   /** The backend of a live handle (and marks it, and its session, as used now). */
