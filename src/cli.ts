@@ -67,14 +67,6 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     io.exit(EXIT.OK)
     return undefined
   }
-  const http = cmd.config.hs2.find((r) => r.transportMode === 'http')
-  if (http !== undefined) {
-    io.stderr(
-      `hive-ha-proxy: hs2 route "${http.name}": transportMode=http routes are not supported yet; use a binary-transport URL\n`,
-    )
-    io.exit(EXIT.CONFIG)
-    return undefined
-  }
   if (checking) {
     io.stdout(describeConfig(cmd.config, cmd.sources))
     io.exit(EXIT.OK)

@@ -20,6 +20,11 @@ export interface FailoverPlan<S> {
   onFailure(b: BackendInfo, err: unknown): void
   /** give up early (client went away, route stopping) */
   aborted(): boolean
+  /**
+   * Whether `err` may be failed over (default: always). A false answer rethrows `err` at once,
+   * without `onFailure`: e.g. an HTTP request that reached its backend before failing.
+   */
+  retriable?(err: unknown): boolean
 }
 
 /**
@@ -41,6 +46,7 @@ export async function connectWithFailover<S>(
       const socket = await plan.connect(b)
       return { socket, backend: b, attempts }
     } catch (err) {
+      if (plan.retriable !== undefined && !plan.retriable(err)) throw err
       lastErr = err
       attempts.push({ backend: b.key, code: errorCode(err), message: errorMessage(err) })
       plan.onFailure(b, err)
