@@ -24,8 +24,8 @@ export const DEFAULTS = {
     httpListen: { host: '127.0.0.1', port: 10_001 },
     http: {
       path: 'cliservice',
-      /** a long generated statement still fits; bodies are streamed past the handle, not buffered */
-      maxBodyBytes: 64 * 1024 * 1024,
+      /** a long generated statement still fits (request bodies are held whole until answered) */
+      maxBodyBytes: 16 * 1024 * 1024,
       headersTimeoutMs: 20_000,
       keepAliveTimeoutMs: 60_000,
       affinityCookie: 'hive-ha-proxy-affinity',

@@ -109,17 +109,15 @@ export const HELP_TEXT = [
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
   note(
     `      tcpIo: ${HS2.tcpIo}`,
-    `${TCP_IOS.join(' | ')}; binary routes; auto = handles when Node offers them (old name: transport)`,
+    `${TCP_IOS.join(' | ')}; binary routes only (old name: transport)`,
   ),
   note(
-    '    - url: "jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeeper;transportMode=http;httpPath=cliservice"',
-    `HTTP route; listen default ${HS2.httpListen.host}:${HS2.httpListen.port}`,
+    '    - name: hs2-http',
+    `transportMode=http: an HTTP route, listen default port ${HS2.httpListen.port}`,
   ),
+  '      url: "jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeeper;transportMode=http;httpPath=cliservice"',
   `      http: { maxBodyBytes: ${HS2.http.maxBodyBytes}, headersTimeoutMs: ${HS2.http.headersTimeoutMs}, keepAliveTimeoutMs: ${HS2.http.keepAliveTimeoutMs} }`,
-  note(
-    `      # also http.affinityCookie: ${HS2.http.affinityCookie}, http.affinityTtlMs: ${HS2.http.affinityTtlMs}, http.affinityMaxEntries: ${HS2.http.affinityMaxEntries}`,
-    'HTTP routes only',
-  ),
+  `      # also http.affinityCookie: ${HS2.http.affinityCookie}, http.affinityTtlMs, http.affinityMaxEntries`,
   note('  metastore:', 'a list of routes; a single mapping is one route'),
   note('    - name: metastore', 'default metastore, metastore-2 ...; unique'),
   note(`      uris: "${EXAMPLE_METASTORE_URIS}"`, 'tried in this order'),

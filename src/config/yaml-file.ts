@@ -68,6 +68,7 @@ const METASTORE_SCHEMA: Schema = {
   ejection: EJECTION,
   maxMessageBytes: 'leaf',
   maxReplayBytes: 'leaf',
+  transportMode: 'leaf',
 }
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf',
