@@ -32,6 +32,7 @@ import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import {
   hs2ErrorReply,
+  isTcliMethod,
   readHs2Request,
   readHs2Response,
   responseHasHandle,
@@ -554,7 +555,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   #count(method: string, outcome: RequestOutcome): void {
-    const k = `${method} ${outcome}`
+    const k = `${isTcliMethod(method) || method === 'unparsed' ? method : 'other'} ${outcome}`
     this.#requests.set(k, (this.#requests.get(k) ?? 0) + 1)
   }
 

@@ -77,6 +77,11 @@ const OPERATION_RESPONSES: ReadonlySet<string> = new Set([
   'DownloadData',
 ])
 
+/** Whether `method` is a TCLIService method (bounds metric labels: anything else is `other`). */
+export function isTcliMethod(method: string): boolean {
+  return method === 'OpenSession' || SESSION_REQUESTS.has(method) || OPERATION_REQUESTS.has(method)
+}
+
 /** Whether a response to `method` can carry a handle worth reading (others stream untouched). */
 export function responseHasHandle(method: string): boolean {
   return method === 'OpenSession' || OPERATION_RESPONSES.has(method)

@@ -1,6 +1,8 @@
 import net from 'node:net'
 import t, { type Test } from 'tap'
+import { ProxyMetrics } from '../../src/admin/metrics.js'
 import { DEFAULTS } from '../../src/defaults.js'
+import { renderStatus } from '../../src/status.js'
 import type { Hs2RouteConfig } from '../../src/config/types.js'
 import type { Hs2HttpRouteSnapshot } from '../../src/routes/hs2-http-route.js'
 import type { HiveHaProxy } from '../../src/proxy.js'
@@ -325,4 +327,28 @@ t.test('Expect: 100-continue is answered before the body is sent', async (t) => 
     s.once('data', () => s.end('abcd'))
   })
   t.match(ok, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 400 /)
+})
+
+t.test('metrics and status show the HTTP route', async (t) => {
+  const ns = nextNs()
+  const [a] = await httpStubs(t, ['a'])
+  await register(ns, a!)
+  const { proxy, ports } = await startTestProxy(t, [httpRoute(ns)])
+  await waitFor('one backend', () => listed(proxy) === 1)
+  const s = await open(ports[0]!)
+  await s.query()
+  const m = new ProxyMetrics(() => proxy.snapshot())
+  const text = await m.text()
+  const key = `127.0.0.1:${a!.port}`
+  t.match(text, /http_requests_total\{route="hs2",method="OpenSession",outcome="ok"\} 1/)
+  t.match(text, /http_affinity_total\{route="hs2",by="handle"\} [1-9]/)
+  t.match(
+    text,
+    new RegExp(`http_tracked_handles\\{route="hs2",backend="${key}",kind="session"\\} 1`),
+  )
+  t.match(text, /http_lost_sessions_total\{route="hs2"\} 0/)
+  const status = renderStatus(proxy.snapshot(), proxy.readiness(), Date.now())
+  t.match(status, /HTTP on \/cliservice: \d+ handles tracked; routed by handle [1-9]/)
+  t.match(status, new RegExp(`${key}: 1 sessions`))
+  await s.close()
 })
