@@ -18,8 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import zlib from 'node:zlib'
-import { Pool } from 'undici'
-import type { Dispatcher } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { isEjected } from '../backends/ejection.js'
@@ -119,6 +118,12 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   readonly #requests = new Map<string, number>()
   readonly #stats = { byHandle: 0, byCookie: 0, unknownHandle: 0, lostSessions: 0 }
   #sweeper: NodeJS.Timeout | undefined
+  /**
+   * undici, loaded when the route starts. Trap: undici compiles its HTTP parser to WebAssembly when
+   * its client module loads; importing it statically made every proxy (metastore-only ones under an
+   * address-space limit included) pay for, and fail on, that compile.
+   */
+  #PoolClass: typeof Pool | undefined
 
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
     const front: { current: HttpFront | undefined } = { current: undefined }
@@ -153,6 +158,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   override async start(): Promise<HostPort> {
+    this.#PoolClass ??= (await import('undici')).Pool
     const addr = await super.start()
     this.#sweeper = setInterval(() => this.#affinity.sweep(), SWEEP_MS)
     this.#sweeper.unref()
@@ -400,7 +406,9 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
     let p = this.#pools.get(b.key)
     if (p === undefined) {
-      p = new Pool(`http://${b.key}`, {
+      const PoolClass = this.#PoolClass
+      if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
+      p = new PoolClass(`http://${b.key}`, {
         connect: { timeout: connectTimeoutMs },
         // HiveServer2's Jetty closes idle connections after hive.server2.thrift.http.max.idle.time
         keepAliveTimeout: 4_000,
