@@ -29,6 +29,10 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
   for (const r of cfg.hs2) {
     out.push('', `hs2 route "${r.name}" on ${hp(r.listen)}`)
     out.push(`  backends: ${hs2Target(r.target)}`)
+    if (r.transportMode === 'http')
+      out.push(
+        `  HiveServer2 over HTTP on /${r.http.path}: bodies up to ${r.http.maxBodyBytes} bytes; affinity cookie ${r.http.affinityCookie}; up to ${r.http.affinityMaxEntries} handles tracked, forgotten after ${r.http.affinityTtlMs} ms idle`,
+      )
     out.push(
       `  policy ${r.policy}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`,
     )

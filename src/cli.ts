@@ -81,6 +81,7 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     undefined,
     resolveLogFormat(cmd.config.logFormat, io.stdoutIsTTY ?? process.stdout.isTTY === true),
   )
+  for (const notice of cmd.notices) logger.warn({ deprecated: true }, notice)
   const proxy = new HiveHaProxy(cmd.config, { logger })
   const reload = async (): Promise<ReloadResult> => {
     const next = load()

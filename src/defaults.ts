@@ -22,7 +22,19 @@ export const DEFAULTS = {
     firstResponseTimeoutMs: 10_000,
     slowStartMs: 10_000,
     ejection: { failures: 3, baseMs: 5_000, maxMs: 120_000 },
-    transport: 'auto',
+    tcpIo: 'auto',
+    /** Hive's HTTP default port (hive.server2.thrift.http.port) for routes with transportMode=http */
+    httpListen: { host: '127.0.0.1', port: 10_001 },
+    http: {
+      path: 'cliservice',
+      /** a long generated statement still fits (request bodies are held whole until answered) */
+      maxBodyBytes: 16 * 1024 * 1024,
+      headersTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 60_000,
+      affinityCookie: 'hive-ha-proxy-affinity',
+      affinityTtlMs: 24 * 60 * 60 * 1000,
+      affinityMaxEntries: 100_000,
+    },
   },
   /** Hive's own defaults for the JDBC URL (hive-ha-semantics.md §1.2) */
   jdbc: {

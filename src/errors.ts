@@ -15,6 +15,10 @@ export const ErrorCodes = {
   CONNECT_TIMEOUT: 'HHP_ERR_CONNECT_TIMEOUT',
   LISTEN: 'HHP_ERR_LISTEN',
   LIFECYCLE: 'HHP_ERR_LIFECYCLE',
+  /** HS2 over HTTP: a request's session (or operation) lives on a server that is gone */
+  SESSION_LOST: 'HHP_ERR_SESSION_LOST',
+  /** HS2 over HTTP: the backend failed after the request was sent (never re-sent elsewhere) */
+  BACKEND_FAILED: 'HHP_ERR_BACKEND_FAILED',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -20,10 +20,11 @@ import {
 import { ZkDrainMarks } from './discovery/zk-drain-marks.js'
 import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
 import { Hs2Route, type Hs2RouteSnapshot } from './routes/hs2-route.js'
+import { Hs2HttpRoute, type Hs2HttpRouteSnapshot } from './routes/hs2-http-route.js'
 import { MetastoreRoute, type MetastoreRouteSnapshot } from './routes/metastore-route.js'
 import type { RouteSource } from './routes/route-core.js'
 
-export type Route = Hs2Route | MetastoreRoute
+export type Route = Hs2Route | Hs2HttpRoute | MetastoreRoute
 
 /** Every side effect the proxy has, injectable; the constructor fills in the production ones. */
 export interface ProxyDeps {
@@ -40,7 +41,7 @@ export interface ProxySnapshot {
   state: string
   ready: boolean
   zookeeper: { quorum: string; state: string; generation: number; lastConnectedAt: number }[]
-  routes: (Hs2RouteSnapshot | MetastoreRouteSnapshot)[]
+  routes: (Hs2RouteSnapshot | Hs2HttpRouteSnapshot | MetastoreRouteSnapshot)[]
 }
 
 export interface Readiness {
@@ -223,7 +224,29 @@ export class HiveHaProxy {
     const fresh: Route[] = []
     for (const cfg of next.hs2) {
       const r = old.get(cfg.name)
-      if (r instanceof Hs2Route && sameListen(r.configuredListen, cfg.listen)) {
+      if (
+        r instanceof Hs2HttpRoute &&
+        cfg.transportMode === 'http' &&
+        sameListen(r.configuredListen, cfg.listen)
+      ) {
+        const retarget =
+          !sameJson(r.config.target, cfg.target) || r.config.http.path !== cfg.http.path
+        const [oldDiscovery, oldShared] = [r.discovery, r.sharedDrainMarks]
+        r.update(cfg, retarget ? this.#hs2Source(cfg) : undefined)
+        if (retarget) {
+          this.#releaseSession(oldDiscovery)
+          if (oldShared !== undefined) this.#releaseSession(oldShared)
+        }
+        kept.push(r)
+        old.delete(cfg.name)
+        result.updated.push(cfg.name)
+        continue
+      }
+      if (
+        r instanceof Hs2Route &&
+        cfg.transportMode === 'binary' &&
+        sameListen(r.configuredListen, cfg.listen)
+      ) {
         const retarget =
           !sameJson(r.config.target, cfg.target) ||
           r.config.mr3AppIdNamespace !== cfg.mr3AppIdNamespace
@@ -285,8 +308,10 @@ export class HiveHaProxy {
     return result
   }
 
-  #newHs2(r: Hs2RouteConfig): Hs2Route {
+  #newHs2(r: Hs2RouteConfig): Hs2Route | Hs2HttpRoute {
     const { discovery, shared } = this.#hs2Source(r)
+    if (r.transportMode === 'http')
+      return new Hs2HttpRoute(r, discovery, this.#deps, { local: this.#marks(r.name), shared })
     return new Hs2Route(
       r,
       discovery,
@@ -354,13 +379,19 @@ export class HiveHaProxy {
 
   #hs2Source(r: Hs2RouteConfig): RouteSource {
     const t = r.target
-    if (t.kind === 'static') return { discovery: staticDiscovery(t.backends), shared: undefined }
+    const http = r.transportMode === 'http'
+    if (t.kind === 'static')
+      return {
+        discovery: staticDiscovery(t.backends, http ? r.http.path : undefined),
+        shared: undefined,
+      }
     const session = this.#zk.acquire(t.quorum)
     const o = {
       session,
       namespace: t.namespace,
       logger: this.#log.child({ route: r.name }),
       retryMs: DISCOVERY_RETRY_MS,
+      mode: r.transportMode,
     }
     const d = t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
     this.#sessions.set(d, session)
@@ -393,8 +424,7 @@ function ignoredChanges(a: ProxyConfig, b: ProxyConfig): string[] {
   // a route kept across the reload keeps the transport it started with
   for (const r of b.hs2) {
     const before = a.hs2.find((x) => x.name === r.name && sameListen(x.listen, r.listen))
-    if (before !== undefined && before.transport !== r.transport)
-      out.push(`hs2[${r.name}].transport`)
+    if (before !== undefined && before.tcpIo !== r.tcpIo) out.push(`hs2[${r.name}].tcpIo`)
   }
   return out
 }

@@ -72,6 +72,15 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
     out.push(
       `  connections: ${r.connections.active} live, ${r.connections.total} total, ${r.connections.failovers} failed over, ${r.connections.rejected} rejected`,
     )
+    const http = 'http' in r ? r.http : undefined
+    if (http !== undefined) {
+      const a = http.affinity
+      out.push(
+        `  HTTP on /${http.path}: ${a.tracked} handles tracked; routed by handle ${a.byHandle}, by cookie ${a.byCookie}, unknown handle ${a.unknownHandle}; ${a.lostSessions} lost-session answers; ${a.evictions} evicted, ${a.expired} expired`,
+      )
+      for (const [k, c] of Object.entries(http.tracked))
+        out.push(`  ${k}: ${c.sessions} sessions, ${c.operations} operations tracked`)
+    }
     const mr3 = 'mr3' in r ? r.mr3 : undefined
     if (mr3 !== undefined)
       out.push(

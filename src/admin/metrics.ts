@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ProxySnapshot } from '../proxy.js'
 import { CALL_DURATION_BUCKETS_S, type MetastoreRouteSnapshot } from '../routes/metastore-route.js'
+import type { Hs2HttpRouteSnapshot } from '../routes/hs2-http-route.js'
 
 const P = 'hive_ha_proxy_'
 
@@ -67,6 +68,76 @@ export class ProxyMetrics {
         this.reset()
         for (const rt of current().routes)
           this.set({ route: rt.name, kind: rt.kind }, rt.notReady.length === 0 ? 1 : 0)
+      },
+    })
+    const httpRoutes = (): Hs2HttpRouteSnapshot[] =>
+      current().routes.filter(
+        (rt): rt is Hs2HttpRouteSnapshot => 'transportMode' in rt && rt.transportMode === 'http',
+      )
+    new Counter({
+      name: `${P}http_requests_total`,
+      help: 'HS2 HTTP route requests by TCLIService method and outcome',
+      labelNames: ['route', 'method', 'outcome'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of httpRoutes())
+          for (const [k, n] of Object.entries(rt.http.requests)) {
+            const [method = '', outcome = ''] = k.split(' ')
+            this.inc({ route: rt.name, method, outcome }, n)
+          }
+      },
+    })
+    new Counter({
+      name: `${P}http_affinity_total`,
+      help: 'HS2 HTTP requests routed by a known handle, by the affinity cookie, or with a handle unknown here (policy)',
+      labelNames: ['route', 'by'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of httpRoutes()) {
+          const a = rt.http.affinity
+          this.inc({ route: rt.name, by: 'handle' }, a.byHandle)
+          this.inc({ route: rt.name, by: 'cookie' }, a.byCookie)
+          this.inc({ route: rt.name, by: 'unknown_handle' }, a.unknownHandle)
+        }
+      },
+    })
+    new Counter({
+      name: `${P}http_lost_sessions_total`,
+      help: 'HS2 HTTP requests answered with a lost-session error (their server is gone)',
+      labelNames: ['route'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of httpRoutes()) this.inc({ route: rt.name }, rt.http.affinity.lostSessions)
+      },
+    })
+    new Counter({
+      name: `${P}http_affinity_dropped_total`,
+      help: 'tracked HS2 handles dropped by the size bound (evicted) or the idle TTL (expired)',
+      labelNames: ['route', 'reason'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of httpRoutes()) {
+          this.inc({ route: rt.name, reason: 'evicted' }, rt.http.affinity.evictions)
+          this.inc({ route: rt.name, reason: 'expired' }, rt.http.affinity.expired)
+        }
+      },
+    })
+    new Gauge({
+      name: `${P}http_tracked_handles`,
+      help: 'HS2 sessions and operations tracked per backend on HTTP routes',
+      labelNames: ['route', 'backend', 'kind'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of httpRoutes())
+          for (const [backend, c] of Object.entries(rt.http.tracked)) {
+            this.set({ route: rt.name, backend, kind: 'session' }, c.sessions)
+            this.set({ route: rt.name, backend, kind: 'operation' }, c.operations)
+          }
       },
     })
     backendCounter(

@@ -31,11 +31,16 @@ export class BackendSet {
         continue
       }
       if (!state.listed) result.added.push(key)
-      else if (state.leader !== info.leader || state.source !== info.source)
+      else if (
+        state.leader !== info.leader ||
+        state.source !== info.source ||
+        state.path !== info.path
+      )
         result.changed.push(key)
       state.listed = true
       state.source = info.source
       state.leader = info.leader
+      state.path = info.path
     }
     for (const [key, info] of next) {
       if (this.#byKey.has(key)) continue

@@ -10,6 +10,8 @@ export interface BackendInfo {
   source: string
   /** active/passive HA: this instance is the leader */
   leader?: boolean
+  /** HTTP backends: the servlet path, without leading `/` */
+  path?: string
 }
 
 /** Per-backend bookkeeping kept by a route; survives discovery updates while the key stays listed. */

@@ -25,6 +25,11 @@ export interface FailoverPlan<S> {
    * stall); filled in here. They count toward `maxAttempts`.
    */
   tried?: Set<string>
+  /**
+   * Whether `err` may be failed over (default: always). A false answer rethrows `err` at once,
+   * without `onFailure`: e.g. an HTTP request that reached its backend before failing.
+   */
+  retriable?(err: unknown): boolean
 }
 
 /**
@@ -47,6 +52,7 @@ export async function connectWithFailover<S>(
       const socket = await plan.connect(b)
       return { socket, backend: b, attempts }
     } catch (err) {
+      if (plan.retriable !== undefined && !plan.retriable(err)) throw err
       lastErr = err
       attempts.push({ backend: b.key, code: errorCode(err), message: errorMessage(err) })
       plan.onFailure(b, err)

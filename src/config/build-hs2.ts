@@ -20,24 +20,29 @@ import {
 } from './checks.js'
 import { handlesUnavailable } from '../net/handles.js'
 import { EXAMPLE_URL } from './flags.js'
-import { hs2TargetFromJdbcUrl } from './jdbc-url.js'
+import { hs2RouteFromJdbcUrl, type Hs2UrlRoute } from './jdbc-url.js'
 import {
   HS2_POLICIES,
-  HS2_TRANSPORTS,
+  TCP_IOS,
+  type Hs2HttpConfig,
   type Hs2RouteConfig,
-  type Hs2Transport,
   type Hs2Target,
+  type TcpIo,
 } from './types.js'
 import type { RawRoute } from './yaml-file.js'
 
 const HS2 = DEFAULTS.hs2
 
-/** Every route is built (problems appended); `built` feeds the cross-route uniqueness check. */
+/**
+ * Every route is built (problems appended); `built` feeds the cross-route uniqueness check.
+ * Deprecated keys still work and add a line to `notices` (logged at start).
+ */
 export function buildHs2Routes(
   raw: readonly RawRoute[],
   problems: ConfigProblem[],
+  notices: string[] = [],
 ): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
-  return buildEach(raw, (r, index, rejected) => buildRoute(r, index, rejected, problems))
+  return buildEach(raw, (r, index, rejected) => buildRoute(r, index, rejected, problems, notices))
 }
 
 function buildRoute(
@@ -45,15 +50,20 @@ function buildRoute(
   index: number,
   rejected: Set<string>,
   problems: ConfigProblem[],
+  notices: string[],
 ): Hs2RouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HS2.ejection, problems)
-  const { url, target } = routeUrl(r, problems)
+  const { url, route } = routeUrl(r, problems)
+  const http = route.transportMode === 'http'
   return {
     name: get('name', index === 0 ? 'hs2' : `hs2-${index + 1}`, routeName),
-    listen: get('listen', { ...HS2.listen }, listenAddress),
+    // Hive's own default ports: 10000 binary, 10001 http
+    listen: get('listen', { ...(http ? HS2.httpListen : HS2.listen) }, listenAddress),
     url,
-    target,
+    target: route.target,
+    transportMode: route.transportMode,
+    http: buildHttp(get, route.httpPath),
     policy: get('policy', HS2.policy, oneOf(HS2_POLICIES)),
     connectTimeoutMs: get('connectTimeoutMs', HS2.connectTimeoutMs, whole(1, HS2.connectTimeoutMs)),
     maxConnectAttempts: get(
@@ -69,9 +79,62 @@ function buildRoute(
     ),
     slowStartMs: get('slowStartMs', HS2.slowStartMs, whole(0, 600_000)),
     ejection,
-    transport: get('transport', HS2.transport, transportCheck()),
-    mr3AppIdNamespace: mr3Namespace(r, get, target, problems),
+    tcpIo: tcpIo(r, get, notices),
+    mr3AppIdNamespace: mr3Namespace(r, get, route.target, problems),
   }
+}
+
+function buildHttp(get: FieldGetter, path: string): Hs2HttpConfig {
+  const d = HS2.http
+  return {
+    path,
+    maxBodyBytes: get('http.maxBodyBytes', d.maxBodyBytes, whole(1024, d.maxBodyBytes)),
+    headersTimeoutMs: get(
+      'http.headersTimeoutMs',
+      d.headersTimeoutMs,
+      whole(1, d.headersTimeoutMs),
+    ),
+    keepAliveTimeoutMs: get(
+      'http.keepAliveTimeoutMs',
+      d.keepAliveTimeoutMs,
+      whole(1, d.keepAliveTimeoutMs),
+    ),
+    affinityCookie: get('http.affinityCookie', d.affinityCookie, cookieName),
+    affinityTtlMs: get('http.affinityTtlMs', d.affinityTtlMs, whole(1, d.affinityTtlMs)),
+    affinityMaxEntries: get(
+      'http.affinityMaxEntries',
+      d.affinityMaxEntries,
+      whole(1, d.affinityMaxEntries),
+    ),
+  }
+}
+
+/** An RFC 6265 cookie name (an HTTP token). */
+const cookieName: Check<string> = (value) =>
+  typeof value === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/.test(value)
+    ? { ok: true, value }
+    : {
+        ok: false,
+        message: `${show(value)} is not a cookie name`,
+        fix: `use letters, digits and - _ . only, e.g. ${HS2.http.affinityCookie}`,
+      }
+
+/**
+ * `tcpIo`, or its old name `transport` (easily mistaken for Hive's transport mode) with a
+ * deprecation notice; when both are set `tcpIo` wins.
+ */
+function tcpIo(r: RawRoute, get: FieldGetter, notices: string[]): TcpIo {
+  const old = r.fields['transport']
+  if (old === undefined) return get('tcpIo', HS2.tcpIo, tcpIoCheck())
+  const now = r.fields['tcpIo']
+  notices.push(
+    now === undefined
+      ? `${old.key} is deprecated (it is not Hive's transport mode): rename it to tcpIo`
+      : `${old.key} is deprecated and ignored: ${now.key} is set`,
+  )
+  return now === undefined
+    ? get('transport', HS2.tcpIo, tcpIoCheck())
+    : get('tcpIo', HS2.tcpIo, tcpIoCheck())
 }
 
 /**
@@ -79,11 +142,11 @@ function buildRoute(
  * logs why when it starts).
  * `unavailable` is injectable for tests (net/handles.ts).
  */
-export function transportCheck(
+export function tcpIoCheck(
   unavailable: () => string | undefined = handlesUnavailable,
-): Check<Hs2Transport> {
+): Check<TcpIo> {
   return (value) => {
-    const r = oneOf(HS2_TRANSPORTS)(value)
+    const r = oneOf(TCP_IOS)(value)
     const why = r.ok && r.value === 'handles' ? unavailable() : undefined
     if (why === undefined) return r
     return {
@@ -113,8 +176,13 @@ function mr3Namespace(
 
 /** Placeholder for a route whose URL was rejected; never returned because a problem was recorded. */
 const NO_TARGET: Hs2Target = { kind: 'static', backends: [] }
+const NO_ROUTE: Hs2UrlRoute = {
+  target: NO_TARGET,
+  transportMode: 'binary',
+  httpPath: HS2.http.path,
+}
 
-function routeUrl(r: RawRoute, problems: ConfigProblem[]): { url: string; target: Hs2Target } {
+function routeUrl(r: RawRoute, problems: ConfigProblem[]): { url: string; route: Hs2UrlRoute } {
   const src = r.fields['url']
   const fix = `write a JDBC URL such as ${EXAMPLE_URL} or jdbc:hive2://host1:10000,host2:10000/`
   if (src === undefined || typeof src.value !== 'string') {
@@ -123,13 +191,13 @@ function routeUrl(r: RawRoute, problems: ConfigProblem[]): { url: string; target
         ? 'the HS2 route has no JDBC URL'
         : `must be a string, got ${show(src.value)}`
     problems.push({ key: fieldKey(r, 'url'), message, fix })
-    return { url: '', target: NO_TARGET }
+    return { url: '', route: NO_ROUTE }
   }
   try {
-    return { url: src.value, target: hs2TargetFromJdbcUrl(src.value) }
+    return { url: src.value, route: hs2RouteFromJdbcUrl(src.value) }
   } catch (err) {
     if (!(err instanceof JdbcUrlError)) throw err
     problems.push({ key: src.key, message: err.message, fix })
-    return { url: src.value, target: NO_TARGET }
+    return { url: src.value, route: NO_ROUTE }
   }
 }

@@ -9,7 +9,7 @@ import {
   type BuiltRoute,
   type FieldGetter,
 } from './build-common.js'
-import { listenAddress, oneOf, routeName, show, tcpPort, whole } from './checks.js'
+import { listenAddress, oneOf, routeName, show, tcpPort, whole, type Check } from './checks.js'
 import { EXAMPLE_METASTORE_URIS } from './flags.js'
 import { parseMetastoreUris, parseZkQuorum, zkNamespace, type Issue } from './metastore-uris.js'
 import {
@@ -44,6 +44,19 @@ export function buildMetastoreRoutes(
   )
 }
 
+/** `transportMode` of a metastore route: only `binary` for now. */
+const binaryOnly: Check<'binary'> = (value) =>
+  typeof value === 'string' && value.toLowerCase() === 'binary'
+    ? { ok: true, value: 'binary' }
+    : {
+        ok: false,
+        message:
+          typeof value === 'string' && value.toLowerCase() === 'http'
+            ? 'the metastore over HTTP (Hive 4 metastore.server.thrift.transport.mode=http) is not supported yet'
+            : `${JSON.stringify(value)} is not a metastore transport mode`,
+        fix: 'use transportMode: binary (the default) with metastores serving the binary transport',
+      }
+
 function buildRoute(
   r: RawRoute,
   index: number,
@@ -52,6 +65,8 @@ function buildRoute(
 ): MetastoreRouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HMS.ejection, problems)
+  // Hive 4's metastore over HTTP is not served yet: refused here rather than piped as bytes
+  get('transportMode', 'binary', binaryOnly)
   return {
     name: get('name', index === 0 ? 'metastore' : `metastore-${index + 1}`, routeName),
     listen: get('listen', { ...HMS.listen }, listenAddress),

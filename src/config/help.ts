@@ -5,7 +5,7 @@
 import { DEFAULTS } from '../defaults.js'
 import { EXAMPLE_METASTORE_URIS, EXAMPLE_URL, SETTINGS } from './flags.js'
 import { HIVE_SITE_KEYS } from './hive-site.js'
-import { HS2_TRANSPORTS, METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
+import { TCP_IOS, METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
 
 const { hs2: HS2, metastore: HMS } = DEFAULTS
 const COLUMN = 38
@@ -107,15 +107,22 @@ export const HELP_TEXT = [
   note(`      idleTimeoutMs: ${HS2.idleTimeoutMs}`, '0 = never close idle connections'),
   note(
     `      firstResponseTimeoutMs: ${HS2.firstResponseTimeoutMs}`,
-    'silent backend = hung: replay the handshake elsewhere; 0 = off',
+    'a silent backend is hung, its handshake moves on; 0 = off',
   ),
   note(`      slowStartMs: ${HS2.slowStartMs}`, 'ramp a backend back from ejection; 0 = off'),
   `      ${ejection(HS2.ejection)}`,
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
   note(
-    `      transport: ${HS2.transport}`,
-    `${HS2_TRANSPORTS.join(' | ')}; auto = handles when Node offers them`,
+    `      tcpIo: ${HS2.tcpIo}`,
+    `${TCP_IOS.join(' | ')}; binary routes only (old name: transport)`,
   ),
+  note(
+    '    - name: hs2-http',
+    `transportMode=http: an HTTP route, listen default port ${HS2.httpListen.port}`,
+  ),
+  '      url: "jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeeper;transportMode=http;httpPath=cliservice"',
+  `      http: { maxBodyBytes: ${HS2.http.maxBodyBytes}, headersTimeoutMs: ${HS2.http.headersTimeoutMs}, keepAliveTimeoutMs: ${HS2.http.keepAliveTimeoutMs} }`,
+  `      # also http.affinityCookie: ${HS2.http.affinityCookie}, http.affinityTtlMs, http.affinityMaxEntries`,
   note('  metastore:', 'a list of routes; a single mapping is one route'),
   note('    - name: metastore', 'default metastore, metastore-2 ...; unique'),
   note(`      uris: "${EXAMPLE_METASTORE_URIS}"`, 'tried in this order'),

@@ -6,7 +6,7 @@
  */
 import { DEFAULTS } from '../defaults.js'
 import { JdbcUrlError } from '../errors.js'
-import type { HostPort, Hs2Target } from './types.js'
+import type { HostPort, Hs2Target, Hs2TransportMode } from './types.js'
 import { badZnodeElement, portNumber, splitHostEntry, trimZnodePath } from './host-entry.js'
 
 export interface JdbcUrl {
@@ -29,6 +29,9 @@ const ZOOKEEPER_NAMESPACE = 'zooKeeperNamespace'
 const TRANSPORT_MODE = 'transportMode'
 /** Deprecated hiveconf spelling of `transportMode`; when present it overrides the session var (§1.1 step 10). */
 const TRANSPORT_MODE_DEPRECATED = 'hive.server2.transport.mode'
+const HTTP_PATH = 'httpPath'
+/** Deprecated hiveconf spelling of `httpPath`; overrides the session var like the one above. */
+const HTTP_PATH_DEPRECATED = 'hive.server2.thrift.http.path'
 
 /**
  * Parse a Hive JDBC URL exactly as Hive's driver splits it. Throws `JdbcUrlError` where Hive throws
@@ -84,15 +87,36 @@ export function parseJdbcUrl(url: string): JdbcUrl {
   }
 }
 
+/** What a JDBC URL says about a route: where its instances are, and the transport it speaks. */
+export interface Hs2UrlRoute {
+  target: Hs2Target
+  transportMode: Hs2TransportMode
+  /** `httpPath` without leading/trailing `/` (default `cliservice`); meaningful for http only */
+  httpPath: string
+}
+
 /**
  * Where a route's HS2 instances come from, from its JDBC URL:
  * - `serviceDiscoveryMode=zooKeeper` (value case-insensitive, key case-sensitive) -> ZooKeeper children;
  * - `serviceDiscoveryMode=zooKeeperHA` -> the active/passive registry;
- * - anything else -> a static `host[:port]` list.
- * Throws `JdbcUrlError` when the URL is not usable by a binary-transport proxy.
+ * - anything else -> a static `host[:port]` list (default port 10000, or 10001 for http).
+ * `transportMode=http` (or the deprecated hiveconf) makes it an HTTP route on `httpPath`.
+ * Throws `JdbcUrlError` when the URL is not usable by the proxy.
  */
-export function hs2TargetFromJdbcUrl(url: string): Hs2Target {
+export function hs2RouteFromJdbcUrl(url: string): Hs2UrlRoute {
   const u = parseJdbcUrl(url)
+  const transportMode = transportModeOf(u)
+  const httpPath = httpPathOf(u)
+  const target = hs2Target(url, u, transportMode)
+  return { target, transportMode, httpPath }
+}
+
+/** The target of `hs2RouteFromJdbcUrl` alone. */
+export function hs2TargetFromJdbcUrl(url: string): Hs2Target {
+  return hs2RouteFromJdbcUrl(url).target
+}
+
+function hs2Target(url: string, u: JdbcUrl, transportMode: Hs2TransportMode): Hs2Target {
   if (u.embedded) {
     throw new JdbcUrlError(
       `${quote(url)} is an embedded-mode URL (nothing between "${PREFIX}" and the first "/"); a proxy needs a ` +
@@ -100,8 +124,6 @@ export function hs2TargetFromJdbcUrl(url: string): Hs2Target {
         `or jdbc:hive2://hs2a:10000,hs2b:10000/`,
     )
   }
-  rejectHttpTransport(u)
-
   const mode = (u.sessionVars.get(SERVICE_DISCOVERY_MODE) ?? '').toLowerCase()
   if (mode === 'zookeeper' || mode === 'zookeeperha') {
     const ha = mode === 'zookeeperha'
@@ -116,7 +138,8 @@ export function hs2TargetFromJdbcUrl(url: string): Hs2Target {
   rejectMistypedDiscovery(u, mode)
   // Direct mode. Hive itself rejects a multi-host direct authority ("Are you missing a '/' after the
   // hostname ?"); this proxy deliberately accepts it as a static backend list.
-  return { kind: 'static', backends: staticBackends(u.authority) }
+  const port = transportMode === 'http' ? DEFAULTS.hs2.httpListen.port : DEFAULTS.jdbc.port
+  return { kind: 'static', backends: staticBackends(u.authority, port) }
 }
 
 /**
@@ -272,20 +295,38 @@ function lastWins(list: string | undefined): Map<string, string> {
 
 /**
  * Hive picks HTTP iff the effective `transportMode` equals `http` (case-insensitive); the deprecated
- * hiveconf `hive.server2.transport.mode` replaces the session var when both are set.
+ * hiveconf `hive.server2.transport.mode` replaces the session var when both are set. Any other value
+ * is binary for Hive; here only `binary` (or nothing) is, since a typo would silently make an HTTP
+ * route binary.
  */
-function rejectHttpTransport(u: JdbcUrl): void {
+function transportModeOf(u: JdbcUrl): Hs2TransportMode {
   const deprecated = u.hiveConfs.get(TRANSPORT_MODE_DEPRECATED)
   const effective = deprecated ?? u.sessionVars.get(TRANSPORT_MODE)
-  if (effective?.toLowerCase() !== 'http') return
+  if (effective === undefined) return 'binary'
+  const m = effective.toLowerCase()
+  if (m === 'http' || m === 'binary') return m
   const given =
     deprecated !== undefined
       ? `?${TRANSPORT_MODE_DEPRECATED}=${deprecated}`
       : `${TRANSPORT_MODE}=${effective}`
   throw new JdbcUrlError(
-    `${quote(given)}: this route proxies the binary Thrift transport, not HTTP; remove it and point the proxy at ` +
-      `HiveServer2 instances running hive.server2.transport.mode=binary (or all)`,
+    `${quote(given)} is neither binary nor http (Hive would quietly use binary); write ${TRANSPORT_MODE}=http ` +
+      `for HiveServer2 over HTTP, or drop it for the binary transport`,
   )
+}
+
+/** `httpPath` (the deprecated hiveconf wins, as for the transport mode); `/` trimmed both ends. */
+function httpPathOf(u: JdbcUrl): string {
+  const raw = u.hiveConfs.get(HTTP_PATH_DEPRECATED) ?? u.sessionVars.get(HTTP_PATH)
+  if (raw === undefined) return DEFAULTS.hs2.http.path
+  const path = raw.replace(/^\/+|\/+$/g, '')
+  if (path === '' || !/^[A-Za-z0-9._~!$&'()*+,=:@%/-]+$/.test(path) || path.includes('//')) {
+    throw new JdbcUrlError(
+      `${quote(`${HTTP_PATH}=${raw}`)} is not a usable HTTP path; write the servlet path of hive.server2.thrift.http.path, ` +
+        `e.g. ${HTTP_PATH}=${DEFAULTS.hs2.http.path}`,
+    )
+  }
+  return path
 }
 
 /**
@@ -349,12 +390,12 @@ function zkQuorum(authority: string): string {
     .join(',')
 }
 
-/** Direct mode backends; port defaults to 10000; the same host:port twice is a config mistake. */
-function staticBackends(authority: string): HostPort[] {
+/** Direct mode backends; `defaultPort` for entries without one; the same host:port twice is a config mistake. */
+function staticBackends(authority: string, defaultPort: number): HostPort[] {
   const seen = new Set<string>()
   const out: HostPort[] = []
   for (const e of parseAuthorityList(authority, 'HiveServer2 host list')) {
-    const port = e.port ?? DEFAULTS.jdbc.port
+    const port = e.port ?? defaultPort
     const id = `${e.hostText.toLowerCase()}:${port}`
     if (seen.has(id)) {
       throw new JdbcUrlError(

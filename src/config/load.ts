@@ -48,7 +48,8 @@ export type CliCommand =
    * `sources` in precedence order, only those that set something:
    * ['defaults', 'hive-site:/h.xml', 'file:/x.yaml', 'env', 'flags']
    */
-  | { kind: 'run'; config: ProxyConfig; sources: string[] }
+  /** `notices`: deprecation lines found while loading, logged once the logger exists */
+  | { kind: 'run'; config: ProxyConfig; sources: string[]; notices: string[] }
 
 export interface LoadDeps {
   /** without node and the script */
@@ -117,9 +118,10 @@ export function loadConfig(deps: LoadDeps): CliCommand {
   if (hiveSite !== undefined) underlayHiveSite(raw, hiveSite, deps.readFile, problems, sources)
   if (overlay(raw, env.values)) sources.push('env')
   if (overlay(raw, args.values)) sources.push('flags')
-  const config = build(raw, problems)
+  const notices: string[] = []
+  const config = build(raw, problems, notices)
   if (problems.length > 0) throw new ConfigError(problems)
-  return { kind: 'run', config, sources }
+  return { kind: 'run', config, sources, notices }
 }
 
 function emptyRaw(): RawConfig {
@@ -224,7 +226,7 @@ function route0KeyOf(kind: RouteKind): (field: string) => string {
 }
 
 /** Validate every field, pushing one problem per bad value. The result is meaningful only if none was pushed. */
-function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
+function build(raw: RawConfig, problems: ConfigProblem[], notices: string[]): ProxyConfig {
   const get = <T>(field: string, fallback: T, check: Check<T>): T =>
     take(raw.top[field], fallback, check, problems)
   const zk = DEFAULTS.zookeeper
@@ -264,7 +266,7 @@ function build(raw: RawConfig, problems: ConfigProblem[]): ProxyConfig {
         '(or HIVE_HA_PROXY_METASTORE, or --hive-site), or a config file (--config) with hs2 or metastore routes',
     })
   }
-  const hs2 = buildHs2Routes(raw.hs2, problems)
+  const hs2 = buildHs2Routes(raw.hs2, problems, notices)
   const metastore = buildMetastoreRoutes(raw.metastore, problems, raw.metastore0UrisUnknown)
   checkDistinct([...hs2.built, ...metastore.built], problems)
   const admin = buildAdmin(raw.top, [...hs2.built, ...metastore.built], problems)

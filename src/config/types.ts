@@ -12,11 +12,36 @@ export type Hs2Policy = 'random' | 'round-robin' | 'least-connections'
 export const HS2_POLICIES: readonly Hs2Policy[] = ['random', 'round-robin', 'least-connections']
 
 /**
- * How an HS2 route moves bytes: `handles` pipes bare libuv TCP handles (net/handles.ts explains
- * why and the trap), `sockets` uses net.Socket, `auto` = handles when this Node offers them.
+ * How a binary HS2 route moves bytes (`tcpIo`; not Hive's transport mode): `handles` pipes bare
+ * libuv TCP handles (net/handles.ts explains why and the trap), `sockets` uses net.Socket, `auto` =
+ * handles when this Node offers them. HTTP routes ignore it.
  */
-export type Hs2Transport = 'auto' | 'handles' | 'sockets'
-export const HS2_TRANSPORTS: readonly Hs2Transport[] = ['auto', 'handles', 'sockets']
+export type TcpIo = 'auto' | 'handles' | 'sockets'
+export const TCP_IOS: readonly TcpIo[] = ['auto', 'handles', 'sockets']
+
+/**
+ * Hive's transport mode of a route (`transportMode=http` in the JDBC URL): front and backends speak
+ * it. Hive's `all` is a server mode, never a route's.
+ */
+export type Hs2TransportMode = 'binary' | 'http'
+
+/** The HTTP side of an HS2 route (used when its transport mode is http). */
+export interface Hs2HttpConfig {
+  /** `httpPath` of the JDBC URL, without leading or trailing `/` (Hive's default `cliservice`) */
+  path: string
+  /** a request body larger than this gets 413 */
+  maxBodyBytes: number
+  /** the request line and headers must arrive within this time, else the connection ends */
+  headersTimeoutMs: number
+  /** an idle keep-alive client connection is closed after this time */
+  keepAliveTimeoutMs: number
+  /** name of the proxy's own affinity cookie (opaque value naming a backend) */
+  affinityCookie: string
+  /** a tracked session or operation unused for this long is forgotten */
+  affinityTtlMs: number
+  /** most tracked handles; the longest idle is evicted first */
+  affinityMaxEntries: number
+}
 
 /** auto: human-readable lines when stdout is a terminal, JSON lines otherwise */
 export type LogFormat = 'auto' | 'json' | 'pretty'
@@ -73,7 +98,10 @@ export interface Hs2RouteConfig {
   /** a backend back from ejection gets its share of new connections ramped over this long; 0 = off */
   slowStartMs: number
   ejection: EjectionConfig
-  transport: Hs2Transport
+  /** binary routes: how bytes move (renamed from `transport`, still read as a deprecated alias) */
+  tcpIo: TcpIo
+  transportMode: Hs2TransportMode
+  http: Hs2HttpConfig
   /**
    * Hive on MR3: the namespace (hive.mr3.zookeeper.appid.namespace, e.g. `mr3AppId`) whose znode
    * `/<ns>/appId` holds the shared DAGAppMaster's application id; shown by the admin API. Only

@@ -48,7 +48,17 @@ const HS2_SCHEMA: Schema = {
   slowStartMs: 'leaf',
   ejection: EJECTION,
   mr3AppIdNamespace: 'leaf',
+  tcpIo: 'leaf',
+  /** deprecated alias of tcpIo */
   transport: 'leaf',
+  http: {
+    maxBodyBytes: 'leaf',
+    headersTimeoutMs: 'leaf',
+    keepAliveTimeoutMs: 'leaf',
+    affinityCookie: 'leaf',
+    affinityTtlMs: 'leaf',
+    affinityMaxEntries: 'leaf',
+  },
 }
 const METASTORE_SCHEMA: Schema = {
   name: 'leaf',
@@ -64,6 +74,7 @@ const METASTORE_SCHEMA: Schema = {
   ejection: EJECTION,
   maxMessageBytes: 'leaf',
   maxReplayBytes: 'leaf',
+  transportMode: 'leaf',
 }
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf',

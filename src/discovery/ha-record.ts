@@ -8,7 +8,14 @@
  *
  * Contract: never throws; bad records come back as `{ ok: false, reason }`.
  */
-import { buildInstance, fail, PUBLISHED, znodeText, type ZnodeParse } from './hs2-znode.js'
+import {
+  buildInstance,
+  fail,
+  PUBLISHED,
+  znodeText,
+  type RouteMode,
+  type ZnodeParse,
+} from './hs2-znode.js'
 
 const INSTANCE_PREFIX = 'instance-'
 const ACTIVE = 'activeEndpoint'
@@ -41,7 +48,11 @@ export function haRegistryRoot(namespace: string, secure = false): string {
  * it is malformed; here a malformed endpoint address is tolerated when the overrides supply
  * host and port.
  */
-export function parseHaRecord(name: string, data: Buffer | string | null | undefined): ZnodeParse {
+export function parseHaRecord(
+  name: string,
+  data: Buffer | string | null | undefined,
+  route: RouteMode = 'binary',
+): ZnodeParse {
   const text = znodeText(data)
   if (text === '') return fail(name, 'empty registry record')
   let record: unknown
@@ -76,12 +87,20 @@ export function parseHaRecord(name: string, data: Buffer | string | null | undef
       `${String(endpoint['api'])} has no usable host/port address and no ${PUBLISHED.bindHost}/${PUBLISHED.thriftPort}`,
     )
   }
-  return buildInstance(name, {
-    host,
-    port,
-    mode: attribute(record, PUBLISHED.transportMode),
-    leader: active !== undefined,
-  })
+  return buildInstance(
+    name,
+    {
+      host,
+      port,
+      mode: attribute(record, PUBLISHED.transportMode),
+      leader: active !== undefined,
+      // the leader's HTTP endpoint, as configureConnParamsHA reads it (hive-http-mode.md §2)
+      httpPort: attribute(record, PUBLISHED.httpPort),
+      httpPath: attribute(record, PUBLISHED.httpPath),
+      useSsl: attribute(record, PUBLISHED.useSsl),
+    },
+    route,
+  )
 }
 
 /** `addresses[0].host` / `.port`; the port is a string in Hadoop's JSON, a number is tolerated. */

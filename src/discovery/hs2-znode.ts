@@ -9,13 +9,18 @@
 import { ErrorCodes, ProxyError } from '../errors.js'
 
 export type TransportMode = 'binary' | 'http' | 'all'
+/** The transport a route speaks (an instance's `all` serves both). */
+export type RouteMode = 'binary' | 'http'
 
 export interface Hs2Instance {
-  /** `host:port` (IPv6 host in brackets), the backend identity */
+  /** `host:port` (IPv6 host in brackets) of the endpoint the route dials: the backend identity */
   key: string
   /** connectable host: never bracketed */
   host: string
+  /** the binary port for a binary route, the HTTP port for an HTTP route */
   port: number
+  /** HTTP routes: the servlet path (`hive.server2.thrift.http.path`, no leading `/`) */
+  path?: string
   /** child name as found */
   znode: string
   transportMode: TransportMode
@@ -36,7 +41,13 @@ export const PUBLISHED = {
   thriftPort: 'hive.server2.thrift.port',
   instanceUri: 'hive.server2.instance.uri',
   transportMode: 'hive.server2.transport.mode',
+  httpPort: 'hive.server2.thrift.http.port',
+  httpPath: 'hive.server2.thrift.http.path',
+  useSsl: 'hive.server2.use.SSL',
 } as const
+
+/** HiveServer2's default servlet path (hive.server2.thrift.http.path). */
+export const DEFAULT_HTTP_PATH = 'cliservice'
 
 /**
  * Only `serverUri=` children are HS2 instances. Others exist (e.g. `leader`, the privilege
@@ -47,18 +58,32 @@ export function isServerUriChild(name: string): boolean {
 }
 
 /**
- * One HS2 registration. Host/port: `hive.server2.thrift.bind.host` / `hive.server2.thrift.port`
- * (what Hive's driver applies); each one missing falls back to `hive.server2.instance.uri`, then to
- * the child name's `serverUri=`. Only binary and all-mode instances are usable by a binary front.
+ * One HS2 registration as a backend of a `route`-mode route. Host/port: `hive.server2.thrift.bind.host`
+ * / `hive.server2.thrift.port` (what Hive's driver applies); each one missing falls back to
+ * `hive.server2.instance.uri`, then to the child name's `serverUri=`. Only binary and all-mode
+ * instances are usable by a binary route; only http and all-mode ones by an HTTP route, which dials
+ * bind host + `hive.server2.thrift.http.port` + `hive.server2.thrift.http.path` (never the
+ * binary port, unlike the JDBC driver with `all` servers: hive-http-mode.md §2).
  *
  * Data with no `=` at all is the legacy `host:port` form, split on `:` into exactly two parts as
- * Hive does (so an IPv6 literal is rejected there).
+ * Hive does (so an IPv6 literal is rejected there); it is binary.
  */
-export function parseHs2Znode(name: string, data: Buffer | string | null | undefined): ZnodeParse {
+export function parseHs2Znode(
+  name: string,
+  data: Buffer | string | null | undefined,
+  route: RouteMode = 'binary',
+): ZnodeParse {
   const text = znodeText(data)
   const fromName = nameFields(name)
   if (text === '') return fail(name, 'empty znode data (no host:port and no published configs)')
-  if (!text.includes('=')) return parseLegacy(name, text, fromName.version)
+  if (!text.includes('=')) {
+    if (route === 'http')
+      return fail(
+        name,
+        'legacy host:port data is a binary registration (an HTTP route needs http or all)',
+      )
+    return parseLegacy(name, text, fromName.version)
+  }
 
   const conf = publishedConfs(text)
   const uri = splitHostPort(conf.get(PUBLISHED.instanceUri))
@@ -72,12 +97,19 @@ export function parseHs2Znode(name: string, data: Buffer | string | null | undef
         `and neither ${PUBLISHED.instanceUri} nor the child name's serverUri= gives host:port`,
     )
   }
-  return buildInstance(name, {
-    host,
-    port,
-    mode: conf.get(PUBLISHED.transportMode),
-    version: fromName.version,
-  })
+  return buildInstance(
+    name,
+    {
+      host,
+      port,
+      mode: conf.get(PUBLISHED.transportMode),
+      version: fromName.version,
+      httpPort: nonEmpty(conf.get(PUBLISHED.httpPort)),
+      httpPath: conf.get(PUBLISHED.httpPath),
+      useSsl: conf.get(PUBLISHED.useSsl),
+    },
+    route,
+  )
 }
 
 /** A failed parse as an error, for callers that log or collect errors rather than reasons. */
@@ -99,10 +131,24 @@ export interface InstanceFields {
   mode: string | undefined
   version?: string | undefined
   leader?: boolean | undefined
+  /** raw `hive.server2.thrift.http.port` (http and all only) */
+  httpPort?: string | undefined
+  /** raw `hive.server2.thrift.http.path`; undefined -> cliservice */
+  httpPath?: string | undefined
+  /** raw `hive.server2.use.SSL` */
+  useSsl?: string | undefined
 }
 
-/** Validate raw fields into an instance; http-only and unknown transport modes are failures. */
-export function buildInstance(znode: string, f: InstanceFields): ZnodeParse {
+/**
+ * Validate raw fields into the endpoint a `route`-mode route dials. Instances of the other
+ * transport, unknown transport modes and (for HTTP, until backends can be dialled with TLS) SSL
+ * instances are failures whose reason says so.
+ */
+export function buildInstance(
+  znode: string,
+  f: InstanceFields,
+  route: RouteMode = 'binary',
+): ZnodeParse {
   const mode = parseTransportMode(f.mode)
   if (mode === undefined) {
     return fail(
@@ -110,14 +156,30 @@ export function buildInstance(znode: string, f: InstanceFields): ZnodeParse {
       `unknown transport mode ${JSON.stringify(f.mode)} (expected binary, http or all)`,
     )
   }
-  if (mode === 'http')
+  if (route === 'binary' && mode === 'http')
     return fail(znode, 'transport mode http (a binary front routes only to binary or all)')
+  if (route === 'http' && mode === 'binary')
+    return fail(znode, 'transport mode binary (an HTTP route routes only to http or all)')
   const host = f.host.startsWith('[') && f.host.endsWith(']') ? f.host.slice(1, -1) : f.host
   if (host === '' || /[\s\p{Cc}/,;[\]]/u.test(host))
     return fail(znode, `bad host ${JSON.stringify(f.host)}`)
-  const port = /^[0-9]{1,5}$/.test(f.port) ? Number(f.port) : NaN
+  let path: string | undefined
+  let portText = f.port
+  if (route === 'http') {
+    if (f.useSsl?.toLowerCase() === 'true')
+      return fail(
+        znode,
+        `${PUBLISHED.useSsl}=true: TLS to HTTP backends is not supported yet, so this instance is skipped`,
+      )
+    if (f.httpPort === undefined) return fail(znode, `no ${PUBLISHED.httpPort} published`)
+    portText = f.httpPort
+    path = (f.httpPath ?? DEFAULT_HTTP_PATH).replace(/^\/+|\/+$/g, '')
+    if (/[\s\p{Cc}?#]/u.test(path))
+      return fail(znode, `bad ${PUBLISHED.httpPath} ${JSON.stringify(f.httpPath)}`)
+  }
+  const port = /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN
   if (!(port >= 1 && port <= 65535))
-    return fail(znode, `bad port ${JSON.stringify(f.port)} (expected 1-65535)`)
+    return fail(znode, `bad port ${JSON.stringify(portText)} (expected 1-65535)`)
 
   const instance: Hs2Instance = {
     key: `${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -126,6 +188,7 @@ export function buildInstance(znode: string, f: InstanceFields): ZnodeParse {
     znode,
     transportMode: mode,
   }
+  if (path !== undefined) instance.path = path
   if (f.version !== undefined) instance.version = f.version
   if (f.leader !== undefined) instance.leader = f.leader
   return { ok: true, instance }

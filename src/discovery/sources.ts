@@ -1,10 +1,11 @@
 import type { Logger } from '../logger.js'
 import type { HostPort } from '../config/types.js'
+import type { BackendInfo } from '../backends/backend.js'
 import type { Discovery } from './discovery.js'
 import { StaticDiscovery } from './static.js'
 import { ZkChildrenDiscovery, type ChildParse } from './zk-children.js'
 import type { ZkSession } from './zk-session.js'
-import { isServerUriChild, parseHs2Znode } from './hs2-znode.js'
+import { isServerUriChild, parseHs2Znode, type RouteMode } from './hs2-znode.js'
 import { haRegistryRoot, isHaInstanceChild, parseHaRecord } from './ha-record.js'
 import { parseHmsZnode } from './hms-znode.js'
 
@@ -15,6 +16,8 @@ export interface ZkSourceOptions {
   namespace: string
   logger: Logger
   retryMs: number
+  /** HS2 only: the route's transport; instances of the other one are skipped with the reason */
+  mode?: RouteMode
 }
 
 /**
@@ -30,10 +33,12 @@ export function hs2ZkDiscovery(o: ZkSourceOptions): Discovery {
     accept: isServerUriChild,
     watchData: false,
     parse: (name, data): ChildParse => {
-      const p = parseHs2Znode(name, data)
+      const p = parseHs2Znode(name, data, o.mode)
       if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
       const i = p.instance
-      return { ok: true, backend: { key: i.key, host: i.host, port: i.port, source: i.znode } }
+      const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
+      if (i.path !== undefined) backend.path = i.path
+      return { ok: true, backend }
     },
   })
 }
@@ -51,15 +56,20 @@ export function hs2HaDiscovery(o: ZkSourceOptions): Discovery {
     accept: isHaInstanceChild,
     watchData: true,
     parse: (name, data): ChildParse => {
-      const p = parseHaRecord(name, data)
+      const p = parseHaRecord(name, data, o.mode)
       if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
       const i = p.instance
       if (i.leader !== true)
         return { ok: false, source: i.znode, reason: 'passive (not the leader)' }
-      return {
-        ok: true,
-        backend: { key: i.key, host: i.host, port: i.port, source: i.znode, leader: true },
+      const backend: BackendInfo = {
+        key: i.key,
+        host: i.host,
+        port: i.port,
+        source: i.znode,
+        leader: true,
       }
+      if (i.path !== undefined) backend.path = i.path
+      return { ok: true, backend }
     },
   })
 }
@@ -76,6 +86,7 @@ export function metastoreZkDiscovery(o: ZkSourceOptions): Discovery {
   })
 }
 
-export function staticDiscovery(list: readonly HostPort[]): Discovery {
-  return new StaticDiscovery(list)
+/** A fixed list; `path` (HTTP routes) is the servlet path of every backend. */
+export function staticDiscovery(list: readonly HostPort[], path?: string): Discovery {
+  return new StaticDiscovery(list, path)
 }

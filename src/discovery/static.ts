@@ -8,14 +8,18 @@ export class StaticDiscovery extends EventEmitter implements Discovery {
   readonly #backends: BackendInfo[]
   #startedAt: number | undefined
 
-  constructor(list: readonly HostPort[]) {
+  constructor(list: readonly HostPort[], path?: string) {
     super()
-    this.#backends = list.map((h) => ({
-      key: backendKey(h.host, h.port),
-      host: h.host,
-      port: h.port,
-      source: 'static',
-    }))
+    this.#backends = list.map((h) => {
+      const b: BackendInfo = {
+        key: backendKey(h.host, h.port),
+        host: h.host,
+        port: h.port,
+        source: 'static',
+      }
+      if (path !== undefined) b.path = path
+      return b
+    })
   }
 
   start(): void {

@@ -35,11 +35,13 @@ export type { RouteDeps, RouteSnapshot }
 export interface Hs2RouteSnapshot extends RouteSnapshot {
   /** Hive on MR3: the shared DAGAppMaster's application id, when configured */
   mr3: Mr3AppIdStatus | undefined
+  /** Hive's transport mode of the route */
+  transportMode: 'binary' | 'http'
   /** what moves the bytes, as decided at start (`auto` resolved) */
-  transport: 'handles' | 'sockets'
+  tcpIo: 'handles' | 'sockets'
 }
 
-/** What an HS2 route accepts: a net.Socket, or a bare TCP handle (transport `handles`). */
+/** What an HS2 route accepts: a net.Socket, or a bare TCP handle (tcpIo `handles`). */
 type Hs2Client = net.Socket | TcpHandle
 
 function acceptorFor(handles: HandleBindings | undefined): AcceptorFactory<Hs2Client> {
@@ -68,7 +70,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     drain?: DrainMarks,
     mr3?: Mr3AppIdWatcher,
   ) {
-    const handles = cfg.transport === 'sockets' ? undefined : handleBindings()
+    const handles = cfg.tcpIo === 'sockets' ? undefined : handleBindings()
     super(cfg, discovery, deps, 'hs2-route', drain, acceptorFor(handles))
     this.#handles = handles
     this.#cfg = cfg
@@ -86,7 +88,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   override async start(): Promise<HostPort> {
     const addr = await super.start()
-    const noHandles = this.#cfg.transport === 'auto' ? handlesUnavailable() : undefined
+    const noHandles = this.#cfg.tcpIo === 'auto' ? handlesUnavailable() : undefined
     if (noHandles !== undefined)
       this.log.warn(
         { reason: noHandles, fix: handlesFix(noHandles) },
@@ -121,7 +123,8 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     return {
       ...this.baseSnapshot('hs2'),
       mr3: this.#mr3?.status(),
-      transport: this.#handles === undefined ? 'sockets' : 'handles',
+      transportMode: 'binary',
+      tcpIo: this.#handles === undefined ? 'sockets' : 'handles',
     }
   }
 
@@ -163,7 +166,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     const connect = (): void => {
       tried = this.#tried(tried, chosen, undefined)
       chosen = undefined
-      this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial, tried).then(
+      this.connectBackend(id, this.#pickUntried, () => pipe.destroyed, dial, { tried }).then(
         ({ socket, backend, attempts }) => {
           tried = this.#tried(tried, undefined, attempts)
           if (pipe.destroyed) {
@@ -207,7 +210,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     const connect = (): void => {
       tried = this.#tried(tried, chosen, undefined)
       chosen = undefined
-      this.connectBackend(id, this.#pickUntried, () => client.destroyed, dial, tried).then(
+      this.connectBackend(id, this.#pickUntried, () => client.destroyed, dial, { tried }).then(
         ({ socket, backend, attempts }) => {
           tried = this.#tried(tried, undefined, attempts)
           chosen = backend

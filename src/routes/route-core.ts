@@ -284,6 +284,9 @@ export abstract class RouteCore<C> {
     }
   }
 
+  /** Discovery stopped listing `keys` (they may still serve what they hold). */
+  protected backendsRemoved(_keys: readonly string[]): void {}
+
   /** For logs and snapshots. */
   protected abstract describe(): { target: string; policy: string }
   /** Owns `client` (not read yet, half-open capable) from now on and must close it on every path. */
@@ -309,11 +312,17 @@ export abstract class RouteCore<C> {
     next: (tried: ReadonlySet<string>) => BackendInfo | undefined,
     isAborted: () => boolean,
     dial: (x: BackendInfo, timeoutMs: number) => Promise<S>,
-    tried?: Set<string>,
+    opts: {
+      /** backends this client connection already used (see FailoverPlan.tried) */
+      tried?: Set<string>
+      /** see FailoverPlan.retriable */
+      retriable?: (err: unknown) => boolean
+    } = {},
   ): Promise<{ socket: S; backend: BackendInfo; attempts: readonly ConnectAttempt[] }> {
     const b = this.#base
     const r = await connectWithFailover({
-      ...(tried === undefined ? {} : { tried }),
+      ...(opts.tried === undefined ? {} : { tried: opts.tried }),
+      ...(opts.retriable === undefined ? {} : { retriable: opts.retriable }),
       maxAttempts: b.maxConnectAttempts,
       next,
       connect: (x) => dial(x, b.connectTimeoutMs),
@@ -462,6 +471,7 @@ export abstract class RouteCore<C> {
       this.#ready = true
       this.log.info({ backends: s.backends.length }, 'route ready (first discovery read)')
     }
+    if (diff.removed.length > 0) this.backendsRemoved(diff.removed)
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
       this.log.info(
         { added: diff.added, removed: diff.removed, changed: diff.changed },

@@ -109,20 +109,16 @@ function stringColumn(values: string[]): unknown {
   })
 }
 
-export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> {
-  const id = opts.id
-  const auth = opts.auth ?? 'nosasl'
-  const host = '127.0.0.1'
-  const sockets = new Set<net.Socket>()
+/**
+ * The TCLIService handler of a stub: just enough for `SELECT 1`, whose single value is `id`.
+ * `onOpen` hears every OpenSession with its user name.
+ */
+export function hs2Handler(id: string, onOpen: (user: string) => void): object {
   /** operation guid (hex) -> whether its row has been fetched */
   const operations = new Map<string, { fetched: boolean }>()
-
-  const stats = { connections: 0, sessions: 0, users: [] as string[] }
-
   const impl: Record<string, (req: never, reply: Reply) => void> = {
     OpenSession(req: OpenSessionReq, reply: Reply) {
-      stats.sessions++
-      if (auth === 'nosasl') stats.users.push(req.username ?? '')
+      onOpen(req.username ?? '')
       const requested = typeof req.client_protocol === 'number' ? req.client_protocol : 9
       reply(
         null,
@@ -239,6 +235,21 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
       }
       return undefined
     },
+  })
+  return handler
+}
+
+export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> {
+  const id = opts.id
+  const auth = opts.auth ?? 'nosasl'
+  const host = '127.0.0.1'
+  const sockets = new Set<net.Socket>()
+
+  const stats = { connections: 0, sessions: 0, users: [] as string[] }
+
+  const handler = hs2Handler(id, (user) => {
+    stats.sessions++
+    if (auth === 'nosasl') stats.users.push(user)
   })
 
   const track = (sock: net.Socket): void => {

@@ -40,7 +40,9 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     firstResponseTimeoutMs: 10_000,
     slowStartMs: 0,
     ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
-    transport: 'auto',
+    tcpIo: 'auto',
+    transportMode: 'binary',
+    http: { ...DEFAULTS.hs2.http },
     mr3AppIdNamespace: undefined,
     ...over,
   }

@@ -489,16 +489,16 @@ t.test("reload keeps a route's transport and reports a change of it as restart-o
   const [a] = await hs2Stubs(t, ['a'])
   const route = hs2Route(
     { kind: 'static', backends: [{ host: '127.0.0.1', port: a!.port }] },
-    { transport: 'sockets' },
+    { tcpIo: 'sockets' },
   )
   const { proxy } = await setup(t, { hs2: [route], metastore: [] })
   await waitFor('ready', () => proxy.ready)
-  const r = await proxy.reload({ ...proxy.config, hs2: [{ ...route, transport: 'auto' }] })
-  t.same(r.ignored, ['hs2[hs2].transport'])
+  const r = await proxy.reload({ ...proxy.config, hs2: [{ ...route, tcpIo: 'auto' }] })
+  t.same(r.ignored, ['hs2[hs2].tcpIo'])
   t.same(r.updated, ['hs2'], 'the route itself is updated in place')
   t.match(
     proxy.snapshot().routes[0],
-    { transport: 'sockets' },
+    { tcpIo: 'sockets' },
     'and keeps the transport it started with',
   )
 })

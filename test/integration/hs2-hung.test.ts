@@ -4,7 +4,7 @@ import { startHungStub, type HungMode, type HungStub } from '../helpers/hung-stu
 import { queryBackendId } from '../helpers/hive-client.js'
 import { hs2Route, seededRandom, startTestProxy, waitFor } from '../helpers/proxy.js'
 import type { HiveHaProxy } from '../../src/proxy.js'
-import type { Hs2RouteConfig, Hs2Transport } from '../../src/config/types.js'
+import type { Hs2RouteConfig, TcpIo } from '../../src/config/types.js'
 import { handlesUnavailable } from '../../src/net/handles.js'
 import { ProxyMetrics } from '../../src/admin/metrics.js'
 
@@ -51,7 +51,7 @@ async function proxyFor(
   return { proxy, port: ports[0]!, logs }
 }
 
-const TRANSPORTS: Hs2Transport[] =
+const TRANSPORTS: TcpIo[] =
   handlesUnavailable() === undefined ? ['handles', 'sockets'] : ['sockets']
 
 for (const transport of TRANSPORTS) {
@@ -63,7 +63,7 @@ for (const transport of TRANSPORTS) {
         const ok = await healthy(t, 'ok', auth)
         // failures 10: no ejection here, every client meets the hung one in its turn
         const { proxy, port, logs } = await proxyFor(t, [h, ok], {
-          transport,
+          tcpIo: transport,
           ejection: { failures: 10, baseMs: 60_000, maxMs: 120_000 },
         })
         const got: string[] = []
@@ -92,7 +92,7 @@ for (const transport of TRANSPORTS) {
     const h = await hung(t, { kind: 'silent' })
     const ok = await healthy(t, 'ok')
     const { proxy, port, logs } = await proxyFor(t, [h, ok], {
-      transport,
+      tcpIo: transport,
       ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
     })
     for (let i = 0; i < 8; i++) t.equal(await query(port), 'ok')
@@ -123,7 +123,7 @@ for (const transport of TRANSPORTS) {
         answerAfterMs: 30_000,
         via: { host: '127.0.0.1', port: ok.port },
       })
-      const { proxy, port } = await proxyFor(t, [late, ok], { transport })
+      const { proxy, port } = await proxyFor(t, [late, ok], { tcpIo: transport })
       // until round-robin has sent one client to the late one first (at most two turns)
       for (let i = 0; i < 2 && late.connections === 0; i++) t.equal(await query(port), 'ok')
       t.equal(late.connections, 1)
@@ -136,7 +136,7 @@ for (const transport of TRANSPORTS) {
     async (t) => {
       const one = await hung(t, { kind: 'one-byte' })
       const ok = await healthy(t, 'ok')
-      const { proxy, port } = await proxyFor(t, [one, ok], { transport })
+      const { proxy, port } = await proxyFor(t, [one, ok], { tcpIo: transport })
       // until round-robin has sent one client to it (at most two turns)
       for (let i = 0; i < 2 && one.connections === 0; i++) {
         const before = ok.connections

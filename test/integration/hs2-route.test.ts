@@ -8,7 +8,7 @@ import { queryBackendId } from '../helpers/hive-client.js'
 import { startBlackhole } from '../helpers/blackhole.js'
 import { hs2Route, seededRandom, startTestProxy, waitFor } from '../helpers/proxy.js'
 import type { HiveHaProxy } from '../../src/proxy.js'
-import type { Hs2Transport } from '../../src/config/types.js'
+import type { TcpIo } from '../../src/config/types.js'
 import { handlesUnavailable } from '../../src/net/handles.js'
 
 const zk = await startZk()
@@ -153,7 +153,7 @@ t.test(
 
 // The route behaviours below run on both transports (net/handles.ts): bare handles, where this
 // Node offers them, and sockets.
-const TRANSPORTS: Hs2Transport[] =
+const TRANSPORTS: TcpIo[] =
   handlesUnavailable() === undefined ? ['handles', 'sockets'] : ['sockets']
 for (const transport of TRANSPORTS) {
   t.test(
@@ -163,7 +163,9 @@ for (const transport of TRANSPORTS) {
       const [a, b] = await stubs(t, ['a', 'b'])
       const pathA = await registerHs2(writer, ns, a!)
       await registerHs2(writer, ns, b!)
-      const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport })])
+      const { proxy, ports } = await startTestProxy(t, [
+        hs2Route(zkTarget(ns), { tcpIo: transport }),
+      ])
       await waitFor('two backends', () => listedKeys(proxy).length === 2)
       // open raw connections until one is pinned to 'a' (round-robin: at most two)
       let held: net.Socket | undefined
@@ -197,7 +199,7 @@ for (const transport of TRANSPORTS) {
       await registerHs2(writer, ns, a!)
       await registerHs2(writer, ns, b!)
       const { proxy, ports, logs } = await startTestProxy(t, [
-        hs2Route(zkTarget(ns), { transport, policy: 'round-robin' }),
+        hs2Route(zkTarget(ns), { tcpIo: transport, policy: 'round-robin' }),
       ])
       await waitFor('two backends', () => listedKeys(proxy).length === 2)
       await a!.close() // process gone, znode stays (its ZooKeeper session lives elsewhere)
@@ -224,7 +226,7 @@ for (const transport of TRANSPORTS) {
       await registerHs2(writer, ns, { host: '127.0.0.1', port: hole.port })
       await registerHs2(writer, ns, b!)
       const { proxy, ports } = await startTestProxy(t, [
-        hs2Route(zkTarget(ns), { transport, policy: 'round-robin', connectTimeoutMs: 150 }),
+        hs2Route(zkTarget(ns), { tcpIo: transport, policy: 'round-robin', connectTimeoutMs: 150 }),
       ])
       await waitFor('two backends', () => listedKeys(proxy).length === 2)
       t.same(countBy(await queryN(ports[0]!, 4)), { b: 4 })
@@ -242,7 +244,7 @@ for (const transport of TRANSPORTS) {
       const [a] = await stubs(t, ['a'])
       await registerHs2(writer, ns, a!)
       const { proxy, ports, logs } = await startTestProxy(t, [
-        hs2Route(zkTarget(ns), { transport }),
+        hs2Route(zkTarget(ns), { tcpIo: transport }),
       ])
       await waitFor('one backend', () => listedKeys(proxy).length === 1)
       await a!.close()
@@ -265,10 +267,14 @@ for (const transport of TRANSPORTS) {
     const ns = nextNs()
     const [a, b] = await stubs(t, ['a', 'b'])
     await registerHs2(writer, ns, a!)
-    const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport })])
+    const { proxy, ports } = await startTestProxy(t, [hs2Route(zkTarget(ns), { tcpIo: transport })])
     await waitFor('one backend', () => listedKeys(proxy).length === 1)
     t.same(countBy(await queryN(ports[0]!, 2)), { a: 2 })
-    t.match(proxy.snapshot().routes[0], { transport }, 'the route runs on the transport asked for')
+    t.match(
+      proxy.snapshot().routes[0],
+      { tcpIo: transport },
+      'the route runs on the transport asked for',
+    )
     await registerHs2(writer, ns, b!)
     await waitFor('two backends', () => listedKeys(proxy).length === 2)
     t.same(countBy(await queryN(ports[0]!, 4)), { a: 2, b: 2 })
@@ -278,7 +284,9 @@ for (const transport of TRANSPORTS) {
     const ns = nextNs()
     const [a] = await stubs(t, ['plain-a'], 'plain')
     await registerHs2(writer, ns, a!)
-    const { proxy, ports, logs } = await startTestProxy(t, [hs2Route(zkTarget(ns), { transport })])
+    const { proxy, ports, logs } = await startTestProxy(t, [
+      hs2Route(zkTarget(ns), { tcpIo: transport }),
+    ])
     await waitFor('one backend', () => listedKeys(proxy).length === 1)
     t.equal(
       await queryBackendId({

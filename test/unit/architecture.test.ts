@@ -48,7 +48,7 @@ t.test('no import cycles', async (t) => {
 })
 
 t.test('lower layers never import routes, admin, proxy or cli', async (t) => {
-  const lower = /^(backends|discovery|balancing|net|thrift)\//
+  const lower = /^(backends|discovery|balancing|net|thrift|http)\//
   const upper = /^(routes|admin)\/|^(proxy|cli)\.ts$/
   for (const [from, tos] of graph) {
     if (!lower.test(from)) continue

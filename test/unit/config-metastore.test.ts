@@ -885,3 +885,16 @@ metastore:
   t.notOk(keys.includes(inSite('hive.metastore.uri.selection')))
   t.notOk(keys.includes(inYaml('metastore[0].selection')))
 })
+
+t.test('a metastore route over HTTP is refused clearly (not supported yet)', async (t) => {
+  const yaml = 'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: http\n'
+  const err = configErrorOf(memDeps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml }))
+  t.match(err.problems, [
+    {
+      key: 'metastore.transportMode (in /c.yaml)',
+      message: /metastore over HTTP .* is not supported yet/,
+    },
+  ])
+  const ok = 'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: binary\n'
+  t.doesNotThrow(() => runConfig(memDeps(['--config', '/c.yaml'], {}, { '/c.yaml': ok })))
+})

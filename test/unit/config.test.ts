@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { configErrorOf, hp, memDeps, runConfig, type Env } from '../helpers/config.js'
-import { transportCheck } from '../../src/config/build-hs2.js'
+import { tcpIoCheck } from '../../src/config/build-hs2.js'
 import { hs2TargetFromJdbcUrl } from '../../src/config/jdbc-url.js'
 import { HELP_TEXT, loadConfig, type LoadDeps } from '../../src/config/load.js'
 import type { ProxyConfig } from '../../src/config/types.js'
@@ -137,7 +137,9 @@ const route0Defaults = {
   firstResponseTimeoutMs: DEFAULTS.hs2.firstResponseTimeoutMs,
   slowStartMs: DEFAULTS.hs2.slowStartMs,
   ejection: { ...DEFAULTS.hs2.ejection },
-  transport: DEFAULTS.hs2.transport,
+  tcpIo: DEFAULTS.hs2.tcpIo,
+  transportMode: 'binary',
+  http: { ...DEFAULTS.hs2.http },
   mr3AppIdNamespace: undefined,
 }
 
@@ -225,7 +227,7 @@ hs2:
     firstResponseTimeoutMs: 2000
     slowStartMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
-    transport: sockets
+    tcpIo: sockets
   - url: "${STATIC_URL}"
     listen: "[::1]:10002"
     idleTimeoutMs: 600000
@@ -270,7 +272,9 @@ hs2:
     firstResponseTimeoutMs: 2000,
     slowStartMs: 0,
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
-    transport: 'sockets',
+    tcpIo: 'sockets',
+    transportMode: 'binary',
+    http: { ...DEFAULTS.hs2.http },
     mr3AppIdNamespace: undefined,
   })
   t.same(config.hs2[1]?.ejection, { ...DEFAULTS.hs2.ejection, failures: 7 })
@@ -780,8 +784,8 @@ const errorCases: ErrorCase[] = [
   {
     name: 'unknown transport, suggested',
     argv: cfg,
-    yaml: `hs2:\n  url: "${STATIC_URL}"\n  transport: handle\n`,
-    keys: [inFile('hs2.transport')],
+    yaml: `hs2:\n  url: "${STATIC_URL}"\n  tcpIo: handle\n`,
+    keys: [inFile('hs2.tcpIo')],
     fix: /did you mean handles/,
   },
   {
@@ -934,7 +938,7 @@ hs2:
 t.test(
   'transport: handles is refused, with the reason, where Node does not offer them',
   async (t) => {
-    const gone = transportCheck(() => 'process.binding is not available')
+    const gone = tcpIoCheck(() => 'process.binding is not available')
     t.match(gone('handles'), {
       ok: false,
       message: /not available in this Node \(process\.binding is not available\)/,
@@ -942,6 +946,56 @@ t.test(
     })
     t.same(gone('auto'), { ok: true, value: 'auto' }, 'auto falls back quietly')
     t.same(gone('Sockets'), { ok: true, value: 'sockets' })
-    t.same(transportCheck(() => undefined)('handles'), { ok: true, value: 'handles' })
+    t.same(tcpIoCheck(() => undefined)('handles'), { ok: true, value: 'handles' })
   },
 )
+
+// ---- HTTP routes and the tcpIo rename ----------------------------------------------------------
+
+t.test('transportMode=http makes an HTTP route on port 10001 with the http defaults', async (t) => {
+  const url = `${ZK_URL};transportMode=http;httpPath=/gw/cli`
+  const { config } = run(deps(['--hs2', url]))
+  const r = config.hs2[0]
+  t.equal(r?.transportMode, 'http')
+  t.same(r?.listen, { host: '127.0.0.1', port: 10_001 }, "Hive's HTTP port by default")
+  t.same(r?.http, { ...DEFAULTS.hs2.http, path: 'gw/cli' })
+  const binary = run(deps(['--hs2', ZK_URL])).config.hs2[0]
+  t.equal(binary?.transportMode, 'binary')
+  t.same(binary?.listen, DEFAULTS.hs2.listen)
+})
+
+t.test('http settings come from the YAML route and are checked', async (t) => {
+  const url = 'jdbc:hive2://h1:10001/;transportMode=http'
+  const yaml = `hs2:\n  url: "${url}"\n  http:\n    maxBodyBytes: 2048\n    affinityCookie: sticky\n    affinityTtlMs: 60000\n    affinityMaxEntries: 10\n    headersTimeoutMs: 500\n    keepAliveTimeoutMs: 700\n`
+  const { config } = run(deps(['--config', FILE], {}, yaml))
+  t.same(config.hs2[0]?.http, {
+    path: 'cliservice',
+    maxBodyBytes: 2048,
+    affinityCookie: 'sticky',
+    affinityTtlMs: 60_000,
+    affinityMaxEntries: 10,
+    headersTimeoutMs: 500,
+    keepAliveTimeoutMs: 700,
+  })
+  const bad = `hs2:\n  url: "${url}"\n  http: { maxBodyBytes: 10, affinityCookie: "a b" }\n`
+  const err = configErrorOf(deps(['--config', FILE], {}, bad))
+  t.same(
+    err.problems.map((p) => p.key),
+    [inFile('hs2.http.maxBodyBytes'), inFile('hs2.http.affinityCookie')],
+  )
+})
+
+t.test('the old key transport still works, with a deprecation notice; tcpIo wins', async (t) => {
+  const old = `hs2:\n  url: "${STATIC_URL}"\n  transport: sockets\n`
+  const a = loadConfig(deps(['--config', FILE], {}, old))
+  if (a.kind !== 'run') throw new Error('expected run')
+  t.equal(a.config.hs2[0]?.tcpIo, 'sockets')
+  t.match(a.notices, [/hs2\.transport \(in .*\) is deprecated .*rename it to tcpIo/])
+  const both = `hs2:\n  url: "${STATIC_URL}"\n  transport: sockets\n  tcpIo: auto\n`
+  const b = loadConfig(deps(['--config', FILE], {}, both))
+  if (b.kind !== 'run') throw new Error('expected run')
+  t.equal(b.config.hs2[0]?.tcpIo, 'auto')
+  t.match(b.notices, [/deprecated and ignored: hs2\.tcpIo/])
+  const none = loadConfig(deps(['--hs2', STATIC_URL]))
+  t.same(none.kind === 'run' ? none.notices : undefined, [])
+})

@@ -114,7 +114,7 @@ t.test('the help text yields the vocabulary the checks below use', async (t) => 
   for (const v of ['HIVE_HA_PROXY_HS2', 'HIVE_HA_PROXY_ADMIN_TOKEN', 'HIVE_HA_PROXY_ADMIN_URL'])
     t.ok(vars.includes(v), `${v} is found in --help`)
   const keys = helpYamlKeys(HELP_TEXT)
-  for (const k of ['logFormat', 'probeIntervalMs', 'digestAuth', 'transport', 'maxReplayBytes'])
+  for (const k of ['logFormat', 'probeIntervalMs', 'digestAuth', 'tcpIo', 'maxReplayBytes'])
     t.ok(keys.includes(k), `YAML key ${k} is found in --help`)
   t.notOk(keys.includes('jdbc') || keys.includes('thrift'), 'URL schemes are not taken for keys')
 })

@@ -285,3 +285,26 @@ for (const c of rootCases) {
     t.equal(c.secure === undefined ? haRegistryRoot(c.ns) : haRegistryRoot(c.ns, c.secure), c.want)
   })
 }
+
+t.test(
+  "an HTTP route takes the leader record's HTTP endpoint; binary records are skipped",
+  async (t) => {
+    const httpLeader = JSON.stringify(
+      record('activeEndpoint', {
+        attrs: {
+          'hive.server2.transport.mode': 'http',
+          'hive.server2.thrift.http.port': '10001',
+          'hive.server2.thrift.http.path': 'cliservice',
+        },
+      }),
+    )
+    t.match(parseHaRecord(NAME, httpLeader, 'http'), {
+      ok: true,
+      instance: { key: 'hs2a.example.com:10001', port: 10001, path: 'cliservice', leader: true },
+    })
+    t.match(parseHaRecord(NAME, JSON.stringify(record('activeEndpoint', {})), 'http'), {
+      ok: false,
+      reason: /^transport mode binary \(an HTTP route routes only to http or all\)$/,
+    })
+  },
+)

@@ -369,3 +369,82 @@ t.test('znodeError wraps a failure with HHP_ERR_ZNODE', async (t) => {
   const err = znodeError(p)
   t.match(err, { code: 'HHP_ERR_ZNODE', message: /"leader": empty znode data/ })
 })
+
+// ---- HTTP routes: the HTTP endpoint of http and all instances ------------------------------------
+
+const HTTP_NAME = 'serverUri=hs2h.example.com:10001;version=4.0.0;sequence=0000000009'
+const HTTP_DATA =
+  'hive.server2.thrift.http.path=cliservice;hive.server2.instance.uri=hs2h.example.com:10001;' +
+  'hive.server2.authentication=NONE;hive.server2.transport.mode=http;hive.server2.thrift.http.port=10001;' +
+  'hive.server2.thrift.bind.host=hs2h.example.com;hive.server2.use.SSL=false'
+const ALL_DATA =
+  'hive.server2.thrift.http.path=/gw/cli/;hive.server2.instance.uri=hs2b.example.com:10000;' +
+  'hive.server2.authentication=LDAP;hive.server2.transport.mode=all;hive.server2.thrift.http.port=10011;' +
+  'hive.server2.thrift.sasl.qop=auth;hive.server2.thrift.bind.host=hs2b.example.com;' +
+  'hive.server2.thrift.port=10000;hive.server2.use.SSL=false'
+
+t.test(
+  'an HTTP route dials bind host + http.port + http.path of http and all instances',
+  async (t) => {
+    t.same(parseHs2Znode(HTTP_NAME, HTTP_DATA, 'http'), {
+      ok: true,
+      instance: {
+        key: 'hs2h.example.com:10001',
+        host: 'hs2h.example.com',
+        port: 10001,
+        path: 'cliservice',
+        znode: HTTP_NAME,
+        transportMode: 'http',
+        version: '4.0.0',
+      },
+    })
+    const all = parseHs2Znode(HS2A_NAME, ALL_DATA, 'http')
+    t.match(all, {
+      ok: true,
+      instance: { key: 'hs2b.example.com:10011', port: 10011, path: 'gw/cli' },
+    })
+    t.match(
+      parseHs2Znode(HS2A_NAME, ALL_DATA, 'binary'),
+      { ok: true, instance: { key: 'hs2b.example.com:10000', port: 10000 } },
+      'the same all instance serves a binary route on its binary port',
+    )
+    const noPath = HTTP_DATA.replace('hive.server2.thrift.http.path=cliservice;', '')
+    t.match(parseHs2Znode(HTTP_NAME, noPath, 'http'), {
+      ok: true,
+      instance: { path: 'cliservice' },
+    })
+  },
+)
+
+const httpBad: Array<{ name: string; data: string; reason: RegExp }> = [
+  {
+    name: 'binary instance',
+    data: HS2A_DATA,
+    reason: /^transport mode binary \(an HTTP route routes only to http or all\)$/,
+  },
+  {
+    name: 'legacy host:port data',
+    data: 'hs2a.example.com:10000',
+    reason: /legacy host:port data is a binary registration/,
+  },
+  {
+    name: 'SSL instance (TLS to backends comes later)',
+    data: HTTP_DATA.replace('use.SSL=false', 'use.SSL=true'),
+    reason: /hive\.server2\.use\.SSL=true: TLS to HTTP backends is not supported yet/,
+  },
+  {
+    name: 'no http port',
+    data: HTTP_DATA.replace('hive.server2.thrift.http.port=10001;', ''),
+    reason: /no hive\.server2\.thrift\.http\.port published/,
+  },
+  {
+    name: 'bad http port',
+    data: HTTP_DATA.replace('http.port=10001', 'http.port=x'),
+    reason: /bad port "x"/,
+  },
+]
+for (const c of httpBad) {
+  t.test(`an HTTP route skips: ${c.name}`, async (t) => {
+    t.match(parseHs2Znode(HTTP_NAME, c.data, 'http'), { ok: false, reason: c.reason })
+  })
+}

@@ -1,5 +1,11 @@
 import t from 'tap'
-import { hs2TargetFromJdbcUrl, parseJdbcUrl, type JdbcUrl } from '../../src/config/jdbc-url.js'
+import {
+  hs2RouteFromJdbcUrl,
+  hs2TargetFromJdbcUrl,
+  parseJdbcUrl,
+  type Hs2UrlRoute,
+  type JdbcUrl,
+} from '../../src/config/jdbc-url.js'
 import type { Hs2Target } from '../../src/config/types.js'
 
 const CODE = 'HHP_ERR_JDBC_URL'
@@ -405,19 +411,24 @@ const targetErrors: ErrCase[] = [
     message: /embedded-mode/,
   },
   {
-    name: 'transportMode=http',
-    url: 'jdbc:hive2://hs2a:10001/;transportMode=http;httpPath=cliservice',
-    message: /"transportMode=http".*binary/,
+    name: 'transportMode neither binary nor http',
+    url: 'jdbc:hive2://hs2a:10001/;transportMode=htp',
+    message: /"transportMode=htp" is neither binary nor http/,
   },
   {
-    name: 'transportMode=HTTP (case-insensitive)',
-    url: 'jdbc:hive2://zk1/;serviceDiscoveryMode=zooKeeper;transportMode=HTTP',
-    message: /transportMode=HTTP/,
+    name: 'deprecated hiveconf transport mode neither binary nor http',
+    url: 'jdbc:hive2://hs2a/?hive.server2.transport.mode=https',
+    message: /hive\.server2\.transport\.mode=https/,
   },
   {
-    name: 'deprecated hiveconf transport mode http',
-    url: 'jdbc:hive2://hs2a/?hive.server2.transport.mode=http',
-    message: /hive\.server2\.transport\.mode=http/,
+    name: 'httpPath that is only slashes',
+    url: 'jdbc:hive2://hs2a/;transportMode=http;httpPath=//',
+    message: /"httpPath=\/\/" is not a usable HTTP path/,
+  },
+  {
+    name: 'httpPath with a space (percent-decoded)',
+    url: 'jdbc:hive2://hs2a/;transportMode=http;httpPath=cli%20service',
+    message: /not a usable HTTP path/,
   },
   {
     name: 'chroot in a ZooKeeper URL',
@@ -507,5 +518,56 @@ const targetErrors: ErrCase[] = [
 for (const c of targetErrors) {
   t.test(`hs2TargetFromJdbcUrl rejects: ${c.name}`, async (t) => {
     t.throws(() => hs2TargetFromJdbcUrl(c.url), { code: CODE, message: c.message })
+  })
+}
+
+const routeCases: { name: string; url: string; want: Hs2UrlRoute }[] = [
+  {
+    name: 'binary by default, httpPath default cliservice',
+    url: 'jdbc:hive2://hs2a:10000/',
+    want: {
+      target: { kind: 'static', backends: [{ host: 'hs2a', port: 10000 }] },
+      transportMode: 'binary',
+      httpPath: 'cliservice',
+    },
+  },
+  {
+    name: 'transportMode=http with ZooKeeper discovery and httpPath',
+    url: 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=hs2;transportMode=http;httpPath=cliservice',
+    want: {
+      target: { kind: 'zookeeper', quorum: 'zk1:2181', namespace: 'hs2' },
+      transportMode: 'http',
+      httpPath: 'cliservice',
+    },
+  },
+  {
+    name: 'transportMode=HTTP is case-insensitive; httpPath slashes trimmed, nested kept',
+    url: 'jdbc:hive2://h1:10001,h2/;transportMode=HTTP;httpPath=/gateway/hive/',
+    want: {
+      target: {
+        kind: 'static',
+        backends: [
+          { host: 'h1', port: 10001 },
+          { host: 'h2', port: 10001 },
+        ],
+      },
+      transportMode: 'http',
+      httpPath: 'gateway/hive',
+    },
+  },
+  {
+    name: 'the deprecated hiveconfs win over the session vars',
+    url: 'jdbc:hive2://zk1/;serviceDiscoveryMode=zooKeeperHA;transportMode=binary;httpPath=a?hive.server2.transport.mode=http;hive.server2.thrift.http.path=b',
+    want: {
+      target: { kind: 'zookeeper-ha', quorum: 'zk1:2181', namespace: 'hs2ActivePassiveHA' },
+      transportMode: 'http',
+      httpPath: 'b',
+    },
+  },
+]
+
+for (const c of routeCases) {
+  t.test(`hs2RouteFromJdbcUrl: ${c.name}`, async (t) => {
+    t.same(hs2RouteFromJdbcUrl(c.url), c.want)
   })
 }

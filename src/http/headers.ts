@@ -1,0 +1,71 @@
+/**
+ * Which headers cross the proxy. Everything end-to-end passes unchanged, in both directions:
+ * `Authorization` (Basic, Negotiate, Bearer), `X-Hive-Delegation-Token`, `X-XSRF-HEADER`, custom
+ * `http.header.*` headers, cookies (HiveServer2's `hive.server2.auth` included), `X-Request-ID`.
+ * Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's business and are dropped; framing is
+ * recomputed by the HTTP library on each side. Nothing here logs a value.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // answered by the front itself
+  'expect',
+  // the backend's own address is set by the client library
+  'host',
+  // the request body is re-framed with its exact length
+  'content-length',
+])
+
+/**
+ * Headers for the backend request: the client's end-to-end headers plus `X-Forwarded-For` with
+ * the client's address appended (a list the client sent is kept in front of it).
+ */
+export function backendRequestHeaders(
+  h: IncomingHttpHeaders,
+  clientAddress: string | undefined,
+  bodyLength: number,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || HOP_BY_HOP.has(k) || connectionListed(h, k)) continue
+    out[k] = v
+  }
+  if (clientAddress !== undefined) {
+    const before = h['x-forwarded-for']
+    out['x-forwarded-for'] =
+      before === undefined || before === '' ? clientAddress : `${before}, ${clientAddress}`
+  }
+  out['content-length'] = String(bodyLength)
+  return out
+}
+
+/** Headers for the client's response: the backend's end-to-end headers (Content-Length kept: the body passes byte for byte). */
+export function clientResponseHeaders(
+  h: Record<string, string | string[] | undefined>,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {}
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || (HOP_BY_HOP.has(k) && k !== 'content-length')) continue
+    out[k] = v
+  }
+  return out
+}
+
+/** Headers the client named in `Connection` are hop-by-hop too. */
+function connectionListed(h: IncomingHttpHeaders, name: string): boolean {
+  const c = h.connection
+  if (c === undefined) return false
+  return c
+    .toLowerCase()
+    .split(',')
+    .some((t) => t.trim() === name)
+}

@@ -1,0 +1,594 @@
+/**
+ * HS2 over HTTP (design decision 12): every POST body is one TCLIService call. The route reads its
+ * method and handle (thrift/hs2-handles.ts) and sends it to the server that holds the handle,
+ * whatever TCP connection or cookie it came on:
+ *
+ * - a known session/operation handle -> its backend (affinity hit by handle);
+ * - else the proxy's affinity cookie naming a listed backend -> that backend (hit by cookie; the
+ *   answer teaches this process the handles, so a second proxy behind one address keeps up);
+ * - else (OpenSession, calls without a handle, handles never seen) -> the policy, with failover on
+ *   connect errors only (nothing reached a server yet);
+ * - a handle whose backend is gone (ejected, or failing to connect) gets a Thrift error status
+ *   naming the lost session, never a silent move: sessions live in one server's memory.
+ *
+ * Request bodies are read whole, up to `http.maxBodyBytes` (413 above): an OpenSession may have to
+ * be sent again to another server, and the proxy answers for lost sessions before any byte left.
+ * Responses stream through; the first bytes of those that hand out a handle are read on the way
+ * (a gzip copy is decoded for that; the client gets the bytes as the server sent them).
+ */
+import type { IncomingMessage } from 'node:http'
+import zlib from 'node:zlib'
+import type { Dispatcher, Pool } from 'undici'
+import type { HostPort, Hs2RouteConfig } from '../config/types.js'
+import type { BackendInfo } from '../backends/backend.js'
+import { isEjected } from '../backends/ejection.js'
+import { POLICIES, type Policy } from '../balancing/policy.js'
+import type { Discovery } from '../discovery/discovery.js'
+import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
+import { AffinityTable } from '../http/affinity.js'
+import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
+import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
+import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import {
+  hs2ErrorReply,
+  isTcliMethod,
+  readHs2Request,
+  readHs2Response,
+  responseHasHandle,
+  type Envelope,
+  type RequestRead,
+} from '../thrift/hs2-handles.js'
+import {
+  RouteCore,
+  type AcceptorFactory,
+  type DrainMarks,
+  type RouteDeps,
+  type RouteSnapshot,
+  type RouteSource,
+} from './route-core.js'
+
+/** What /routes and the metrics show of an HTTP route's traffic. */
+export interface HttpRouteStats {
+  path: string
+  /** `${method} ${outcome}` -> requests (method `unparsed` when the body was not a TCLIService call) */
+  requests: Record<string, number>
+  affinity: {
+    byHandle: number
+    byCookie: number
+    /** requests with a handle this process did not know and no usable cookie: sent by the policy */
+    unknownHandle: number
+    lostSessions: number
+    evictions: number
+    expired: number
+    tracked: number
+  }
+  /** tracked sessions and operations per backend key */
+  tracked: Record<string, { sessions: number; operations: number }>
+}
+
+export interface Hs2HttpRouteSnapshot extends RouteSnapshot {
+  transportMode: 'http'
+  http: HttpRouteStats
+}
+
+export type RequestOutcome =
+  | 'ok'
+  | 'lost_session'
+  | 'no_backend'
+  | 'backend_failed'
+  | 'client_gone'
+  | 'bad_request'
+
+/** Connect-phase failures: nothing of the request reached a server, so another one may be tried. */
+const CONNECT_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'HHP_ERR_CONNECT',
+  'EMFILE',
+  'ENFILE',
+  'EADDRNOTAVAIL',
+])
+/** Bytes of a response read for its handle at most (the handle follows a short TStatus). */
+const RESPONSE_PREFIX = 64 * 1024
+/** Compressed bytes of a request decoded for its handle at most (the handle comes first). */
+const REQUEST_PREFIX = 16 * 1024
+/** Sweep expired affinity entries this often. */
+const SWEEP_MS = 60_000
+/** SQLSTATE of a lost session: "communication link failure", as the driver reports a dead server. */
+const SQLSTATE_LOST = '08S01'
+
+interface Route {
+  backend: BackendInfo
+  /** how it was chosen */
+  by: 'handle' | 'cookie' | 'policy'
+}
+
+export class Hs2HttpRoute extends RouteCore<HttpExchange> {
+  #cfg: Hs2RouteConfig
+  #policy: Policy
+  #picks = 0
+  readonly #front: { current: HttpFront | undefined }
+  readonly #pools = new Map<string, Pool>()
+  readonly #affinity: AffinityTable
+  readonly #requests = new Map<string, number>()
+  readonly #stats = { byHandle: 0, byCookie: 0, unknownHandle: 0, lostSessions: 0 }
+  #sweeper: NodeJS.Timeout | undefined
+  /**
+   * undici, loaded when the route starts. Trap: undici compiles its HTTP parser to WebAssembly when
+   * its client module loads; importing it statically made every proxy (metastore-only ones under an
+   * address-space limit included) pay for, and fail on, that compile.
+   */
+  #PoolClass: typeof Pool | undefined
+
+  constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
+    const front: { current: HttpFront | undefined } = { current: undefined }
+    const log = deps.logger.child({ component: 'hs2-http-front', route: cfg.name })
+    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept) => {
+      const f = new HttpFront(
+        {
+          listen,
+          headersTimeoutMs: cfg.http.headersTimeoutMs,
+          keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
+          maxHeaderBytes: MAX_HEADER_BYTES,
+          logger: log,
+        },
+        accept,
+      )
+      front.current = f
+      return f
+    }
+    super(cfg, discovery, deps, 'hs2-http-route', drain, acceptor)
+    this.#front = front
+    this.#cfg = cfg
+    this.#policy = POLICIES[cfg.policy]
+    this.#affinity = new AffinityTable({
+      ttlMs: cfg.http.affinityTtlMs,
+      maxEntries: cfg.http.affinityMaxEntries,
+      now: deps.now,
+    })
+  }
+
+  get config(): Hs2RouteConfig {
+    return this.#cfg
+  }
+
+  override async start(): Promise<HostPort> {
+    this.#PoolClass ??= (await import('undici')).Pool
+    const addr = await super.start()
+    this.#sweeper = setInterval(() => this.#affinity.sweep(), SWEEP_MS)
+    this.#sweeper.unref()
+    return addr
+  }
+
+  override async stop(graceMs: number): Promise<void> {
+    clearInterval(this.#sweeper)
+    await super.stop(graceMs)
+    this.#front.current?.closeAll()
+    await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})))
+    this.#pools.clear()
+  }
+
+  /** Reload in place: policy, timeouts, ejection, a new discovery when the target changed. */
+  update(cfg: Hs2RouteConfig, source: RouteSource | undefined): void {
+    this.#cfg = cfg
+    this.#policy = POLICIES[cfg.policy]
+    this.updateBase(cfg, source)
+  }
+
+  snapshot(): Hs2HttpRouteSnapshot {
+    const tracked: HttpRouteStats['tracked'] = {}
+    for (const [k, c] of this.#affinity.counts()) tracked[k] = c
+    return {
+      ...this.baseSnapshot('hs2'),
+      transportMode: 'http',
+      http: {
+        path: this.#cfg.http.path,
+        requests: Object.fromEntries(this.#requests),
+        affinity: {
+          ...this.#stats,
+          evictions: this.#affinity.evictions,
+          expired: this.#affinity.expired,
+          tracked: this.#affinity.size,
+        },
+        tracked,
+      },
+    }
+  }
+
+  protected describe(): { target: string; policy: string } {
+    return { target: this.#cfg.url, policy: this.#cfg.policy }
+  }
+
+  protected closeClient(ex: HttpExchange): void {
+    this.#plain(ex, 503, 'the proxy is shutting down', true)
+  }
+
+  protected peer(ex: HttpExchange): string {
+    return `${ex.req.socket.remoteAddress ?? '?'}:${ex.req.socket.remotePort ?? '?'}`
+  }
+
+  protected override backendsRemoved(keys: readonly string[]): void {
+    // new requests of their sessions get a fresh pool if the server still answers (HS2 leaves
+    // ZooKeeper before it stops serving its sessions); idle keep-alive sockets go now
+    for (const k of keys) {
+      const p = this.#pools.get(k)
+      this.#pools.delete(k)
+      void p?.close().catch(() => {})
+    }
+  }
+
+  protected onClient(ex: HttpExchange, id: number): void {
+    const { req, res } = ex
+    const untrack = this.track({ destroy: () => res.destroy() })
+    res.once('close', untrack)
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const pathname = q < 0 ? url : url.slice(0, q)
+    const base = `/${this.#cfg.http.path}`
+    if (pathname !== base && !pathname.startsWith(`${base}/`)) {
+      this.#plain(ex, 404, `no Thrift service at ${pathname}; the HiveServer2 path is ${base}`)
+      return
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST')
+      this.#plain(ex, 405, 'Thrift over HTTP takes POST requests')
+      return
+    }
+    const declared = Number(req.headers['content-length'] ?? '0')
+    if (declared > this.#cfg.http.maxBodyBytes) {
+      this.#plain(ex, 413, `request body over ${this.#cfg.http.maxBodyBytes} bytes`, true)
+      return
+    }
+    if (ex.expectContinue) res.writeContinue()
+    this.#readBody(req).then(
+      (body) => {
+        if (body === undefined) {
+          this.#plain(ex, 413, `request body over ${this.#cfg.http.maxBodyBytes} bytes`, true)
+          return
+        }
+        this.#route(ex, id, body, pathname.slice(base.length) + (q < 0 ? '' : url.slice(q)))
+      },
+      () => res.destroy(),
+    )
+  }
+
+  /** The whole body, or undefined past the limit (the rest is not read: the connection will close). */
+  #readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+    const max = this.#cfg.http.maxBodyBytes
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let n = 0
+      req.on('data', (c: Buffer) => {
+        n += c.length
+        if (n > max) {
+          req.pause()
+          req.removeAllListeners('data')
+          resolve(undefined)
+          return
+        }
+        chunks.push(c)
+      })
+      req.once('end', () =>
+        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, n)),
+      )
+      req.once('error', reject)
+    })
+  }
+
+  #route(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
+    const gzip = isGzip(ex.req.headers['content-encoding'])
+    const read = readHs2Request(gzip ? gunzipPrefix(body.subarray(0, REQUEST_PREFIX)) : body)
+    if (read.state !== 'done') {
+      const why = read.state === 'bad' ? read.reason : 'the body ends inside the message'
+      this.log.warn(
+        { conn: id, client: this.peer(ex), err: why },
+        'request body is not a TCLIService call; answering 400',
+      )
+      this.#count('unparsed', 'bad_request')
+      this.#plain(ex, 400, `not a Thrift binary TCLIService call: ${why}`)
+      return
+    }
+    const chosen = this.#affine(ex, read)
+    if (chosen === undefined) {
+      this.#viaPolicy(ex, id, body, suffix, read)
+      return
+    }
+    const b = chosen.backend
+    const state = this.backends.get(b.key)
+    if (state !== undefined && isEjected(state, this.deps.now())) {
+      this.#lost(ex, read, chosen, 'ejected after failed connects')
+      return
+    }
+    // the one backend that holds the handle: tried once, never another
+    this.connectBackend(
+      id,
+      (tried) => (tried.size === 0 ? b : undefined),
+      () => ex.res.destroyed,
+      (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs),
+      { retriable: isConnectError },
+    ).then(
+      ({ socket, backend }) => this.#respond(ex, read, backend, socket),
+      (err: unknown) => {
+        if (isConnectError(err) || errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED) {
+          const listed = this.backends.get(b.key)?.listed === true
+          if (!listed) this.#affinity.forgetBackend(b.key)
+          this.#lost(
+            ex,
+            read,
+            chosen,
+            listed ? 'not answering' : 'gone from discovery and not answering',
+          )
+        } else this.#failed(ex, read, b.key, err)
+      },
+    )
+  }
+
+  /** The backend a request's handle (or, failing that, the affinity cookie) names. */
+  #affine(ex: HttpExchange, read: Extract<RequestRead, { state: 'done' }>): Route | undefined {
+    if (read.handle !== undefined) {
+      const b = this.#affinity.lookup(read.handle.guid)
+      if (b !== undefined) {
+        this.#stats.byHandle++
+        return { backend: b, by: 'handle' }
+      }
+    }
+    if (read.envelope.method === 'OpenSession') return undefined
+    const cookie = readCookie(ex.req.headers.cookie, this.#cfg.http.affinityCookie)
+    if (cookie !== undefined) {
+      const b = this.backends.listed().find((x) => affinityValue(x.key) === cookie)
+      if (b !== undefined) {
+        this.#stats.byCookie++
+        return { backend: b, by: 'cookie' }
+      }
+    }
+    if (read.handle !== undefined) this.#stats.unknownHandle++
+    return undefined
+  }
+
+  #viaPolicy(
+    ex: HttpExchange,
+    id: number,
+    body: Buffer,
+    suffix: string,
+    read: Extract<RequestRead, { state: 'done' }>,
+  ): void {
+    const go = (): void => {
+      this.connectBackend(
+        id,
+        this.#pickUntried,
+        () => ex.res.destroyed,
+        (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs),
+        { retriable: isConnectError },
+      ).then(
+        ({ socket, backend }) => this.#respond(ex, read, backend, socket),
+        (err: unknown) => {
+          if (
+            isConnectError(err) ||
+            errorCode(err) === ErrorCodes.NO_BACKEND ||
+            errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED
+          ) {
+            this.rejected(id, ex, err)
+            this.#count(read.envelope.method, 'no_backend')
+            this.#plain(ex, 503, `no HiveServer2 could be reached (${errorCode(err)})`)
+          } else this.#failed(ex, read, undefined, err)
+        },
+      )
+    }
+    if (this.hasBackends()) go()
+    else void this.waitForBackends(this.#cfg.connectTimeoutMs).then(go)
+  }
+
+  /** One request to one backend, resolved when its answer's headers arrived. */
+  #send(
+    b: BackendInfo,
+    ex: HttpExchange,
+    body: Buffer,
+    suffix: string,
+    timeoutMs: number,
+  ): Promise<Dispatcher.ResponseData> {
+    const idle = this.#cfg.idleTimeoutMs
+    return this.#pool(b, timeoutMs).request({
+      method: 'POST',
+      path: `/${b.path ?? this.#cfg.http.path}${suffix}`,
+      headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, body.length),
+      body,
+      // a synchronous ExecuteStatement answers when the query is done: no limit unless configured
+      headersTimeout: idle,
+      bodyTimeout: idle,
+    })
+  }
+
+  #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
+    let p = this.#pools.get(b.key)
+    if (p === undefined) {
+      const PoolClass = this.#PoolClass
+      if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
+      p = new PoolClass(`http://${b.key}`, {
+        connect: { timeout: connectTimeoutMs },
+        // HiveServer2's Jetty closes idle connections after hive.server2.thrift.http.max.idle.time
+        keepAliveTimeout: 4_000,
+      })
+      this.#pools.set(b.key, p)
+    }
+    return p
+  }
+
+  /** Stream the backend's answer to the client, learning the handle it hands out on the way. */
+  #respond(
+    ex: HttpExchange,
+    read: Extract<RequestRead, { state: 'done' }>,
+    backend: BackendInfo,
+    r: Dispatcher.ResponseData,
+  ): void {
+    const { res } = ex
+    const method = read.envelope.method
+    let bytes = 0
+    const done = (outcome: RequestOutcome): void => {
+      this.release(backend.key, 0, bytes)
+      this.#count(method, outcome)
+    }
+    if (res.destroyed) {
+      r.body.destroy()
+      done('client_gone')
+      return
+    }
+    const headers = clientResponseHeaders(r.headers)
+    const cookieName = this.#cfg.http.affinityCookie
+    const value = affinityValue(backend.key)
+    if (r.statusCode < 500 && readCookie(ex.req.headers.cookie, cookieName) !== value) {
+      const set = headers['set-cookie']
+      const mine = affinitySetCookie(cookieName, value)
+      headers['set-cookie'] =
+        set === undefined ? [mine] : Array.isArray(set) ? [...set, mine] : [String(set), mine]
+    }
+    res.writeHead(r.statusCode, headers)
+    const learn = r.statusCode === 200 && responseHasHandle(method)
+    const gzip = isGzip(r.headers['content-encoding'])
+    const prefix: Buffer[] = []
+    let prefixLen = 0
+    let reading = learn
+    r.body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      if (reading) {
+        prefix.push(chunk)
+        prefixLen += chunk.length
+        const all = Buffer.concat(prefix, prefixLen)
+        const got = readHs2Response(gzip ? gunzipPrefix(all) : all)
+        if (got.state === 'done') {
+          reading = false
+          const h = got.handle
+          if (h?.kind === 'session') this.#affinity.learnSession(h.guid, backend)
+          else if (h?.kind === 'operation')
+            this.#affinity.learnOperation(
+              h.guid,
+              backend,
+              read.handle?.kind === 'session' ? read.handle.guid : undefined,
+            )
+        } else if (got.state === 'bad' || prefixLen >= RESPONSE_PREFIX) reading = false
+        if (!reading) prefix.length = 0
+      }
+      if (!res.write(chunk)) r.body.pause()
+    })
+    res.on('drain', () => r.body.resume())
+    r.body.once('end', () => {
+      res.end()
+      if (r.statusCode === 200 && read.handle !== undefined) {
+        if (method === 'CloseSession' || method === 'CloseOperation')
+          this.#affinity.forget(read.handle.guid)
+      }
+      done('ok')
+    })
+    r.body.once('error', (err: Error) => {
+      this.log.warn(
+        { backend: backend.key, method, code: errorCode(err), err: errorMessage(err) },
+        'backend answer broke off; closing the client connection',
+      )
+      res.destroy()
+      done('backend_failed')
+    })
+    res.once('close', () => {
+      if (!res.writableFinished) r.body.destroy()
+    })
+  }
+
+  #lost(
+    ex: HttpExchange,
+    read: Extract<RequestRead, { state: 'done' }>,
+    chosen: Route,
+    why: string,
+  ): void {
+    this.#stats.lostSessions++
+    this.#count(read.envelope.method, 'lost_session')
+    const what = read.handle?.kind ?? 'session'
+    const guid = read.handle?.guid ?? '(by affinity cookie)'
+    const message =
+      `${ErrorCodes.SESSION_LOST}: the ${what} ${guid} lives on HiveServer2 ${chosen.backend.key}, which is ${why}. ` +
+      'HiveServer2 keeps sessions in its own memory, so the proxy does not move it to another server: open a new session.'
+    this.log.warn(
+      {
+        backend: chosen.backend.key,
+        method: read.envelope.method,
+        handle: guid,
+        by: chosen.by,
+        why,
+      },
+      'request for a lost session answered with an error',
+    )
+    this.#thrift(ex, read.envelope, message)
+  }
+
+  /** The request reached a backend and then failed: never re-sent; 502. */
+  #failed(
+    ex: HttpExchange,
+    read: Extract<RequestRead, { state: 'done' }>,
+    backend: string | undefined,
+    err: unknown,
+  ): void {
+    this.log.warn(
+      { backend, method: read.envelope.method, code: errorCode(err), err: errorMessage(err) },
+      'backend failed after the request was sent; not re-sent',
+    )
+    this.#count(read.envelope.method, 'backend_failed')
+    const e = new ProxyError(ErrorCodes.BACKEND_FAILED, 'HiveServer2 failed while answering', {
+      cause: err,
+    })
+    this.#plain(ex, 502, `${e.code}: ${e.message} (${errorCode(err)}); the request was not re-sent`)
+  }
+
+  #thrift(ex: HttpExchange, env: Envelope, message: string): void {
+    const { res } = ex
+    if (res.headersSent || res.destroyed) return
+    const body = hs2ErrorReply(env, message, SQLSTATE_LOST, 0)
+    res.writeHead(200, { 'content-type': 'application/x-thrift', 'content-length': body.length })
+    res.end(body)
+  }
+
+  #plain(ex: HttpExchange, status: number, text: string, close = false): void {
+    const { res } = ex
+    if (res.headersSent || res.destroyed) return
+    const body = `${text}\n`
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    }
+    // the rest of an unread body would be taken for the next request
+    if (close) headers['connection'] = 'close'
+    res.writeHead(status, headers)
+    res.end(body)
+  }
+
+  #count(method: string, outcome: RequestOutcome): void {
+    const k = `${isTcliMethod(method) || method === 'unparsed' ? method : 'other'} ${outcome}`
+    this.#requests.set(k, (this.#requests.get(k) ?? 0) + 1)
+  }
+
+  /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
+  readonly #pickUntried = (tried: ReadonlySet<string>): BackendInfo | undefined => {
+    const listed = this.backends.listed()
+    const pool = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
+    if (pool.length === 0) return undefined
+    return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
+  }
+}
+
+function isConnectError(err: unknown): boolean {
+  return CONNECT_ERRORS.has(errorCode(err))
+}
+
+function isGzip(v: string | string[] | undefined): boolean {
+  return typeof v === 'string' && v.trim().toLowerCase() === 'gzip'
+}
+
+/** As much of a gzip stream's start as decodes (a truncated stream is not an error here). */
+function gunzipPrefix(b: Buffer): Buffer {
+  try {
+    return zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+  } catch {
+    return Buffer.alloc(0)
+  }
+}
