@@ -12,11 +12,21 @@
  *   writable), with one log line; the process never sees them;
  * - `stopAccepting` closes the listener and idle keep-alive connections; requests in flight finish.
  */
-import http from 'node:http'
+import type http from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { HostPort } from '../config/types.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { lazy } from '../lazy.js'
+
+/**
+ * node:http through require, not an ESM import. Trap (Node 22): the first ESM import of node:http
+ * builds its module facade by reading every export, and its lazy `WebSocket` getter loads Node's
+ * bundled undici, which compiles and instantiates its llhttp WebAssembly at once: start-up time
+ * for every process, and under an address-space limit (`ulimit -v`) an unhandled rejection that
+ * ends the process. require() reads no getter.
+ */
+const httpLib = lazy<typeof http>('node:http')
 
 export interface HttpExchange {
   req: http.IncomingMessage
@@ -44,7 +54,7 @@ export class HttpFront {
 
   constructor(o: HttpFrontOptions, accept: (ex: HttpExchange) => void) {
     this.#o = o
-    this.#server = http.createServer({
+    this.#server = httpLib().createServer({
       headersTimeout: o.headersTimeoutMs,
       // a body may take long (a big statement on a slow link); the header timeout guards the start
       requestTimeout: 0,
@@ -130,7 +140,7 @@ export class HttpFront {
       { code, status, err: errorMessage(err) },
       'bad HTTP from a client; closing that connection',
     )
-    const answer = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`
+    const answer = `HTTP/1.1 ${status} ${httpLib().STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`
     // destroyed once written: a client that never reads or ends (slowloris) does not keep it open
     socket.end(answer, () => socket.destroy())
   }

@@ -175,8 +175,8 @@ export function handleBindings(): HandleBindings | undefined {
  */
 export function handlesFix(reason: string): string {
   if (reason.includes('ERR_ACCESS_DENIED'))
-    return "Node's permission model (--permission) refuses process.binding: set transport: sockets to choose net.Socket explicitly"
-  return 'this Node changed its internals: set transport: sockets to choose net.Socket explicitly, or run a Node line the tests run on (22, 24, 26)'
+    return "Node's permission model (--permission) refuses process.binding: set tcpIo: sockets to choose net.Socket explicitly"
+  return 'this Node changed its internals: set tcpIo: sockets to choose net.Socket explicitly, or run a Node line the tests run on (22, 24, 26)'
 }
 
 /** Why the handles transport cannot be used here; undefined when it can. */

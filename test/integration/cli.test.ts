@@ -516,7 +516,7 @@ t.test(
     )
     t.match(
       warn,
-      { level: 'warn', reason: /ERR_ACCESS_DENIED/, fix: /--permission.*transport: sockets/ },
+      { level: 'warn', reason: /ERR_ACCESS_DENIED/, fix: /--permission.*tcpIo: sockets/ },
       `the reason and the fix are logged: ${JSON.stringify(warn)}`,
     )
     const c = net.connect(port, '127.0.0.1')
