@@ -158,6 +158,14 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   override async start(): Promise<HostPort> {
+    // undici's import starts an instantiation of its WebAssembly that nobody awaits: where wasm
+    // memory is refused (an address-space limit) that rejection would end the process. Ask first.
+    const noWasm = wasmMemoryRefused()
+    if (noWasm !== undefined)
+      throw new ProxyError(
+        ErrorCodes.RUNTIME,
+        `HS2 HTTP route ${this.#cfg.name}: this process cannot have WebAssembly memory (${noWasm}), which undici's HTTP parser needs; raise the address-space limit (ulimit -v, LimitAS=) or start node with --disable-wasm-trap-handler`,
+      )
     this.#PoolClass ??= (await import('undici')).Pool
     const addr = await super.start()
     this.#sweeper = setInterval(() => this.#affinity.sweep(), SWEEP_MS)
@@ -590,5 +598,24 @@ function gunzipPrefix(b: Buffer): Buffer {
     return zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
   } catch {
     return Buffer.alloc(0)
+  }
+}
+
+/** Why a one-page WebAssembly memory cannot be instantiated here, or undefined when it can. */
+function wasmMemoryRefused(): string | undefined {
+  // the typings here carry no DOM lib, so WebAssembly is described as far as it is used
+  const api = (
+    globalThis as {
+      WebAssembly?: { Module: new (b: Uint8Array) => object; Instance: new (m: object) => object }
+    }
+  ).WebAssembly
+  if (api === undefined) return 'this Node has no WebAssembly (--jitless?)'
+  try {
+    // (module (memory 1)): the smallest module that reserves wasm memory and its guard regions
+    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1])
+    new api.Instance(new api.Module(bytes))
+    return undefined
+  } catch (err) {
+    return errorMessage(err)
   }
 }

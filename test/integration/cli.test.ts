@@ -440,6 +440,25 @@ t.test(
   },
 )
 
+const LIMIT = '-v 4000000'
+
+/** whether this Node can instantiate a one-page wasm memory under `ulimit ${limit}` */
+function wasmWorksUnder(limit: string): boolean {
+  const probe = spawnSync(
+    'bash',
+    [
+      '-c',
+      `ulimit ${limit} && exec "$@"`,
+      'bash',
+      process.execPath,
+      '-e',
+      'new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([0,97,115,109,1,0,0,0,5,3,1,0,1])))',
+    ],
+    { encoding: 'utf8' },
+  )
+  return probe.status === 0
+}
+
 t.test(
   'under an address-space limit the metastore route still works, and warns exactly when its WebAssembly is gone',
   async (t) => {
@@ -449,20 +468,7 @@ t.test(
     // at start under such a limit (nodejs/node#62132) and run wasm with inline bound checks (no
     // fallback, no warning). Which one this Node does is asked of the Node itself, under the same
     // limit, so the proxy's warning must match it either way.
-    const LIMIT = '-v 4000000'
-    const probe = spawnSync(
-      'bash',
-      [
-        '-c',
-        `ulimit ${LIMIT} && exec "$@"`,
-        'bash',
-        process.execPath,
-        '-e',
-        'new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([0,97,115,109,1,0,0,0,5,3,1,0,1])))',
-      ],
-      { encoding: 'utf8' },
-    )
-    const wasmWorks = probe.status === 0
+    const wasmWorks = wasmWorksUnder(LIMIT)
     t.comment(
       `${process.version} under ulimit ${LIMIT}: wasm memory ${wasmWorks ? 'works' : 'fails'}`,
     )
@@ -478,6 +484,43 @@ t.test(
     await large()
     r.proc.kill('SIGTERM')
     t.equal(await r.exit, 0)
+  },
+)
+
+t.test(
+  'under an address-space limit that refuses WebAssembly memory, an HS2 HTTP route refuses to start with the reason, never crashes',
+  async (t) => {
+    const wasmWorks = wasmWorksUnder(LIMIT)
+    const port = await freePort()
+    const r = run(
+      t,
+      [
+        '--hs2',
+        'jdbc:hive2://127.0.0.1:9/;transportMode=http',
+        '--hs2-listen',
+        `127.0.0.1:${port}`,
+      ],
+      {},
+      { ulimit: LIMIT },
+    )
+    if (wasmWorks) {
+      // Node 24.19+ and 26 run wasm without guard regions under such a limit: the route starts
+      await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
+      r.proc.kill('SIGTERM')
+      t.equal(
+        await r.exit,
+        0,
+        `${process.version}: WebAssembly works under the limit, the route runs`,
+      )
+      return
+    }
+    t.equal(await r.exit, 1, 'exit 1: cannot start')
+    const fatal = r.lines.find((l) => l.msg === 'cannot start')
+    t.match(
+      fatal,
+      { code: 'HHP_ERR_RUNTIME', err: /WebAssembly memory.*--disable-wasm-trap-handler/ },
+      `the reason and the fix: ${JSON.stringify(fatal)}`,
+    )
   },
 )
 
