@@ -9,15 +9,29 @@ import { run, start, waitLine } from './procs.mjs'
 
 export const HOST = '127.0.0.1'
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, HOST, () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
+/** ports this process handed out: the kernel may give a closed probe's port again at once */
+const handedOut = new Set()
+
+/**
+ * A free loopback port, never one this process handed out before (two routes of one config file
+ * once got the same port, and the proxy refused the config).
+ */
+export async function freePort() {
+  for (let i = 0; i < 100; i++) {
+    const port = await new Promise((resolve, reject) => {
+      const s = net.createServer()
+      s.once('error', reject)
+      s.listen(0, HOST, () => {
+        const { port } = s.address()
+        s.close(() => resolve(port))
+      })
     })
-  })
+    if (!handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  throw new Error('no free loopback port that was not handed out already (100 tries)')
 }
 
 /** Resolves when `port` accepts a TCP connection; rejects after `ms`. */
