@@ -7,8 +7,8 @@ import { HiveHaProxy, type ReloadResult } from './proxy.js'
 import type { FastifyInstance } from 'fastify'
 
 // Start-up cost: the operator commands, `check`, the admin API (fastify) and the metrics
-// (prom-client) are imported when used, the last two once the routes listen. Each import is a
-// separate chunk in the bundled build, so a start loads only what it runs.
+// (prom-client) are imported when used, the last two once the routes listen, so a start loads
+// only what it runs (docs/benchmarks.md, start-up and idle).
 
 /** Exit codes: 0 ok or clean shutdown, 1 runtime failure (e.g. cannot listen), 2 bad configuration. */
 export const EXIT = { OK: 0, RUNTIME: 1, CONFIG: 2 } as const
