@@ -3,6 +3,7 @@ import type zookeeper from 'node-zookeeper-client'
 import { lazy } from '../lazy.js'
 import { ErrorCodes, ProxyError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { guardZkWire } from './zk-wire-guard.js'
 import { defaultZkProbe, type ZkProbe, type ZkServerAddress, zkServers } from './zk-probe.js'
 
 /** The part of node-zookeeper-client's Client the proxy uses (so tests and wrappers can stand in). */
@@ -20,17 +21,27 @@ export type ZkClient = Pick<
   | 'on'
   | 'removeAllListeners'
 >
-export type ZkClientFactory = (connectString: string, opts: { sessionTimeout: number }) => ZkClient
+export interface ZkClientOptions {
+  sessionTimeout: number
+  /** told when the client's reply parser failed and its connection was dropped (see zk-wire-guard) */
+  onWireFault?: ((err: Error) => void) | undefined
+}
+export type ZkClientFactory = (connectString: string, opts: ZkClientOptions) => ZkClient
 
 /** node-zookeeper-client, loaded with the first ZooKeeper route (a static-only proxy never needs it) */
 const zkLib = lazy<typeof zookeeper>('node-zookeeper-client')
 
-export const defaultZkClientFactory: ZkClientFactory = (connectString, opts) =>
-  zkLib().createClient(connectString, {
+export const defaultZkClientFactory: ZkClientFactory = (connectString, opts) => {
+  const client = zkLib().createClient(connectString, {
     sessionTimeout: opts.sessionTimeout,
     spinDelay: 200,
     retries: 0,
   })
+  const { onWireFault } = opts
+  if (onWireFault !== undefined && !guardZkWire(client, onWireFault))
+    onWireFault(new Error('node-zookeeper-client internals changed; its reply parser is unguarded'))
+  return client
+}
 
 export type ZkSessionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed'
 export type ZkWatcher = (event: zookeeper.Event) => void
@@ -227,6 +238,8 @@ export class ZkSession extends EventEmitter {
     const gen = this.generation
     const client = this.#opts.factory(this.#opts.connectString, {
       sessionTimeout: this.#opts.sessionTimeoutMs,
+      onWireFault: (err) =>
+        this.#log.warn({ generation: gen, err }, `zookeeper client: ${err.message}`),
     })
     // sent with the session and again on every reconnect of this client
     if (this.#opts.digestAuth !== undefined)
