@@ -18,6 +18,7 @@ import {
   noteConnectSuccess,
   noteStall,
 } from '../backends/ejection.js'
+import { kerberosSummary, type KerberosSummary } from '../backends/kerberos.js'
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
 import type { Dial } from '../net/dial.js'
@@ -95,6 +96,10 @@ export abstract class RouteCore<C> {
   readonly #live = new Set<Tracked>()
   readonly #waiters = new Set<() => void>()
   #skipped: SkippedInstance[] = []
+  /** what Kerberos clients need, from the latest read (HS2 from ZooKeeper only) */
+  #kerberos: KerberosSummary | undefined
+  /** what #kerberos was last logged as, so a change is said once */
+  #kerberosLogged = ''
   #connSeq = 0
   #total = 0
   #failovers = 0
@@ -274,6 +279,7 @@ export abstract class RouteCore<C> {
       discovery: this.#discovery.status(),
       backends: this.backends.all().map((b) => backendSnapshot(b, now, this.isDraining(b.key))),
       skipped: [...this.#skipped],
+      kerberos: this.#kerberos,
       connections: {
         active: this.#live.size,
         total: this.#total,
@@ -471,6 +477,7 @@ export abstract class RouteCore<C> {
       this.#ready = true
       this.log.info({ backends: s.backends.length }, 'route ready (first discovery read)')
     }
+    this.#noteKerberos(kerberosSummary(s.backends))
     if (diff.removed.length > 0) this.backendsRemoved(diff.removed)
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
       this.log.info(
@@ -483,6 +490,37 @@ export abstract class RouteCore<C> {
       this.#waiters.clear()
       for (const w of waiters) w()
     }
+  }
+
+  /**
+   * Keep the latest Kerberos summary and say what changed, once per change (a re-read that lists
+   * the same principals says nothing): a warning while the instances disagree, with the fix.
+   */
+  #noteKerberos(k: KerberosSummary | undefined): void {
+    const before = this.#kerberos
+    this.#kerberos = k
+    const said =
+      k === undefined ? '' : JSON.stringify([k.principals, k.authentications, k.kerberosInstances])
+    if (said === this.#kerberosLogged) return
+    this.#kerberosLogged = said
+    if (k === undefined) return
+    const fields = { principals: k.principals, authentications: k.authentications, fix: k.advice }
+    if (k.mismatch)
+      this.log.warn(
+        { ...fields, perHostPattern: k.perHostPattern },
+        'HS2 instances name different Kerberos principals: no single principal= in a client URL reaches them all',
+      )
+    else if (k.mixedAuthentication)
+      this.log.warn(fields, 'HS2 instances publish different authentication methods')
+    else if (k.clientPrincipal !== undefined)
+      this.log.info(
+        {
+          principal: k.clientPrincipal,
+          fix: k.advice,
+          ...(before?.mismatch ? { resolved: true } : {}),
+        },
+        'HS2 instances share one Kerberos principal; clients name it in principal=',
+      )
   }
 
   #onConnectFailure(conn: number, b: BackendInfo, err: unknown): void {
