@@ -100,6 +100,8 @@ export abstract class RouteCore<C> {
   #kerberos: KerberosSummary | undefined
   /** what #kerberos was last logged as, so a change is said once */
   #kerberosLogged = ''
+  /** the last thing said was a warning (the next agreement says it is resolved) */
+  #kerberosWarned = false
   #connSeq = 0
   #total = 0
   #failovers = 0
@@ -493,17 +495,20 @@ export abstract class RouteCore<C> {
   }
 
   /**
-   * Keep the latest Kerberos summary and say what changed, once per change (a re-read that lists
-   * the same principals says nothing): a warning while the instances disagree, with the fix.
+   * Keep the latest Kerberos summary and say what changed, once per change: a warning with the fix
+   * while the instances disagree, an info line naming the principal once they agree. A change is
+   * a different set of principals or methods; a re-read listing the same ones, or one more
+   * instance with a principal already seen, says nothing. A read with nothing published (no
+   * instance, or only legacy znodes) keeps what was said last.
    */
   #noteKerberos(k: KerberosSummary | undefined): void {
-    const before = this.#kerberos
     this.#kerberos = k
-    const said =
-      k === undefined ? '' : JSON.stringify([k.principals, k.authentications, k.kerberosInstances])
+    if (k === undefined) return
+    const said = JSON.stringify([Object.keys(k.principals), k.authentications])
     if (said === this.#kerberosLogged) return
     this.#kerberosLogged = said
-    if (k === undefined) return
+    const warned = this.#kerberosWarned
+    this.#kerberosWarned = k.mismatch || k.mixedAuthentication
     const fields = { principals: k.principals, authentications: k.authentications, fix: k.advice }
     if (k.mismatch)
       this.log.warn(
@@ -514,11 +519,7 @@ export abstract class RouteCore<C> {
       this.log.warn(fields, 'HS2 instances publish different authentication methods')
     else if (k.clientPrincipal !== undefined)
       this.log.info(
-        {
-          principal: k.clientPrincipal,
-          fix: k.advice,
-          ...(before?.mismatch ? { resolved: true } : {}),
-        },
+        { principal: k.clientPrincipal, fix: k.advice, ...(warned ? { resolved: true } : {}) },
         'HS2 instances share one Kerberos principal; clients name it in principal=',
       )
   }
