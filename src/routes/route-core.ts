@@ -296,7 +296,8 @@ export abstract class RouteCore<C> {
   protected backendsRemoved(_keys: readonly string[]): void {}
 
   /** For logs and snapshots. */
-  protected abstract describe(): { target: string; policy: string }
+  /** `targetFrom`: where the target came from when not written by the user (hive-site.xml keys) */
+  protected abstract describe(): { target: string; policy: string; targetFrom?: string }
   /** Owns `client` (not read yet, half-open capable) from now on and must close it on every path. */
   protected abstract onClient(client: C, id: number): void
   /** Closes a client the route will not serve (it is stopping). */

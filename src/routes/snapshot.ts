@@ -1,4 +1,4 @@
-import type { HostPort } from '../config/types.js'
+import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { RunState } from '../lifecycle.js'
 import type { BackendState } from '../backends/backend.js'
 import { isEjected } from '../backends/ejection.js'
@@ -73,4 +73,13 @@ export function backendSnapshot(b: BackendState, now: number, draining: boolean)
     bytesFromClient: b.bytesFromClient,
     bytesToClient: b.bytesToClient,
   }
+}
+
+/**
+ * For the start log of an HS2 route whose URL was built from hive-site.xml: which file and keys
+ * (issue: say in the start log which keys it came from).
+ */
+export function hiveSiteOrigin(cfg: Hs2RouteConfig): { targetFrom?: string } {
+  const f = cfg.fromHiveSite
+  return f === undefined ? {} : { targetFrom: `${f.file}: ${f.keys.join(', ')}` }
 }
