@@ -7,6 +7,7 @@ import { DEFAULTS } from '../../src/defaults.js'
 import { createLogger } from '../../src/logger.js'
 import { HiveHaProxy, type ProxySnapshot } from '../../src/proxy.js'
 import { buildAdminApp } from '../../src/admin/app.js'
+import { ProxyMetrics } from '../../src/admin/metrics.js'
 import { renderStatus } from '../../src/status.js'
 import type { Hs2Target, ProxyConfig } from '../../src/config/types.js'
 
@@ -36,13 +37,14 @@ async function setup(t: Test, target: Hs2Target) {
   }
   const logger = createLogger('debug', logs)
   const proxy = new HiveHaProxy(cfg, { logger })
+  const m = new ProxyMetrics(() => proxy.snapshot())
   const app = buildAdminApp({
     target: proxy,
     logger,
     token: undefined,
     reload: async () => proxy.reload(cfg),
-    metrics: async () => '',
-    metricsContentType: 'text/plain',
+    metrics: () => m.text(),
+    metricsContentType: m.registry.contentType,
   })
   await proxy.start()
   t.teardown(async () => {
@@ -52,7 +54,9 @@ async function setup(t: Test, target: Hs2Target) {
   const routes = async (): Promise<ProxySnapshot> =>
     (await app.inject({ method: 'GET', url: '/routes' })).json() as ProxySnapshot
   const count = (msg: string): number => logs.records.filter((r) => r.msg === msg).length
-  return { proxy, logs, routes, count }
+  const metric = async (): Promise<string> =>
+    (await app.inject({ method: 'GET', url: '/metrics' })).body
+  return { proxy, logs, routes, count, metric }
 }
 
 const fake = (host: string, port: number) => ({ host, port })
@@ -72,7 +76,7 @@ t.test(
       authentication: 'KERBEROS',
       principal: 'hive/_HOST@EXAMPLE.COM',
     })
-    const { proxy, logs, routes, count } = await setup(t, {
+    const { proxy, logs, routes, count, metric } = await setup(t, {
       kind: 'zookeeper',
       quorum: zk.connectString,
       namespace: ns,
@@ -99,6 +103,7 @@ t.test(
       advice: /one shared service principal/,
     })
     await waitFor('the warning', () => count(MISMATCH) === 1)
+    t.match(await metric(), /^hive_ha_proxy_kerberos_principals\{route="hs2"\} 2$/m)
     const warn = logs.records.find((r) => r.msg === MISMATCH)!
     t.equal(warn.level, 'warn')
     t.match(warn, { route: 'hs2', perHostPattern: 'hive/_HOST@EXAMPLE.COM', fix: /principal=/ })
@@ -146,13 +151,14 @@ t.test(
       /kerberos: Kerberos clients set principal=hive\/hs2\.example\.test@EXAMPLE\.COM in their JDBC URL/,
     )
     t.equal(count(MISMATCH), 2, 'no further warning')
+    t.match(await metric(), /^hive_ha_proxy_kerberos_principals\{route="hs2"\} 1$/m)
   },
 )
 
 t.test('no Kerberos: backends show their method, no Kerberos line, no warning', async (t) => {
   const ns = 'krb-none'
   await registerHs2(writer, ns, fake('hs2a.example.test', 10000), { authentication: 'LDAP' })
-  const { proxy, routes, count } = await setup(t, {
+  const { proxy, routes, count, metric } = await setup(t, {
     kind: 'zookeeper',
     quorum: zk.connectString,
     namespace: ns,
@@ -167,6 +173,7 @@ t.test('no Kerberos: backends show their method, no Kerberos line, no warning', 
   t.notMatch(text, /kerberos/i)
   t.match(text, /hs2a\.example\.test:10000 .* LDAP/)
   t.equal(count(MISMATCH), 0)
+  t.notMatch(await metric(), /hive_ha_proxy_kerberos_principals\{/, 'no Kerberos: no series')
 })
 
 t.test('zooKeeperHA: the leader record carries its principal', async (t) => {
