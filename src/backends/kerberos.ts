@@ -119,8 +119,8 @@ function advise(s: KerberosSummary): string | undefined {
       `The instances run as per-host principals (${s.perHostPattern}, ${HOST_PATTERN} = each instance's host): ` +
       `a client names one principal, and through the proxy the driver replaces ${HOST_PATTERN} with the host it dials ` +
       '(the proxy), which no instance holds; a principal written out names one instance, so the client ' +
-      `authenticates only there. ${fix} (written out, without ${HOST_PATTERN}; or with ${HOST_PATTERN} only if ` +
-      'it is the host clients dial and kerberosEnableCanonicalHostnameCheck=false).' +
+      `authenticates only there. ${fix}, written out (a ${HOST_PATTERN} there becomes the host the client dials, ` +
+      "so it works only when that name is the shared principal's host, with kerberosEnableCanonicalHostnameCheck=false)." +
       mixed
     )
   }
