@@ -39,6 +39,7 @@ const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
 const HS2_SCHEMA: Schema = {
   name: 'leaf',
   url: 'leaf',
+  fromHiveSite: 'leaf',
   listen: 'leaf',
   policy: 'leaf',
   connectTimeoutMs: 'leaf',

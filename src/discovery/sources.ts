@@ -5,7 +5,7 @@ import type { Discovery } from './discovery.js'
 import { StaticDiscovery } from './static.js'
 import { ZkChildrenDiscovery, type ChildParse } from './zk-children.js'
 import type { ZkSession } from './zk-session.js'
-import { isServerUriChild, parseHs2Znode, type RouteMode } from './hs2-znode.js'
+import { isServerUriChild, parseHs2Znode, type Hs2Instance, type RouteMode } from './hs2-znode.js'
 import { haRegistryRoot, isHaInstanceChild, parseHaRecord } from './ha-record.js'
 import { parseHmsZnode } from './hms-znode.js'
 
@@ -35,10 +35,7 @@ export function hs2ZkDiscovery(o: ZkSourceOptions): Discovery {
     parse: (name, data): ChildParse => {
       const p = parseHs2Znode(name, data, o.mode)
       if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
-      const i = p.instance
-      const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
-      if (i.path !== undefined) backend.path = i.path
-      return { ok: true, backend }
+      return { ok: true, backend: hs2Backend(p.instance, false) }
     },
   })
 }
@@ -61,17 +58,19 @@ export function hs2HaDiscovery(o: ZkSourceOptions): Discovery {
       const i = p.instance
       if (i.leader !== true)
         return { ok: false, source: i.znode, reason: 'passive (not the leader)' }
-      const backend: BackendInfo = {
-        key: i.key,
-        host: i.host,
-        port: i.port,
-        source: i.znode,
-        leader: true,
-      }
-      if (i.path !== undefined) backend.path = i.path
-      return { ok: true, backend }
+      return { ok: true, backend: hs2Backend(i, true) }
     },
   })
+}
+
+/** An HS2 instance as a backend; `leader` only for the HA registry's leader. */
+function hs2Backend(i: Hs2Instance, leader: boolean): BackendInfo {
+  const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
+  if (leader) backend.leader = true
+  if (i.path !== undefined) backend.path = i.path
+  if (i.authentication !== undefined) backend.authentication = i.authentication
+  if (i.principal !== undefined) backend.principal = i.principal
+  return backend
 }
 
 /** Hive 4 `metastore.service.discovery.mode=zookeeper`: every child of `/<ns>` is a metastore. */

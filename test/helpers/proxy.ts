@@ -44,6 +44,8 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     transportMode: 'binary',
     http: { ...DEFAULTS.hs2.http },
     mr3AppIdNamespace: undefined,
+    fromHiveSite: undefined,
+    kerberosPrincipal: undefined,
     ...over,
   }
 }
