@@ -167,7 +167,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
         ErrorCodes.RUNTIME,
         `HS2 HTTP route ${this.#cfg.name}: this process cannot have WebAssembly memory (${noWasm}), which undici's HTTP parser needs; raise the address-space limit (ulimit -v, LimitAS=) or start node with --disable-wasm-trap-handler`,
       )
-    this.#PoolClass ??= (await import('undici')).Pool
+    this.#PoolClass ??= await loadPool()
     const addr = await super.start()
     this.#sweeper = setInterval(() => this.#affinity.sweep(), SWEEP_MS)
     this.#sweeper.unref()
@@ -583,6 +583,21 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     if (pool.length === 0) return undefined
     return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
   }
+}
+
+type Undici = typeof import('undici')
+
+/**
+ * undici's Pool class. Trap: undici is CommonJS; Node's own import of it has named exports, but
+ * the bundled command line (scripts/bundle.mjs) turns it into a chunk whose only export is
+ * `default`, where `.Pool` is undefined and every request failed. Either shape is taken here.
+ */
+async function loadPool(): Promise<typeof Pool> {
+  const m = (await import('undici')) as Partial<Undici> & { default?: Undici }
+  const PoolClass = m.Pool ?? m.default?.Pool
+  if (PoolClass === undefined)
+    throw new ProxyError(ErrorCodes.RUNTIME, 'the undici module has no Pool export')
+  return PoolClass
 }
 
 function isConnectError(err: unknown): boolean {
