@@ -32,6 +32,7 @@ import { idle } from './scenarios/idle.mjs'
 import { metastore } from './scenarios/metastore.mjs'
 import { failover } from './scenarios/failover.mjs'
 import { startup } from './scenarios/startup.mjs'
+import { http } from './scenarios/http.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const MiB = 2 ** 20
@@ -39,13 +40,13 @@ const MiB = 2 ** 20
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7] [--json file]\n',
+    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,9] [--json file]\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7], json: undefined }
+  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7, 9], json: undefined }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -62,7 +63,7 @@ function parseArgs(argv) {
   }
   if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20))
     usage('--reps must be 1..20')
-  if (o.only.some((n) => !(n >= 1 && n <= 7))) usage('--only takes scenario numbers 1..7')
+  if (o.only.some((n) => !(n >= 1 && n <= 9))) usage('--only takes scenario numbers 1..9')
   return o
 }
 
@@ -281,6 +282,16 @@ async function main() {
             },
           ]
         : [{ name: '1 vCPU', text: 'everything on CPU 0', client: '0', servers: '0' }],
+    /** a scenario's own processes: pinned and metered like the shared ones until the returned call */
+    addServers: (procs) => {
+      servers.push(...procs)
+      return () => {
+        for (const p of procs) {
+          const i = servers.indexOf(p)
+          if (i >= 0) servers.splice(i, 1)
+        }
+      }
+    },
     pinServers: async (cpusList) => {
       for (const p of servers) await pin(p.pid, cpusList)
     },
@@ -301,7 +312,16 @@ async function main() {
     },
   }
 
-  const scenarios = { 1: bulk, 2: rtt, 3: connect, 4: idle, 5: metastore, 6: failover, 7: startup }
+  const scenarios = {
+    1: bulk,
+    2: rtt,
+    3: connect,
+    4: idle,
+    5: metastore,
+    6: failover,
+    7: startup,
+    9: http,
+  }
   for (const n of opts.only) {
     if (cleaning) break
     progress(`scenario ${n}`)
