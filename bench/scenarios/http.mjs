@@ -267,9 +267,16 @@ export async function http(ctx) {
         ],
       )}`,
     )
-    const per = mm('perSession')
+    // RSS alone can stay flat (the warm-up committed the pages the table then fills): the larger
+    // of the RSS and the V8 heap growth is the figure held to the target
+    const per = Math.max(mm('perSession'), mm('heapPerSession'))
     out.targets.push(
-      target('RSS per tracked HTTP session', `${fmt(per, 2)} KiB`, '≤ 1 KiB', per <= 1),
+      target(
+        'memory per tracked HTTP session (larger of RSS and V8 heap growth)',
+        `${fmt(per, 2)} KiB`,
+        '≤ 1 KiB',
+        per <= 1,
+      ),
     )
     out.runs.memory = mem
   } finally {
