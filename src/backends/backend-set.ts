@@ -34,13 +34,15 @@ export class BackendSet {
       else if (
         state.leader !== info.leader ||
         state.source !== info.source ||
-        state.path !== info.path
+        state.path !== info.path ||
+        state.ssl !== info.ssl
       )
         result.changed.push(key)
       state.listed = true
       state.source = info.source
       state.leader = info.leader
       state.path = info.path
+      state.ssl = info.ssl
     }
     for (const [key, info] of next) {
       if (this.#byKey.has(key)) continue

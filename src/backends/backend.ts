@@ -12,6 +12,8 @@ export interface BackendInfo {
   leader?: boolean
   /** HTTP backends: the servlet path, without leading `/` */
   path?: string
+  /** HS2 from ZooKeeper: the registration says `hive.server2.use.SSL=true` (backendTls auto) */
+  ssl?: boolean
 }
 
 /** Per-backend bookkeeping kept by a route; survives discovery updates while the key stays listed. */

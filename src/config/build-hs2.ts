@@ -19,6 +19,7 @@ import {
   type Check,
 } from './checks.js'
 import { handlesUnavailable } from '../net/handles.js'
+import { buildBackendTls, buildFrontTls, type TlsCtx } from './build-tls.js'
 import { EXAMPLE_URL } from './flags.js'
 import { hs2RouteFromJdbcUrl, type Hs2UrlRoute } from './jdbc-url.js'
 import {
@@ -40,9 +41,12 @@ const HS2 = DEFAULTS.hs2
 export function buildHs2Routes(
   raw: readonly RawRoute[],
   problems: ConfigProblem[],
-  notices: string[] = [],
+  notices: string[],
+  tls: TlsCtx,
 ): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
-  return buildEach(raw, (r, index, rejected) => buildRoute(r, index, rejected, problems, notices))
+  return buildEach(raw, (r, index, rejected) =>
+    buildRoute(r, index, rejected, problems, notices, tls),
+  )
 }
 
 function buildRoute(
@@ -51,6 +55,7 @@ function buildRoute(
   rejected: Set<string>,
   problems: ConfigProblem[],
   notices: string[],
+  tls: TlsCtx,
 ): Hs2RouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HS2.ejection, problems)
@@ -81,6 +86,8 @@ function buildRoute(
     ejection,
     tcpIo: tcpIo(r, get, notices),
     mr3AppIdNamespace: mr3Namespace(r, get, route.target, problems),
+    tls: buildFrontTls(r, get, tls),
+    backendTls: buildBackendTls(r, get, 'hs2', tls),
   }
 }
 

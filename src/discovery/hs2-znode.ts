@@ -28,6 +28,8 @@ export interface Hs2Instance {
   version?: string
   /** set only by the HA parser */
   leader?: boolean
+  /** `hive.server2.use.SSL=true`: the instance serves TLS (backendTls mode auto dials it so) */
+  ssl?: boolean
 }
 
 export type ZnodeFailure = { ok: false; znode: string; reason: string }
@@ -141,8 +143,8 @@ export interface InstanceFields {
 
 /**
  * Validate raw fields into the endpoint a `route`-mode route dials. Instances of the other
- * transport, unknown transport modes and (for HTTP, until backends can be dialled with TLS) SSL
- * instances are failures whose reason says so.
+ * transport and unknown transport modes are failures whose reason says so; `hive.server2.use.SSL`
+ * becomes `ssl` (whether the route dials it with TLS is the route's decision).
  */
 export function buildInstance(
   znode: string,
@@ -166,11 +168,6 @@ export function buildInstance(
   let path: string | undefined
   let portText = f.port
   if (route === 'http') {
-    if (f.useSsl?.toLowerCase() === 'true')
-      return fail(
-        znode,
-        `${PUBLISHED.useSsl}=true: TLS to HTTP backends is not supported yet, so this instance is skipped`,
-      )
     if (f.httpPort === undefined) return fail(znode, `no ${PUBLISHED.httpPort} published`)
     portText = f.httpPort
     path = (f.httpPath ?? DEFAULT_HTTP_PATH).replace(/^\/+|\/+$/g, '')
@@ -191,6 +188,7 @@ export function buildInstance(
   if (path !== undefined) instance.path = path
   if (f.version !== undefined) instance.version = f.version
   if (f.leader !== undefined) instance.leader = f.leader
+  if (f.useSsl?.toLowerCase() === 'true') instance.ssl = true
   return { ok: true, instance }
 }
 

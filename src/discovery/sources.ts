@@ -5,7 +5,13 @@ import type { Discovery } from './discovery.js'
 import { StaticDiscovery } from './static.js'
 import { ZkChildrenDiscovery, type ChildParse } from './zk-children.js'
 import type { ZkSession } from './zk-session.js'
-import { isServerUriChild, parseHs2Znode, type RouteMode } from './hs2-znode.js'
+import {
+  PUBLISHED,
+  isServerUriChild,
+  parseHs2Znode,
+  type Hs2Instance,
+  type RouteMode,
+} from './hs2-znode.js'
 import { haRegistryRoot, isHaInstanceChild, parseHaRecord } from './ha-record.js'
 import { parseHmsZnode } from './hms-znode.js'
 
@@ -18,6 +24,27 @@ export interface ZkSourceOptions {
   retryMs: number
   /** HS2 only: the route's transport; instances of the other one are skipped with the reason */
   mode?: RouteMode
+  /**
+   * HS2 only: the route dials backends with TLS where they say so (a `backendTls` block). Without
+   * it an HTTP route skips TLS instances with the fix (it would speak plain HTTP to them); a binary
+   * route pipes the client's own TLS to them as bytes.
+   */
+  backendTls?: boolean
+}
+
+/** The backend of an HS2 registration, or why the route cannot use it. */
+function hs2Backend(i: Hs2Instance, o: ZkSourceOptions, leader: boolean | undefined): ChildParse {
+  if (i.ssl === true && o.mode === 'http' && o.backendTls !== true)
+    return {
+      ok: false,
+      source: i.znode,
+      reason: `${PUBLISHED.useSsl}=true: this route speaks plain HTTP to backends; add backendTls (mode auto) to reach it over TLS`,
+    }
+  const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
+  if (leader !== undefined) backend.leader = leader
+  if (i.path !== undefined) backend.path = i.path
+  if (i.ssl === true) backend.ssl = true
+  return { ok: true, backend }
 }
 
 /**
@@ -35,10 +62,7 @@ export function hs2ZkDiscovery(o: ZkSourceOptions): Discovery {
     parse: (name, data): ChildParse => {
       const p = parseHs2Znode(name, data, o.mode)
       if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
-      const i = p.instance
-      const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
-      if (i.path !== undefined) backend.path = i.path
-      return { ok: true, backend }
+      return hs2Backend(p.instance, o, undefined)
     },
   })
 }
@@ -61,15 +85,7 @@ export function hs2HaDiscovery(o: ZkSourceOptions): Discovery {
       const i = p.instance
       if (i.leader !== true)
         return { ok: false, source: i.znode, reason: 'passive (not the leader)' }
-      const backend: BackendInfo = {
-        key: i.key,
-        host: i.host,
-        port: i.port,
-        source: i.znode,
-        leader: true,
-      }
-      if (i.path !== undefined) backend.path = i.path
-      return { ok: true, backend }
+      return hs2Backend(i, o, true)
     },
   })
 }
