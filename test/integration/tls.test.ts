@@ -21,7 +21,7 @@ import { startHmsStub, createHmsStore, type HmsStub } from '../helpers/hms-stub.
 import { connectHms } from '../helpers/hms-client.js'
 import { startHs2HttpStub } from '../helpers/hs2-http-stub.js'
 import { HttpHiveSession } from '../helpers/hive-http-client.js'
-import { makeCa, type Issued, type TestCa } from '../helpers/certs.js'
+import { makeCa, type Issued } from '../helpers/certs.js'
 import { hs2Route, metastoreRoute, startTestProxy, waitFor } from '../helpers/proxy.js'
 import {
   PemFile,
