@@ -104,7 +104,7 @@ export function buildFrontTls(
       ctx.problems.push({
         key: fieldKey(r, field),
         message: `a TLS front needs both tls.cert and tls.key`,
-        fix: `set ${field} to the PEM file of the proxy's ${field === 'tls.cert' ? 'certificate' : 'private key'}`,
+        fix: `set ${fieldKey(r, field)} to the PEM file of the proxy's ${field === 'tls.cert' ? 'certificate' : 'private key'}`,
       })
   }
   if (cert === undefined || key === undefined) return undefined
