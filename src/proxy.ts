@@ -19,7 +19,7 @@ import {
 } from './discovery/sources.js'
 import { ZkDrainMarks } from './discovery/zk-drain-marks.js'
 import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
-import { Hs2Route, needsSockets, type Hs2RouteSnapshot } from './routes/hs2-route.js'
+import { Hs2Route, needsSockets, runsOnHandles, type Hs2RouteSnapshot } from './routes/hs2-route.js'
 import { Hs2HttpRoute, type Hs2HttpRouteSnapshot } from './routes/hs2-http-route.js'
 import { MetastoreRoute, type MetastoreRouteSnapshot } from './routes/metastore-route.js'
 import type { RouteSource } from './routes/route-core.js'
@@ -250,7 +250,9 @@ export class HiveHaProxy {
         cfg.transportMode === 'binary' &&
         sameListen(r.configuredListen, cfg.listen) &&
         sameFront(r.config, cfg) &&
-        needsSockets(r.config) === needsSockets(cfg)
+        // TLS on or off moves a route between handles and sockets: replaced. A tcpIo change
+        // alone keeps the route as it runs (it needs a restart: ignoredChanges)
+        (r.onHandles === runsOnHandles(cfg) || (!needsSockets(cfg) && r.config.tcpIo !== cfg.tcpIo))
       ) {
         const retarget =
           !sameJson(r.config.target, cfg.target) ||

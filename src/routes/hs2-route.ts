@@ -50,6 +50,11 @@ export function needsSockets(cfg: Hs2RouteConfig): boolean {
   return cfg.tls !== undefined || cfg.backendTls !== undefined
 }
 
+/** Whether a route built from `cfg` runs on bare handles (as the constructor decides). */
+export function runsOnHandles(cfg: Hs2RouteConfig): boolean {
+  return cfg.tcpIo !== 'sockets' && !needsSockets(cfg) && handleBindings() !== undefined
+}
+
 /** What an HS2 route accepts: a net.Socket, or a bare TCP handle (tcpIo `handles`). */
 type Hs2Client = net.Socket | TcpHandle
 
@@ -80,7 +85,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     drain?: DrainMarks,
     mr3?: Mr3AppIdWatcher,
   ) {
-    const handles = cfg.tcpIo === 'sockets' || needsSockets(cfg) ? undefined : handleBindings()
+    const handles = runsOnHandles(cfg) ? handleBindings() : undefined
     super(cfg, discovery, deps, 'hs2-route', drain, acceptorFor(handles))
     this.#handles = handles
     this.#cfg = cfg
@@ -90,6 +95,11 @@ export class Hs2Route extends RouteCore<Hs2Client> {
 
   get config(): Hs2RouteConfig {
     return this.#cfg
+  }
+
+  /** fixed at construction: a reload that would change it replaces the route (proxy.ts) */
+  get onHandles(): boolean {
+    return this.#handles !== undefined
   }
 
   get mr3Watcher(): Mr3AppIdWatcher | undefined {

@@ -30,6 +30,7 @@ import {
   type HostPort,
 } from '../../src/config/types.js'
 import type { MetastoreRouteSnapshot } from '../../src/routes/metastore-route.js'
+import type { Hs2Route } from '../../src/routes/hs2-route.js'
 
 const zk = await startZk()
 t.teardown(() => zk.close())
@@ -378,4 +379,37 @@ t.test('an HTTP route without backendTls skips TLS instances with the fix', asyn
   const { proxy } = await startTestProxy(t, [hs2Route(target, { transportMode: 'http' })])
   await waitFor('discovered', () => proxy.snapshot().routes[0]!.skipped.length === 1)
   t.match(proxy.snapshot().routes[0]!.skipped[0], { reason: /add backendTls/ })
+})
+
+t.test('a reload that turns front TLS on replaces the route; TLS off again likewise', async (t) => {
+  const a = await hs2Stub(t, 'a')
+  const plain = hs2Route(staticTarget([a]), { listen: { host: '127.0.0.1', port: 0 } })
+  const { proxy, ports } = await startTestProxy(t, [plain])
+  const port = ports[0]!
+  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'a')
+  const fixed = { host: '127.0.0.1', port }
+  const on = await proxy.reload({
+    ...proxy.config,
+    hs2: [{ ...plain, listen: fixed, tls: front() }],
+  })
+  t.same([on.removed, on.added], [['hs2'], ['hs2']], 'replaced, not updated in place')
+  t.equal(await queryBackendId({ host: '127.0.0.1', port, tls: clientTls }), 'a')
+  t.equal(proxy.snapshot().routes[0]!.tls.front, true)
+  const off = await proxy.reload({ ...proxy.config, hs2: [{ ...plain, listen: fixed }] })
+  t.same([off.removed, off.added], [['hs2'], ['hs2']])
+  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'a')
+  // backendTls needs net.Socket: a route on bare handles is replaced, one on sockets updated
+  const onHandles = (proxy.routes[0] as Hs2Route).onHandles
+  const withBackendTls = await proxy.reload({
+    ...proxy.config,
+    hs2: [{ ...plain, listen: fixed, backendTls: backends({ mode: 'off' }) }],
+  })
+  t.same(withBackendTls.updated, onHandles ? [] : ['hs2'])
+  t.equal((proxy.routes[0] as Hs2Route).onHandles, false, 'on sockets now')
+  t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'a')
+  const kept = await proxy.reload({
+    ...proxy.config,
+    hs2: [{ ...plain, listen: fixed, policy: 'random', backendTls: backends({ mode: 'off' }) }],
+  })
+  t.same(kept.updated, ['hs2'], 'other changes still update in place')
 })
