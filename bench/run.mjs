@@ -152,7 +152,7 @@ async function machine() {
 }
 
 async function main() {
-  if (!existsSync(join(root, 'dist/cli.js')))
+  if (!existsSync(join(root, 'dist/hive-ha-proxy.js')))
     throw new Error('dist/ is missing: run `npm run build` first (the bench runs the built CLI)')
   dir = mkdtempSync(join(tmpdir(), 'hhp-bench-'))
   const steal0 = machineCpuSec().steal

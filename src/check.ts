@@ -1,7 +1,9 @@
+import { expandPrincipal, HOST_PATTERN } from './backends/kerberos.js'
 import type {
   BackendTlsConfig,
   FrontTlsConfig,
   HostPort,
+  Hs2RouteConfig,
   Hs2Target,
   MetastoreTarget,
   ProxyConfig,
@@ -36,6 +38,12 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
   for (const r of cfg.hs2) {
     out.push('', `hs2 route "${r.name}" on ${hp(r.listen)}`)
     out.push(`  backends: ${hs2Target(r.target)}`)
+    if (r.fromHiveSite !== undefined)
+      out.push(
+        `  JDBC URL ${r.url} built from ${r.fromHiveSite.file}: ${r.fromHiveSite.keys.join(', ')}`,
+      )
+    const krb = kerberosLine(r)
+    if (krb !== undefined) out.push(`  ${krb}`)
     if (r.transportMode === 'http')
       out.push(
         `  HiveServer2 over HTTP on /${r.http.path}: bodies up to ${r.http.maxBodyBytes} bytes; affinity cookie ${r.http.affinityCookie}; up to ${r.http.affinityMaxEntries} handles tracked, forgotten after ${r.http.affinityTtlMs} ms idle`,
@@ -98,6 +106,32 @@ function tlsLines(r: {
     )
   }
   return out
+}
+
+/**
+ * What a Kerberos client of this route sets, when the configuration knows the principal (the
+ * URL's `principal=`, or hive-site's for a route built from it). A `_HOST` principal names each
+ * instance's own host: one instance (a one-host static list) gives its principal, several give
+ * none (backends/kerberos.ts says why). The instances' published principals are only known once
+ * running: `status` and /routes show them.
+ */
+function kerberosLine(r: Hs2RouteConfig): string | undefined {
+  const k = r.kerberosPrincipal
+  if (k === undefined) return undefined
+  const hosts = r.target.kind === 'static' ? [...new Set(r.target.backends.map((b) => b.host))] : []
+  const expanded = [...new Set(hosts.map((h) => expandPrincipal(k.principal, h)))]
+  const only = !k.principal.includes(HOST_PATTERN)
+    ? k.principal
+    : expanded.length === 1
+      ? expanded[0]
+      : undefined
+  if (only !== undefined)
+    return `Kerberos: clients set principal=${only} in their JDBC URL (from ${k.from}); every instance must accept it (status shows what each publishes)`
+  return (
+    `Kerberos: ${k.principal} (from ${k.from}) is a per-host principal: through the proxy no single principal= reaches every instance. ` +
+    'Fix: one shared service principal in every HiveServer2 keytab (hive.server2.authentication.kerberos.principal set to it), ' +
+    'and principal=<that principal> in the client URL'
+  )
 }
 
 function hp(a: HostPort): string {

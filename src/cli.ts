@@ -103,12 +103,13 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
   }
   let admin: FastifyInstance
   let adminAddress: string
+  // the admin plane's modules (fastify, prom-client: the larger part of start-up) load while the
+  // routes bind; should they fail to load, the await below reports it, not an unhandled rejection
+  const adminModules = Promise.all([import('./admin/app.js'), import('./admin/metrics.js')])
+  adminModules.catch(() => undefined)
   try {
     await proxy.start()
-    const [{ buildAdminApp }, { ProxyMetrics }] = await Promise.all([
-      import('./admin/app.js'),
-      import('./admin/metrics.js'),
-    ])
+    const [{ buildAdminApp }, { ProxyMetrics }] = await adminModules
     const m = new ProxyMetrics(() => proxy.snapshot())
     admin = buildAdminApp({
       target: proxy,

@@ -86,6 +86,14 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
       out.push(
         `  MR3 application id (/${mr3.namespace}/appId): ${mr3.appId ?? '(none)'}${mr3.changedAt ? `, since ${ago(now, mr3.changedAt)}` : ''}`,
       )
+    // a proxy of an older version answers without kerberos; only routes whose instances publish
+    // their authentication (HS2 from ZooKeeper) get the AUTH column
+    const k = r.kerberos
+    if (k?.advice !== undefined)
+      out.push(
+        `  ${k.mismatch || k.mixedAuthentication ? 'KERBEROS WARNING' : 'kerberos'}: ${k.advice}`,
+      )
+    const auth = r.backends.some((b) => b.authentication !== undefined || b.principal !== undefined)
     const rows = r.backends.map((b) => [
       b.key,
       b.state +
@@ -96,13 +104,13 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
       String(b.connectFailures),
       // a proxy of an older version answers without stalls
       String(b.stalls ?? 0),
+      ...(auth ? [[b.authentication, b.principal].filter((x) => x !== undefined).join(' ')] : []),
       b.lastError ?? '',
     ])
-    out.push(
-      ...table(['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'STALLS', 'LAST ERROR'], rows).map(
-        (l) => `  ${l}`,
-      ),
-    )
+    const head = ['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'STALLS']
+    if (auth) head.push('AUTH')
+    head.push('LAST ERROR')
+    out.push(...table(head, rows).map((l) => `  ${l}`))
     for (const s of r.skipped) out.push(`  skipped ${s.source}: ${s.reason}`)
     // a proxy of an older version answers without drain marks
     const m = r.drainMarks ?? { local: [], shared: undefined }

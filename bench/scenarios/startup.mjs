@@ -1,6 +1,8 @@
 // Scenario 7: start-up and idle cost, the figures a sidecar pays once per pod. Each start is a
 // fresh process: haproxy (one TCP front), a bare `node -e` TCP listener (the floor any Node
-// process pays) and hive-ha-proxy with one static HS2 route, in rotating order. Measured from
+// process pays), the same listener beside a fastify app with pino and prom-client bundled as the
+// proxy is (the floor of a Node process with this admin plane) and hive-ha-proxy with one static
+// HS2 route, in rotating order. Measured from
 // spawn: "listening" = the front accepts a TCP connection (polled every 2 ms), "ready" = the
 // admin API's /readyz answers 200 (the same as listening for the other two), then the RSS after
 // 2 s of idling. Medians of the starts.
@@ -8,6 +10,7 @@ import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { build } from 'esbuild'
 import { rssKiB, start, stop } from '../lib/procs.mjs'
 import { freePort, HOST } from '../lib/services.mjs'
 import { fmt, median, ratio, rotate, table, target } from '../lib/stats.mjs'
@@ -69,10 +72,47 @@ function haproxyConfig(port, backend) {
   ].join('\n')
 }
 
+/**
+ * A TCP listener plus a fastify app (pino logger, prom-client registry, one /readyz route),
+ * bundled with the same esbuild settings as scripts/bundle.mjs: what the admin plane's libraries
+ * cost before any proxy code runs. Argv: <front port> <admin port>.
+ */
+const ADMIN_FLOOR = `
+import net from 'node:net'
+import Fastify from 'fastify'
+import pino from 'pino'
+import { Registry } from 'prom-client'
+const [port, admin] = process.argv.slice(2).map(Number)
+net.createServer((c) => c.end()).listen(port, '${HOST}')
+const registry = new Registry()
+const app = Fastify({ loggerInstance: pino({ level: 'info' }) })
+app.get('/readyz', async () => 'ready')
+app.get('/metrics', async () => registry.metrics())
+await app.listen({ host: '${HOST}', port: admin })
+`
+
+async function bundleAdminFloor(root, outfile) {
+  await build({
+    stdin: { contents: ADMIN_FLOOR, resolveDir: root, loader: 'js', sourcefile: 'admin-floor.mjs' },
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    legalComments: 'none',
+    banner: {
+      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
+    },
+    logLevel: 'error',
+  })
+}
+
 export async function startup(ctx) {
   const { cfg, shared: s } = ctx
   const echo = s.backend.ports.echo
   const starts = cfg.starts
+  const floorFile = join(ctx.dir, 'admin-floor.mjs')
+  await bundleAdminFloor(ctx.root, floorFile)
   const configs = [
     ctx.haproxyBin && {
       name: 'haproxy',
@@ -89,6 +129,15 @@ export async function startup(ctx) {
         const port = await freePort()
         const code = `require('net').createServer((c) => c.end()).listen(${port}, '${HOST}')`
         return { p: start(`node-start-${i}`, process.execPath, ['-e', code]), port }
+      },
+    },
+    {
+      name: 'node + fastify, pino, prom-client',
+      spawn: async (i) => {
+        const port = await freePort()
+        const admin = await freePort()
+        const args = [floorFile, String(port), String(admin)]
+        return { p: start(`floor-start-${i}`, process.execPath, args), port, admin }
       },
     },
     {
@@ -142,12 +191,17 @@ export async function startup(ctx) {
     rss: med('hive-ha-proxy', 'rssKiB'),
   }
   const rssRatio = ratio(px.rss, med('bare node listener', 'rssKiB'))
+  const floorRatio = ratio(
+    med('node + fastify, pino, prom-client', 'rssKiB'),
+    med('bare node listener', 'rssKiB'),
+  )
   return {
     id: 7,
     title: `Start-up and idle: ${starts} fresh starts each, one static HS2 route`,
     table: table(['process', 'exec to listening ms', 'exec to ready ms', 'idle RSS MiB'], rows),
     ratios: [
       `proxy/bare node idle RSS ${fmt(rssRatio, 2)}`,
+      `node + fastify, pino, prom-client/bare node idle RSS ${fmt(floorRatio, 2)} (the admin plane's floor)`,
       ...(ctx.haproxyBin
         ? [
             `proxy/haproxy exec to listening ${fmt(ratio(px.listening, med('haproxy', 'listening')), 1)}`,

@@ -70,6 +70,21 @@ export class ProxyMetrics {
           this.set({ route: rt.name, kind: rt.kind }, rt.notReady.length === 0 ? 1 : 0)
       },
     })
+    new Gauge({
+      name: `${P}kerberos_principals`,
+      help: 'distinct Kerberos principals the HS2 instances of a route publish (_HOST expanded); above 1, no single principal= reaches them all',
+      labelNames: ['route'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes) {
+          // a proxy route whose instances publish nothing (static list, metastore) has no series
+          const k = rt.kerberos
+          if (k !== undefined && k.kerberosInstances > 0)
+            this.set({ route: rt.name }, Object.keys(k.principals).length)
+        }
+      },
+    })
     const httpRoutes = (): Hs2HttpRouteSnapshot[] =>
       current().routes.filter(
         (rt): rt is Hs2HttpRouteSnapshot => 'transportMode' in rt && rt.transportMode === 'http',

@@ -35,7 +35,9 @@ export class BackendSet {
         state.leader !== info.leader ||
         state.source !== info.source ||
         state.path !== info.path ||
-        state.ssl !== info.ssl
+        state.ssl !== info.ssl ||
+        state.authentication !== info.authentication ||
+        state.principal !== info.principal
       )
         result.changed.push(key)
       state.listed = true
@@ -43,6 +45,8 @@ export class BackendSet {
       state.leader = info.leader
       state.path = info.path
       state.ssl = info.ssl
+      state.authentication = info.authentication
+      state.principal = info.principal
     }
     for (const [key, info] of next) {
       if (this.#byKey.has(key)) continue

@@ -14,6 +14,13 @@ export interface BackendInfo {
   path?: string
   /** HS2 from ZooKeeper: the registration says `hive.server2.use.SSL=true` (backendTls auto) */
   ssl?: boolean
+  /**
+   * HS2 from ZooKeeper: `hive.server2.authentication` and
+   * `hive.server2.authentication.kerberos.principal` as the instance published them. Shown to
+   * operators (a Kerberos client must name a principal the instance accepts); never used to route.
+   */
+  authentication?: string
+  principal?: string
 }
 
 /** Per-backend bookkeeping kept by a route; survives discovery updates while the key stays listed. */

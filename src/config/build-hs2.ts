@@ -30,6 +30,7 @@ import {
   type Hs2Target,
   type TcpIo,
 } from './types.js'
+import type { Hs2FromSite } from './hive-site.js'
 import type { RawRoute } from './yaml-file.js'
 
 const HS2 = DEFAULTS.hs2
@@ -43,10 +44,19 @@ export function buildHs2Routes(
   problems: ConfigProblem[],
   notices: string[],
   tls: TlsCtx,
+  site: SiteView = { hs2: undefined, failed: false },
 ): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
   return buildEach(raw, (r, index, rejected) =>
-    buildRoute(r, index, rejected, problems, notices, tls),
+    buildRoute(r, index, rejected, problems, notices, tls, site),
   )
+}
+
+/** What the hive-site (if any) says about HiveServer2, for routes that take their URL from it. */
+export interface SiteView {
+  /** undefined: no hive-site given, or it failed */
+  hs2: Hs2FromSite | undefined
+  /** the hive-site failed to load (and said so): a route asking for it reports nothing more */
+  failed: boolean
 }
 
 function buildRoute(
@@ -56,10 +66,11 @@ function buildRoute(
   problems: ConfigProblem[],
   notices: string[],
   tls: TlsCtx,
+  site: SiteView,
 ): Hs2RouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HS2.ejection, problems)
-  const { url, route } = routeUrl(r, problems)
+  const { url, route, fromHiveSite, kerberosPrincipal } = routeUrl(r, get, problems, site)
   const http = route.transportMode === 'http'
   return {
     name: get('name', index === 0 ? 'hs2' : `hs2-${index + 1}`, routeName),
@@ -86,6 +97,8 @@ function buildRoute(
     ejection,
     tcpIo: tcpIo(r, get, notices),
     mr3AppIdNamespace: mr3Namespace(r, get, route.target, problems),
+    fromHiveSite,
+    kerberosPrincipal,
     tls: buildFrontTls(r, get, tls),
     backendTls: buildBackendTls(r, get, 'hs2', tls),
   }
@@ -187,24 +200,118 @@ const NO_ROUTE: Hs2UrlRoute = {
   target: NO_TARGET,
   transportMode: 'binary',
   httpPath: HS2.http.path,
+  principal: undefined,
 }
 
-function routeUrl(r: RawRoute, problems: ConfigProblem[]): { url: string; route: Hs2UrlRoute } {
+interface RouteUrl {
+  url: string
+  route: Hs2UrlRoute
+  fromHiveSite: Hs2RouteConfig['fromHiveSite']
+  kerberosPrincipal: Hs2RouteConfig['kerberosPrincipal']
+}
+
+const boolean: Check<boolean> = (value) =>
+  typeof value === 'boolean'
+    ? { ok: true, value }
+    : {
+        ok: false,
+        message: `must be true or false, got ${show(value)}`,
+        fix: 'write true or false',
+      }
+
+/**
+ * The route's JDBC URL: `url`, or with `fromHiveSite: true` (set implicitly by `--hs2-listen`
+ * without a URL, load.ts) the one hive-site.xml describes. A `url` from a flag or variable wins
+ * over `fromHiveSite` in the file; both in the file is a problem.
+ */
+function routeUrl(
+  r: RawRoute,
+  get: FieldGetter,
+  problems: ConfigProblem[],
+  site: SiteView,
+): RouteUrl {
   const src = r.fields['url']
+  const asked = get('fromHiveSite', false, boolean)
+  const fromKey = fieldKey(r, 'fromHiveSite')
+  if (src === undefined && asked) return siteUrl(fromKey, problems, site)
   const fix = `write a JDBC URL such as ${EXAMPLE_URL} or jdbc:hive2://host1:10000,host2:10000/`
   if (src === undefined || typeof src.value !== 'string') {
     const message =
       src === undefined
         ? 'the HS2 route has no JDBC URL'
         : `must be a string, got ${show(src.value)}`
-    problems.push({ key: fieldKey(r, 'url'), message, fix })
-    return { url: '', route: NO_ROUTE }
+    problems.push({
+      key: fieldKey(r, 'url'),
+      message,
+      fix:
+        src === undefined
+          ? `${fix}, or build it from a hive-site.xml (--hive-site with --hs2-listen, or fromHiveSite: true in the config file)`
+          : fix,
+    })
+    return { url: '', route: NO_ROUTE, fromHiveSite: undefined, kerberosPrincipal: undefined }
   }
+  if (asked && sameFile(src.key, fromKey))
+    problems.push({
+      key: fromKey,
+      message: 'the route has both a url and fromHiveSite: true',
+      fix: 'keep one: the url, or fromHiveSite: true to build it from --hive-site',
+    })
   try {
-    return { url: src.value, route: hs2RouteFromJdbcUrl(src.value) }
+    const route = hs2RouteFromJdbcUrl(src.value)
+    const kerberosPrincipal =
+      route.principal === undefined
+        ? undefined
+        : { principal: route.principal, from: `principal= in ${src.key}` }
+    return { url: src.value, route, fromHiveSite: undefined, kerberosPrincipal }
   } catch (err) {
     if (!(err instanceof JdbcUrlError)) throw err
     problems.push({ key: src.key, message: err.message, fix })
-    return { url: src.value, route: NO_ROUTE }
+    return {
+      url: src.value,
+      route: NO_ROUTE,
+      fromHiveSite: undefined,
+      kerberosPrincipal: undefined,
+    }
   }
+}
+
+/** The URL hive-site.xml describes, or a problem against `key` saying why there is none. */
+function siteUrl(key: string, problems: ConfigProblem[], site: SiteView): RouteUrl {
+  const none = { url: '', route: NO_ROUTE, fromHiveSite: undefined, kerberosPrincipal: undefined }
+  const h = site.hs2
+  if (h === undefined) {
+    if (!site.failed)
+      problems.push({
+        key,
+        message: 'the HS2 route has no JDBC URL and no hive-site.xml to build one from',
+        fix: `give --hive-site /etc/hive/conf/hive-site.xml (or HIVE_HA_PROXY_HIVE_SITE, or hiveSite: in the config file), or a JDBC URL such as ${EXAMPLE_URL}`,
+      })
+    return none
+  }
+  if (!h.ok) {
+    problems.push({ key, message: h.message, fix: h.fix })
+    return none
+  }
+  const fromHiveSite = { file: h.file, keys: h.keys }
+  const kerberosPrincipal =
+    h.principal === undefined
+      ? undefined
+      : { principal: h.principal.principal, from: h.principal.key }
+  try {
+    return { url: h.url, route: hs2RouteFromJdbcUrl(h.url), fromHiveSite, kerberosPrincipal }
+  } catch (err) {
+    if (!(err instanceof JdbcUrlError)) throw err
+    problems.push({
+      key,
+      message: `the JDBC URL built from ${h.file} (${h.keys.join(', ')}) is not usable: ${err.message}`,
+      fix: `correct those keys in ${h.file}, or give the route a JDBC URL`,
+    })
+    return { ...none, url: h.url }
+  }
+}
+
+/** Both keys name the same config file (`x (in /etc/p.yaml)`): not one source overriding another. */
+function sameFile(a: string, b: string): boolean {
+  const file = (k: string): string | undefined => / \(in (.+)\)$/.exec(k)?.[1]
+  return file(a) !== undefined && file(a) === file(b)
 }

@@ -67,7 +67,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--hs2-listen',
     env: 'HIVE_HA_PROXY_HS2_LISTEN',
     arg: '<host:port>',
-    help: 'where clients connect; [::1]:port for IPv6, a bare port means 127.0.0.1',
+    help: 'where clients connect; [::1]:port for IPv6, a bare port means 127.0.0.1; without --hs2, the route hive-site.xml describes',
     default: `${HS2.listen.host}:${HS2.listen.port}`,
   },
   {
@@ -150,7 +150,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--hive-site',
     env: 'HIVE_HA_PROXY_HIVE_SITE',
     arg: '<hive-site.xml>',
-    help: 'read the first metastore route from a hive-site.xml (keys below)',
+    help: 'read the first metastore route (and, when asked, an HS2 route) from a hive-site.xml (keys below)',
   },
   {
     setting: 'config',

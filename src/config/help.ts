@@ -4,7 +4,7 @@
  */
 import { DEFAULTS } from '../defaults.js'
 import { EXAMPLE_METASTORE_URIS, EXAMPLE_URL, SETTINGS } from './flags.js'
-import { HIVE_SITE_KEYS } from './hive-site.js'
+import { HIVE_SITE_KEYS, HS2_SITE_KEYS } from './hive-site.js'
 import { TCP_IOS, METASTORE_MODES, METASTORE_SELECTIONS } from './types.js'
 
 const { hs2: HS2, metastore: HMS } = DEFAULTS
@@ -30,6 +30,18 @@ function hiveSiteLines(): string[] {
     `  ${own} (alias ${alias})`,
     `      ${help}`,
   ])
+}
+
+function hs2SiteLines(): string[] {
+  const K = HS2_SITE_KEYS
+  return [
+    `  ${K.discovery} must be true (else HiveServer2 does not register)`,
+    `  ${K.quorum}, ${K.port} (default ${DEFAULTS.jdbc.zooKeeperPort}, for hosts without a port)`,
+    `  ${K.namespace} (default ${DEFAULTS.jdbc.zooKeeperNamespace}), or with ${K.ha}=true`,
+    `      ${K.haNamespace} (default ${DEFAULTS.jdbc.zooKeeperHaNamespace}, zooKeeperHA)`,
+    `  ${K.transportMode} (http: an HTTP route on ${K.httpPath}; binary and all: binary)`,
+    `  ${K.authentication}, ${K.principal}: the principal check prints for Kerberos clients`,
+  ]
 }
 
 export const HELP_TEXT = [
@@ -87,16 +99,22 @@ export const HELP_TEXT = [
   'Namespace trap: clients built from HiveConf default hive.zookeeper.namespace to',
   `hive_zookeeper_namespace, while a standalone metastore registers under ${HMS.zooKeeperNamespace} (the default`,
   'here); set metastore.zookeeper.namespace (or zooKeeperNamespace: in YAML) when in doubt.',
-  'HS2 routes are never taken from hive-site.xml: give --hs2 or hs2: routes.',
+  'An HS2 route is taken from hive-site.xml only when asked: --hs2-listen with no JDBC URL, or',
+  'fromHiveSite: true on a YAML hs2 route. Its URL is built from the keys HiveServer2 registers with:',
+  ...hs2SiteLines(),
+  'check and the start log say which keys the URL came from. A hive-site alone opens no HS2 port.',
   '',
-  "Config file (YAML; every key is optional except each route's url or uris; defaults shown):",
+  "Config file (YAML; every key is optional except each route's url (or fromHiveSite) or uris; defaults shown):",
   `  logLevel: ${DEFAULTS.logLevel}`,
   note(`  logFormat: ${DEFAULTS.logFormat}`, 'auto | json | pretty'),
   `  shutdownGraceMs: ${DEFAULTS.shutdownGraceMs}`,
   `  zookeeper: { sessionTimeoutMs: ${DEFAULTS.zookeeper.sessionTimeoutMs}, reconnectWatchdogMs: ${DEFAULTS.zookeeper.reconnectWatchdogMs}, probeIntervalMs: ${DEFAULTS.zookeeper.probeIntervalMs} }`,
   '    # probeIntervalMs: while disconnected, check the servers this often; 0 = only the watchdog',
   '    # also digestAuth: "user:password" (no default; HIVE_HA_PROXY_ZOOKEEPER_DIGEST_AUTH wins)',
-  note('  hiveSite: /etc/hive/conf/hive-site.xml', 'no default; feeds metastore[0]'),
+  note(
+    '  hiveSite: /etc/hive/conf/hive-site.xml',
+    'no default; feeds metastore[0] and fromHiveSite routes',
+  ),
   note('  hs2:', 'a list of routes; a single mapping is one route'),
   note('    - name: hs2', 'default hs2, hs2-2, hs2-3 ...; unique'),
   `      url: "${EXAMPLE_URL}"`,
@@ -117,13 +135,13 @@ export const HELP_TEXT = [
     `${TCP_IOS.join(' | ')}; binary routes only (old name: transport)`,
   ),
   note(
-    '      tls: { cert: /etc/hive-ha-proxy/tls/proxy.crt, key: /etc/hive-ha-proxy/tls/proxy.key }',
-    'no default; clients connect with TLS',
+    '      tls: { cert: /etc/hhp/proxy.crt, key: /etc/hhp/proxy.key }',
+    'no default; clients use TLS',
   ),
   '      # also tls.clientCa (require client certificates), tls.minVersion: TLSv1.2 | TLSv1.3',
   note(
-    '      backendTls: { mode: auto, ca: /etc/hive-ha-proxy/tls/cluster-ca.pem }',
-    'no default; dial backends with TLS',
+    '      backendTls: { mode: auto, ca: /etc/hhp/cluster-ca.pem }',
+    'no default; TLS to backends',
   ),
   '      # mode: auto (per instance, from hive.server2.use.SSL) | on | off; no ca = the system store',
   '      # also backendTls.serverName, backendTls.cert + backendTls.key, backendTls.insecureSkipVerify',

@@ -4,11 +4,12 @@
  * (`hive.metastore.uris (in /etc/hive/conf/hive-site.xml)`). Values are validated by the loader
  * together with every other source; this file is the lowest-precedence source after the defaults.
  *
- * HS2 routes are deliberately NOT derived from hive-site.xml, although it often carries
+ * An HS2 route is never created from hive-site.xml alone, although it often carries
  * `hive.zookeeper.quorum`, `hive.server2.zookeeper.namespace` and the active/passive HA keys: those
  * files are copied around whole (every HiveConf default included), and silently opening an HS2
- * port because the file happened to describe HiveServer2's own registration would surprise. An HS2
- * route is always asked for explicitly (--hs2 or `hs2:` in YAML).
+ * port because the file happened to describe HiveServer2's own registration would surprise. Only a
+ * route the user asked for without a JDBC URL (`--hs2-listen` alone, or `fromHiveSite: true` in
+ * YAML) gets its URL from the file's discovery keys (`hs2FromHiveSite`).
  */
 import type * as fxp from 'fast-xml-parser'
 import { lazy } from '../lazy.js'
@@ -16,6 +17,7 @@ import { DEFAULTS } from '../defaults.js'
 import { errorMessage, type ConfigProblem } from '../errors.js'
 import { isMapping, show } from './checks.js'
 import type { Sourced } from './flags.js'
+import { parseZkQuorum } from './metastore-uris.js'
 import { inFile, type Fields } from './yaml-file.js'
 
 export interface HiveSiteKey {
@@ -72,6 +74,8 @@ export interface HiveSiteSettings {
   loaded: boolean
   /** fields of metastore[0]; empty when the file does not set the metastore URIs */
   fields: Fields
+  /** what the file says about HiveServer2's registration (undefined when not loaded) */
+  hs2: Hs2FromSite | undefined
 }
 
 // gotcha M1 (test-env.md): without these, <value>9083</value> becomes a number and a single
@@ -99,7 +103,7 @@ export function readHiveSite(
 ): HiveSiteSettings {
   const failed = (message: string, fix: string): HiveSiteSettings => {
     problems.push({ key: ref.key, message, fix })
-    return { loaded: false, fields: {} }
+    return { loaded: false, fields: {}, hs2: undefined }
   }
   if (typeof ref.value !== 'string') {
     return failed(
@@ -118,7 +122,12 @@ export function readHiveSite(
     )
   }
   try {
-    return { loaded: true, fields: metastoreFields(parseHiveSiteXml(text), path) }
+    const props = parseHiveSiteXml(text)
+    return {
+      loaded: true,
+      fields: metastoreFields(props, path),
+      hs2: hs2FromHiveSite(props, path),
+    }
   } catch (err) {
     return failed(
       `cannot parse ${path}: ${errorMessage(err)}`,
@@ -187,4 +196,107 @@ export function metastoreFields(props: ReadonlyMap<string, string>, path: string
   if (out['backendTls.mode']?.value !== 'on') delete out['backendTls.ca']
   out['discovery'] ??= { value: 'static', key: uris.key }
   return out
+}
+
+/** HiveConf names of HiveServer2's ZooKeeper registration (hive-ha-semantics.md §2.1, §3.1). */
+export const HS2_SITE_KEYS = {
+  discovery: 'hive.server2.support.dynamic.service.discovery',
+  quorum: 'hive.zookeeper.quorum',
+  port: 'hive.zookeeper.client.port',
+  namespace: 'hive.server2.zookeeper.namespace',
+  ha: 'hive.server2.active.passive.ha.enable',
+  haNamespace: 'hive.server2.active.passive.ha.registry.namespace',
+  transportMode: 'hive.server2.transport.mode',
+  httpPath: 'hive.server2.thrift.http.path',
+  authentication: 'hive.server2.authentication',
+  principal: 'hive.server2.authentication.kerberos.principal',
+} as const
+
+/**
+ * An HS2 route's JDBC URL as the file describes HiveServer2's registration, with the keys it came
+ * from (for the start log and `check`), or why the file describes none.
+ */
+export type Hs2FromSite =
+  | {
+      ok: true
+      file: string
+      url: string
+      /** `name=value` of every key read, `name (not set: default)` for those defaulted */
+      keys: string[]
+      /** the principal HiveServer2 runs as, when the file says it uses Kerberos */
+      principal: { principal: string; key: string } | undefined
+    }
+  | { ok: false; file: string; message: string; fix: string }
+
+/**
+ * The URL a JDBC client of that cluster would write, built the way HiveServer2 registers (§2.1,
+ * §3.1): `hive.server2.support.dynamic.service.discovery` must be true (else nothing registers);
+ * quorum hosts without a port get `hive.zookeeper.client.port` (default 2181, as Hive's
+ * ZooKeeperHiveHelper does); `hive.server2.active.passive.ha.enable=true` makes it a zooKeeperHA
+ * URL on `hive.server2.active.passive.ha.registry.namespace` (default hs2ActivePassiveHA), else a
+ * zooKeeper URL on `hive.server2.zookeeper.namespace` (default hiveserver2);
+ * `hive.server2.transport.mode=http` makes it an HTTP route on `hive.server2.thrift.http.path`
+ * (`all` and `binary` give a binary route). Pure; never throws.
+ */
+export function hs2FromHiveSite(props: ReadonlyMap<string, string>, file: string): Hs2FromSite {
+  const K = HS2_SITE_KEYS
+  const keys: string[] = []
+  const read = (name: string, fallback?: string): string | undefined => {
+    const v = props.get(name)
+    if (v !== undefined && v !== '') {
+      keys.push(`${name}=${v}`)
+      return v
+    }
+    if (fallback !== undefined) keys.push(`${name} (not set: ${fallback})`)
+    return fallback
+  }
+  const fail = (message: string, fix: string): Hs2FromSite => ({ ok: false, file, message, fix })
+  const example = 'e.g. --hs2 "jdbc:hive2://zk1:2181,zk2:2181/;serviceDiscoveryMode=zooKeeper"'
+  const discovery = read(K.discovery, 'false')
+  if (discovery?.toLowerCase() !== 'true')
+    return fail(
+      `${file} does not set ${K.discovery}=true, so HiveServer2 does not register in ZooKeeper and no JDBC URL can be built from it`,
+      `give the route a JDBC URL (--hs2, or url: in the config file), ${example}, or a direct jdbc:hive2://hs2a:10000,hs2b:10000/`,
+    )
+  const rawQuorum = read(K.quorum)
+  if (rawQuorum === undefined)
+    return fail(
+      `${file} sets no ${K.quorum}, the ZooKeeper quorum HiveServer2 registers in`,
+      `add ${K.quorum} to the file, or give the route a JDBC URL (--hs2, or url: in the config file), ${example}`,
+    )
+  const portText = read(K.port, String(DEFAULTS.jdbc.zooKeeperPort))
+  const port = /^[0-9]{1,5}$/.test(portText ?? '') ? Number(portText) : NaN
+  if (!(port >= 1 && port <= 65535))
+    return fail(
+      `${K.port} in ${file} is ${show(portText)}, not a TCP port`,
+      `write 1-65535, e.g. 2181`,
+    )
+  const { quorum, issues } = parseZkQuorum(rawQuorum, port)
+  const issue = issues[0]
+  if (issue !== undefined) return fail(`${K.quorum} in ${file}: ${issue.message}`, issue.fix)
+  const ha = read(K.ha, 'false')?.toLowerCase() === 'true'
+  const namespace = ha
+    ? read(K.haNamespace, DEFAULTS.jdbc.zooKeeperHaNamespace)
+    : read(K.namespace, DEFAULTS.jdbc.zooKeeperNamespace)
+  const ns = (namespace ?? '').replace(/^\/+|\/+$/g, '')
+  let url = `jdbc:hive2://${quorum}/;serviceDiscoveryMode=${ha ? 'zooKeeperHA' : 'zooKeeper'};zooKeeperNamespace=${ns}`
+  const mode = read(K.transportMode, 'binary')?.toLowerCase()
+  if (mode === 'http')
+    url += `;transportMode=http;httpPath=${read(K.httpPath, DEFAULTS.hs2.http.path)}`
+  else if (mode !== 'binary' && mode !== 'all')
+    return fail(
+      `${K.transportMode} in ${file} is ${show(mode)}, which HiveServer2 does not accept`,
+      'write binary, http or all (all gives a binary route)',
+    )
+  const auth = props.get(K.authentication) ?? ''
+  const principal = props.get(K.principal) ?? ''
+  const kerberos = auth.split(',').some((m) => m.trim().toUpperCase() === 'KERBEROS')
+  return {
+    ok: true,
+    file,
+    url,
+    keys,
+    principal:
+      kerberos && principal !== '' ? { principal, key: inFile(file, K.principal) } : undefined,
+  }
 }

@@ -93,6 +93,8 @@ export interface Hs2UrlRoute {
   transportMode: Hs2TransportMode
   /** `httpPath` without leading/trailing `/` (default `cliservice`); meaningful for http only */
   httpPath: string
+  /** the `principal` session variable (the Kerberos service principal clients name), if any */
+  principal: string | undefined
 }
 
 /**
@@ -108,7 +110,8 @@ export function hs2RouteFromJdbcUrl(url: string): Hs2UrlRoute {
   const transportMode = transportModeOf(u)
   const httpPath = httpPathOf(u)
   const target = hs2Target(url, u, transportMode)
-  return { target, transportMode, httpPath }
+  const principal = u.sessionVars.get('principal') || undefined
+  return { target, transportMode, httpPath, principal }
 }
 
 /** The target of `hs2RouteFromJdbcUrl` alone. */

@@ -20,7 +20,7 @@
 import { DEFAULTS } from '../defaults.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { checkAdminListen, checkDistinct, type BuiltRoute } from './build-common.js'
-import { buildHs2Routes } from './build-hs2.js'
+import { buildHs2Routes, type SiteView } from './build-hs2.js'
 import { buildMetastoreRoutes } from './build-metastore.js'
 import type { TlsCtx, TlsFiles } from './build-tls.js'
 import {
@@ -78,6 +78,8 @@ interface RawConfig {
   routesUnknown: boolean
   /** the hive-site failed: metastore[0] may lack URIs only because of that */
   metastore0UrisUnknown: boolean
+  /** what the hive-site says about HiveServer2, for HS2 routes built from it */
+  site: SiteView
 }
 
 /** Flag/variable settings that are fields of the first route of a kind. */
@@ -130,11 +132,19 @@ export function loadConfig(deps: LoadDeps): CliCommand {
   if (hiveSite !== undefined) underlayHiveSite(raw, hiveSite, deps.readFile, problems, sources)
   if (overlay(raw, env.values)) sources.push('env')
   if (overlay(raw, args.values)) sources.push('flags')
+  impliedFromHiveSite(raw)
   const notices: string[] = []
   const warnings: string[] = []
   const files: TlsFiles = { readFile: deps.readFile }
   if (deps.fileMode !== undefined) files.fileMode = deps.fileMode
   const config = build(raw, problems, notices, { files, problems, warnings })
+  const siteFile = hiveSite === undefined ? undefined : `hive-site:${String(hiveSite.value)}`
+  if (
+    siteFile !== undefined &&
+    !sources.includes(siteFile) &&
+    config.hs2.some((r) => r.fromHiveSite)
+  )
+    sources.splice(1, 0, siteFile)
   if (problems.length > 0) throw new ConfigError(problems)
   return { kind: 'run', config, sources, notices, warnings }
 }
@@ -147,6 +157,7 @@ function emptyRaw(): RawConfig {
     noRouteKey: '--hs2',
     routesUnknown: false,
     metastore0UrisUnknown: false,
+    site: { hs2: undefined, failed: false },
   }
 }
 
@@ -166,6 +177,7 @@ function rawFromFile(
     noRouteKey: inFile(path, 'hs2'),
     routesUnknown: !settings.routesComplete,
     metastore0UrisUnknown: false,
+    site: { hs2: undefined, failed: false },
   }
 }
 
@@ -185,6 +197,7 @@ function underlayHiveSite(
 ): void {
   const site = readHiveSite(ref, readFile, problems)
   if (!site.loaded) raw.routesUnknown = raw.metastore0UrisUnknown = true
+  raw.site = { hs2: site.hs2, failed: !site.loaded }
   const fields = site.fields
   if (fields['uris'] === undefined) return // sets no metastore URIs: contributes nothing
   sources.splice(1, 0, `hive-site:${String(ref.value)}`)
@@ -195,6 +208,23 @@ function underlayHiveSite(
   }
   if (first.fields['uris'] !== undefined) for (const f of URI_BOUND_FIELDS) delete fields[f]
   first.fields = { ...fields, ...first.fields }
+}
+
+/**
+ * `--hs2-listen` (or its variable) asks for an HS2 route; without a URL from any source it is the
+ * one hive-site.xml describes, when one is given. Only hs2[0] and only when the listen address came
+ * from a flag or variable: a route written in the file opts in with `fromHiveSite: true`.
+ */
+function impliedFromHiveSite(raw: RawConfig): void {
+  const first = raw.hs2[0]
+  const listen = first?.fields['listen']
+  // no hive-site: the route simply lacks its URL, and says so against --hs2
+  if (raw.site.hs2 === undefined && !raw.site.failed) return
+  if (first === undefined || listen === undefined) return
+  if (first.fields['url'] !== undefined || first.fields['fromHiveSite'] !== undefined) return
+  const spec = SETTINGS.find((s) => s.setting === 'hs2Listen')
+  if (listen.key !== spec?.flag && listen.key !== spec?.env) return
+  first.fields['fromHiveSite'] = { value: true, key: listen.key }
 }
 
 /** Apply one source's settings on top of `raw`; true when it set anything besides a file path. */
@@ -286,7 +316,7 @@ function build(
         '(or HIVE_HA_PROXY_METASTORE, or --hive-site), or a config file (--config) with hs2 or metastore routes',
     })
   }
-  const hs2 = buildHs2Routes(raw.hs2, problems, notices, tls)
+  const hs2 = buildHs2Routes(raw.hs2, problems, notices, tls, raw.site)
   const metastore = buildMetastoreRoutes(raw.metastore, problems, raw.metastore0UrisUnknown, tls)
   checkDistinct([...hs2.built, ...metastore.built], problems)
   const admin = buildAdmin(raw.top, [...hs2.built, ...metastore.built], problems)

@@ -157,6 +157,19 @@ export interface Hs2RouteConfig {
    * for ZooKeeper targets; undefined = not watched.
    */
   mr3AppIdNamespace: string | undefined
+  /**
+   * Set when the URL was built from hive-site.xml (`fromHiveSite`, or `--hs2-listen` without a
+   * URL): the file and the keys it came from, `name=value` (or `name (not set: default)`), for the
+   * start log and `check`.
+   */
+  fromHiveSite: { file: string; keys: string[] } | undefined
+  /**
+   * The Kerberos principal clients name (`principal=` in their URL), when the configuration knows
+   * it: `principal=` of the route's JDBC URL, or hive-site's
+   * hive.server2.authentication.kerberos.principal for a route built from it. Shown by `check`;
+   * never used to route (the instances' published ones are in /routes and `status`).
+   */
+  kerberosPrincipal: { principal: string; from: string } | undefined
   /** undefined = clients connect in plain TCP (or HTTP) */
   tls: FrontTlsConfig | undefined
   /** undefined = no `backendTls` block: bytes go to backends as they come (a client's own TLS passes through) */

@@ -48,6 +48,7 @@ const BACKEND_TLS: Schema = {
 const HS2_SCHEMA: Schema = {
   name: 'leaf',
   url: 'leaf',
+  fromHiveSite: 'leaf',
   listen: 'leaf',
   policy: 'leaf',
   connectTimeoutMs: 'leaf',

@@ -98,6 +98,8 @@ export function parseHaRecord(
       httpPort: attribute(record, PUBLISHED.httpPort),
       httpPath: attribute(record, PUBLISHED.httpPath),
       useSsl: attribute(record, PUBLISHED.useSsl),
+      authentication: attribute(record, PUBLISHED.authentication),
+      principal: attribute(record, PUBLISHED.kerberosPrincipal),
     },
     route,
   )

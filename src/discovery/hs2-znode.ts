@@ -28,6 +28,13 @@ export interface Hs2Instance {
   version?: string
   /** set only by the HA parser */
   leader?: boolean
+  /**
+   * `hive.server2.authentication` as published (e.g. `NONE`, `KERBEROS`, `KERBEROS,LDAP` in 4.x);
+   * absent in legacy data
+   */
+  authentication?: string
+  /** `hive.server2.authentication.kerberos.principal` as published (Kerberos only), `_HOST` kept */
+  principal?: string
   /** `hive.server2.use.SSL=true`: the instance serves TLS (backendTls mode auto dials it so) */
   ssl?: boolean
 }
@@ -46,6 +53,8 @@ export const PUBLISHED = {
   httpPort: 'hive.server2.thrift.http.port',
   httpPath: 'hive.server2.thrift.http.path',
   useSsl: 'hive.server2.use.SSL',
+  authentication: 'hive.server2.authentication',
+  kerberosPrincipal: 'hive.server2.authentication.kerberos.principal',
 } as const
 
 /** HiveServer2's default servlet path (hive.server2.thrift.http.path). */
@@ -109,6 +118,8 @@ export function parseHs2Znode(
       httpPort: nonEmpty(conf.get(PUBLISHED.httpPort)),
       httpPath: conf.get(PUBLISHED.httpPath),
       useSsl: conf.get(PUBLISHED.useSsl),
+      authentication: conf.get(PUBLISHED.authentication),
+      principal: conf.get(PUBLISHED.kerberosPrincipal),
     },
     route,
   )
@@ -139,6 +150,10 @@ export interface InstanceFields {
   httpPath?: string | undefined
   /** raw `hive.server2.use.SSL` */
   useSsl?: string | undefined
+  /** raw `hive.server2.authentication` */
+  authentication?: string | undefined
+  /** raw `hive.server2.authentication.kerberos.principal` */
+  principal?: string | undefined
 }
 
 /**
@@ -188,6 +203,11 @@ export function buildInstance(
   if (path !== undefined) instance.path = path
   if (f.version !== undefined) instance.version = f.version
   if (f.leader !== undefined) instance.leader = f.leader
+  // shown to operators, never used to route: kept as published, blanks dropped
+  const authentication = nonEmpty(f.authentication?.trim())
+  if (authentication !== undefined) instance.authentication = authentication
+  const principal = nonEmpty(f.principal?.trim())
+  if (principal !== undefined) instance.principal = principal
   if (f.useSsl?.toLowerCase() === 'true') instance.ssl = true
   return { ok: true, instance }
 }

@@ -32,8 +32,11 @@ export interface ZkSourceOptions {
   backendTls?: boolean
 }
 
-/** The backend of an HS2 registration, or why the route cannot use it. */
-function hs2Backend(i: Hs2Instance, o: ZkSourceOptions, leader: boolean | undefined): ChildParse {
+/**
+ * The backend of an HS2 registration, or why the route cannot use it; `leader` only for the HA
+ * registry's leader.
+ */
+function hs2Backend(i: Hs2Instance, o: ZkSourceOptions, leader: boolean): ChildParse {
   if (i.ssl === true && o.mode === 'http' && o.backendTls !== true)
     return {
       ok: false,
@@ -41,9 +44,11 @@ function hs2Backend(i: Hs2Instance, o: ZkSourceOptions, leader: boolean | undefi
       reason: `${PUBLISHED.useSsl}=true: this route speaks plain HTTP to backends; add backendTls (mode auto) to reach it over TLS`,
     }
   const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
-  if (leader !== undefined) backend.leader = leader
+  if (leader) backend.leader = true
   if (i.path !== undefined) backend.path = i.path
   if (i.ssl === true) backend.ssl = true
+  if (i.authentication !== undefined) backend.authentication = i.authentication
+  if (i.principal !== undefined) backend.principal = i.principal
   return { ok: true, backend }
 }
 
@@ -62,7 +67,7 @@ export function hs2ZkDiscovery(o: ZkSourceOptions): Discovery {
     parse: (name, data): ChildParse => {
       const p = parseHs2Znode(name, data, o.mode)
       if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
-      return hs2Backend(p.instance, o, undefined)
+      return hs2Backend(p.instance, o, false)
     },
   })
 }

@@ -47,6 +47,7 @@ import {
   type RouteSnapshot,
   type RouteSource,
 } from './route-core.js'
+import { hiveSiteOrigin } from './snapshot.js'
 
 /** What /routes and the metrics show of an HTTP route's traffic. */
 export interface HttpRouteStats {
@@ -216,8 +217,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     }
   }
 
-  protected describe(): { target: string; policy: string } {
-    return { target: this.#cfg.url, policy: this.#cfg.policy }
+  protected describe(): { target: string; policy: string; targetFrom?: string } {
+    return { target: this.#cfg.url, policy: this.#cfg.policy, ...hiveSiteOrigin(this.#cfg) }
   }
 
   protected closeClient(ex: HttpExchange): void {

@@ -29,6 +29,7 @@ import {
   type RouteSnapshot,
   type RouteSource,
 } from './route-core.js'
+import { hiveSiteOrigin } from './snapshot.js'
 
 export type { RouteDeps, RouteSnapshot }
 
@@ -154,8 +155,8 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     }
   }
 
-  protected describe(): { target: string; policy: string } {
-    return { target: this.#cfg.url, policy: this.#cfg.policy }
+  protected describe(): { target: string; policy: string; targetFrom?: string } {
+    return { target: this.#cfg.url, policy: this.#cfg.policy, ...hiveSiteOrigin(this.#cfg) }
   }
 
   protected closeClient(client: Hs2Client): void {

@@ -18,6 +18,7 @@ import {
   noteConnectSuccess,
   noteStall,
 } from '../backends/ejection.js'
+import { kerberosSummary, type KerberosSummary } from '../backends/kerberos.js'
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
 import type { Dial } from '../net/dial.js'
@@ -117,6 +118,12 @@ export abstract class RouteCore<C> {
   #backendTls: BackendTls | undefined
   /** backends whose certificate failure was logged (once each, until they connect again) */
   readonly #certLogged = new Set<string>()
+  /** what Kerberos clients need, from the latest read (HS2 from ZooKeeper only) */
+  #kerberos: KerberosSummary | undefined
+  /** what #kerberos was last logged as, so a change is said once */
+  #kerberosLogged = ''
+  /** the last thing said was a warning (the next agreement says it is resolved) */
+  #kerberosWarned = false
   #connSeq = 0
   #total = 0
   #failovers = 0
@@ -351,6 +358,7 @@ export abstract class RouteCore<C> {
           backendSnapshot(b, now, this.isDraining(b.key), this.backendTlsFor(b) !== undefined),
         ),
       skipped: [...this.#skipped],
+      kerberos: this.#kerberos,
       connections: {
         active: this.#live.size,
         total: this.#total,
@@ -366,7 +374,8 @@ export abstract class RouteCore<C> {
   protected backendsRemoved(_keys: readonly string[]): void {}
 
   /** For logs and snapshots. */
-  protected abstract describe(): { target: string; policy: string }
+  /** `targetFrom`: where the target came from when not written by the user (hive-site.xml keys) */
+  protected abstract describe(): { target: string; policy: string; targetFrom?: string }
   /** Owns `client` (not read yet, half-open capable) from now on and must close it on every path. */
   protected abstract onClient(client: C, id: number): void
   /** Closes a client the route will not serve (it is stopping). */
@@ -556,6 +565,7 @@ export abstract class RouteCore<C> {
       this.#ready = true
       this.log.info({ backends: s.backends.length }, 'route ready (first discovery read)')
     }
+    this.#noteKerberos(kerberosSummary(s.backends))
     if (diff.removed.length > 0) this.backendsRemoved(diff.removed)
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
       this.log.info(
@@ -568,6 +578,36 @@ export abstract class RouteCore<C> {
       this.#waiters.clear()
       for (const w of waiters) w()
     }
+  }
+
+  /**
+   * Keep the latest Kerberos summary and say what changed, once per change: a warning with the fix
+   * while the instances disagree, an info line naming the principal once they agree. A change is
+   * a different set of principals or methods; a re-read listing the same ones, or one more
+   * instance with a principal already seen, says nothing. A read with nothing published (no
+   * instance, or only legacy znodes) keeps what was said last.
+   */
+  #noteKerberos(k: KerberosSummary | undefined): void {
+    this.#kerberos = k
+    if (k === undefined) return
+    const said = JSON.stringify([Object.keys(k.principals), k.authentications])
+    if (said === this.#kerberosLogged) return
+    this.#kerberosLogged = said
+    const warned = this.#kerberosWarned
+    this.#kerberosWarned = k.mismatch || k.mixedAuthentication
+    const fields = { principals: k.principals, authentications: k.authentications, fix: k.advice }
+    if (k.mismatch)
+      this.log.warn(
+        { ...fields, perHostPattern: k.perHostPattern },
+        'HS2 instances name different Kerberos principals: no single principal= in a client URL reaches them all',
+      )
+    else if (k.mixedAuthentication)
+      this.log.warn(fields, 'HS2 instances publish different authentication methods')
+    else if (k.clientPrincipal !== undefined)
+      this.log.info(
+        { principal: k.clientPrincipal, fix: k.advice, ...(warned ? { resolved: true } : {}) },
+        'HS2 instances share one Kerberos principal; clients name it in principal=',
+      )
   }
 
   #onConnectFailure(conn: number, b: BackendInfo, err: unknown): void {

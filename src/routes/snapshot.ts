@@ -1,7 +1,8 @@
-import type { HostPort } from '../config/types.js'
+import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { RunState } from '../lifecycle.js'
 import type { BackendState } from '../backends/backend.js'
 import { isEjected } from '../backends/ejection.js'
+import type { KerberosSummary } from '../backends/kerberos.js'
 import type { DiscoveryStatus, SkippedInstance } from '../discovery/discovery.js'
 import type { DrainSnapshot } from './drain.js'
 
@@ -13,6 +14,10 @@ export interface BackendSnapshot {
   /** draining: marked by an operator, no new connections; unlisted: gone from discovery, live connections remain */
   state: 'up' | 'ejected' | 'draining' | 'unlisted'
   leader: boolean | undefined
+  /** HS2 from ZooKeeper: `hive.server2.authentication` as published */
+  authentication: string | undefined
+  /** HS2 from ZooKeeper: `hive.server2.authentication.kerberos.principal` as published (`_HOST` kept) */
+  principal: string | undefined
   ejectedUntil: number | undefined
   active: number
   connections: number
@@ -53,6 +58,11 @@ export interface RouteSnapshot {
   discovery: DiscoveryStatus
   backends: BackendSnapshot[]
   skipped: SkippedInstance[]
+  /**
+   * HS2 routes whose instances publish their authentication: the principal Kerberos clients set,
+   * or why no single one works (backends/kerberos.ts); undefined otherwise
+   */
+  kerberos: KerberosSummary | undefined
   connections: { active: number; total: number; failovers: number; rejected: number }
   /** drain marks of this proxy, and those shared through ZooKeeper (ZooKeeper routes only) */
   drainMarks: DrainSnapshot
@@ -72,6 +82,8 @@ export function backendSnapshot(
     source: b.source,
     state: !b.listed ? 'unlisted' : draining ? 'draining' : ejected ? 'ejected' : 'up',
     leader: b.leader,
+    authentication: b.authentication,
+    principal: b.principal,
     ejectedUntil: ejected ? b.ejectedUntil : undefined,
     active: b.active,
     connections: b.connections,
@@ -82,4 +94,13 @@ export function backendSnapshot(
     bytesToClient: b.bytesToClient,
     tls,
   }
+}
+
+/**
+ * For the start log of an HS2 route whose URL was built from hive-site.xml: which file and keys
+ * (issue: say in the start log which keys it came from).
+ */
+export function hiveSiteOrigin(cfg: Hs2RouteConfig): { targetFrom?: string } {
+  const f = cfg.fromHiveSite
+  return f === undefined ? {} : { targetFrom: `${f.file}: ${f.keys.join(', ')}` }
 }

@@ -159,12 +159,14 @@ let unavailable: string | undefined
 
 /**
  * The assembled module (`npm run build` turns binary-scan.wat into binary-scan.wasm under dist/):
- * beside this file when it runs from dist/, or in dist/ seen from src/ when the TypeScript runs
- * directly (the tests).
+ * beside this file when it runs from dist/thrift/; in dist/ seen from src/ when the TypeScript runs
+ * directly (the tests) and from dist/chunks/ in the bundle (scripts/bundle.mjs); under dist/thrift/
+ * seen from the bundle's entry, should this code ever land there.
  */
 const WASM_FILES = [
   new URL('./binary-scan.wasm', import.meta.url),
   new URL('../../dist/thrift/binary-scan.wasm', import.meta.url),
+  new URL('./thrift/binary-scan.wasm', import.meta.url),
 ]
 
 /** the layout constants the module exports, each of which must equal this file's */

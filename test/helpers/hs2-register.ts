@@ -29,6 +29,8 @@ export interface RegisterHs2Options {
   httpPath?: string
   /** hive.server2.use.SSL (default false) */
   useSsl?: boolean
+  /** hive.server2.authentication.kerberos.principal, published only when given (HS2 publishes it in Kerberos mode) */
+  principal?: string
 }
 
 /** Default HS2 web UI port, only published in the HA record. */
@@ -86,6 +88,8 @@ export async function registerHs2(
         ['hive.server2.thrift.http.path', opts.httpPath ?? 'cliservice'],
       )
     }
+    if (opts.principal !== undefined)
+      confs.push(['hive.server2.authentication.kerberos.principal', opts.principal])
     confs.push(['hive.server2.use.SSL', String(opts.useSsl ?? false)])
     data = confs.map(([k, v]) => `${k}=${v}`).join(';')
   }
@@ -100,6 +104,8 @@ export interface RegisterHaOptions {
   leader: boolean
   /** hive.server2.authentication (default: 'NOSASL' for an auth 'nosasl' target, else 'NONE') */
   authentication?: string
+  /** hive.server2.authentication.kerberos.principal, published only when given */
+  principal?: string
 }
 
 export interface HaRegistration {
@@ -117,6 +123,7 @@ export function haServiceRecord(
   leader: boolean,
   uniqueId: string,
   authentication?: string,
+  principal?: string,
 ): string {
   const uri = `${target.host}:${target.port}`
   return JSON.stringify({
@@ -138,6 +145,9 @@ export function haServiceRecord(
     'hive.server2.thrift.port': String(target.port),
     'hive.server2.thrift.sasl.qop': 'auth',
     'hive.server2.authentication': authenticationOf(target, authentication),
+    ...(principal === undefined
+      ? {}
+      : { 'hive.server2.authentication.kerberos.principal': principal }),
     'hive.server2.use.SSL': 'false',
   })
 }
@@ -158,13 +168,16 @@ export async function registerHa(
   const uniqueId = randomUUID()
   const path = await zk.create(
     `${parent}/instance-`,
-    haServiceRecord(target, opts.leader, uniqueId, opts.authentication),
+    haServiceRecord(target, opts.leader, uniqueId, opts.authentication, opts.principal),
     'ephemeral-sequential',
   )
   return {
     path,
     uniqueId,
     setLeader: (leader: boolean) =>
-      zk.setData(path, haServiceRecord(target, leader, uniqueId, opts.authentication)),
+      zk.setData(
+        path,
+        haServiceRecord(target, leader, uniqueId, opts.authentication, opts.principal),
+      ),
   }
 }

@@ -46,6 +46,8 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     mr3AppIdNamespace: undefined,
     tls: undefined,
     backendTls: undefined,
+    fromHiveSite: undefined,
+    kerberosPrincipal: undefined,
     ...over,
   }
 }

@@ -62,6 +62,20 @@ t.test('a backend coming back is reported as added; a leader flip as changed', a
   t.same(set.reset([b('a', 1, false)]).added, ['a:1'])
 })
 
+t.test('a changed published principal is a change, and the new one is kept', async (t) => {
+  const set = new BackendSet()
+  const krb = (principal: string): BackendInfo => ({
+    ...b('a'),
+    authentication: 'KERBEROS',
+    principal,
+  })
+  set.reset([krb('hive/_HOST@R')])
+  t.same(set.reset([krb('hive/_HOST@R')]).changed, [], 'same principal: no change')
+  t.same(set.reset([krb('hive/shared@R')]).changed, ['a:10000'])
+  t.equal(set.get('a:10000')!.principal, 'hive/shared@R')
+  t.equal(set.get('a:10000')!.authentication, 'KERBEROS')
+})
+
 t.test('ejection after N consecutive failures, growing and capped', async (t) => {
   const set = new BackendSet()
   set.reset([b('a')])

@@ -14,7 +14,7 @@ const SAFETY_NET_MS = 15 * 60_000
 t.setTimeout(SAFETY_NET_MS + 2 * 60_000)
 
 function missing(): string | undefined {
-  if (!existsSync(join(root, 'dist/cli.js'))) return 'dist/ is not built (npm run build)'
+  if (!existsSync(join(root, 'dist/hive-ha-proxy.js'))) return 'dist/ is not built (npm run build)'
   if (
     spawnSync('java', ['-version']).status !== 0 ||
     !existsSync('/usr/share/java/zookeeper.jar')

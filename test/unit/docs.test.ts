@@ -21,6 +21,11 @@ const MARKDOWN = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => `do
   (f) => f.endsWith('.md'),
 )
 const HELP_TEXTS = [HELP_TEXT, STATUS_HELP, drainHelp('drain'), drainHelp('undrain')]
+const EXAMPLE_HIVE_SITE = `<configuration>
+  <property><name>hive.server2.support.dynamic.service.discovery</name><value>true</value></property>
+  <property><name>hive.zookeeper.quorum</name><value>zk1,zk2,zk3</value></property>
+  <property><name>hive.server2.zookeeper.namespace</name><value>hiveserver2-mr3</value></property>
+</configuration>`
 /** words in the help text that look like flags but stand for "a flag" in general */
 const NOT_FLAGS = new Set(['--flag'])
 
@@ -156,11 +161,17 @@ t.test(
           ? ca.read(ca.ca)
           : ca.read(pair.cert)
     for (const [i, { file, yaml }] of blocks.entries()) {
+      // an example naming a hive-site.xml gets one that describes HiveServer2's registration
       const load = () =>
         loadConfig({
           argv: ['--config', 'example.yaml'],
           env: {},
-          readFile: (path) => (path === 'example.yaml' ? (yaml ?? '') : pem(path)),
+          readFile: (path) =>
+            path === 'example.yaml'
+              ? (yaml ?? '')
+              : path.endsWith('.xml')
+                ? EXAMPLE_HIVE_SITE
+                : pem(path),
         })
       t.doesNotThrow(load, `${file}, YAML example ${i + 1} loads`)
     }

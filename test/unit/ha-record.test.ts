@@ -48,6 +48,7 @@ function hs2a(over: Partial<Hs2Instance>): Hs2Instance {
     port: 10000,
     znode: NAME,
     transportMode: 'binary',
+    authentication: 'NONE',
     ...over,
   }
 }
@@ -88,6 +89,7 @@ const okCases: OkCase[] = [
       znode: NAME,
       transportMode: 'binary',
       leader: true,
+      authentication: 'NONE',
     },
   },
   {
@@ -106,6 +108,7 @@ const okCases: OkCase[] = [
       znode: NAME,
       transportMode: 'binary',
       leader: true,
+      authentication: 'NONE',
     },
   },
   {
@@ -131,6 +134,18 @@ const okCases: OkCase[] = [
     name: 'missing transport mode -> binary',
     data: JSON.stringify(without(record('activeEndpoint'), 'hive.server2.transport.mode')),
     want: hs2a({ leader: true }),
+  },
+  {
+    name: 'Kerberos: authentication and principal attributes are carried',
+    data: JSON.stringify(
+      record('activeEndpoint', {
+        attrs: {
+          'hive.server2.authentication': 'KERBEROS',
+          'hive.server2.authentication.kerberos.principal': 'hive/_HOST@EXAMPLE.COM',
+        },
+      }),
+    ),
+    want: hs2a({ leader: true, authentication: 'KERBEROS', principal: 'hive/_HOST@EXAMPLE.COM' }),
   },
   {
     name: 'leader found among several internal endpoints',

@@ -32,6 +32,7 @@ const okCases: OkCase[] = [
       znode: HS2A_NAME,
       transportMode: 'binary',
       version: '4.0.0',
+      authentication: 'NONE',
     },
   },
   {
@@ -45,6 +46,7 @@ const okCases: OkCase[] = [
       znode: HS2A_NAME,
       transportMode: 'binary',
       version: '4.0.0',
+      authentication: 'NONE',
     },
   },
   {
@@ -63,6 +65,7 @@ const okCases: OkCase[] = [
       znode: 'serverUri=hs2b.example.com:10000;version=4.0.0;sequence=0000000008',
       transportMode: 'all',
       version: '4.0.0',
+      authentication: 'LDAP',
       ssl: true,
     },
   },
@@ -81,6 +84,24 @@ const okCases: OkCase[] = [
       znode: 'serverUri=hs2c.example.com:10000;version=3.1.3;sequence=0000000011',
       transportMode: 'binary',
       version: '3.1.3',
+      authentication: 'KERBEROS',
+      principal: 'hive/_HOST@EXAMPLE.COM',
+    },
+  },
+  {
+    name: 'Hive 4 method list, blank principal dropped, principal written out kept as is',
+    znode: 'serverUri=hs2e.example.com:10000;version=4.0.0;sequence=0000000012',
+    data:
+      'hive.server2.authentication= KERBEROS,LDAP ;hive.server2.authentication.kerberos.principal=;' +
+      'hive.server2.thrift.bind.host=hs2e.example.com;hive.server2.thrift.port=10000',
+    want: {
+      key: 'hs2e.example.com:10000',
+      host: 'hs2e.example.com',
+      port: 10000,
+      znode: 'serverUri=hs2e.example.com:10000;version=4.0.0;sequence=0000000012',
+      transportMode: 'binary',
+      version: '4.0.0',
+      authentication: 'KERBEROS,LDAP',
     },
   },
   {
@@ -96,6 +117,7 @@ const okCases: OkCase[] = [
       znode: 'serverUri=hs2d.example.com:10010;version=2.3.9;sequence=0000000001',
       transportMode: 'binary',
       version: '2.3.9',
+      authentication: 'NONE',
     },
   },
   {
@@ -161,6 +183,7 @@ const okCases: OkCase[] = [
       znode: 'serverUri=hs2e.example.com:10000;version=4.0.0;sequence=0000000003',
       transportMode: 'binary',
       version: '4.0.0',
+      authentication: 'NONE',
     },
   },
   {
@@ -397,6 +420,7 @@ t.test(
         znode: HTTP_NAME,
         transportMode: 'http',
         version: '4.0.0',
+        authentication: 'NONE',
       },
     })
     const all = parseHs2Znode(HS2A_NAME, ALL_DATA, 'http')

@@ -529,6 +529,7 @@ const routeCases: { name: string; url: string; want: Hs2UrlRoute }[] = [
       target: { kind: 'static', backends: [{ host: 'hs2a', port: 10000 }] },
       transportMode: 'binary',
       httpPath: 'cliservice',
+      principal: undefined,
     },
   },
   {
@@ -538,6 +539,7 @@ const routeCases: { name: string; url: string; want: Hs2UrlRoute }[] = [
       target: { kind: 'zookeeper', quorum: 'zk1:2181', namespace: 'hs2' },
       transportMode: 'http',
       httpPath: 'cliservice',
+      principal: undefined,
     },
   },
   {
@@ -553,6 +555,7 @@ const routeCases: { name: string; url: string; want: Hs2UrlRoute }[] = [
       },
       transportMode: 'http',
       httpPath: 'gateway/hive',
+      principal: undefined,
     },
   },
   {
@@ -562,6 +565,17 @@ const routeCases: { name: string; url: string; want: Hs2UrlRoute }[] = [
       target: { kind: 'zookeeper-ha', quorum: 'zk1:2181', namespace: 'hs2ActivePassiveHA' },
       transportMode: 'http',
       httpPath: 'b',
+      principal: undefined,
+    },
+  },
+  {
+    name: 'the principal session variable is kept (shown by check)',
+    url: 'jdbc:hive2://zk1:2181/;serviceDiscoveryMode=zooKeeper;principal=hive/_HOST@EXAMPLE.COM',
+    want: {
+      target: { kind: 'zookeeper', quorum: 'zk1:2181', namespace: 'hiveserver2' },
+      transportMode: 'binary',
+      httpPath: 'cliservice',
+      principal: 'hive/_HOST@EXAMPLE.COM',
     },
   },
 ]
