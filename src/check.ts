@@ -1,5 +1,7 @@
 import { expandPrincipal, HOST_PATTERN } from './backends/kerberos.js'
 import type {
+  BackendTlsConfig,
+  FrontTlsConfig,
   HostPort,
   Hs2RouteConfig,
   Hs2Target,
@@ -59,6 +61,7 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
     )
     if (r.mr3AppIdNamespace !== undefined)
       out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
+    out.push(...tlsLines(r))
   }
   for (const r of cfg.metastore) {
     out.push('', `metastore route "${r.name}" on ${hp(r.listen)}`)
@@ -72,8 +75,37 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
     out.push(
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
+    out.push(...tlsLines(r))
   }
   return `${out.join('\n')}\n`
+}
+
+/** What clients and backends see of a route's TLS (docs/tls.md). */
+function tlsLines(r: {
+  tls: FrontTlsConfig | undefined
+  backendTls: BackendTlsConfig | undefined
+}): string[] {
+  const out: string[] = []
+  const f = r.tls
+  out.push(
+    f === undefined
+      ? '  clients connect in plain TCP'
+      : `  clients connect with TLS (${f.minVersion} or later) and check ${f.cert.path}${f.clientCa === undefined ? '' : `; they must present a certificate from ${f.clientCa.path}`}`,
+  )
+  const b = r.backendTls
+  if (b === undefined) out.push('  backends get the bytes as they come (no backendTls)')
+  else if (b.mode === 'off') out.push('  backends are dialled in plain TCP (backendTls.mode off)')
+  else {
+    const which =
+      b.mode === 'auto' ? 'instances registered with hive.server2.use.SSL=true' : 'every backend'
+    const check = b.insecureSkipVerify
+      ? 'certificates NOT checked (insecureSkipVerify)'
+      : `checked against ${b.ca?.path ?? 'the system CA store'} for ${b.serverName ?? "each backend's own host name"}`
+    out.push(
+      `  ${which} dialled with TLS, ${check}${b.cert === undefined ? '' : `; client certificate ${b.cert.path}`}`,
+    )
+  }
+  return out
 }
 
 /**

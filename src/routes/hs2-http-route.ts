@@ -28,6 +28,7 @@ import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
+import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import {
   hs2ErrorReply,
@@ -129,9 +130,10 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
     const front: { current: HttpFront | undefined } = { current: undefined }
     const log = deps.logger.child({ component: 'hs2-http-front', route: cfg.name })
-    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept) => {
+    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept, _error, secure) => {
       const f = new HttpFront(
         {
+          tls: secure,
           listen,
           headersTimeoutMs: cfg.http.headersTimeoutMs,
           keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
@@ -184,9 +186,15 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
 
   /** Reload in place: policy, timeouts, ejection, a new discovery when the target changed. */
   update(cfg: Hs2RouteConfig, source: RouteSource | undefined): void {
+    const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.updateBase(cfg, source)
+    if (tlsChanged) {
+      // pools hold the old TLS settings: new requests get new ones, requests in flight finish
+      for (const p of this.#pools.values()) void p.close().catch(() => {})
+      this.#pools.clear()
+    }
   }
 
   snapshot(): Hs2HttpRouteSnapshot {
@@ -417,8 +425,9 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     if (p === undefined) {
       const PoolClass = this.#PoolClass
       if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
-      p = new PoolClass(`http://${b.key}`, {
-        connect: { timeout: connectTimeoutMs },
+      const tls = this.backendTlsFor(b)
+      p = new PoolClass(`${tls === undefined ? 'http' : 'https'}://${b.key}`, {
+        connect: { timeout: connectTimeoutMs, ...tls },
         // HiveServer2's Jetty closes idle connections after hive.server2.thrift.http.max.idle.time
         keepAliveTimeout: 4_000,
       })

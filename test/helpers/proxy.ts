@@ -44,6 +44,8 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     transportMode: 'binary',
     http: { ...DEFAULTS.hs2.http },
     mr3AppIdNamespace: undefined,
+    tls: undefined,
+    backendTls: undefined,
     fromHiveSite: undefined,
     kerberosPrincipal: undefined,
     ...over,
@@ -67,6 +69,8 @@ export function metastoreRoute(
     ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
     maxMessageBytes: 64 * 1024 * 1024,
     maxReplayBytes: 1024 * 1024,
+    tls: undefined,
+    backendTls: undefined,
     ...over,
   }
 }
