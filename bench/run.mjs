@@ -32,6 +32,7 @@ import { idle } from './scenarios/idle.mjs'
 import { metastore } from './scenarios/metastore.mjs'
 import { failover } from './scenarios/failover.mjs'
 import { startup } from './scenarios/startup.mjs'
+import { hung } from './scenarios/hung.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const MiB = 2 ** 20
@@ -39,13 +40,13 @@ const MiB = 2 ** 20
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7] [--json file]\n',
+    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,8] [--json file]\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7], json: undefined }
+  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7, 8], json: undefined }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -62,7 +63,7 @@ function parseArgs(argv) {
   }
   if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20))
     usage('--reps must be 1..20')
-  if (o.only.some((n) => !(n >= 1 && n <= 7))) usage('--only takes scenario numbers 1..7')
+  if (o.only.some((n) => !(n >= 1 && n <= 8))) usage('--only takes scenario numbers 1..8')
   return o
 }
 
@@ -81,6 +82,9 @@ const cfg = opts.quick
       streamBytes: 32 * MiB,
       failoverMs: 600,
       starts: 3,
+      hungEveryMs: 25,
+      hungBeforeMs: 500,
+      hungAfterMs: 2800,
     }
   : {
       reps: 3,
@@ -95,6 +99,10 @@ const cfg = opts.quick
       streamBytes: 512 * MiB,
       failoverMs: 1500,
       starts: 10,
+      // scenario 8: about 340 connections per run (firstResponseTimeoutMs is 2 s of it)
+      hungEveryMs: 15,
+      hungBeforeMs: 1500,
+      hungAfterMs: 3600,
     }
 if (opts.reps) cfg.reps = opts.reps
 
@@ -301,7 +309,16 @@ async function main() {
     },
   }
 
-  const scenarios = { 1: bulk, 2: rtt, 3: connect, 4: idle, 5: metastore, 6: failover, 7: startup }
+  const scenarios = {
+    1: bulk,
+    2: rtt,
+    3: connect,
+    4: idle,
+    5: metastore,
+    6: failover,
+    7: startup,
+    8: hung,
+  }
   for (const n of opts.only) {
     if (cleaning) break
     progress(`scenario ${n}`)
