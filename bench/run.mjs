@@ -33,6 +33,7 @@ import { metastore } from './scenarios/metastore.mjs'
 import { failover } from './scenarios/failover.mjs'
 import { startup } from './scenarios/startup.mjs'
 import { tlsScenario } from './scenarios/tls.mjs'
+import { hung } from './scenarios/hung.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const MiB = 2 ** 20
@@ -40,13 +41,13 @@ const MiB = 2 ** 20
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,8] [--json file]\n',
+    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,8,9] [--json file]\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7, 8], json: undefined }
+  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7, 8, 9], json: undefined }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -63,7 +64,7 @@ function parseArgs(argv) {
   }
   if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20))
     usage('--reps must be 1..20')
-  if (o.only.some((n) => !(n >= 1 && n <= 8))) usage('--only takes scenario numbers 1..8')
+  if (o.only.some((n) => !(n >= 1 && n <= 9))) usage('--only takes scenario numbers 1..9')
   return o
 }
 
@@ -83,6 +84,9 @@ const cfg = opts.quick
       failoverMs: 600,
       starts: 3,
       tlsConns: 300,
+      hungEveryMs: 25,
+      hungBeforeMs: 500,
+      hungAfterMs: 2800,
     }
   : {
       reps: 3,
@@ -98,6 +102,10 @@ const cfg = opts.quick
       failoverMs: 1500,
       starts: 10,
       tlsConns: 3000,
+      // scenario 9: about 340 connections per run (firstResponseTimeoutMs is 2 s of it)
+      hungEveryMs: 15,
+      hungBeforeMs: 1500,
+      hungAfterMs: 3600,
     }
 if (opts.reps) cfg.reps = opts.reps
 
@@ -319,6 +327,7 @@ async function main() {
     6: failover,
     7: startup,
     8: tlsScenario,
+    9: hung,
   }
   for (const n of opts.only) {
     if (cleaning) break

@@ -54,11 +54,7 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
     out.push(
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
-    out.push(
-      r.firstResponseTimeoutMs > 0
-        ? `  first-answer failover: a backend silent ${r.firstResponseTimeoutMs} ms after the client spoke is hung (a stall; ${r.ejection.failures} in a row eject it)`
-        : '  first-answer failover off (firstResponseTimeoutMs 0): a hung backend holds its clients',
-    )
+    out.push(...stallLines(r))
     if (r.mr3AppIdNamespace !== undefined)
       out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
     out.push(...tlsLines(r))
@@ -156,4 +152,33 @@ function hs2Target(t: Hs2Target): string {
 function metastoreTarget(t: MetastoreTarget): string {
   if (t.kind === 'static') return `fixed list ${t.backends.map(hp).join(', ')} (in this order)`
   return zk(t.quorum, `metastores registered under /${t.namespace}`, t.namespace)
+}
+
+/**
+ * What firstResponseTimeoutMs does on this route. HTTP routes time every call, and HiveServer2
+ * holds a GetOperationStatus of a running query for hive.server2.long.polling.timeout (5000 ms by
+ * default) before it answers: a timeout at or below that counts healthy servers as hung.
+ */
+/** HiveServer2's default hive.server2.long.polling.timeout (ms) */
+const HS2_LONG_POLLING_MS = 5000
+
+function stallLines(r: Hs2RouteConfig): string[] {
+  const ms = r.firstResponseTimeoutMs
+  const eject = `a stall; ${r.ejection.failures} in a row eject it`
+  if (ms <= 0)
+    return [
+      '  first-answer failover off (firstResponseTimeoutMs 0): a hung backend holds its clients',
+    ]
+  if (r.transportMode !== 'http')
+    return [
+      `  first-answer failover: a backend silent ${ms} ms after the client spoke is hung (${eject})`,
+    ]
+  const out = [
+    `  stalls: a call without response headers within ${ms} ms is hung (${eject}); an OpenSession moves on, other calls get the lost-session error; a synchronous ExecuteStatement is not timed`,
+  ]
+  if (ms <= HS2_LONG_POLLING_MS)
+    out.push(
+      `  warning: firstResponseTimeoutMs ${ms} is not above HiveServer2's hive.server2.long.polling.timeout (${HS2_LONG_POLLING_MS} ms by default): a GetOperationStatus of a running query waits that long and would count as a stall; set it well above the servers' value`,
+    )
+  return out
 }

@@ -3,6 +3,7 @@ import type { BackendTlsConfig, EjectionConfig, FrontTlsConfig, HostPort } from 
 import type { Logger } from '../logger.js'
 import {
   AllBackendsFailedError,
+  ErrorCodes,
   errorCode,
   errorMessage,
   isLocalFailure,
@@ -474,11 +475,23 @@ export abstract class RouteCore<C> {
   protected stalled(conn: number, key: string, keptBytes: number, timeoutMs: number): void {
     this.release(key, 0, 0)
     this.#failovers++
-    const state = this.backends.get(key)
-    this.log.warn(
+    this.countStall(
       { conn, backend: key, timeoutMs, keptBytes },
       'backend sent nothing in time (hung?); moving the handshake to another',
     )
+  }
+
+  /**
+   * Count a stall against `fields.backend` toward ejection (same settings as connect failures,
+   * counted apart) and log `msg` with `fields`. Releases nothing: the caller owns its counters.
+   */
+  protected countStall(
+    fields: { conn: number; backend: string; timeoutMs: number; [k: string]: unknown },
+    msg: string,
+  ): void {
+    this.log.warn(fields, msg)
+    const key = fields.backend
+    const state = this.backends.get(key)
     if (state === undefined) return
     const now = this.deps.now()
     const others = this.backends.listed().filter((x) => x.key !== key && !isEjected(x, now)).length
@@ -611,6 +624,8 @@ export abstract class RouteCore<C> {
   }
 
   #onConnectFailure(conn: number, b: BackendInfo, err: unknown): void {
+    // a stall that may move on (an HTTP OpenSession) was counted where it was seen (countStall)
+    if (errorCode(err) === ErrorCodes.BACKEND_STALLED) return
     const state = this.backends.get(b.key)
     if (isLocalFailure(err)) {
       // the proxy is out of descriptors or ports: no backend is to blame, none is ejected
