@@ -458,6 +458,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
    * against `b`, aborts the request (undici closes that connection) and rejects with
    * HHP_ERR_BACKEND_STALLED, retriable when the request may move on (an OpenSession of which no
    * byte of an answer arrived: see http/read-meter.ts for why "no byte" is judged per pool).
+   * Trap: after the abort undici 7 opens a spare connection to the same backend at once; it carries
+   * nothing and closes after the pool's keepAliveTimeout.
    */
   #sendWatched(
     b: BackendInfo,

@@ -168,6 +168,21 @@ t.test('an OpenSession whose answer had begun is not re-sent: 502, stall counted
   t.match(route(proxy).http.requests, { 'OpenSession backend_failed': 1 })
 })
 
+t.test('an OpenSession that every server leaves unanswered gets 503', async (t) => {
+  const h1 = await hung(t)
+  const h2 = await hung(t)
+  const { proxy, port } = await proxyFor(t, [h1, h2])
+  const r = await call(port, 'OpenSession', new T.TOpenSessionReq({ client_protocol: 9 }))
+  t.equal(r.status, 503)
+  t.ok(r.ms >= 2 * TIMEOUT - 20 && r.ms < 2 * TIMEOUT + 1500, `each server once (${r.ms} ms)`)
+  // each got the call once (undici opens a spare connection after an abort; it carries nothing)
+  t.ok(h1.bytesReceived > 0)
+  t.equal(h2.bytesReceived, h1.bytesReceived)
+  t.equal(backendOf(proxy, h1.port).stalls, 1)
+  t.equal(backendOf(proxy, h2.port).stalls, 1)
+  t.match(route(proxy).http.requests, { 'OpenSession no_backend': 1 })
+})
+
 t.test(
   "a call whose session's server stalls gets the lost-session error promptly; the session does not move",
   async (t) => {
