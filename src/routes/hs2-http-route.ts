@@ -13,6 +13,8 @@
  *
  * Request bodies are read whole, up to `http.maxBodyBytes` (413 above): an OpenSession may have to
  * be sent again to another server, and the proxy answers for lost sessions before any byte left.
+ * Responses stream through; the first bytes of those that hand out a handle are read on the way
+ * (a gzip copy is decoded for that; the client gets the bytes as the server sent them).
  *
  * Stalls (docs/hung-backends.md): a request without response headers within the route's
  * `firstResponseTimeoutMs` counts a stall against its backend (toward ejection, like a binary
@@ -20,8 +22,6 @@
  * byte of its answer arrived; any other stalled request gets the lost-session answer (its session
  * stays where it is). A synchronous ExecuteStatement has no such timer: it answers when its query
  * is done.
- * Responses stream through; the first bytes of those that hand out a handle are read on the way
- * (a gzip copy is decoded for that; the client gets the bytes as the server sent them).
  */
 import type { IncomingMessage } from 'node:http'
 import zlib from 'node:zlib'
@@ -118,7 +118,7 @@ interface Route {
   by: 'handle' | 'cookie' | 'policy'
 }
 
-/** The stall timer of one request (see #stallMs). */
+/** The stall timer of one request (see #stallRule). */
 interface StallRule {
   conn: number
   method: string
