@@ -7,7 +7,7 @@
  * - else the proxy's affinity cookie naming a listed backend -> that backend (hit by cookie; the
  *   answer teaches this process the handles, so a second proxy behind one address keeps up);
  * - else (OpenSession, calls without a handle, handles never seen) -> the policy, with failover on
- *   connect errors only (nothing reached a server yet);
+ *   connect errors (nothing reached a server yet) and, for an OpenSession, on a stall (below);
  * - a handle whose backend is gone (ejected, or failing to connect) gets a Thrift error status
  *   naming the lost session, never a silent move: sessions live in one server's memory.
  *
