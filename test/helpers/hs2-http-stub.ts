@@ -57,10 +57,10 @@ export interface Hs2HttpStub {
 
 export interface StartHs2HttpStubOptions {
   id: string
-  path?: string
-  port?: number
   /** answer these methods this many ms late (a slow but healthy server), e.g. { ExecuteStatement: 800 } */
   slowMs?: Record<string, number>
+  path?: string
+  port?: number
 }
 
 const hex = (h: HandleId | undefined): string | undefined => h?.guid?.toString('hex')
