@@ -32,6 +32,7 @@ import { isEjected } from '../backends/ejection.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
+import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
@@ -714,8 +715,10 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
   readonly #pickUntried = (tried: ReadonlySet<string>): BackendInfo | undefined => {
     const listed = this.backends.listed()
-    const pool = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
-    if (pool.length === 0) return undefined
+    const usable = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
+    if (usable.length === 0) return undefined
+    // what no session ties to a server (OpenSession above all) ramps onto a recovered one
+    const pool = slowStartPool(usable, this.deps.now(), this.#cfg.slowStartMs, this.deps.random)
     return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
   }
 }
