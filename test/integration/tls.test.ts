@@ -153,6 +153,7 @@ t.test(
     )
     t.same(byKey, { [`127.0.0.1:${secure.port}`]: true, [`127.0.0.1:${plain.port}`]: false })
     t.ok(secure.sessions >= 2, 'the TLS stub served sessions: the handshake was checked and done')
+    t.ok(secure.tlsResumed >= 1, "later connections resume the backend's TLS session")
   },
 )
 

@@ -77,3 +77,16 @@ t.test('a rotated CA under the same path is a change', async (t) => {
   t.ok(sameBackendTls(undefined, undefined))
   t.equal(JSON.stringify({ key: new PemFile('/k.pem', 'SECRET') }), '{"key":"/k.pem"}')
 })
+
+t.test("a backend's last TLS session is offered on the next connect to it", async (t) => {
+  const b = new BackendTls(cfg({ mode: 'on' }))
+  t.equal(b.connectOptions('h', 'h:1').session, undefined)
+  b.keepSession('h:1', Buffer.from('s1'))
+  t.same(b.connectOptions('h', 'h:1').session, Buffer.from('s1'))
+  t.equal(b.connectOptions('h', 'h:2').session, undefined, 'per backend')
+  t.equal(
+    new BackendTls(cfg({ mode: 'on' })).connectOptions('h', 'h:1').session,
+    undefined,
+    'a reload starts afresh',
+  )
+})
