@@ -22,7 +22,7 @@ import {
 import { kerberosSummary, type KerberosSummary } from '../backends/kerberos.js'
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
-import type { Dial } from '../net/dial.js'
+import type { Dial, DialOptions } from '../net/dial.js'
 import type { ZkDrainMarks } from '../discovery/zk-drain-marks.js'
 import { RouteDrain, type DrainMarks, type DrainResult } from './drain.js'
 import { backendSnapshot, type RouteSnapshot, type RouteTlsSnapshot } from './snapshot.js'
@@ -443,9 +443,14 @@ export abstract class RouteCore<C> {
       })
   }
 
-  #tlsDial(x: BackendInfo): { tls?: NonNullable<ReturnType<RouteCore<C>['backendTlsFor']>> } {
-    const tls = this.backendTlsFor(x)
-    return tls === undefined ? {} : { tls }
+  /** The TLS part of a backend dial: options (with its last session) and where new sessions go. */
+  #tlsDial(x: BackendInfo): Pick<DialOptions, 'tls' | 'onTlsSession'> {
+    const t = this.#backendTls
+    if (t === undefined || !backendUsesTls(t.cfg, x.ssl)) return {}
+    return {
+      tls: t.connectOptions(x.host, x.key),
+      onTlsSession: (session) => t.keepSession(x.key, session),
+    }
   }
 
   /** Log why a client got no backend (every attempt) and count it. */

@@ -153,6 +153,7 @@ t.test(
     )
     t.same(byKey, { [`127.0.0.1:${secure.port}`]: true, [`127.0.0.1:${plain.port}`]: false })
     t.ok(secure.sessions >= 2, 'the TLS stub served sessions: the handshake was checked and done')
+    t.ok(secure.tlsResumed >= 1, "later connections resume the backend's TLS session")
   },
 )
 
@@ -395,6 +396,16 @@ t.test('a reload that turns front TLS on replaces the route; TLS off again likew
   t.same([on.removed, on.added], [['hs2'], ['hs2']], 'replaced, not updated in place')
   t.equal(await queryBackendId({ host: '127.0.0.1', port, tls: clientTls }), 'a')
   t.equal(proxy.snapshot().routes[0]!.tls.front, true)
+  // client certificates are fixed when a TLS server is made: asking for them replaces the route
+  const strict = await proxy.reload({
+    ...proxy.config,
+    hs2: [{ ...plain, listen: fixed, tls: front(proxyCert, { clientCa: pem(ca.ca) }) }],
+  })
+  t.same([strict.removed, strict.added], [['hs2'], ['hs2']])
+  await t.rejects(
+    queryBackendId({ host: '127.0.0.1', port, tls: clientTls, timeoutMs: 3000 }),
+    'a client without a certificate is refused from then on',
+  )
   const off = await proxy.reload({ ...proxy.config, hs2: [{ ...plain, listen: fixed }] })
   t.same([off.removed, off.added], [['hs2'], ['hs2']])
   t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'a')
