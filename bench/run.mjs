@@ -48,7 +48,12 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], json: undefined }
+  const o = {
+    quick: false,
+    reps: undefined,
+    only: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    json: undefined,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
