@@ -36,6 +36,13 @@ interface Schema {
 const yamlLib = lazy<typeof yaml>('yaml')
 
 const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
+const HEALTH_CHECK: Schema = {
+  probe: 'leaf',
+  intervalMs: 'leaf',
+  timeoutMs: 'leaf',
+  failures: 'leaf',
+  successes: 'leaf',
+}
 const HS2_SCHEMA: Schema = {
   name: 'leaf',
   url: 'leaf',
@@ -48,6 +55,7 @@ const HS2_SCHEMA: Schema = {
   firstResponseTimeoutMs: 'leaf',
   slowStartMs: 'leaf',
   ejection: EJECTION,
+  healthCheck: HEALTH_CHECK,
   mr3AppIdNamespace: 'leaf',
   tcpIo: 'leaf',
   /** deprecated alias of tcpIo */
@@ -73,6 +81,7 @@ const METASTORE_SCHEMA: Schema = {
   maxConnectAttempts: 'leaf',
   idleTimeoutMs: 'leaf',
   ejection: EJECTION,
+  healthCheck: HEALTH_CHECK,
   maxMessageBytes: 'leaf',
   maxReplayBytes: 'leaf',
   transportMode: 'leaf',
