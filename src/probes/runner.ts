@@ -3,7 +3,8 @@
  * at a time, started at a fixed rate (every `intervalMs` from the previous start, so a hung backend
  * is seen within intervalMs x failures + timeoutMs). The runner owns the timeout: a probe with no
  * answer within `timeoutMs` fails and its prober is closed (it drops its connection and reconnects
- * on the next probe). What a result means (down/up) is the route's business (backends/probe-health.ts).
+ * on the next probe). Any other failure leaves the connection to the prober (a metastore that
+ * answers STOPPED is still on a good connection). What a result means (down/up) is the route's business (backends/probe-health.ts).
  *
  * Clock and timers are injectable; timers are unref'd by default (probes never keep the process up).
  */
@@ -129,17 +130,19 @@ export class ProbeRunner {
     const gen = ++t.gen
     const start = now()
     t.inFlight = true
-    const finish = (ok: boolean, detail: string | undefined): void => {
+    const finish = (ok: boolean, detail: string | undefined, timedOut = false): void => {
       if (t.gen !== gen) return
       t.gen++
       t.inFlight = false
       timers.clearTimeout(guard)
-      if (!ok) t.prober.close()
+      // the answer may still come on that connection: it is dropped, the next probe reconnects
+      // (a prober that got a bad answer keeps or drops its connection itself)
+      if (timedOut) t.prober.close()
       const at = now()
       onResult(t.backend.key, { ok, at, ms: at - start, detail })
     }
     const guard = timers.setTimeout(
-      () => finish(false, `no answer within ${timeoutMs} ms`),
+      () => finish(false, `no answer within ${timeoutMs} ms`, true),
       timeoutMs,
     )
     let p: Promise<string | undefined>

@@ -128,11 +128,16 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
     })
   }
 
-  /** A plain Thrift client of this kind got an answer: probes speak it from now on. */
+  /**
+   * A plain Thrift client of this kind got an answer: probes speak it from now on. The probers are
+   * replaced only when that changes what they send (`auto`: there were none; `thrift`: they spoke
+   * Hive's default and the clients speak another framing), so a backend held down stays down.
+   */
   #learnWire(kind: WireKind): void {
     this.#wire = { protocol: kind.protocol, framed: kind.framed }
     const probe = this.#cfg.healthCheck.probe
     if (probe !== 'auto' && probe !== 'thrift') return
+    if (probe === 'thrift' && kind.protocol === 'binary' && !kind.framed) return
     this.log.info(
       { protocol: kind.protocol, framed: kind.framed, probe },
       'plain Thrift clients answered: probing the metastores with fb303 getStatus in their framing',

@@ -162,6 +162,7 @@ t.test('a hung probe fails at the timeout, its prober is closed, the rate holds'
   mode.now = 'fail'
   await clock.advance(100)
   t.same(results.at(-1)?.detail, 'refused', 'a rejected probe carries its reason')
+  t.equal(stats.closes, 3, 'a rejected probe leaves the connection to its prober')
   runner.stop()
 })
 
