@@ -307,3 +307,55 @@ t.test(
     t.equal(backendOf(proxy, keyOf(hs2), 1)?.probe?.last?.detail, 'connected')
   },
 )
+
+t.test(
+  'reload applies healthCheck: probes start, and turning them off releases a down backend',
+  async (t) => {
+    const stub = await hmsStub(t, 'reloaded')
+    const other = await hmsStub(t, 'other')
+    const route = metastoreRoute({ kind: 'static', backends: [stub, other] })
+    const { proxy } = await startTestProxy(t, [], { metastore: [route] })
+    const k = keyOf(stub)
+    await new Promise((r) => setTimeout(r, 150))
+    t.equal(stub.connections, 0, 'probe none: nothing is sent')
+
+    const probing = {
+      ...route,
+      healthCheck: hc({
+        probe: 'thrift',
+        intervalMs: 30,
+        timeoutMs: 20,
+        failures: 2,
+        successes: 1,
+      }),
+    }
+    const r1 = await proxy.reload({ ...proxy.config, metastore: [probing] })
+    t.same(r1.updated, ['metastore'])
+    await waitFor('probed after the reload', () => backendOf(proxy, k)?.probe?.last?.ok === true)
+    stub.fbStatus = 0
+    await waitFor('down', () => stateOf(proxy, k) === 'down')
+
+    const slower = {
+      ...probing,
+      healthCheck: { ...probing.healthCheck, intervalMs: 400, timeoutMs: 100 },
+    }
+    await proxy.reload({ ...proxy.config, metastore: [slower] })
+    const before = stub.callsOf('getStatus').length
+    await new Promise((r) => setTimeout(r, 500))
+    const during = stub.callsOf('getStatus').length - before
+    t.ok(
+      during >= 1 && during <= 3,
+      `the new interval applies (${during} probes in 500 ms at 400 ms)`,
+    )
+    t.equal(stateOf(proxy, k), 'down', 'same probe kind: the backend stays down')
+
+    await proxy.reload({
+      ...proxy.config,
+      metastore: [{ ...slower, healthCheck: { ...slower.healthCheck, probe: 'none' } }],
+    })
+    t.equal(stateOf(proxy, k), 'up', 'probes off: no backend is held down by them')
+    const after = stub.callsOf('getStatus').length
+    await new Promise((r) => setTimeout(r, 500))
+    t.equal(stub.callsOf('getStatus').length, after, 'no probe after they were turned off')
+  },
+)
