@@ -200,8 +200,8 @@ t.test(
           {
             healthCheck: hc({
               probe: 'thrift',
-              intervalMs: 30,
-              timeoutMs: 20,
+              intervalMs: 100,
+              timeoutMs: 90,
               failures: 2,
               successes: 2,
             }),
@@ -281,7 +281,7 @@ t.test(
       { host: hs2.host, port: hs2.port },
       { host: '127.0.0.1', port },
     ]
-    const { proxy } = await startTestProxy(t, [
+    const { proxy, ports } = await startTestProxy(t, [
       hs2Route(
         { kind: 'static', backends },
         { healthCheck: { ...DEFAULTS.hs2.healthCheck, intervalMs: 100, timeoutMs: 50 } },
@@ -290,6 +290,7 @@ t.test(
         { kind: 'static', backends },
         {
           name: 'tcp',
+          slowStartMs: 600_000,
           healthCheck: { probe: 'tcp', intervalMs: 100, timeoutMs: 50, failures: 2, successes: 2 },
         },
       ),
@@ -305,6 +306,25 @@ t.test(
     await new Promise<void>((r) => back.listen(port, '127.0.0.1', r))
     await waitFor('up again', () => stateOf(proxy, k, 1) === 'up', 5000)
     t.equal(backendOf(proxy, keyOf(hs2), 1)?.probe?.last?.detail, 'connected')
+
+    // back from down, it ramps in with slow start: round-robin alone would give it every second client
+    for (let i = 0; i < 20; i++) {
+      const c = net.connect(ports[1]!, '127.0.0.1')
+      c.on('error', () => {})
+      await new Promise((r) => c.once('connect', r))
+      await waitFor(
+        'handed to a backend',
+        () => (proxy.snapshot().routes[1]?.connections.total ?? 0) > i,
+      )
+      c.destroy()
+    }
+    await waitFor(
+      '20 clients placed',
+      () =>
+        backends.reduce((n, b) => n + (backendOf(proxy, keyOf(b), 1)?.connections ?? 0), 0) >= 20,
+    )
+    const recovered = backendOf(proxy, k, 1)?.connections ?? 0
+    t.ok(recovered <= 5, `the recovered backend got ${recovered} of 20 new clients (slow start)`)
   },
 )
 
