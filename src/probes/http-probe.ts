@@ -35,6 +35,8 @@ export class HttpProber implements Prober {
   async probe(): Promise<string> {
     undici ??= import('undici')
     const { Client } = await undici
+    // trap: the same scheme as the route's own pool (hs2-http-route.ts #pool); a backend dialled
+    // with TLS there must be probed with TLS here, or every probe fails and marks it down
     this.#client ??= new Client(`http://${this.#o.key}`, {
       connect: { timeout: this.#o.connectTimeoutMs },
       // HiveServer2's Jetty drops idle connections after hive.server2.thrift.http.max.idle.time

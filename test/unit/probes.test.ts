@@ -315,3 +315,46 @@ for (const kind of KINDS) {
     )
   })
 }
+
+// ---- check says what each route will probe ------------------------------------------------------
+
+t.test('check names the probe of each route, with its timing', async (t) => {
+  const { describeConfig } = await import('../../src/check.js')
+  const { DEFAULTS } = await import('../../src/defaults.js')
+  const { hs2Route, metastoreRoute } = await import('../helpers/proxy.js')
+  const target = { kind: 'static' as const, backends: [{ host: 'h', port: 1 }] }
+  const text = describeConfig(
+    {
+      logLevel: 'info',
+      logFormat: 'auto',
+      shutdownGraceMs: 1000,
+      zookeeper: { ...DEFAULTS.zookeeper },
+      hs2: [
+        hs2Route(target, { name: 'bin', healthCheck: { ...DEFAULTS.hs2.healthCheck } }),
+        hs2Route(target, {
+          name: 'http',
+          transportMode: 'http',
+          listen: { host: '127.0.0.1', port: 1 },
+          healthCheck: { ...DEFAULTS.hs2.healthCheck },
+        }),
+      ],
+      metastore: [
+        metastoreRoute(target, { healthCheck: { ...DEFAULTS.metastore.healthCheck } }),
+        metastoreRoute(target, {
+          name: 'tcp',
+          listen: { host: '127.0.0.1', port: 2 },
+          healthCheck: { ...DEFAULTS.metastore.healthCheck, probe: 'tcp' },
+        }),
+      ],
+      admin: { listen: { host: '127.0.0.1', port: 3 }, token: undefined },
+    },
+    ['defaults'],
+  )
+  t.match(text, 'no active probe (healthCheck.probe tcp asks for one)')
+  t.match(
+    text,
+    'probes every 5000 ms: OPTIONS on the servlet path over one kept-alive connection; down after 3 failures in a row (timeout 2000 ms), up after 2 successes',
+  )
+  t.match(text, 'fb303 getStatus over one kept connection, once plain Thrift clients were answered')
+  t.match(text, 'a TCP connect and close (a SASL server logs each one)')
+})
