@@ -20,6 +20,8 @@ let undici: Promise<typeof import('undici')> | undefined
 export class HttpProber implements Prober {
   readonly #o: { key: string; path: string; connectTimeoutMs: number; timeoutMs: () => number }
   #client: Client | undefined
+  /** bumped by close(): a probe that was loading undici then makes no client (nothing leaks) */
+  #gen = 0
 
   constructor(o: {
     key: string
@@ -34,7 +36,10 @@ export class HttpProber implements Prober {
 
   async probe(): Promise<string> {
     undici ??= import('undici')
+    const gen = this.#gen
     const { Client } = await undici
+    if (gen !== this.#gen)
+      throw new ProxyError(ErrorCodes.PROBE, 'probe closed', { backend: this.#o.key })
     // trap: the same scheme as the route's own pool (hs2-http-route.ts #pool); a backend dialled
     // with TLS there must be probed with TLS here, or every probe fails and marks it down
     this.#client ??= new Client(`http://${this.#o.key}`, {
@@ -60,6 +65,7 @@ export class HttpProber implements Prober {
   }
 
   close(): void {
+    this.#gen++
     const c = this.#client
     this.#client = undefined
     void c?.destroy().catch(() => {})

@@ -33,6 +33,8 @@ export class ThriftProber implements Prober {
   #connecting: Promise<net.Socket> | undefined
   #buf: Buffer = Buffer.alloc(0)
   #seq = 0
+  /** bumped by close(): a connect that finishes after it is discarded, never kept (or leaked) */
+  #gen = 0
   #pending: { seqid: number; resolve: (d: string) => void; reject: (e: Error) => void } | undefined
 
   constructor(o: ThriftProbeOptions) {
@@ -50,10 +52,13 @@ export class ThriftProber implements Prober {
   }
 
   close(): void {
+    this.#gen++
+    this.#connecting = undefined
     this.#fail(this.#error('probe connection closed'))
   }
 
   #connect(): Promise<net.Socket> {
+    const gen = this.#gen
     this.#connecting ??= this.#o
       .dial({
         host: this.#o.host,
@@ -63,6 +68,10 @@ export class ThriftProber implements Prober {
       })
       .then(
         (sock) => {
+          if (gen !== this.#gen) {
+            sock.destroy()
+            throw this.#error('probe connection closed while connecting')
+          }
           this.#connecting = undefined
           this.#sock = sock
           this.#buf = Buffer.alloc(0)
@@ -76,7 +85,7 @@ export class ThriftProber implements Prober {
           return sock
         },
         (err: unknown) => {
-          this.#connecting = undefined
+          if (gen === this.#gen) this.#connecting = undefined
           throw err
         },
       )

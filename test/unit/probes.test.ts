@@ -358,3 +358,47 @@ t.test('check names the probe of each route, with its timing', async (t) => {
   t.match(text, 'fb303 getStatus over one kept connection, once plain Thrift clients were answered')
   t.match(text, 'a TCP connect and close (a SASL server logs each one)')
 })
+
+t.test('a probe connection that completes after close() is destroyed, never kept', async (t) => {
+  const net = await import('node:net')
+  const { ThriftProber } = await import('../../src/probes/thrift-probe.js')
+  const { dialTcp } = await import('../../src/net/dial.js')
+  const closed: Promise<void>[] = []
+  const server = net.createServer((s) => {
+    closed.push(new Promise((r) => s.once('close', () => r())))
+    s.on('error', () => {})
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  const port = (server.address() as import('node:net').AddressInfo).port
+  let release: (() => void) | undefined
+  const gate = new Promise<void>((r) => (release = r))
+  const prober = new ThriftProber({
+    host: '127.0.0.1',
+    port,
+    key: `127.0.0.1:${port}`,
+    kind: { protocol: 'binary', framed: false },
+    connectTimeoutMs: 1000,
+    // the connect finishes only when the test says so
+    dial: async (o) => {
+      const s = await dialTcp(o)
+      await gate
+      return s
+    },
+  })
+  const probe = prober.probe()
+  prober.close()
+  release?.()
+  await t.rejects(probe, { code: 'HHP_ERR_PROBE', message: /closed while connecting/ })
+  t.equal(await waitClosed(closed), true, 'the connection was closed by the prober')
+  t.equal(closed.length, 1, 'one connection')
+})
+
+/** true once every accepted connection has closed; false after 2 s */
+async function waitClosed(closed: Promise<void>[]): Promise<boolean> {
+  for (let i = 0; i < 100 && closed.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  return Promise.race([
+    Promise.all(closed).then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+  ])
+}
