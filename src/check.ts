@@ -2,6 +2,7 @@ import { expandPrincipal, HOST_PATTERN } from './backends/kerberos.js'
 import type {
   BackendTlsConfig,
   FrontTlsConfig,
+  HealthCheckConfig,
   HostPort,
   Hs2RouteConfig,
   Hs2Target,
@@ -55,6 +56,7 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
     out.push(...stallLines(r))
+    out.push(`  ${probes(r.healthCheck, r.transportMode === 'http' ? 'hs2-http' : 'hs2-binary')}`)
     if (r.mr3AppIdNamespace !== undefined)
       out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
     out.push(...tlsLines(r))
@@ -72,6 +74,7 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
     out.push(...tlsLines(r))
+    out.push(`  ${probes(r.healthCheck, 'metastore')}`)
   }
   return `${out.join('\n')}\n`
 }
@@ -102,6 +105,24 @@ function tlsLines(r: {
     )
   }
   return out
+}
+
+/** What the active probes of a route will send (docs/hung-backends.md), in one line. */
+function probes(h: HealthCheckConfig, kind: 'hs2-binary' | 'hs2-http' | 'metastore'): string {
+  const what =
+    h.probe === 'tcp'
+      ? 'a TCP connect and close (a SASL server logs each one)'
+      : h.probe === 'thrift'
+        ? 'fb303 getStatus over one kept connection'
+        : h.probe === 'http'
+          ? 'OPTIONS on the servlet path over one kept-alive connection'
+          : h.probe === 'none' || kind === 'hs2-binary'
+            ? undefined
+            : kind === 'hs2-http'
+              ? 'OPTIONS on the servlet path over one kept-alive connection'
+              : 'fb303 getStatus over one kept connection, once plain Thrift clients were answered (none for SASL-only metastores)'
+  if (what === undefined) return 'no active probe (healthCheck.probe tcp asks for one)'
+  return `probes every ${h.intervalMs} ms: ${what}; down after ${h.failures} failures in a row (timeout ${h.timeoutMs} ms), up after ${h.successes} successes`
 }
 
 /**

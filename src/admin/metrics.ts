@@ -170,6 +170,48 @@ export class ProxyMetrics {
       'connections a backend accepted and left unanswered past firstResponseTimeoutMs',
       (b) => b.stalls,
     )
+    new Counter({
+      name: `${P}probes_total`,
+      help: 'active health probes per backend by result (ok, failed)',
+      labelNames: ['route', 'backend', 'result'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes)
+          for (const b of rt.backends) {
+            if (b.probe === undefined) continue
+            this.inc({ route: rt.name, backend: b.key, result: 'ok' }, b.probe.ok)
+            this.inc({ route: rt.name, backend: b.key, result: 'failed' }, b.probe.failed)
+          }
+      },
+    })
+    new Gauge({
+      name: `${P}probe_duration_seconds`,
+      help: "the latest active probe's duration per backend (until its answer, or its failure)",
+      labelNames: ['route', 'backend'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes)
+          for (const b of rt.backends) {
+            const last = b.probe?.last
+            if (last !== undefined) this.set({ route: rt.name, backend: b.key }, last.ms / 1000)
+          }
+      },
+    })
+    new Gauge({
+      name: `${P}backend_down`,
+      help: '1 when the active probes of a backend marked it down (no new connections until they succeed)',
+      labelNames: ['route', 'backend'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes)
+          for (const b of rt.backends)
+            if (b.probe !== undefined)
+              this.set({ route: rt.name, backend: b.key }, b.state === 'down' ? 1 : 0)
+      },
+    })
     new Gauge({
       name: `${P}active_connections`,
       help: 'live proxied connections per backend',
@@ -183,7 +225,7 @@ export class ProxyMetrics {
     })
     new Gauge({
       name: `${P}backend_up`,
-      help: '1 when a backend may get new connections (listed, not ejected, not draining); /routes tells why not',
+      help: '1 when a backend may get new connections (listed, not ejected, not down, not draining); /routes tells why not',
       labelNames: ['route', 'backend'],
       registers: [r],
       collect() {

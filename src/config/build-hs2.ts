@@ -4,6 +4,7 @@ import { JdbcUrlError, type ConfigProblem } from '../errors.js'
 import {
   buildEach,
   buildEjection,
+  buildHealthCheck,
   fieldGetter,
   fieldKey,
   type BuiltRoute,
@@ -95,6 +96,14 @@ function buildRoute(
     ),
     slowStartMs: get('slowStartMs', HS2.slowStartMs, whole(0, 600_000)),
     ejection,
+    healthCheck: buildHealthCheck(
+      r,
+      get,
+      rejected,
+      HS2.healthCheck,
+      http ? 'hs2-http' : 'hs2-binary',
+      problems,
+    ),
     tcpIo: tcpIo(r, get, notices),
     mr3AppIdNamespace: mr3Namespace(r, get, route.target, problems),
     fromHiveSite,

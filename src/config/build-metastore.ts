@@ -4,6 +4,7 @@ import type { ConfigProblem } from '../errors.js'
 import {
   buildEach,
   buildEjection,
+  buildHealthCheck,
   fieldGetter,
   fieldKey,
   type BuiltRoute,
@@ -84,6 +85,7 @@ function buildRoute(
     ),
     idleTimeoutMs: get('idleTimeoutMs', HMS.idleTimeoutMs, whole(0, 600_000)),
     ejection,
+    healthCheck: buildHealthCheck(r, get, rejected, HMS.healthCheck, 'metastore', problems),
     maxMessageBytes: get('maxMessageBytes', HMS.maxMessageBytes, whole(1024, HMS.maxMessageBytes)),
     maxReplayBytes: get(
       'maxReplayBytes',

@@ -24,6 +24,14 @@ function note(line: string, comment: string): string {
 
 const ejection = (e: { failures: number; baseMs: number; maxMs: number }): string =>
   `ejection: { failures: ${e.failures}, baseMs: ${e.baseMs}, maxMs: ${e.maxMs} }`
+const healthCheck = (h: {
+  probe: string
+  intervalMs: number
+  timeoutMs: number
+  failures: number
+  successes: number
+}): string =>
+  `healthCheck: { probe: ${h.probe}, intervalMs: ${h.intervalMs}, timeoutMs: ${h.timeoutMs}, failures: ${h.failures}, successes: ${h.successes} }`
 
 function hiveSiteLines(): string[] {
   return HIVE_SITE_KEYS.flatMap(({ names: [own, alias], help }) => [
@@ -129,6 +137,8 @@ export const HELP_TEXT = [
   ),
   note(`      slowStartMs: ${HS2.slowStartMs}`, 'ramp a backend back from ejection; 0 = off'),
   `      ${ejection(HS2.ejection)}`,
+  `      ${healthCheck(HS2.healthCheck)}`,
+  '        # probe: auto = OPTIONS on HTTP routes, none on binary ones; also http, tcp, none',
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
   note(
     `      tcpIo: ${HS2.tcpIo}`,
@@ -165,6 +175,8 @@ export const HELP_TEXT = [
   `      maxConnectAttempts: ${HMS.maxConnectAttempts}`,
   note(`      idleTimeoutMs: ${HMS.idleTimeoutMs}`, '0 = never close idle connections'),
   `      ${ejection(HMS.ejection)}`,
+  `      ${healthCheck(HMS.healthCheck)}`,
+  '        # probe: auto = fb303 getStatus once plain Thrift clients were answered; also thrift, tcp, none',
   note(
     `      maxMessageBytes: ${HMS.maxMessageBytes}`,
     'at least 1024; larger messages end the connection',

@@ -125,6 +125,29 @@ export interface BackendTlsConfig {
   insecureSkipVerify: boolean
 }
 
+/**
+ * What an active probe sends (docs/hung-backends.md). `auto`: metastore routes call fb303
+ * `getStatus` once the route has seen a plain Thrift client (SASL-only metastores get none), HS2
+ * HTTP routes send `OPTIONS` on the servlet path, HS2 binary routes send nothing. `thrift`
+ * (metastore routes): `getStatus` even before a plain client was seen. `http` (HS2 HTTP routes):
+ * as auto. `tcp`: a connect and a close, on any route (SASL servers log it). `none`: no probe.
+ */
+export type ProbeKind = 'auto' | 'thrift' | 'http' | 'tcp' | 'none'
+export const PROBE_KINDS: readonly ProbeKind[] = ['auto', 'thrift', 'http', 'tcp', 'none']
+
+/** Active health checks of one route's backends (`healthCheck` in YAML). */
+export interface HealthCheckConfig {
+  probe: ProbeKind
+  /** a probe starts this often per backend (fixed rate; below it, a probe never overlaps the next) */
+  intervalMs: number
+  /** a probe with no answer within this long failed; below intervalMs */
+  timeoutMs: number
+  /** failed probes in a row that mark a backend down */
+  failures: number
+  /** good probes in a row that bring a down backend back */
+  successes: number
+}
+
 export interface Hs2RouteConfig {
   /** unique, used in logs and (later) the admin API */
   name: string
@@ -147,6 +170,7 @@ export interface Hs2RouteConfig {
   /** a backend back from ejection gets its share of new connections ramped over this long; 0 = off */
   slowStartMs: number
   ejection: EjectionConfig
+  healthCheck: HealthCheckConfig
   /** binary routes: how bytes move (renamed from `transport`, still read as a deprecated alias) */
   tcpIo: TcpIo
   transportMode: Hs2TransportMode
@@ -230,6 +254,7 @@ export interface MetastoreRouteConfig {
   maxConnectAttempts: number
   idleTimeoutMs: number
   ejection: EjectionConfig
+  healthCheck: HealthCheckConfig
   /** a Thrift message (either direction) larger than this ends the client connection */
   maxMessageBytes: number
   /** requests up to this size are kept until answered so they can be re-sent; larger ones lose replay */

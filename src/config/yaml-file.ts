@@ -45,6 +45,13 @@ const BACKEND_TLS: Schema = {
   key: 'leaf',
   insecureSkipVerify: 'leaf',
 }
+const HEALTH_CHECK: Schema = {
+  probe: 'leaf',
+  intervalMs: 'leaf',
+  timeoutMs: 'leaf',
+  failures: 'leaf',
+  successes: 'leaf',
+}
 const HS2_SCHEMA: Schema = {
   name: 'leaf',
   url: 'leaf',
@@ -57,6 +64,7 @@ const HS2_SCHEMA: Schema = {
   firstResponseTimeoutMs: 'leaf',
   slowStartMs: 'leaf',
   ejection: EJECTION,
+  healthCheck: HEALTH_CHECK,
   mr3AppIdNamespace: 'leaf',
   tcpIo: 'leaf',
   /** deprecated alias of tcpIo */
@@ -84,6 +92,7 @@ const METASTORE_SCHEMA: Schema = {
   maxConnectAttempts: 'leaf',
   idleTimeoutMs: 'leaf',
   ejection: EJECTION,
+  healthCheck: HEALTH_CHECK,
   maxMessageBytes: 'leaf',
   maxReplayBytes: 'leaf',
   transportMode: 'leaf',

@@ -28,6 +28,8 @@ import zlib from 'node:zlib'
 import type { Dispatcher, Pool, buildConnector } from 'undici'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
+import { HttpProber } from '../probes/http-probe.js'
+import type { Prober } from '../probes/runner.js'
 import { isEjected } from '../backends/ejection.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
@@ -53,6 +55,7 @@ import {
   RouteCore,
   type AcceptorFactory,
   type DrainMarks,
+  type RouteBase,
   type RouteDeps,
   type RouteSnapshot,
   type RouteSource,
@@ -254,6 +257,18 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
 
   protected peer(ex: HttpExchange): string {
     return `${ex.req.socket.remoteAddress ?? '?'}:${ex.req.socket.remotePort ?? '?'}`
+  }
+
+  /** OPTIONS on the servlet path over a kept-alive connection (probes/http-probe.ts), or tcp. */
+  protected override proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
+    if (base.healthCheck.probe === 'tcp') return super.proberFor(b, base)
+    return new HttpProber({
+      key: b.key,
+      path: b.path ?? this.#cfg.http.path,
+      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      timeoutMs: () => this.#cfg.healthCheck.timeoutMs,
+      tls: this.backendTlsFor(b),
+    })
   }
 
   protected override backendsRemoved(keys: readonly string[]): void {

@@ -1,5 +1,11 @@
 import type net from 'node:net'
-import type { BackendTlsConfig, EjectionConfig, FrontTlsConfig, HostPort } from '../config/types.js'
+import type {
+  BackendTlsConfig,
+  EjectionConfig,
+  FrontTlsConfig,
+  HealthCheckConfig,
+  HostPort,
+} from '../config/types.js'
 import type { Logger } from '../logger.js'
 import {
   AllBackendsFailedError,
@@ -11,7 +17,10 @@ import {
 } from '../errors.js'
 import { Lifecycle, type RunState } from '../lifecycle.js'
 import { BackendSet } from '../backends/backend-set.js'
-import type { BackendInfo, BackendState } from '../backends/backend.js'
+import type { BackendInfo, BackendState, ProbeResult } from '../backends/backend.js'
+import { clearProbe, noteProbe } from '../backends/probe-health.js'
+import { ProbeRunner, realTimers, type Prober, type ProbeTimers } from '../probes/runner.js'
+import { tcpProber } from '../probes/tcp-probe.js'
 import {
   isEjected,
   noteAnswered,
@@ -52,6 +61,8 @@ export interface RouteDeps {
   random: () => number
   /** epoch ms */
   now: () => number
+  /** the probe runner's timers (default: real, unref'd) */
+  probeTimers?: ProbeTimers
 }
 
 /** What every route shares: where it listens and how it connects to backends. */
@@ -66,6 +77,7 @@ export interface RouteBase {
   tls: FrontTlsConfig | undefined
   /** backends are dialled with TLS (net/tls.ts) */
   backendTls: BackendTlsConfig | undefined
+  healthCheck: HealthCheckConfig
 }
 
 /** A live client connection as the route sees it: it can be cut at shutdown. */
@@ -125,6 +137,8 @@ export abstract class RouteCore<C> {
   #kerberosLogged = ''
   /** the last thing said was a warning (the next agreement says it is resolved) */
   #kerberosWarned = false
+  /** active probes of the listed backends (docs/hung-backends.md) */
+  readonly #probes: ProbeRunner
   #connSeq = 0
   #total = 0
   #failovers = 0
@@ -170,6 +184,13 @@ export abstract class RouteCore<C> {
     this.lifecycle.on('state', (to: RunState, from: RunState) =>
       this.log.debug({ from, to }, 'route state'),
     )
+    this.#probes = new ProbeRunner(base.healthCheck, {
+      now: deps.now,
+      timers: deps.probeTimers ?? realTimers,
+      proberFor: (b) =>
+        this.#base.healthCheck.probe === 'none' ? undefined : this.proberFor(b, this.#base),
+      onResult: (key, r) => this.#onProbe(key, r),
+    })
   }
 
   get ready(): boolean {
@@ -189,6 +210,7 @@ export abstract class RouteCore<C> {
     }
     this.#discovery.start()
     this.#drain.start()
+    this.#probes.start()
     this.lifecycle.to('running')
     this.log.info({ listen: addr, ...this.describe() }, 'route listening')
     this.#warnInsecure()
@@ -237,17 +259,22 @@ export abstract class RouteCore<C> {
    */
   protected updateBase(base: RouteBase, source: RouteSource | undefined): void {
     const before = this.#base
+    const probeWas = before.healthCheck.probe
     this.#base = base
     // a new certificate (or a rotated one under the same paths) serves the connections that follow
     if (base.tls !== undefined && !samePem(base.tls, before.tls)) {
       this.#listener.setSecureContext?.(frontOptions(base.tls))
       this.log.info({ cert: base.tls.cert.path }, 'TLS certificate reloaded for new connections')
     }
-    if (!sameBackendTls(base.backendTls, before.backendTls)) {
+    const tlsChanged = !sameBackendTls(base.backendTls, before.backendTls)
+    if (tlsChanged) {
       this.#backendTls = base.backendTls === undefined ? undefined : new BackendTls(base.backendTls)
       this.#certLogged.clear()
       if (this.lifecycle.is('running')) this.#warnInsecure()
     }
+    this.#probes.configure(base.healthCheck)
+    // probers dial as the route does: new backend TLS settings make new probers
+    if (tlsChanged || base.healthCheck.probe !== probeWas) this.refreshProbes()
     if (source === undefined) return
     const old = this.#discovery
     old.stop()
@@ -330,6 +357,7 @@ export abstract class RouteCore<C> {
     this.lifecycle.to('stopping')
     this.#discovery.stop()
     this.#drain.stop()
+    this.#probes.stop()
     for (const w of [...this.#waiters]) w()
     await this.#listener.stopAccepting()
     if (this.#live.size > 0) {
@@ -369,6 +397,36 @@ export abstract class RouteCore<C> {
       drainMarks: this.#drain.snapshot(),
       tls: this.tlsSnapshot(),
     }
+  }
+
+  /**
+   * The prober of one backend for `base.healthCheck.probe` (never `none`), or undefined when it
+   * gets none. Here: `tcp` only; routes add the probes that speak their protocol.
+   */
+  protected proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
+    if (base.healthCheck.probe !== 'tcp') return undefined
+    return tcpProber({
+      host: b.host,
+      port: b.port,
+      key: b.key,
+      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      dial: this.deps.dial,
+    })
+  }
+
+  /**
+   * Ask proberFor again for every backend (the probe kind changed, or the route just learned what
+   * its clients speak). Backends held down by the old probes are released.
+   */
+  protected refreshProbes(): void {
+    for (const b of this.backends.all())
+      if (clearProbe(b.probe)) this.log.info({ backend: b.key }, 'backend up: its probes changed')
+    this.#probes.refresh()
+  }
+
+  /** Backends probed now. */
+  protected get probedBackends(): number {
+    return this.#probes.size
   }
 
   /** Discovery stopped listing `keys` (they may still serve what they hold). */
@@ -527,14 +585,14 @@ export abstract class RouteCore<C> {
     const now = this.deps.now()
     let clean = true
     for (const b of candidates) {
-      if (this.isDraining(b.key) || isEjected(b, now)) {
+      if (this.isDraining(b.key) || isEjected(b, now) || b.probe.down) {
         clean = false
         break
       }
     }
     if (clean) return candidates
     const open = candidates.filter((b) => !this.isDraining(b.key))
-    const healthy = open.filter((b) => !isEjected(b, now))
+    const healthy = open.filter((b) => !isEjected(b, now) && !b.probe.down)
     return healthy.length > 0 ? healthy : open
   }
 
@@ -578,6 +636,7 @@ export abstract class RouteCore<C> {
 
   #onUpdate(s: DiscoverySnapshot): void {
     const diff = this.backends.reset(s.backends)
+    this.#probes.sync(this.backends.listed())
     this.#skipped = s.skipped
     if (!this.#ready) {
       this.#ready = true
@@ -625,6 +684,31 @@ export abstract class RouteCore<C> {
       this.log.info(
         { principal: k.clientPrincipal, fix: k.advice, ...(warned ? { resolved: true } : {}) },
         'HS2 instances share one Kerberos principal; clients name it in principal=',
+      )
+  }
+
+  /** One probe result: count it, and mark the backend down or up when a streak is complete. */
+  #onProbe(key: string, r: ProbeResult): void {
+    const state = this.backends.get(key)
+    if (state === undefined) return
+    const hc = this.#base.healthCheck
+    const change = noteProbe(state.probe, r, hc)
+    if (change === 'down')
+      this.log.warn(
+        { backend: key, failures: hc.failures, err: r.detail, probe: hc.probe },
+        'backend down: its probes failed; no new connections until they succeed again',
+      )
+    else if (change === 'up') {
+      // back from down: slow start ramps its share, as after an ejection
+      state.upSince = r.at
+      this.log.info(
+        { backend: key, successes: hc.successes, probe: hc.probe },
+        'backend up: its probes succeed again',
+      )
+    } else if (!r.ok && this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        { backend: key, err: r.detail, streak: state.probe.failStreak },
+        'probe failed',
       )
   }
 

@@ -268,6 +268,8 @@ export interface HmsMethodTypes {
     result: Partition[]
   }
   shutdown: { args: Record<string, never>; result: undefined }
+  /** fb303: fb_status (2 = ALIVE) */
+  getStatus: { args: Record<string, never>; result: number }
 }
 export type HmsMethodName = keyof HmsMethodTypes
 
@@ -405,6 +407,7 @@ export const HMS_METHODS: Readonly<Record<HmsMethodName, MethodDesc>> = {
     ],
   ),
   shutdown: method('shutdown', [], undefined, [], true),
+  getStatus: method('getStatus', [], 'i32', []),
 }
 
 export function methodDesc(name: string): MethodDesc | undefined {

@@ -96,6 +96,8 @@ export interface HmsStub {
   /** why connections were closed for bad input (e.g. a SASL or non-strict stream) */
   protocolErrors: string[]
   store: HmsStore
+  /** what fb303 getStatus answers (2 = ALIVE, the default; 4 = STOPPED) */
+  fbStatus: number
   /** make the server misbehave on the next call of `method` ('*' = whatever comes next); queued per method */
   failNext(method: string, how: FailureMode): void
   /** calls of one method */
@@ -222,6 +224,10 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
     shutdown() {
       // fb303 oneway: no reply; HMSHandler only drops the connection's raw store here
     },
+    getStatus(_args, reply) {
+      // fb303, as HMSHandler (FacebookBase) answers it: from memory
+      reply(null, stub.fbStatus)
+    },
   })
 
   const onConnection = (sock: net.Socket): void => {
@@ -320,7 +326,7 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
   const port = (server.address() as net.AddressInfo).port
 
   let closing: Promise<void> | undefined
-  return {
+  const stub: HmsStub = {
     id,
     host,
     port,
@@ -335,6 +341,7 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
     },
     protocolErrors,
     store,
+    fbStatus: 2,
     failNext(method, how) {
       const q = failures.get(method) ?? []
       q.push(how)
@@ -351,4 +358,5 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
       return closing
     },
   }
+  return stub
 }

@@ -424,3 +424,46 @@ t.test('a reload that turns front TLS on replaces the route; TLS off again likew
   })
   t.same(kept.updated, ['hs2'], 'other changes still update in place')
 })
+
+t.test('probes dial TLS backends as the route does, so TLS backends stay up', async (t) => {
+  // a first probe slowed by a loaded machine may fail; three in a row would mark the backend down
+  const quick = { intervalMs: 100, timeoutMs: 90, failures: 3, successes: 1 }
+  const hms = await startHmsStub({
+    id: 'm',
+    tls: { cert: ca.read(backendCert.cert), key: ca.read(backendCert.key) },
+  })
+  t.teardown(() => hms.close())
+  const hs2 = await startHs2HttpStub({
+    id: 'h',
+    tls: { cert: ca.read(backendCert.cert), key: ca.read(backendCert.key) },
+  })
+  t.teardown(() => hs2.close())
+  const { proxy } = await startTestProxy(
+    t,
+    [
+      hs2Route(staticTarget([hs2]), {
+        transportMode: 'http',
+        backendTls: backends({ mode: 'on' }),
+        healthCheck: { probe: 'http', ...quick },
+      }),
+    ],
+    {
+      metastore: [
+        metastoreRoute(staticTarget([hms]), {
+          backendTls: backends({ mode: 'on' }),
+          healthCheck: { probe: 'thrift', ...quick },
+        }),
+      ],
+    },
+  )
+  const probed = () => proxy.snapshot().routes.map((r) => r.backends[0]?.probe)
+  await waitFor('both probed five times', () => probed().every((p) => (p?.ok ?? 0) >= 5))
+  t.match(probed(), [
+    { failStreak: 0, last: { ok: true, detail: /^HTTP [1-4]\d\d$/ } },
+    { failStreak: 0, last: { ok: true, detail: 'ALIVE' } },
+  ])
+  t.ok(
+    proxy.snapshot().routes.every((r) => r.backends[0]?.state === 'up'),
+    'neither backend marked down',
+  )
+})

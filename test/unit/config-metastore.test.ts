@@ -43,6 +43,7 @@ const routeDefaults = {
   maxConnectAttempts: HMS.maxConnectAttempts,
   idleTimeoutMs: HMS.idleTimeoutMs,
   ejection: { ...HMS.ejection },
+  healthCheck: { ...HMS.healthCheck },
   maxMessageBytes: HMS.maxMessageBytes,
   maxReplayBytes: HMS.maxReplayBytes,
 }
@@ -271,6 +272,7 @@ metastore:
     maxConnectAttempts: 5
     idleTimeoutMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
+    healthCheck: { probe: thrift, intervalMs: 1000, timeoutMs: 500, failures: 4, successes: 1 }
     maxMessageBytes: 1024
     maxReplayBytes: 0
   - uris: "thrift://hms3:9083"
@@ -301,6 +303,7 @@ metastore:
     maxConnectAttempts: 5,
     idleTimeoutMs: 0,
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
+    healthCheck: { probe: 'thrift', intervalMs: 1000, timeoutMs: 500, failures: 4, successes: 1 },
     maxMessageBytes: 1024,
     maxReplayBytes: 0,
   })
@@ -632,6 +635,19 @@ const errorCases: ErrorCase[] = [
     yaml: ms('ejection: { baseMs: 9000, maxMs: 1000 }'),
     keys: [inYaml('metastore[0].ejection.maxMs')],
     message: /below/,
+  },
+  {
+    name: 'healthCheck.probe http on a metastore route',
+    argv: cfg,
+    yaml: ms('healthCheck: { probe: http }'),
+    keys: [inYaml('metastore[0].healthCheck.probe')],
+    message: /a metastore route probes with thrift \(fb303 getStatus\) or tcp/,
+  },
+  {
+    name: 'healthCheck.intervalMs 0',
+    argv: cfg,
+    yaml: ms('healthCheck: { intervalMs: 0 }'),
+    keys: [inYaml('metastore[0].healthCheck.intervalMs')],
   },
   {
     name: 'listen clash across kinds (defaults and flags)',

@@ -138,6 +138,7 @@ const route0Defaults = {
   firstResponseTimeoutMs: DEFAULTS.hs2.firstResponseTimeoutMs,
   slowStartMs: DEFAULTS.hs2.slowStartMs,
   ejection: { ...DEFAULTS.hs2.ejection },
+  healthCheck: { ...DEFAULTS.hs2.healthCheck },
   tcpIo: DEFAULTS.hs2.tcpIo,
   transportMode: 'binary',
   http: { ...DEFAULTS.hs2.http },
@@ -228,6 +229,7 @@ hs2:
     firstResponseTimeoutMs: 2000
     slowStartMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
+    healthCheck: { probe: tcp, intervalMs: 3000, timeoutMs: 1000, failures: 2, successes: 5 }
     tcpIo: sockets
   - url: "${STATIC_URL}"
     listen: "[::1]:10002"
@@ -273,6 +275,7 @@ hs2:
     firstResponseTimeoutMs: 2000,
     slowStartMs: 0,
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
+    healthCheck: { probe: 'tcp', intervalMs: 3000, timeoutMs: 1000, failures: 2, successes: 5 },
     tcpIo: 'sockets',
     transportMode: 'binary',
     http: { ...DEFAULTS.hs2.http },
@@ -688,6 +691,39 @@ const errorCases: ErrorCase[] = [
     argv: cfg,
     yaml: route('ejection: { maxMs: 1000 }'),
     keys: [inFile('hs2[0].ejection.maxMs')],
+  },
+  {
+    name: 'healthCheck.probe thrift on an HS2 binary route',
+    argv: cfg,
+    yaml: route('healthCheck: { probe: thrift }'),
+    keys: [inFile('hs2[0].healthCheck.probe')],
+    message: /does not fit this route: an HS2 binary route has no protocol probe/,
+  },
+  {
+    name: 'healthCheck.probe unknown',
+    argv: cfg,
+    yaml: route('healthCheck: { probe: ping }'),
+    keys: [inFile('hs2[0].healthCheck.probe')],
+  },
+  {
+    name: 'healthCheck.timeoutMs not below intervalMs',
+    argv: cfg,
+    yaml: route('healthCheck: { probe: tcp, intervalMs: 1000, timeoutMs: 1000 }'),
+    keys: [inFile('hs2[0].healthCheck.timeoutMs')],
+    message: /is not below healthCheck.intervalMs/,
+  },
+  {
+    name: 'healthCheck.failures 0',
+    argv: cfg,
+    yaml: route('healthCheck: { failures: 0 }'),
+    keys: [inFile('hs2[0].healthCheck.failures')],
+  },
+  {
+    name: 'healthCheck unknown key',
+    argv: cfg,
+    yaml: route('healthCheck: { interval: 1000 }'),
+    keys: [inFile('hs2[0].healthCheck.interval')],
+    message: /unknown key/,
   },
   {
     name: 'unreadable file (--config)',
