@@ -2,7 +2,8 @@
 // backend's certificate (CA + name, with SNI) and speaks TLS to it: haproxy with `ssl` on bind and
 // server (`verify required`, `verifyhost`), hive-ha-proxy with `tls` and `backendTls` (mode on).
 // Measured: bulk MiB/s on one connection, and handshakes per second with 50 in flight (connect,
-// handshake, first byte, close: a full handshake on each hop, the client resumes no session).
+// handshake, first byte, close; the client resumes no session, the middle process may resume its
+// backend's).
 // Certificates (EC P-256) are made here with openssl, in the run's temporary directory.
 import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -225,7 +226,7 @@ export async function tlsScenario(ctx) {
       `handshakes proxy/haproxy ${fmt(connRatio, 2)}`,
     ],
     notes: [
-      'direct = the client speaks TLS to the backend itself (one hop); the middle processes run two TLS hops, a full handshake on each (the client resumes no session)',
+      'direct = the client speaks TLS to the backend itself (one hop); the middle processes run two TLS hops: a full handshake with the client (which resumes no session), and to the backend a resumed one where they keep its last session (haproxy ssl-reuse, hive-ha-proxy alike)',
     ],
     targets: [
       target(
