@@ -67,7 +67,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--hs2-listen',
     env: 'HIVE_HA_PROXY_HS2_LISTEN',
     arg: '<host:port>',
-    help: 'where clients connect; [::1]:port for IPv6, a bare port means 127.0.0.1; without --hs2, the route hive-site.xml describes',
+    help: 'clients connect here ([::1]:port for IPv6); alone: the hive-site route',
     default: `${HS2.listen.host}:${HS2.listen.port}`,
   },
   {
@@ -91,7 +91,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--first-response-timeout',
     env: 'HIVE_HA_PROXY_FIRST_RESPONSE_TIMEOUT_MS',
     arg: '<ms>',
-    help: 'HS2 instance silent this long: hung (binary: the handshake moves; http: per call); 0 = off',
+    help: 'HS2 silent this long is hung (binary: handshake moves; http: per call); 0 = off',
     default: String(HS2.firstResponseTimeoutMs),
   },
   {

@@ -48,7 +48,8 @@ function hs2SiteLines(): string[] {
     `  ${K.namespace} (default ${DEFAULTS.jdbc.zooKeeperNamespace}), or with ${K.ha}=true`,
     `      ${K.haNamespace} (default ${DEFAULTS.jdbc.zooKeeperHaNamespace}, zooKeeperHA)`,
     `  ${K.transportMode} (http: an HTTP route on ${K.httpPath}; binary and all: binary)`,
-    `  ${K.authentication}, ${K.principal}: the principal check prints for Kerberos clients`,
+    `  ${K.authentication},`,
+    `      ${K.principal}: the principal check prints for Kerberos clients`,
   ]
 }
 

@@ -419,7 +419,7 @@ t.test('HELP_TEXT names the metastore flags, variables, defaults and keys', asyn
     'maxReplayBytes: 1048576',
     '0 = no replay',
     'hive_zookeeper_namespace',
-    'never taken from hive-site.xml',
+    'taken from hive-site.xml only when asked',
   ]
   for (const s of mustMention) t.ok(HELP_TEXT.includes(s), `mentions ${JSON.stringify(s)}`)
   for (const line of HELP_TEXT.split('\n')) {
