@@ -7,14 +7,14 @@
 
 # The base follows the newest LTS line the test suite passes on (package.json engines lists the
 # supported lines; npm test runs the suite on each).
-# ---- build: dev dependencies, tsc ------------------------------------------------------------
+# ---- build: dev dependencies, tsc, esbuild ---------------------------------------------------
 FROM node:24.22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
-COPY scripts/build-wasm.mjs ./scripts/
-# `npm ci` runs the `prepare` script (tsc and the wasm assembler -> dist/); then drop the dev
-# dependencies.
+COPY scripts/build-wasm.mjs scripts/bundle.mjs ./scripts/
+# `npm ci` runs the `prepare` script (tsc, the wasm assembler and the bundle -> dist/); then drop
+# the dev dependencies.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force

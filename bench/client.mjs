@@ -14,9 +14,13 @@
 //               timeout, until `durationMs`                                   {calls:[[start,end,ok]]}
 //   hms-loop    failover: set_ugi, then get_table_req calls back to back on ONE connection until
 //               `durationMs` or the first error                                {calls:[[start,end,ok]]}
+// bulk and conn take "tls": {"ca": file, "servername": name}: the connection is TLS, checked
+// against that CA (a full handshake each time: no session is resumed).
 // Times in `calls` are wall-clock ms (performance.timeOrigin + performance.now()), comparable
 // across processes on this machine.
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 import {
   getPartitionsCall,
   getTableCall,
@@ -27,6 +31,11 @@ import {
 } from './lib/thrift-msg.mjs'
 
 const job = JSON.parse(process.argv[2])
+const tlsOpts = job.tls
+  ? { ca: readFileSync(job.tls.ca), servername: job.tls.servername, rejectUnauthorized: true }
+  : undefined
+/** net.connect, or tls.connect when the job says tls (same options; 'data' after the handshake) */
+const dial = (opts) => (tlsOpts ? tls.connect({ ...opts, ...tlsOpts }) : net.connect(opts))
 const HOST = '127.0.0.1'
 const now = () => performance.now()
 const wall = () => performance.timeOrigin + performance.now()
@@ -60,7 +69,7 @@ function bulk({ port }) {
   return new Promise((resolve, reject) => {
     let bytes = 0
     const t0 = now()
-    const s = net.connect({
+    const s = dial({
       port,
       host: HOST,
       onread: {
@@ -181,7 +190,7 @@ async function conn({ ports, n, concurrency }) {
   let errors = 0
   const one = (port) =>
     new Promise((resolve) => {
-      const s = net.connect({ port, host: HOST })
+      const s = dial({ port, host: HOST })
       s.once('data', () => {
         s.destroy()
         resolve()

@@ -12,11 +12,14 @@
 //   src/thrift/binary-wasm.ts finds binary-scan.wasm relative to its own chunk.
 // - bundled CommonJS packages call `require` for Node built-ins; an ES module has none, so the
 //   banner makes one.
+import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+// chunk names carry content hashes: without this, every rebuild would leave the previous ones
+rmSync(join(root, 'dist/chunks'), { recursive: true, force: true })
 const result = await build({
   absWorkingDir: root,
   entryPoints: { 'hive-ha-proxy': 'src/cli.ts' },

@@ -19,7 +19,7 @@ import {
 } from './discovery/sources.js'
 import { ZkDrainMarks } from './discovery/zk-drain-marks.js'
 import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
-import { Hs2Route, type Hs2RouteSnapshot } from './routes/hs2-route.js'
+import { Hs2Route, needsSockets, runsOnHandles, type Hs2RouteSnapshot } from './routes/hs2-route.js'
 import { Hs2HttpRoute, type Hs2HttpRouteSnapshot } from './routes/hs2-http-route.js'
 import { MetastoreRoute, type MetastoreRouteSnapshot } from './routes/metastore-route.js'
 import type { RouteSource } from './routes/route-core.js'
@@ -227,10 +227,13 @@ export class HiveHaProxy {
       if (
         r instanceof Hs2HttpRoute &&
         cfg.transportMode === 'http' &&
-        sameListen(r.configuredListen, cfg.listen)
+        sameListen(r.configuredListen, cfg.listen) &&
+        sameFront(r.config, cfg)
       ) {
         const retarget =
-          !sameJson(r.config.target, cfg.target) || r.config.http.path !== cfg.http.path
+          !sameJson(r.config.target, cfg.target) ||
+          r.config.http.path !== cfg.http.path ||
+          (r.config.backendTls === undefined) !== (cfg.backendTls === undefined)
         const [oldDiscovery, oldShared] = [r.discovery, r.sharedDrainMarks]
         r.update(cfg, retarget ? this.#hs2Source(cfg) : undefined)
         if (retarget) {
@@ -245,7 +248,11 @@ export class HiveHaProxy {
       if (
         r instanceof Hs2Route &&
         cfg.transportMode === 'binary' &&
-        sameListen(r.configuredListen, cfg.listen)
+        sameListen(r.configuredListen, cfg.listen) &&
+        sameFront(r.config, cfg) &&
+        // TLS on or off moves a route between handles and sockets: replaced. A tcpIo change
+        // alone keeps the route as it runs (it needs a restart: ignoredChanges)
+        (r.onHandles === runsOnHandles(cfg) || (!needsSockets(cfg) && r.config.tcpIo !== cfg.tcpIo))
       ) {
         const retarget =
           !sameJson(r.config.target, cfg.target) ||
@@ -268,7 +275,11 @@ export class HiveHaProxy {
     }
     for (const cfg of next.metastore) {
       const r = old.get(cfg.name)
-      if (r instanceof MetastoreRoute && sameListen(r.configuredListen, cfg.listen)) {
+      if (
+        r instanceof MetastoreRoute &&
+        sameListen(r.configuredListen, cfg.listen) &&
+        sameFront(r.config, cfg)
+      ) {
         const retarget = !sameJson(r.config.target, cfg.target)
         const [oldDiscovery, oldShared] = [r.discovery, r.sharedDrainMarks]
         r.update(cfg, retarget ? this.#metastoreSource(cfg) : undefined)
@@ -392,6 +403,7 @@ export class HiveHaProxy {
       logger: this.#log.child({ route: r.name }),
       retryMs: DISCOVERY_RETRY_MS,
       mode: r.transportMode,
+      backendTls: r.backendTls !== undefined,
     }
     const d = t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
     this.#sessions.set(d, session)
@@ -408,6 +420,15 @@ export class HiveHaProxy {
 
 function sameListen(a: HostPort, b: HostPort): boolean {
   return a.host === b.host && a.port === b.port
+}
+
+/**
+ * A route is updated in place only while its listener stays the same kind: TLS on or off (a
+ * plain listener cannot start speaking TLS); otherwise it is replaced (live connections get the
+ * grace period). A new certificate alone is applied in place.
+ */
+function sameFront(a: { tls: unknown }, b: { tls: unknown }): boolean {
+  return (a.tls === undefined) === (b.tls === undefined)
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

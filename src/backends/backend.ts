@@ -12,6 +12,8 @@ export interface BackendInfo {
   leader?: boolean
   /** HTTP backends: the servlet path, without leading `/` */
   path?: string
+  /** HS2 from ZooKeeper: the registration says `hive.server2.use.SSL=true` (backendTls auto) */
+  ssl?: boolean
   /**
    * HS2 from ZooKeeper: `hive.server2.authentication` and
    * `hive.server2.authentication.kerberos.principal` as the instance published them. Shown to

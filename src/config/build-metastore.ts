@@ -12,6 +12,7 @@ import {
 } from './build-common.js'
 import { listenAddress, oneOf, routeName, show, tcpPort, whole, type Check } from './checks.js'
 import { EXAMPLE_METASTORE_URIS } from './flags.js'
+import { buildBackendTls, buildFrontTls, type TlsCtx } from './build-tls.js'
 import { parseMetastoreUris, parseZkQuorum, zkNamespace, type Issue } from './metastore-uris.js'
 import {
   METASTORE_MODES,
@@ -35,11 +36,12 @@ export const METASTORE_DISCOVERIES: readonly MetastoreDiscovery[] = ['static', '
 export function buildMetastoreRoutes(
   raw: readonly RawRoute[],
   problems: ConfigProblem[],
-  route0UrisUnknown = false,
+  route0UrisUnknown: boolean,
+  tls: TlsCtx,
 ): { routes: MetastoreRouteConfig[]; built: BuiltRoute[] } {
   return buildEach(
     raw,
-    (r, index, rejected) => buildRoute(r, index, rejected, problems),
+    (r, index, rejected) => buildRoute(r, index, rejected, problems, tls),
     (r, index) =>
       index === 0 && route0UrisUnknown && r.fields['uris'] === undefined ? ['uris'] : [],
   )
@@ -63,6 +65,7 @@ function buildRoute(
   index: number,
   rejected: Set<string>,
   problems: ConfigProblem[],
+  tls: TlsCtx,
 ): MetastoreRouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HMS.ejection, problems)
@@ -89,6 +92,8 @@ function buildRoute(
       HMS.maxReplayBytes,
       whole(0, HMS.maxReplayBytes, 'no replay'),
     ),
+    tls: buildFrontTls(r, get, tls),
+    backendTls: buildBackendTls(r, get, 'metastore', tls),
   }
 }
 

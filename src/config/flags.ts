@@ -19,6 +19,10 @@ export type Setting =
   | 'metastore'
   | 'metastoreListen'
   | 'metastoreSelection'
+  | 'hs2TlsCert'
+  | 'hs2TlsKey'
+  | 'metastoreTlsCert'
+  | 'metastoreTlsKey'
   | 'logLevel'
   | 'logFormat'
   | 'shutdownGraceMs'
@@ -112,6 +116,34 @@ export const SETTINGS: readonly SettingSpec[] = [
     arg: '<selection>',
     help: `${METASTORE_SELECTIONS.join(' | ')}, as hive.metastore.uri.selection`,
     default: HMS.selection,
+  },
+  {
+    setting: 'hs2TlsCert',
+    flag: '--hs2-tls-cert',
+    env: 'HIVE_HA_PROXY_HS2_TLS_CERT',
+    arg: '<cert.pem>',
+    help: "HS2 clients connect with TLS: the proxy's certificate (PEM, chain allowed)",
+  },
+  {
+    setting: 'hs2TlsKey',
+    flag: '--hs2-tls-key',
+    env: 'HIVE_HA_PROXY_HS2_TLS_KEY',
+    arg: '<key.pem>',
+    help: 'the private key of --hs2-tls-cert (PEM; keep it mode 600)',
+  },
+  {
+    setting: 'metastoreTlsCert',
+    flag: '--metastore-tls-cert',
+    env: 'HIVE_HA_PROXY_METASTORE_TLS_CERT',
+    arg: '<cert.pem>',
+    help: "metastore clients connect with TLS: the proxy's certificate (PEM)",
+  },
+  {
+    setting: 'metastoreTlsKey',
+    flag: '--metastore-tls-key',
+    env: 'HIVE_HA_PROXY_METASTORE_TLS_KEY',
+    arg: '<key.pem>',
+    help: 'the private key of --metastore-tls-cert (PEM; keep it mode 600)',
   },
   {
     setting: 'hiveSite',

@@ -145,6 +145,17 @@ export const HELP_TEXT = [
     `${TCP_IOS.join(' | ')}; binary routes only (old name: transport)`,
   ),
   note(
+    '      tls: { cert: /etc/hhp/proxy.crt, key: /etc/hhp/proxy.key }',
+    'no default; clients use TLS',
+  ),
+  '      # also tls.clientCa (require client certificates), tls.minVersion: TLSv1.2 | TLSv1.3',
+  note(
+    '      backendTls: { mode: auto, ca: /etc/hhp/cluster-ca.pem }',
+    'no default; TLS to backends',
+  ),
+  '      # mode: auto (per instance, from hive.server2.use.SSL) | on | off; no ca = the system store',
+  '      # also backendTls.serverName, backendTls.cert + backendTls.key, backendTls.insecureSkipVerify',
+  note(
     '    - name: hs2-http',
     `transportMode=http: an HTTP route, listen default port ${HS2.httpListen.port}`,
   ),
@@ -174,6 +185,7 @@ export const HELP_TEXT = [
     `      maxReplayBytes: ${HMS.maxReplayBytes}`,
     'larger requests are not re-sent; 0 = no replay',
   ),
+  note('      backendTls: { mode: on }', 'tls and backendTls as for HS2; metastore mode: on | off'),
   note('    - name: hms-zk', 'Hive 4 metastore ZooKeeper discovery:'),
   note('      discovery: zookeeper', 'default static (uris = thrift:// list)'),
   note('      uris: "zk1:2181,zk2"', `the ZooKeeper quorum; port default ${HMS.zooKeeperPort}`),

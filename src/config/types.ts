@@ -99,6 +99,55 @@ export interface HealthCheckConfig {
   successes: number
 }
 
+/** Lowest TLS version a TLS front accepts. */
+export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3'
+export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3']
+
+/**
+ * A PEM file read by the loader (at start and on every reload). `toJSON` gives the path only, so a
+ * config printed or compared as JSON never carries a private key.
+ */
+export class PemFile {
+  constructor(
+    readonly path: string,
+    readonly pem: string,
+  ) {}
+  toJSON(): string {
+    return this.path
+  }
+}
+
+/** `tls:` of a route: clients connect with TLS and check the proxy's own certificate. */
+export interface FrontTlsConfig {
+  /** the proxy's certificate (chain allowed) for the name clients dial */
+  cert: PemFile
+  key: PemFile
+  /** set: clients must present a certificate issued by one of these CAs */
+  clientCa: PemFile | undefined
+  minVersion: TlsMinVersion
+}
+
+/**
+ * `auto`: per HS2 instance, TLS when its znode says `hive.server2.use.SSL=true` (plain for static
+ * lists, which say nothing); `on`: every backend; `off`: none. Metastore routes: on | off.
+ */
+export type BackendTlsMode = 'auto' | 'on' | 'off'
+export const BACKEND_TLS_MODES: readonly BackendTlsMode[] = ['auto', 'on', 'off']
+
+/** `backendTls:` of a route: how the proxy dials its backends with TLS and checks them. */
+export interface BackendTlsConfig {
+  mode: BackendTlsMode
+  /** CA certificates backends are checked against; undefined = the system store */
+  ca: PemFile | undefined
+  /** checked and sent as SNI instead of each backend's own host name */
+  serverName: string | undefined
+  /** client certificate for backends that require one */
+  cert: PemFile | undefined
+  key: PemFile | undefined
+  /** no certificate check at all: warned at start, shown in /routes */
+  insecureSkipVerify: boolean
+}
+
 export interface Hs2RouteConfig {
   /** unique, used in logs and (later) the admin API */
   name: string
@@ -145,6 +194,10 @@ export interface Hs2RouteConfig {
    * never used to route (the instances' published ones are in /routes and `status`).
    */
   kerberosPrincipal: { principal: string; from: string } | undefined
+  /** undefined = clients connect in plain TCP (or HTTP) */
+  tls: FrontTlsConfig | undefined
+  /** undefined = no `backendTls` block: bytes go to backends as they come (a client's own TLS passes through) */
+  backendTls: BackendTlsConfig | undefined
 }
 
 export interface AdminConfig {
@@ -206,6 +259,9 @@ export interface MetastoreRouteConfig {
   maxMessageBytes: number
   /** requests up to this size are kept until answered so they can be re-sent; larger ones lose replay */
   maxReplayBytes: number
+  tls: FrontTlsConfig | undefined
+  /** mode is on or off (a metastore's registration does not say whether it uses TLS) */
+  backendTls: BackendTlsConfig | undefined
 }
 
 export interface ProxyConfig {

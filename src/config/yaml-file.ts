@@ -43,6 +43,15 @@ const HEALTH_CHECK: Schema = {
   failures: 'leaf',
   successes: 'leaf',
 }
+const FRONT_TLS: Schema = { cert: 'leaf', key: 'leaf', clientCa: 'leaf', minVersion: 'leaf' }
+const BACKEND_TLS: Schema = {
+  mode: 'leaf',
+  ca: 'leaf',
+  serverName: 'leaf',
+  cert: 'leaf',
+  key: 'leaf',
+  insecureSkipVerify: 'leaf',
+}
 const HS2_SCHEMA: Schema = {
   name: 'leaf',
   url: 'leaf',
@@ -68,6 +77,8 @@ const HS2_SCHEMA: Schema = {
     affinityTtlMs: 'leaf',
     affinityMaxEntries: 'leaf',
   },
+  tls: FRONT_TLS,
+  backendTls: BACKEND_TLS,
 }
 const METASTORE_SCHEMA: Schema = {
   name: 'leaf',
@@ -85,6 +96,8 @@ const METASTORE_SCHEMA: Schema = {
   maxMessageBytes: 'leaf',
   maxReplayBytes: 'leaf',
   transportMode: 'leaf',
+  tls: FRONT_TLS,
+  backendTls: BACKEND_TLS,
 }
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf',

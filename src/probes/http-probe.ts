@@ -7,6 +7,7 @@
  *
  * Healthy: any answer below 500 within the timeout.
  */
+import type tls from 'node:tls'
 import type { Client } from 'undici'
 import { ErrorCodes, ProxyError } from '../errors.js'
 import type { Prober } from './runner.js'
@@ -18,7 +19,13 @@ import type { Prober } from './runner.js'
 let undici: Promise<typeof import('undici')> | undefined
 
 export class HttpProber implements Prober {
-  readonly #o: { key: string; path: string; connectTimeoutMs: number; timeoutMs: () => number }
+  readonly #o: {
+    key: string
+    path: string
+    connectTimeoutMs: number
+    timeoutMs: () => number
+    tls: tls.ConnectionOptions | undefined
+  }
   #client: Client | undefined
   /** bumped by close(): a probe that was loading undici then makes no client (nothing leaks) */
   #gen = 0
@@ -30,6 +37,8 @@ export class HttpProber implements Prober {
     connectTimeoutMs: number
     /** the probe timeout now (the runner enforces it too; this bounds undici's own wait) */
     timeoutMs: () => number
+    /** the route's backend TLS for this instance (the same as its request pool), if any */
+    tls: tls.ConnectionOptions | undefined
   }) {
     this.#o = o
   }
@@ -40,10 +49,11 @@ export class HttpProber implements Prober {
     const { Client } = await undici
     if (gen !== this.#gen)
       throw new ProxyError(ErrorCodes.PROBE, 'probe closed', { backend: this.#o.key })
-    // trap: the same scheme as the route's own pool (hs2-http-route.ts #pool); a backend dialled
-    // with TLS there must be probed with TLS here, or every probe fails and marks it down
-    this.#client ??= new Client(`http://${this.#o.key}`, {
-      connect: { timeout: this.#o.connectTimeoutMs },
+    // trap: the same scheme and TLS as the route's own pool (hs2-http-route.ts #pool); a backend
+    // dialled with TLS there and probed without would fail every probe and be marked down
+    const secure = this.#o.tls
+    this.#client ??= new Client(`${secure === undefined ? 'http' : 'https'}://${this.#o.key}`, {
+      connect: { timeout: this.#o.connectTimeoutMs, ...secure },
       // HiveServer2's Jetty drops idle connections after hive.server2.thrift.http.max.idle.time
       // (30 min by default); undici reconnects on its own when it did
       keepAliveTimeout: 60_000,

@@ -13,12 +13,19 @@
  *
  * Request bodies are read whole, up to `http.maxBodyBytes` (413 above): an OpenSession may have to
  * be sent again to another server, and the proxy answers for lost sessions before any byte left.
+ *
+ * Stalls (docs/hung-backends.md): a request without response headers within the route's
+ * `firstResponseTimeoutMs` counts a stall against its backend (toward ejection, like a binary
+ * route's silent handshake). An OpenSession that stalled moves to the policy's next backend if no
+ * byte of its answer arrived; any other stalled request gets the lost-session answer (its session
+ * stays where it is). A synchronous ExecuteStatement has no such timer: it answers when its query
+ * is done.
  * Responses stream through; the first bytes of those that hand out a handle are read on the way
  * (a gzip copy is decoded for that; the client gets the bytes as the server sent them).
  */
 import type { IncomingMessage } from 'node:http'
 import zlib from 'node:zlib'
-import type { Dispatcher, Pool } from 'undici'
+import type { Dispatcher, Pool, buildConnector } from 'undici'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { HttpProber } from '../probes/http-probe.js'
@@ -30,8 +37,11 @@ import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
+import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import { ReadMeter, meteredConnector } from '../http/read-meter.js'
 import {
+  executeRunsAsync,
   hs2ErrorReply,
   isTcliMethod,
   readHs2Request,
@@ -112,12 +122,24 @@ interface Route {
   by: 'handle' | 'cookie' | 'policy'
 }
 
+/** The stall timer of one request (see #stallMs). */
+interface StallRule {
+  conn: number
+  method: string
+  /** no response headers within this many ms is a stall; 0 = no timer */
+  ms: number
+  /** an OpenSession: may move to another backend if no byte of its answer arrived */
+  resendable: boolean
+}
+
 export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   #cfg: Hs2RouteConfig
   #policy: Policy
   #picks = 0
   readonly #front: { current: HttpFront | undefined }
   readonly #pools = new Map<string, Pool>()
+  /** bytes read per backend pool: did a stalled request hear anything? (http/read-meter.ts) */
+  readonly #meters = new Map<string, ReadMeter>()
   readonly #affinity: AffinityTable
   readonly #requests = new Map<string, number>()
   readonly #stats = { byHandle: 0, byCookie: 0, unknownHandle: 0, lostSessions: 0 }
@@ -128,13 +150,16 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
    * address-space limit included) pay for, and fail on, that compile.
    */
   #PoolClass: typeof Pool | undefined
+  /** undici's socket connector, loaded with #PoolClass; wrapped to count each pool's reads */
+  #connector: typeof buildConnector | undefined
 
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
     const front: { current: HttpFront | undefined } = { current: undefined }
     const log = deps.logger.child({ component: 'hs2-http-front', route: cfg.name })
-    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept) => {
+    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept, _error, secure) => {
       const f = new HttpFront(
         {
+          tls: secure,
           listen,
           headersTimeoutMs: cfg.http.headersTimeoutMs,
           keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
@@ -170,7 +195,9 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
         ErrorCodes.RUNTIME,
         `HS2 HTTP route ${this.#cfg.name}: this process cannot have WebAssembly memory (${noWasm}), which undici's HTTP parser needs; raise the address-space limit (ulimit -v, LimitAS=) or start node with --disable-wasm-trap-handler`,
       )
-    this.#PoolClass ??= (await import('undici')).Pool
+    const undici = await import('undici')
+    this.#PoolClass ??= undici.Pool
+    this.#connector ??= undici.buildConnector
     const addr = await super.start()
     this.#sweeper = setInterval(() => this.#affinity.sweep(), SWEEP_MS)
     this.#sweeper.unref()
@@ -183,13 +210,20 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     this.#front.current?.closeAll()
     await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})))
     this.#pools.clear()
+    this.#meters.clear()
   }
 
   /** Reload in place: policy, timeouts, ejection, a new discovery when the target changed. */
   update(cfg: Hs2RouteConfig, source: RouteSource | undefined): void {
+    const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.updateBase(cfg, source)
+    if (tlsChanged) {
+      // pools hold the old TLS settings: new requests get new ones, requests in flight finish
+      for (const p of this.#pools.values()) void p.close().catch(() => {})
+      this.#pools.clear()
+    }
   }
 
   snapshot(): Hs2HttpRouteSnapshot {
@@ -232,6 +266,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       path: b.path ?? this.#cfg.http.path,
       connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
       timeoutMs: () => this.#cfg.healthCheck.timeoutMs,
+      tls: this.backendTlsFor(b),
     })
   }
 
@@ -241,6 +276,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     for (const k of keys) {
       const p = this.#pools.get(k)
       this.#pools.delete(k)
+      this.#meters.delete(k)
       void p?.close().catch(() => {})
     }
   }
@@ -305,7 +341,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
 
   #route(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
     const gzip = isGzip(ex.req.headers['content-encoding'])
-    const read = readHs2Request(gzip ? gunzipPrefix(body.subarray(0, REQUEST_PREFIX)) : body)
+    const plain = gzip ? gunzipPrefix(body.subarray(0, REQUEST_PREFIX)) : body
+    const read = readHs2Request(plain)
     if (read.state !== 'done') {
       const why = read.state === 'bad' ? read.reason : 'the body ends inside the message'
       this.log.warn(
@@ -316,15 +353,18 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.#plain(ex, 400, `not a Thrift binary TCLIService call: ${why}`)
       return
     }
+    const stall = this.#stallRule(id, read.envelope.method, plain)
     const chosen = this.#affine(ex, read)
     if (chosen === undefined) {
-      this.#viaPolicy(ex, id, body, suffix, read)
+      this.#viaPolicy(ex, id, body, suffix, read, stall)
       return
     }
     const b = chosen.backend
     const state = this.backends.get(b.key)
     if (state !== undefined && isEjected(state, this.deps.now())) {
-      this.#lost(ex, read, chosen, 'ejected after failed connects')
+      const after =
+        state.lastError === 'stalled' ? 'requests it left unanswered (hung?)' : 'failed connects'
+      this.#lost(ex, read, chosen, `ejected after ${after}`)
       return
     }
     // the one backend that holds the handle: tried once, never another
@@ -332,12 +372,14 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       id,
       (tried) => (tried.size === 0 ? b : undefined),
       () => ex.res.destroyed,
-      (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs),
+      (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs, stall),
       { retriable: isConnectError },
     ).then(
       ({ socket, backend }) => this.#respond(ex, read, backend, socket),
       (err: unknown) => {
-        if (isConnectError(err) || errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED) {
+        if (errorCode(err) === ErrorCodes.BACKEND_STALLED)
+          this.#lost(ex, read, chosen, stalledWhy(stall.ms))
+        else if (isConnectError(err) || errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED) {
           const listed = this.backends.get(b.key)?.listed === true
           if (!listed) this.#affinity.forgetBackend(b.key)
           this.#lost(
@@ -379,18 +421,22 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     body: Buffer,
     suffix: string,
     read: Extract<RequestRead, { state: 'done' }>,
+    stall: StallRule,
   ): void {
     const go = (): void => {
       this.connectBackend(
         id,
         this.#pickUntried,
         () => ex.res.destroyed,
-        (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs),
-        { retriable: isConnectError },
+        (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs, stall),
+        // a stalled OpenSession that heard nothing moves on like a failed connect
+        { retriable: (err) => isConnectError(err) || isResendableStall(err) },
       ).then(
         ({ socket, backend }) => this.#respond(ex, read, backend, socket),
         (err: unknown) => {
-          if (
+          if (errorCode(err) === ErrorCodes.BACKEND_STALLED)
+            this.#stalledViaPolicy(ex, read, err, stall)
+          else if (
             isConnectError(err) ||
             errorCode(err) === ErrorCodes.NO_BACKEND ||
             errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED
@@ -413,26 +459,112 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     body: Buffer,
     suffix: string,
     timeoutMs: number,
+    stall: StallRule,
   ): Promise<Dispatcher.ResponseData> {
     const idle = this.#cfg.idleTimeoutMs
-    return this.#pool(b, timeoutMs).request({
-      method: 'POST',
+    const pool = this.#pool(b, timeoutMs)
+    const opts: Dispatcher.RequestOptions = {
       path: `/${b.path ?? this.#cfg.http.path}${suffix}`,
+      method: 'POST',
       headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, body.length),
       body,
       // a synchronous ExecuteStatement answers when the query is done: no limit unless configured
       headersTimeout: idle,
       bodyTimeout: idle,
-    })
+    }
+    if (stall.ms <= 0) return pool.request(opts)
+    return this.#sendWatched(b, pool, opts, stall)
+  }
+
+  /**
+   * `pool.request` under the stall timer: no response headers within `stall.ms` counts a stall
+   * against `b`, aborts the request (undici closes that connection) and rejects with
+   * HHP_ERR_BACKEND_STALLED, retriable when the request may move on (an OpenSession of which no
+   * byte of an answer arrived: see http/read-meter.ts for why "no byte" is judged per pool).
+   */
+  #sendWatched(
+    b: BackendInfo,
+    pool: Pool,
+    opts: Dispatcher.RequestOptions,
+    stall: StallRule,
+  ): Promise<Dispatcher.ResponseData> {
+    const meter = this.#meters.get(b.key)
+    const before = meter?.total()
+    const abort = new AbortController()
+    let stalled: ProxyError | undefined
+    const timer = setTimeout(() => {
+      const heard = meter === undefined || meter.total() !== before
+      const resend = stall.resendable && !heard
+      this.countStall(
+        { conn: stall.conn, backend: b.key, timeoutMs: stall.ms, method: stall.method, heard },
+        resend
+          ? 'backend sent no response headers in time (hung?); sending the request to another'
+          : 'backend sent no response headers in time (hung?); the request is not re-sent',
+      )
+      stalled = new ProxyError(
+        ErrorCodes.BACKEND_STALLED,
+        `HiveServer2 ${b.key} sent no response headers within ${stall.ms} ms`,
+        { retriable: resend, backend: b.key },
+      )
+      abort.abort(stalled)
+    }, stall.ms)
+    return pool.request({ ...opts, signal: abort.signal }).then(
+      (r) => {
+        clearTimeout(timer)
+        return r
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        throw stalled ?? err
+      },
+    )
+  }
+
+  /**
+   * The stall timer of a request: the route's firstResponseTimeoutMs, except none for an
+   * ExecuteStatement that is not known to run asynchronously (HiveServer2 answers a synchronous
+   * one only when its query is done, so its silence proves nothing). `plain`: the body, or the
+   * decoded prefix of a gzip one.
+   */
+  #stallRule(conn: number, method: string, plain: Uint8Array): StallRule {
+    let ms = this.#cfg.firstResponseTimeoutMs
+    if (ms > 0 && method === 'ExecuteStatement' && executeRunsAsync(plain) !== true) ms = 0
+    return { conn, method, ms, resendable: method === 'OpenSession' }
+  }
+
+  /** A request sent by the policy stalled and may not move on: lost session, or 502. */
+  #stalledViaPolicy(
+    ex: HttpExchange,
+    read: Extract<RequestRead, { state: 'done' }>,
+    err: unknown,
+    stall: StallRule,
+  ): void {
+    const key = err instanceof ProxyError ? err.backend : undefined
+    const backend = key === undefined ? undefined : this.backends.get(key)
+    if (read.handle !== undefined && backend !== undefined) {
+      this.#lost(ex, read, { backend, by: 'policy' }, stalledWhy(stall.ms))
+      return
+    }
+    this.#count(read.envelope.method, 'backend_failed')
+    this.#plain(
+      ex,
+      502,
+      `${ErrorCodes.BACKEND_STALLED}: ${errorMessage(err)}; the request was not re-sent (an answer had begun, or it is not an OpenSession)`,
+    )
   }
 
   #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
     let p = this.#pools.get(b.key)
     if (p === undefined) {
       const PoolClass = this.#PoolClass
-      if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
-      p = new PoolClass(`http://${b.key}`, {
-        connect: { timeout: connectTimeoutMs },
+      const connector = this.#connector
+      if (PoolClass === undefined || connector === undefined)
+        throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
+      const tls = this.backendTlsFor(b)
+      const meter = new ReadMeter()
+      this.#meters.set(b.key, meter)
+      p = new PoolClass(`${tls === undefined ? 'http' : 'https'}://${b.key}`, {
+        connect: meteredConnector(connector({ timeout: connectTimeoutMs, ...tls }), meter),
         // HiveServer2's Jetty closes idle connections after hive.server2.thrift.http.max.idle.time
         keepAliveTimeout: 4_000,
       })
@@ -450,6 +582,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   ): void {
     const { res } = ex
     const method = read.envelope.method
+    // headers came: not hung; the backend's stall streak ends
+    this.answered(backend.key)
     let bytes = 0
     const done = (outcome: RequestOutcome): void => {
       this.release(backend.key, 0, bytes)
@@ -601,6 +735,14 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
 
 function isConnectError(err: unknown): boolean {
   return CONNECT_ERRORS.has(errorCode(err))
+}
+
+function isResendableStall(err: unknown): boolean {
+  return err instanceof ProxyError && err.code === ErrorCodes.BACKEND_STALLED && err.retriable
+}
+
+function stalledWhy(ms: number): string {
+  return `not answering (no response headers within ${ms} ms: hung?)`
 }
 
 function isGzip(v: string | string[] | undefined): boolean {

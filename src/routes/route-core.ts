@@ -1,8 +1,15 @@
 import type net from 'node:net'
-import type { EjectionConfig, HealthCheckConfig, HostPort } from '../config/types.js'
+import type {
+  BackendTlsConfig,
+  EjectionConfig,
+  FrontTlsConfig,
+  HealthCheckConfig,
+  HostPort,
+} from '../config/types.js'
 import type { Logger } from '../logger.js'
 import {
   AllBackendsFailedError,
+  ErrorCodes,
   errorCode,
   errorMessage,
   isLocalFailure,
@@ -27,8 +34,16 @@ import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery
 import type { Dial } from '../net/dial.js'
 import type { ZkDrainMarks } from '../discovery/zk-drain-marks.js'
 import { RouteDrain, type DrainMarks, type DrainResult } from './drain.js'
-import { backendSnapshot, type RouteSnapshot } from './snapshot.js'
-import { Listener } from '../net/listener.js'
+import { backendSnapshot, type RouteSnapshot, type RouteTlsSnapshot } from './snapshot.js'
+import { Listener, type ListenerTls } from '../net/listener.js'
+import {
+  BackendTls,
+  backendUsesTls,
+  certificateFailure,
+  certificateFix,
+  frontOptions,
+  sameBackendTls,
+} from '../net/tls.js'
 
 export type { DrainMarks, DrainResult }
 export type { BackendSnapshot, RouteSnapshot } from './snapshot.js'
@@ -59,6 +74,10 @@ export interface RouteBase {
   idleTimeoutMs: number
   ejection: EjectionConfig
   healthCheck: HealthCheckConfig
+  /** clients connect with TLS (net/tls.ts) */
+  tls: FrontTlsConfig | undefined
+  /** backends are dialled with TLS (net/tls.ts) */
+  backendTls: BackendTlsConfig | undefined
 }
 
 /** A live client connection as the route sees it: it can be cut at shutdown. */
@@ -73,13 +92,19 @@ export interface Acceptor {
   address(): HostPort
   /** stop accepting, live connections untouched; idempotent */
   stopAccepting(): Promise<void>
+  /** TLS fronts: a new certificate for new connections (reload); live ones keep theirs */
+  setSecureContext?(options: ListenerTls['options']): void
 }
 
-/** Makes the route's acceptor: every accepted client goes to `accept`, every failed accept to `acceptError`. */
+/**
+ * Makes the route's acceptor: every accepted client goes to `accept`, every failed accept to
+ * `acceptError`; with `secure`, clients connect with TLS and arrive decrypted.
+ */
 export type AcceptorFactory<C> = (
   listen: HostPort,
   accept: (client: C) => void,
   acceptError: (err: Error) => void,
+  secure: ListenerTls | undefined,
 ) => Acceptor
 
 /**
@@ -102,6 +127,10 @@ export abstract class RouteCore<C> {
   readonly #live = new Set<Tracked>()
   readonly #waiters = new Set<() => void>()
   #skipped: SkippedInstance[] = []
+  /** the route's backend TLS, rebuilt when a reload changes it */
+  #backendTls: BackendTls | undefined
+  /** backends whose certificate failure was logged (once each, until they connect again) */
+  readonly #certLogged = new Set<string>()
   /** what Kerberos clients need, from the latest read (HS2 from ZooKeeper only) */
   #kerberos: KerberosSummary | undefined
   /** what #kerberos was last logged as, so a change is said once */
@@ -130,6 +159,7 @@ export abstract class RouteCore<C> {
     this.#discovery = discovery
     this.#drain = new RouteDrain(drain)
     this.log = deps.logger.child({ component, route: base.name })
+    this.#backendTls = base.backendTls === undefined ? undefined : new BackendTls(base.backendTls)
     this.#listener = acceptor(
       base.listen,
       (c) => this.#accept(c),
@@ -138,6 +168,18 @@ export abstract class RouteCore<C> {
           { code: errorCode(err), err: errorMessage(err) },
           'accept failed; still listening',
         ),
+      base.tls === undefined
+        ? undefined
+        : {
+            options: frontOptions(base.tls),
+            // scanners and clients that do not trust the proxy's certificate land here: one line
+            // each, at info (the client's own error says more)
+            onHandshakeError: (err) =>
+              this.log.info(
+                { code: errorCode(err), err: errorMessage(err) },
+                'client TLS handshake failed; connection closed',
+              ),
+          },
     )
     this.lifecycle.on('state', (to: RunState, from: RunState) =>
       this.log.debug({ from, to }, 'route state'),
@@ -171,7 +213,34 @@ export abstract class RouteCore<C> {
     this.#probes.start()
     this.lifecycle.to('running')
     this.log.info({ listen: addr, ...this.describe() }, 'route listening')
+    this.#warnInsecure()
     return addr
+  }
+
+  /** The TLS settings as /routes shows them. */
+  tlsSnapshot(): RouteTlsSnapshot {
+    const b = this.#base
+    return {
+      front: b.tls !== undefined,
+      clientCertificates: b.tls?.clientCa !== undefined,
+      backends: b.backendTls?.mode ?? 'none',
+      insecureSkipVerify: b.backendTls?.insecureSkipVerify === true,
+    }
+  }
+
+  #warnInsecure(): void {
+    const t = this.#base.backendTls
+    if (t?.insecureSkipVerify === true && t.mode !== 'off')
+      this.log.warn(
+        { insecureSkipVerify: true },
+        'backend certificates are NOT checked on this route (backendTls.insecureSkipVerify): anyone on the path can pose as a backend; set backendTls.ca instead',
+      )
+  }
+
+  /** tls.connect options for a backend, or undefined when it is dialled in plain TCP. */
+  protected backendTlsFor(x: BackendInfo): ReturnType<BackendTls['connectOptions']> | undefined {
+    const t = this.#backendTls
+    return t !== undefined && backendUsesTls(t.cfg, x.ssl) ? t.connectOptions(x.host) : undefined
   }
 
   address(): HostPort {
@@ -189,10 +258,22 @@ export abstract class RouteCore<C> {
    * counters are kept until the new source's first read replaces it.
    */
   protected updateBase(base: RouteBase, source: RouteSource | undefined): void {
-    const probeWas = this.#base.healthCheck.probe
+    const before = this.#base
     this.#base = base
     this.#probes.configure(base.healthCheck)
-    if (base.healthCheck.probe !== probeWas) this.refreshProbes()
+    if (base.healthCheck.probe !== before.healthCheck.probe) this.refreshProbes()
+    // a new certificate (or a rotated one under the same paths) serves the connections that follow
+    if (base.tls !== undefined && !samePem(base.tls, before.tls)) {
+      this.#listener.setSecureContext?.(frontOptions(base.tls))
+      this.log.info({ cert: base.tls.cert.path }, 'TLS certificate reloaded for new connections')
+    }
+    if (!sameBackendTls(base.backendTls, before.backendTls)) {
+      this.#backendTls = base.backendTls === undefined ? undefined : new BackendTls(base.backendTls)
+      this.#certLogged.clear()
+      // probes dial as the clients do: with the new TLS from now on
+      this.refreshProbes()
+      if (this.lifecycle.is('running')) this.#warnInsecure()
+    }
     if (source === undefined) return
     const old = this.#discovery
     old.stop()
@@ -299,7 +380,11 @@ export abstract class RouteCore<C> {
       ready: this.#ready,
       notReady: this.notReady(),
       discovery: this.#discovery.status(),
-      backends: this.backends.all().map((b) => backendSnapshot(b, now, this.isDraining(b.key))),
+      backends: this.backends
+        .all()
+        .map((b) =>
+          backendSnapshot(b, now, this.isDraining(b.key), this.backendTlsFor(b) !== undefined),
+        ),
       skipped: [...this.#skipped],
       kerberos: this.#kerberos,
       connections: {
@@ -309,6 +394,7 @@ export abstract class RouteCore<C> {
         rejected: this.#rejected,
       },
       drainMarks: this.#drain.snapshot(),
+      tls: this.tlsSnapshot(),
     }
   }
 
@@ -323,8 +409,13 @@ export abstract class RouteCore<C> {
       port: b.port,
       key: b.key,
       connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
-      dial: this.deps.dial,
+      dial: this.probeDial(b),
     })
+  }
+
+  /** How probes dial `b`: as clients' connections do, with the route's backend TLS when it has it. */
+  protected probeDial(b: BackendInfo): Dial {
+    return (o) => this.deps.dial({ ...o, ...this.#tlsDial(b) })
   }
 
   /**
@@ -389,6 +480,7 @@ export abstract class RouteCore<C> {
       aborted: () => isAborted() || !this.lifecycle.is('running'),
     })
     const state = this.backends.get(r.backend.key)
+    this.#certLogged.delete(r.backend.key)
     if (state !== undefined) {
       noteConnectSuccess(state)
       state.active++
@@ -409,7 +501,13 @@ export abstract class RouteCore<C> {
         key: x.key,
         timeoutMs,
         ...(onread ? { onread } : {}),
+        ...this.#tlsDial(x),
       })
+  }
+
+  #tlsDial(x: BackendInfo): { tls?: NonNullable<ReturnType<RouteCore<C>['backendTlsFor']>> } {
+    const tls = this.backendTlsFor(x)
+    return tls === undefined ? {} : { tls }
   }
 
   /** Log why a client got no backend (every attempt) and count it. */
@@ -439,11 +537,23 @@ export abstract class RouteCore<C> {
   protected stalled(conn: number, key: string, keptBytes: number, timeoutMs: number): void {
     this.release(key, 0, 0)
     this.#failovers++
-    const state = this.backends.get(key)
-    this.log.warn(
+    this.countStall(
       { conn, backend: key, timeoutMs, keptBytes },
       'backend sent nothing in time (hung?); moving the handshake to another',
     )
+  }
+
+  /**
+   * Count a stall against `fields.backend` toward ejection (same settings as connect failures,
+   * counted apart) and log `msg` with `fields`. Releases nothing: the caller owns its counters.
+   */
+  protected countStall(
+    fields: { conn: number; backend: string; timeoutMs: number; [k: string]: unknown },
+    msg: string,
+  ): void {
+    this.log.warn(fields, msg)
+    const key = fields.backend
+    const state = this.backends.get(key)
     if (state === undefined) return
     const now = this.deps.now()
     const others = this.backends.listed().filter((x) => x.key !== key && !isEjected(x, now)).length
@@ -602,6 +712,8 @@ export abstract class RouteCore<C> {
   }
 
   #onConnectFailure(conn: number, b: BackendInfo, err: unknown): void {
+    // a stall that may move on (an HTTP OpenSession) was counted where it was seen (countStall)
+    if (errorCode(err) === ErrorCodes.BACKEND_STALLED) return
     const state = this.backends.get(b.key)
     if (isLocalFailure(err)) {
       // the proxy is out of descriptors or ports: no backend is to blame, none is ejected
@@ -611,10 +723,28 @@ export abstract class RouteCore<C> {
       )
       return
     }
-    this.log.warn(
-      { conn, backend: b.key, code: errorCode(err), err: errorMessage(err) },
-      'backend connect failed; trying another',
-    )
+    const cert = certificateFailure(err)
+    if (cert === undefined)
+      this.log.warn(
+        { conn, backend: b.key, code: errorCode(err), err: errorMessage(err) },
+        'backend connect failed; trying another',
+      )
+    else if (!this.#certLogged.has(b.key)) {
+      // once per backend until it connects again: every client would repeat the same line
+      this.#certLogged.add(b.key)
+      const cause = err instanceof Error && err.cause !== undefined ? err.cause : err
+      this.log.warn(
+        {
+          conn,
+          backend: b.key,
+          code: cert,
+          reason: errorMessage(cause),
+          name: this.#backendTls?.nameFor(b.host),
+          fix: certificateFix(cert),
+        },
+        "backend's TLS certificate refused; trying another (logged once per backend)",
+      )
+    } else this.log.debug({ conn, backend: b.key, code: cert }, "backend's TLS certificate refused")
     if (state === undefined) return
     const now = this.deps.now()
     const others = this.backends
@@ -640,9 +770,20 @@ export abstract class RouteCore<C> {
   }
 }
 
-/** The acceptor of routes whose clients are net.Sockets. */
-export const socketAcceptor: AcceptorFactory<net.Socket> = (listen, accept, acceptError) =>
-  new Listener(listen, accept, acceptError)
+/** The acceptor of routes whose clients are net.Sockets (TLS sockets with a TLS front). */
+export const socketAcceptor: AcceptorFactory<net.Socket> = (listen, accept, acceptError, secure) =>
+  new Listener(listen, accept, acceptError, secure)
+
+/** Same certificate, key and client CA contents (a rotation keeps the paths). */
+function samePem(a: FrontTlsConfig, b: FrontTlsConfig | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.cert.pem === b.cert.pem &&
+    a.key.pem === b.key.pem &&
+    a.clientCa?.pem === b.clientCa?.pem &&
+    a.minVersion === b.minVersion
+  )
+}
 
 /** `address:port` of a client for logs ('?' once the socket is gone: it is read lazily). */
 export function peerOf(client: net.Socket): string {

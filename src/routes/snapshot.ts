@@ -31,6 +31,8 @@ export interface BackendSnapshot {
   lastError: string | undefined
   bytesFromClient: number
   bytesToClient: number
+  /** new connections to it use TLS (backendTls) */
+  tls: boolean
   /** active probes; undefined when this backend has never been probed */
   probe: BackendProbeSnapshot | undefined
 }
@@ -41,6 +43,18 @@ export interface BackendProbeSnapshot {
   /** failed probes in a row now */
   failStreak: number
   last: { ok: boolean; at: number; ms: number; detail: string | undefined } | undefined
+}
+
+/** What /routes shows of a route's TLS. */
+export interface RouteTlsSnapshot {
+  /** clients connect with TLS */
+  front: boolean
+  /** clients must present a certificate */
+  clientCertificates: boolean
+  /** backendTls.mode, or 'none' without a backendTls block (bytes pass as they come) */
+  backends: 'auto' | 'on' | 'off' | 'none'
+  /** backend certificates are NOT checked (backendTls.insecureSkipVerify) */
+  insecureSkipVerify: boolean
 }
 
 export interface RouteSnapshot {
@@ -66,10 +80,16 @@ export interface RouteSnapshot {
   connections: { active: number; total: number; failovers: number; rejected: number }
   /** drain marks of this proxy, and those shared through ZooKeeper (ZooKeeper routes only) */
   drainMarks: DrainSnapshot
+  tls: RouteTlsSnapshot
 }
 
 /** One backend as operators see it. */
-export function backendSnapshot(b: BackendState, now: number, draining: boolean): BackendSnapshot {
+export function backendSnapshot(
+  b: BackendState,
+  now: number,
+  draining: boolean,
+  tls = false,
+): BackendSnapshot {
   const ejected = isEjected(b, now)
   return {
     key: b.key,
@@ -103,6 +123,7 @@ export function backendSnapshot(b: BackendState, now: number, draining: boolean)
             failStreak: b.probe.failStreak,
             last: { ...b.probe.last },
           },
+    tls,
   }
 }
 

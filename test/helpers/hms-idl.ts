@@ -152,6 +152,14 @@ export interface ThriftRuntime {
     port: number,
     options: { transport: TransportClass; protocol: ProtocolClass },
   ): unknown
+  createSSLConnection(
+    host: string,
+    port: number,
+    options: {
+      transport: TransportClass
+      protocol: ProtocolClass
+    } & import('node:tls').ConnectionOptions,
+  ): unknown
   createClient(service: unknown, connection: unknown): unknown
   createServer(
     service: unknown,

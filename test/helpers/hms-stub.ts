@@ -21,6 +21,7 @@
  * closed and the reason kept in `protocolErrors`), 100 MiB message limit.
  */
 import net from 'node:net'
+import tls from 'node:tls'
 import {
   type Database,
   type HmsHandler,
@@ -115,6 +116,8 @@ export interface StartHmsStubOptions {
   databases?: string[]
   /** a store shared with other stubs */
   store?: HmsStore
+  /** serve TLS with this certificate */
+  tls?: { cert: string; key: string }
 }
 
 const MAX_MESSAGE = 100 * 1024 * 1024
@@ -308,7 +311,11 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
     })
   }
 
-  const server = net.createServer(onConnection)
+  const server: net.Server =
+    opts.tls === undefined
+      ? net.createServer(onConnection)
+      : tls.createServer({ cert: opts.tls.cert, key: opts.tls.key }, onConnection)
+  server.on('tlsClientError', () => {})
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? 0, host, () => {

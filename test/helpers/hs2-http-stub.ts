@@ -16,7 +16,7 @@ import { hs2Handler } from './hs2-stub.js'
 const require = createRequire(import.meta.url)
 
 interface ThriftRuntime {
-  createWebServer(options: { services: Record<string, object> }): http.Server
+  createWebServer(options: { services: Record<string, object>; tls?: object }): http.Server
   TBufferedTransport: unknown
   TBinaryProtocol: unknown
 }
@@ -59,6 +59,8 @@ export interface StartHs2HttpStubOptions {
   id: string
   path?: string
   port?: number
+  /** serve HTTPS with this certificate (PEM texts) */
+  tls?: { cert: string; key: string }
 }
 
 const hex = (h: HandleId | undefined): string | undefined => h?.guid?.toString('hex')
@@ -118,6 +120,7 @@ export async function startHs2HttpStub(opts: StartHs2HttpStubOptions): Promise<H
     },
   })
   const server = thrift.createWebServer({
+    ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     services: {
       [`/${path}`]: {
         transport: thrift.TBufferedTransport,

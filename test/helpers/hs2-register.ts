@@ -106,6 +106,8 @@ export interface RegisterHaOptions {
   authentication?: string
   /** hive.server2.authentication.kerberos.principal, published only when given */
   principal?: string
+  /** publish transport mode http with this hive.server2.thrift.http.port / .path (default: binary) */
+  http?: { port: number; path: string }
 }
 
 export interface HaRegistration {
@@ -124,6 +126,7 @@ export function haServiceRecord(
   uniqueId: string,
   authentication?: string,
   principal?: string,
+  http?: { port: number; path: string },
 ): string {
   const uri = `${target.host}:${target.port}`
   return JSON.stringify({
@@ -141,9 +144,17 @@ export function haServiceRecord(
     'hive.server2.webui.port': WEBUI_PORT,
     'hive.server2.instance.uri': uri,
     'registry.unique.id': uniqueId,
-    'hive.server2.transport.mode': 'binary',
-    'hive.server2.thrift.port': String(target.port),
-    'hive.server2.thrift.sasl.qop': 'auth',
+    ...(http === undefined
+      ? {
+          'hive.server2.transport.mode': 'binary',
+          'hive.server2.thrift.port': String(target.port),
+          'hive.server2.thrift.sasl.qop': 'auth',
+        }
+      : {
+          'hive.server2.transport.mode': 'http',
+          'hive.server2.thrift.http.port': String(http.port),
+          'hive.server2.thrift.http.path': http.path,
+        }),
     'hive.server2.authentication': authenticationOf(target, authentication),
     ...(principal === undefined
       ? {}
@@ -168,7 +179,7 @@ export async function registerHa(
   const uniqueId = randomUUID()
   const path = await zk.create(
     `${parent}/instance-`,
-    haServiceRecord(target, opts.leader, uniqueId, opts.authentication, opts.principal),
+    haServiceRecord(target, opts.leader, uniqueId, opts.authentication, opts.principal, opts.http),
     'ephemeral-sequential',
   )
   return {
@@ -177,7 +188,7 @@ export async function registerHa(
     setLeader: (leader: boolean) =>
       zk.setData(
         path,
-        haServiceRecord(target, leader, uniqueId, opts.authentication, opts.principal),
+        haServiceRecord(target, leader, uniqueId, opts.authentication, opts.principal, opts.http),
       ),
   }
 }

@@ -24,7 +24,7 @@ interface ThriftRuntime {
   createServer(
     processor: unknown,
     handler: object,
-    options: { transport: unknown; protocol: unknown },
+    options: { transport: unknown; protocol: unknown; tls?: object },
   ): net.Server
   TBufferedTransport: unknown
   TFramedTransport: unknown
@@ -64,6 +64,8 @@ export interface StartHs2StubOptions {
   password?: string
   /** a fixed port (lets a test restart a stub on the same port); default 0 = any free port */
   port?: number
+  /** NOSASL only: serve TLS with this certificate (PEM texts), as hive.server2.use.SSL=true */
+  tls?: { cert: string; key: string }
 }
 
 /** SASL negotiation status bytes (apache/thrift TSaslTransport, NegotiationStatus) */
@@ -264,8 +266,10 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
     server = thrift.createServer(TCLIService, handler, {
       transport: thrift.TBufferedTransport,
       protocol: thrift.TBinaryProtocol,
+      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     })
-    server.on('connection', track)
+    server.on(opts.tls === undefined ? 'connection' : 'secureConnection', track)
+    server.on('tlsClientError', () => {})
   } else {
     const inner = thrift.createServer(TCLIService, handler, {
       transport: thrift.TFramedTransport,

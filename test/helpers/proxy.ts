@@ -46,6 +46,8 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     transportMode: 'binary',
     http: { ...DEFAULTS.hs2.http },
     mr3AppIdNamespace: undefined,
+    tls: undefined,
+    backendTls: undefined,
     fromHiveSite: undefined,
     kerberosPrincipal: undefined,
     ...over,
@@ -70,6 +72,8 @@ export function metastoreRoute(
     healthCheck: { ...DEFAULTS.metastore.healthCheck, probe: 'none' },
     maxMessageBytes: 64 * 1024 * 1024,
     maxReplayBytes: 1024 * 1024,
+    tls: undefined,
+    backendTls: undefined,
     ...over,
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { configErrorOf, hp, memDeps, runConfig, type Env } from '../helpers/config.js'
+import { describeConfig } from '../../src/check.js'
 import { tcpIoCheck } from '../../src/config/build-hs2.js'
 import { hs2TargetFromJdbcUrl } from '../../src/config/jdbc-url.js'
 import { HELP_TEXT, loadConfig, type LoadDeps } from '../../src/config/load.js'
@@ -1020,6 +1021,28 @@ t.test('http settings come from the YAML route and are checked', async (t) => {
     [inFile('hs2.http.maxBodyBytes'), inFile('hs2.http.affinityCookie')],
   )
 })
+
+t.test(
+  'check says what firstResponseTimeoutMs does on an HTTP route and warns below long polling',
+  async (t) => {
+    const url = 'jdbc:hive2://h1:10001/;transportMode=http'
+    const text = (ms: string): string =>
+      describeConfig(run(deps(['--hs2', url, '--first-response-timeout', ms])).config, [])
+    t.match(text('10000'), /stalls: a call without response headers within 10000 ms is hung/)
+    t.notMatch(text('10000'), /warning: firstResponseTimeoutMs/)
+    t.match(
+      text('5000'),
+      /warning: firstResponseTimeoutMs 5000 is not above HiveServer2's hive\.server2\.long\.polling\.timeout/,
+    )
+    t.match(text('0'), /first-answer failover off/)
+    const binary = describeConfig(
+      run(deps(['--hs2', STATIC_URL, '--first-response-timeout', '2000'])).config,
+      [],
+    )
+    t.match(binary, /first-answer failover: a backend silent 2000 ms after the client spoke/)
+    t.notMatch(binary, /long\.polling/, 'binary routes time only the first answer')
+  },
+)
 
 t.test('the old key transport still works, with a deprecation notice; tcpIo wins', async (t) => {
   const old = `hs2:\n  url: "${STATIC_URL}"\n  transport: sockets\n`
