@@ -379,3 +379,57 @@ t.test(
     t.equal(stub.callsOf('getStatus').length, after, 'no probe after they were turned off')
   },
 )
+
+t.test(
+  'probes dial as clients do: fb303 getStatus and OPTIONS inside the backend TLS of the route',
+  async (t) => {
+    const { makeCa } = await import('../helpers/certs.js')
+    const { PemFile } = await import('../../src/config/types.js')
+    const ca = makeCa(t)
+    const cert = ca.issue('backend', ['127.0.0.1'])
+    const tls = { cert: ca.read(cert.cert), key: ca.read(cert.key) }
+    const backendTls = {
+      mode: 'on' as const,
+      ca: new PemFile(ca.ca, ca.read(ca.ca)),
+      serverName: undefined,
+      cert: undefined,
+      key: undefined,
+      insecureSkipVerify: false,
+    }
+    const hms = await startHmsStub({ id: 'tls', tls })
+    t.teardown(() => hms.close())
+    const http = await startHs2HttpStub({ id: 'tls-http', tls })
+    t.teardown(() => http.close())
+    // room for the first probe's TLS handshake: a probe that times out reconnects, by design
+    const fast = { intervalMs: 200, timeoutMs: 180, failures: 3, successes: 1 }
+    const { proxy } = await startTestProxy(
+      t,
+      [
+        hs2Route(
+          { kind: 'static', backends: [{ host: '127.0.0.1', port: http.port }] },
+          { transportMode: 'http', backendTls, healthCheck: { probe: 'auto', ...fast } },
+        ),
+      ],
+      {
+        metastore: [
+          metastoreRoute(
+            { kind: 'static', backends: [{ host: '127.0.0.1', port: hms.port }] },
+            { backendTls, healthCheck: hc({ probe: 'thrift', ...fast }) },
+          ),
+        ],
+      },
+    )
+    await waitFor(
+      '5 good metastore probes',
+      () => (backendOf(proxy, keyOf(hms), 1)?.probe?.ok ?? 0) >= 5,
+    )
+    await waitFor(
+      '5 good HTTP probes',
+      () => (backendOf(proxy, keyOf(http), 0)?.probe?.ok ?? 0) >= 5,
+    )
+    t.equal(hms.connections, 1, 'one TLS probe connection to the metastore')
+    t.equal(backendOf(proxy, keyOf(hms), 1)?.probe?.last?.detail, 'ALIVE')
+    t.match(backendOf(proxy, keyOf(http), 0)?.probe?.last?.detail, /^HTTP [1-4]\d\d$/)
+    t.equal(http.connections, 1, 'one kept-alive HTTPS probe connection')
+  },
+)
