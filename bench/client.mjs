@@ -14,6 +14,12 @@
 //               timeout, until `durationMs`                                   {calls:[[start,end,ok]]}
 //   hms-loop    failover: set_ugi, then get_table_req calls back to back on ONE connection until
 //               `durationMs` or the first error                                {calls:[[start,end,ok]]}
+//   hs2-http    HiveServer2 over HTTP: per port one keep-alive connection (undici Client) that
+//               keeps the cookies it is given, OpenSession, then ExecuteStatement and FetchResults
+//               alternating (each one timed call), interleaved like rtt; CloseSession at the end
+//                                                     {paths: [{us, count, ms, connects}]}
+//   hs2-http-sessions  `n` OpenSession calls over `concurrency` keep-alive connections, never
+//               closed (sessions the middle process tracks)                   {opened, errors, ms}
 // bulk and conn take "tls": {"ca": file, "servername": name}: the connection is TLS, checked
 // against that CA (a full handshake each time: no session is resumed).
 // Times in `calls` are wall-clock ms (performance.timeOrigin + performance.now()), comparable
@@ -21,6 +27,15 @@
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
+import { Client, Pool } from 'undici'
+import {
+  closeSessionCall,
+  decode,
+  executeStatementCall,
+  fetchResultsCall,
+  handleOf,
+  openSessionCall,
+} from './lib/hs2-msg.mjs'
 import {
   getPartitionsCall,
   getTableCall,
@@ -381,6 +396,132 @@ async function hmsLoop({ port, durationMs }) {
   return { calls }
 }
 
+const HS2_HEADERS = {
+  'content-type': 'application/x-thrift',
+  accept: 'application/x-thrift',
+  'user-agent': 'Java/HiveJDBC bench',
+  // what the JDBC driver sends with authentication NONE, and always
+  authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}`,
+  'x-xsrf-header': 'true',
+}
+
+/**
+ * One TCLIService call over HTTP on `d` (an undici Client or Pool): resolves the decoded reply,
+ * rejects on anything but a 200 with the call's own REPLY whose status is SUCCESS. `cookies`
+ * (name -> value) is sent and updated from Set-Cookie, as the JDBC driver's cookie store does.
+ */
+async function hs2Call(d, path, body, cookies) {
+  const headers = { ...HS2_HEADERS }
+  if (cookies && cookies.size > 0)
+    headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+  const r = await d.request({ method: 'POST', path, headers, body })
+  const buf = Buffer.from(await r.body.arrayBuffer())
+  if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${buf.toString('utf8', 0, 200)}`)
+  const set = r.headers['set-cookie']
+  if (cookies && set !== undefined)
+    for (const c of Array.isArray(set) ? set : [set]) {
+      const kv = c.split(';', 1)[0]
+      const eq = kv.indexOf('=')
+      if (eq > 0) cookies.set(kv.slice(0, eq).trim(), kv.slice(eq + 1).trim())
+    }
+  const m = decode(buf)
+  const st = m.body[0]?.[1]
+  if (m.type !== 2 || st?.[1] !== 0)
+    throw new Error(`${m.name} failed: ${st?.[5]?.toString() ?? `message type ${m.type}`}`)
+  return m
+}
+
+/** A session on one path, driven by Pinger-like run(n, lat, off) calls (see interleaved()). */
+class Hs2Session {
+  constructor(port, path) {
+    this.path = `/${path}`
+    this.connects = 0
+    this.client = new Client(`http://${HOST}:${port}`, {
+      pipelining: 1,
+      keepAliveTimeout: 3_600_000,
+      keepAliveMaxTimeout: 3_600_000,
+    })
+    this.client.on('connect', () => this.connects++)
+    this.cookies = new Map()
+    this.seq = 0
+    this.i = 0
+    this.session = undefined
+    this.op = undefined
+  }
+
+  call(body) {
+    return hs2Call(this.client, this.path, body, this.cookies)
+  }
+
+  async open() {
+    const r = await this.call(openSessionCall(this.seq++))
+    this.session = handleOf(r.body[0][3])
+    if (!this.session) throw new Error('OpenSession answer without a session handle')
+  }
+
+  /** n calls, ExecuteStatement and FetchResults of its operation in turn; times (ms) to lat[off...] */
+  async run(n, lat, off = 0) {
+    for (let k = 0; k < n; k++) {
+      const t = now()
+      if ((this.i & 1) === 0) {
+        const r = await this.call(executeStatementCall(this.seq++, this.session))
+        this.op = handleOf(r.body[0][2])
+        if (!this.op) throw new Error('ExecuteStatement answer without an operation handle')
+      } else {
+        const r = await this.call(fetchResultsCall(this.seq++, this.op))
+        if (!r.body[0][3]) throw new Error('FetchResults answer without rows')
+      }
+      if (lat) lat[off + k] = now() - t
+      this.i++
+    }
+    return lat
+  }
+
+  async close() {
+    await this.call(closeSessionCall(this.seq++, this.session))
+    await this.client.close()
+  }
+}
+
+async function hs2Http({ ports, path, warmup, count, block = 250 }) {
+  const sessions = ports.map((port) => new Hs2Session(port, path))
+  for (const s of sessions) await s.open()
+  const paths = await interleaved(sessions, { warmup, count, block })
+  for (const s of sessions) await s.close()
+  return { paths: paths.map((p, i) => ({ ...p, connects: sessions[i].connects })) }
+}
+
+async function hs2HttpSessions({ port, path, n, concurrency = 50 }) {
+  const pool = new Pool(`http://${HOST}:${port}`, {
+    connections: concurrency,
+    pipelining: 1,
+    keepAliveTimeout: 3_600_000,
+  })
+  let started = 0
+  let opened = 0
+  let errors = 0
+  let firstError
+  const t0 = now()
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (started < n) {
+        started++
+        try {
+          const r = await hs2Call(pool, `/${path}`, openSessionCall(started))
+          if (handleOf(r.body[0][3])) opened++
+          else errors++
+        } catch (e) {
+          errors++
+          firstError ??= e.message
+        }
+      }
+    }),
+  )
+  const ms = now() - t0
+  await pool.close()
+  return { opened, errors, firstError, ms }
+}
+
 const modes = {
   bulk,
   rtt,
@@ -390,6 +531,8 @@ const modes = {
   'hms-stream': hmsStream,
   probe,
   'hms-loop': hmsLoop,
+  'hs2-http': hs2Http,
+  'hs2-http-sessions': hs2HttpSessions,
 }
 try {
   const r = await modes[job.mode](job)

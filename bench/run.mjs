@@ -34,6 +34,7 @@ import { failover } from './scenarios/failover.mjs'
 import { startup } from './scenarios/startup.mjs'
 import { tlsScenario } from './scenarios/tls.mjs'
 import { hung } from './scenarios/hung.mjs'
+import { http } from './scenarios/http.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const MiB = 2 ** 20
@@ -41,13 +42,18 @@ const MiB = 2 ** 20
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,8,9] [--json file]\n',
+    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,8,9,10] [--json file]\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7, 8, 9], json: undefined }
+  const o = {
+    quick: false,
+    reps: undefined,
+    only: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    json: undefined,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -64,7 +70,7 @@ function parseArgs(argv) {
   }
   if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20))
     usage('--reps must be 1..20')
-  if (o.only.some((n) => !(n >= 1 && n <= 9))) usage('--only takes scenario numbers 1..9')
+  if (o.only.some((n) => !(n >= 1 && n <= 10))) usage('--only takes scenario numbers 1..10')
   return o
 }
 
@@ -292,11 +298,15 @@ async function main() {
             },
           ]
         : [{ name: '1 vCPU', text: 'everything on CPU 0', client: '0', servers: '0' }],
-    /** a scenario's own process: its CPU is measured, not taken for another process's noise */
-    watch: (p) => servers.push(p),
-    unwatch: (p) => {
-      const i = servers.indexOf(p)
-      if (i >= 0) servers.splice(i, 1)
+    /** a scenario's own processes: pinned and metered like the shared ones until the returned call */
+    addServers: (procs) => {
+      servers.push(...procs)
+      return () => {
+        for (const p of procs) {
+          const i = servers.indexOf(p)
+          if (i >= 0) servers.splice(i, 1)
+        }
+      }
     },
     pinServers: async (cpusList) => {
       for (const p of servers) await pin(p.pid, cpusList)
@@ -328,6 +338,7 @@ async function main() {
     7: startup,
     8: tlsScenario,
     9: hung,
+    10: http,
   }
   for (const n of opts.only) {
     if (cleaning) break

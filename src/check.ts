@@ -1,8 +1,8 @@
 import { expandPrincipal, HOST_PATTERN } from './backends/kerberos.js'
 import type {
-  HealthCheckConfig,
   BackendTlsConfig,
   FrontTlsConfig,
+  HealthCheckConfig,
   HostPort,
   Hs2RouteConfig,
   Hs2Target,
@@ -73,28 +73,10 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
     out.push(
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
-    out.push(`  ${probes(r.healthCheck, 'metastore')}`)
     out.push(...tlsLines(r))
+    out.push(`  ${probes(r.healthCheck, 'metastore')}`)
   }
   return `${out.join('\n')}\n`
-}
-
-/** What the active probes of a route will send (docs/hung-backends.md), in one line. */
-function probes(h: HealthCheckConfig, kind: 'hs2-binary' | 'hs2-http' | 'metastore'): string {
-  const what =
-    h.probe === 'tcp'
-      ? 'a TCP connect and close (a SASL server logs each one)'
-      : h.probe === 'thrift'
-        ? 'fb303 getStatus over one kept connection'
-        : h.probe === 'http'
-          ? 'OPTIONS on the servlet path over one kept-alive connection'
-          : h.probe === 'none' || kind === 'hs2-binary'
-            ? undefined
-            : kind === 'hs2-http'
-              ? 'OPTIONS on the servlet path over one kept-alive connection'
-              : 'fb303 getStatus over one kept connection, once plain Thrift clients were answered (none for SASL-only metastores)'
-  if (what === undefined) return 'no active probe (healthCheck.probe tcp asks for one)'
-  return `probes every ${h.intervalMs} ms: ${what}; down after ${h.failures} failures in a row (timeout ${h.timeoutMs} ms), up after ${h.successes} successes`
 }
 
 /** What clients and backends see of a route's TLS (docs/tls.md). */
@@ -123,6 +105,24 @@ function tlsLines(r: {
     )
   }
   return out
+}
+
+/** What the active probes of a route will send (docs/hung-backends.md), in one line. */
+function probes(h: HealthCheckConfig, kind: 'hs2-binary' | 'hs2-http' | 'metastore'): string {
+  const what =
+    h.probe === 'tcp'
+      ? 'a TCP connect and close (a SASL server logs each one)'
+      : h.probe === 'thrift'
+        ? 'fb303 getStatus over one kept connection'
+        : h.probe === 'http'
+          ? 'OPTIONS on the servlet path over one kept-alive connection'
+          : h.probe === 'none' || kind === 'hs2-binary'
+            ? undefined
+            : kind === 'hs2-http'
+              ? 'OPTIONS on the servlet path over one kept-alive connection'
+              : 'fb303 getStatus over one kept connection, once plain Thrift clients were answered (none for SASL-only metastores)'
+  if (what === undefined) return 'no active probe (healthCheck.probe tcp asks for one)'
+  return `probes every ${h.intervalMs} ms: ${what}; down after ${h.failures} failures in a row (timeout ${h.timeoutMs} ms), up after ${h.successes} successes`
 }
 
 /**

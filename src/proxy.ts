@@ -1,5 +1,11 @@
 import { randomInt } from 'node:crypto'
-import type { ProxyConfig, Hs2RouteConfig, HostPort, MetastoreRouteConfig } from './config/types.js'
+import type {
+  FrontTlsConfig,
+  ProxyConfig,
+  Hs2RouteConfig,
+  HostPort,
+  MetastoreRouteConfig,
+} from './config/types.js'
 import type { Logger } from './logger.js'
 import { Lifecycle } from './lifecycle.js'
 import { ErrorCodes, ProxyError, errorMessage } from './errors.js'
@@ -424,11 +430,21 @@ function sameListen(a: HostPort, b: HostPort): boolean {
 
 /**
  * A route is updated in place only while its listener stays the same kind: TLS on or off (a
- * plain listener cannot start speaking TLS); otherwise it is replaced (live connections get the
- * grace period). A new certificate alone is applied in place.
+ * plain listener cannot start speaking TLS), client certificates asked for or not, the same
+ * lowest TLS version. Trap: tls.Server.setSecureContext replaces certificates and CAs only; whether
+ * clients must present a certificate, and the version floor, are fixed when the server is made. A
+ * new certificate (or client CA bundle) alone is applied in place; any other change replaces the
+ * route (its live connections get the grace period).
  */
-function sameFront(a: { tls: unknown }, b: { tls: unknown }): boolean {
-  return (a.tls === undefined) === (b.tls === undefined)
+function sameFront(
+  a: { tls: FrontTlsConfig | undefined },
+  b: { tls: FrontTlsConfig | undefined },
+): boolean {
+  if (a.tls === undefined || b.tls === undefined) return a.tls === b.tls
+  return (
+    (a.tls.clientCa === undefined) === (b.tls.clientCa === undefined) &&
+    a.tls.minVersion === b.tls.minVersion
+  )
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -79,6 +79,18 @@ export async function startNaiveProxy(root, name, fronts) {
   return { proc: p, ports: JSON.parse(line).ports }
 }
 
+/** bench/http-backend.mjs: `n` HTTP-mode HS2 stubs on /`path`; resolves { proc, ports }. */
+export async function startHttpBackend(root, name, n, path) {
+  const p = start(
+    name,
+    process.execPath,
+    [join(root, 'bench/http-backend.mjs'), JSON.stringify({ listeners: n, path })],
+    { ulimit: true },
+  )
+  const line = await waitLine(p, /^\{"ports"/, 10_000, 'ports line')
+  return { proc: p, ports: JSON.parse(line).ports }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tools from Debian: installed when missing and root, else the reason and the command to run
 
@@ -164,6 +176,42 @@ export async function startHaproxy(bin, dir, name, fronts, { maxconn = 4000 } = 
   writeFileSync(file, cfg.join('\n'))
   const p = start(name, bin, ['-db', '-f', file], { ulimit: true })
   for (const f of fronts) await waitPort(f.port)
+  return p
+}
+
+/**
+ * haproxy in `mode http` (one thread, keep-alive on both sides) in front of `servers`, sticky by
+ * its own inserted cookie (`cookie SRV insert indirect nocache`): what a gateway without Thrift
+ * awareness does for HiveServer2 over HTTP. Resolves the process once the front listens.
+ */
+export async function startHaproxyHttp(bin, dir, name, { port, servers }) {
+  const cfg = [
+    'global',
+    '  nbthread 1',
+    '  maxconn 4000',
+    '',
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    '  timeout connect 5s',
+    '  timeout client 1h',
+    '  timeout server 1h',
+    '  timeout http-keep-alive 1h',
+    '',
+    `frontend f_${name}`,
+    `  bind ${HOST}:${port}`,
+    `  default_backend b_${name}`,
+    '',
+    `backend b_${name}`,
+    '  balance roundrobin',
+    '  cookie SRV insert indirect nocache',
+    ...servers.map((p, i) => `  server s${i} ${HOST}:${p} cookie s${i}`),
+    '',
+  ]
+  const file = join(dir, `${name}.cfg`)
+  writeFileSync(file, cfg.join('\n'))
+  const p = start(name, bin, ['-db', '-f', file], { ulimit: true })
+  await waitPort(port)
   return p
 }
 
@@ -286,7 +334,7 @@ async function hasAdmin(root) {
 
 /**
  * `hs2` / `metastore`: route objects as in the YAML config file (listen as a port number).
- * Resolves { proc, ports: { <route name>: port } } once every route listens and every ZooKeeper
+ * Resolves { proc, ports: { <route name>: port }, admin: the admin API's port } once every route listens and every ZooKeeper
  * route has done its first read.
  */
 export async function startProxy(
@@ -311,7 +359,8 @@ export async function startProxy(
   const file = join(dir, `${name}.yaml`)
   writeFileSync(file, `${y.join('\n')}\n`)
   const args = [join(root, 'bin/hive-ha-proxy'), '--config', file]
-  if (await hasAdmin(root)) args.push('--admin-listen', `${HOST}:${await freePort()}`)
+  const admin = (await hasAdmin(root)) ? await freePort() : undefined
+  if (admin !== undefined) args.push('--admin-listen', `${HOST}:${admin}`)
   const p = start(name, process.execPath, args, { ulimit, pin, cwd: root })
   const routes = [...hs2, ...metastore]
   const zkRoutes = routes.filter((r) => /zooKeeper|discovery/i.test(JSON.stringify(r)))
@@ -334,5 +383,5 @@ export async function startProxy(
     )
   }
   await Promise.all([...routes.map(ready), ...zkRoutes.map(readZk)])
-  return { proc: p, ports: Object.fromEntries(routes.map((r) => [r.name, r.listen])) }
+  return { proc: p, ports: Object.fromEntries(routes.map((r) => [r.name, r.listen])), admin }
 }

@@ -129,7 +129,7 @@ export async function tlsScenario(ctx) {
     ports: { bulk: [px.ports['tls-bulk']], conn: [px.ports['tls-conn']] },
     pid: px.proc.pid,
   })
-  for (const p of procs) ctx.watch(p)
+  const release = ctx.addServers(procs)
   const job = { tls: { ca: c.ca, servername: NAME } }
   const runs = Object.fromEntries(configs.map((x) => [x.name, { bulk: [], conn: [] }]))
   try {
@@ -172,7 +172,7 @@ export async function tlsScenario(ctx) {
       )
     }
   } finally {
-    for (const p of procs) ctx.unwatch(p)
+    release()
     await Promise.all(procs.map((p) => stop(p)))
   }
   const med = (name, k, f) => median(runs[name][k].map((x) => x[f]))

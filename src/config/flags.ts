@@ -91,7 +91,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--first-response-timeout',
     env: 'HIVE_HA_PROXY_FIRST_RESPONSE_TIMEOUT_MS',
     arg: '<ms>',
-    help: 'HS2 instance silent this long: hung, move the handshake; 0 = off',
+    help: 'HS2 instance silent this long: hung (binary: the handshake moves; http: per call); 0 = off',
     default: String(HS2.firstResponseTimeoutMs),
   },
   {

@@ -76,29 +76,6 @@ export interface EjectionConfig {
   maxMs: number
 }
 
-/**
- * What an active probe sends (docs/hung-backends.md). `auto`: metastore routes call fb303
- * `getStatus` once the route has seen a plain Thrift client (SASL-only metastores get none), HS2
- * HTTP routes send `OPTIONS` on the servlet path, HS2 binary routes send nothing. `thrift`
- * (metastore routes): `getStatus` even before a plain client was seen. `http` (HS2 HTTP routes):
- * as auto. `tcp`: a connect and a close, on any route (SASL servers log it). `none`: no probe.
- */
-export type ProbeKind = 'auto' | 'thrift' | 'http' | 'tcp' | 'none'
-export const PROBE_KINDS: readonly ProbeKind[] = ['auto', 'thrift', 'http', 'tcp', 'none']
-
-/** Active health checks of one route's backends (`healthCheck` in YAML). */
-export interface HealthCheckConfig {
-  probe: ProbeKind
-  /** a probe starts this often per backend (fixed rate; below it, a probe never overlaps the next) */
-  intervalMs: number
-  /** a probe with no answer within this long failed; below intervalMs */
-  timeoutMs: number
-  /** failed probes in a row that mark a backend down */
-  failures: number
-  /** good probes in a row that bring a down backend back */
-  successes: number
-}
-
 /** Lowest TLS version a TLS front accepts. */
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3'
 export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3']
@@ -146,6 +123,29 @@ export interface BackendTlsConfig {
   key: PemFile | undefined
   /** no certificate check at all: warned at start, shown in /routes */
   insecureSkipVerify: boolean
+}
+
+/**
+ * What an active probe sends (docs/hung-backends.md). `auto`: metastore routes call fb303
+ * `getStatus` once the route has seen a plain Thrift client (SASL-only metastores get none), HS2
+ * HTTP routes send `OPTIONS` on the servlet path, HS2 binary routes send nothing. `thrift`
+ * (metastore routes): `getStatus` even before a plain client was seen. `http` (HS2 HTTP routes):
+ * as auto. `tcp`: a connect and a close, on any route (SASL servers log it). `none`: no probe.
+ */
+export type ProbeKind = 'auto' | 'thrift' | 'http' | 'tcp' | 'none'
+export const PROBE_KINDS: readonly ProbeKind[] = ['auto', 'thrift', 'http', 'tcp', 'none']
+
+/** Active health checks of one route's backends (`healthCheck` in YAML). */
+export interface HealthCheckConfig {
+  probe: ProbeKind
+  /** a probe starts this often per backend (fixed rate; below it, a probe never overlaps the next) */
+  intervalMs: number
+  /** a probe with no answer within this long failed; below intervalMs */
+  timeoutMs: number
+  /** failed probes in a row that mark a backend down */
+  failures: number
+  /** good probes in a row that bring a down backend back */
+  successes: number
 }
 
 export interface Hs2RouteConfig {

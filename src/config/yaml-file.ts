@@ -36,13 +36,6 @@ interface Schema {
 const yamlLib = lazy<typeof yaml>('yaml')
 
 const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
-const HEALTH_CHECK: Schema = {
-  probe: 'leaf',
-  intervalMs: 'leaf',
-  timeoutMs: 'leaf',
-  failures: 'leaf',
-  successes: 'leaf',
-}
 const FRONT_TLS: Schema = { cert: 'leaf', key: 'leaf', clientCa: 'leaf', minVersion: 'leaf' }
 const BACKEND_TLS: Schema = {
   mode: 'leaf',
@@ -51,6 +44,13 @@ const BACKEND_TLS: Schema = {
   cert: 'leaf',
   key: 'leaf',
   insecureSkipVerify: 'leaf',
+}
+const HEALTH_CHECK: Schema = {
+  probe: 'leaf',
+  intervalMs: 'leaf',
+  timeoutMs: 'leaf',
+  failures: 'leaf',
+  successes: 'leaf',
 }
 const HS2_SCHEMA: Schema = {
   name: 'leaf',

@@ -16,6 +16,8 @@ export interface DialOptions {
    * the certificate checked; a refused certificate rejects like any connect failure
    */
   tls?: tls.ConnectionOptions
+  /** with `tls`: every session the backend hands out (for resumption on the next connect) */
+  onTlsSession?: (session: Buffer) => void
 }
 
 /** The retriable error of a connect that did not finish within `timeoutMs` (every transport). */
@@ -59,6 +61,8 @@ export const dialTcp: Dial = (opts) =>
         ? net.connect(connectOpts)
         : tlsLib().connect({ ...connectOpts, ...secure } as tls.ConnectionOptions)
     const ready = secure === undefined ? 'connect' : 'secureConnect'
+    if (secure !== undefined && opts.onTlsSession !== undefined)
+      socket.on('session', opts.onTlsSession)
     const timer = setTimeout(() => {
       cleanup()
       socket.destroy()

@@ -72,6 +72,13 @@ export function sameBackendTls(
 export class BackendTls {
   readonly cfg: BackendTlsConfig
   readonly #context: tls.SecureContext
+  /**
+   * The latest TLS session each backend (by key) handed out, offered on the next connect to it:
+   * a resumed handshake skips the certificate exchange (as haproxy's ssl-reuse does). Sessions
+   * live as long as this object: a reload that changes the TLS settings makes a new one, so no
+   * session outlives the CA it was checked against.
+   */
+  readonly #sessions = new Map<string, Buffer>()
 
   constructor(cfg: BackendTlsConfig) {
     this.cfg = cfg
@@ -87,13 +94,18 @@ export class BackendTls {
     return this.cfg.serverName ?? host
   }
 
-  /** tls.connect options (host and port excluded) for a backend on `host`. */
-  connectOptions(host: string): tls.ConnectionOptions {
+  /**
+   * tls.connect options (host and port excluded) for a backend on `host`; with `key`, the
+   * backend's last session is offered for resumption.
+   */
+  connectOptions(host: string, key?: string): tls.ConnectionOptions {
     const name = this.nameFor(host)
     const opts: tls.ConnectionOptions = {
       secureContext: this.#context,
       rejectUnauthorized: !this.cfg.insecureSkipVerify,
     }
+    const session = key === undefined ? undefined : this.#sessions.get(key)
+    if (session !== undefined) opts.session = session
     if (isIP(name) === 0) opts.servername = name
     else if (this.cfg.serverName !== undefined) {
       // an IP override: no SNI, and the check is for that IP, not the dialled host
@@ -101,7 +113,16 @@ export class BackendTls {
     }
     return opts
   }
+
+  /** Keep `session` (a TLS socket's 'session' event) for the next connect to backend `key`. */
+  keepSession(key: string, session: Buffer): void {
+    // bounded by the backends a route has ever listed; a huge churn starts over
+    if (this.#sessions.size >= MAX_SESSIONS && !this.#sessions.has(key)) this.#sessions.clear()
+    this.#sessions.set(key, session)
+  }
 }
+
+const MAX_SESSIONS = 10_000
 
 /**
  * Error codes of a handshake refused because of a certificate (Node and OpenSSL names): the

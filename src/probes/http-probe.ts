@@ -18,28 +18,24 @@ import type { Prober } from './runner.js'
  */
 let undici: Promise<typeof import('undici')> | undefined
 
+export interface HttpProbeOptions {
+  key: string
+  /** the servlet path, without leading `/` */
+  path: string
+  connectTimeoutMs: number
+  /** the probe timeout now (the runner enforces it too; this bounds undici's own wait) */
+  timeoutMs: () => number
+  /** the route dials this backend with TLS (backendTls): so does the probe, checked the same way */
+  tls?: tls.ConnectionOptions | undefined
+}
+
 export class HttpProber implements Prober {
-  readonly #o: {
-    key: string
-    path: string
-    connectTimeoutMs: number
-    timeoutMs: () => number
-    tls: tls.ConnectionOptions | undefined
-  }
+  readonly #o: HttpProbeOptions
   #client: Client | undefined
   /** bumped by close(): a probe that was loading undici then makes no client (nothing leaks) */
   #gen = 0
 
-  constructor(o: {
-    key: string
-    /** the servlet path, without leading `/` */
-    path: string
-    connectTimeoutMs: number
-    /** the probe timeout now (the runner enforces it too; this bounds undici's own wait) */
-    timeoutMs: () => number
-    /** the route's backend TLS for this instance (the same as its request pool), if any */
-    tls: tls.ConnectionOptions | undefined
-  }) {
+  constructor(o: HttpProbeOptions) {
     this.#o = o
   }
 
@@ -49,8 +45,8 @@ export class HttpProber implements Prober {
     const { Client } = await undici
     if (gen !== this.#gen)
       throw new ProxyError(ErrorCodes.PROBE, 'probe closed', { backend: this.#o.key })
-    // trap: the same scheme and TLS as the route's own pool (hs2-http-route.ts #pool); a backend
-    // dialled with TLS there and probed without would fail every probe and be marked down
+    // trap: the same scheme as the route's own pool (hs2-http-route.ts #pool); a backend dialled
+    // with TLS there must be probed with TLS here, or every probe fails and marks it down
     const secure = this.#o.tls
     this.#client ??= new Client(`${secure === undefined ? 'http' : 'https'}://${this.#o.key}`, {
       connect: { timeout: this.#o.connectTimeoutMs, ...secure },

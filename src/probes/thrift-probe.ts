@@ -8,6 +8,7 @@
  * loop answers; it only does not know fb303). Not healthy: DEAD, STARTING, STOPPING, STOPPED, a
  * broken or unparsable answer, a closed connection.
  */
+import type tls from 'node:tls'
 import type net from 'node:net'
 import type { Dial } from '../net/dial.js'
 import { ErrorCodes, ProxyError } from '../errors.js'
@@ -21,6 +22,8 @@ export interface ThriftProbeOptions {
   kind: WireKind
   connectTimeoutMs: number
   dial: Dial
+  /** the backend is dialled with TLS (the route's backendTls): the probe is too, checked the same */
+  tls?: tls.ConnectionOptions | undefined
   /** a probe connection was opened (for counting) */
   onConnect?: () => void
 }
@@ -65,6 +68,7 @@ export class ThriftProber implements Prober {
         port: this.#o.port,
         key: this.#o.key,
         timeoutMs: this.#o.connectTimeoutMs,
+        ...(this.#o.tls === undefined ? {} : { tls: this.#o.tls }),
       })
       .then(
         (sock) => {

@@ -7,12 +7,14 @@
  * - else the proxy's affinity cookie naming a listed backend -> that backend (hit by cookie; the
  *   answer teaches this process the handles, so a second proxy behind one address keeps up);
  * - else (OpenSession, calls without a handle, handles never seen) -> the policy, with failover on
- *   connect errors only (nothing reached a server yet);
+ *   connect errors (nothing reached a server yet) and, for an OpenSession, on a stall (below);
  * - a handle whose backend is gone (ejected, or failing to connect) gets a Thrift error status
  *   naming the lost session, never a silent move: sessions live in one server's memory.
  *
  * Request bodies are read whole, up to `http.maxBodyBytes` (413 above): an OpenSession may have to
  * be sent again to another server, and the proxy answers for lost sessions before any byte left.
+ * Responses stream through; the first bytes of those that hand out a handle are read on the way
+ * (a gzip copy is decoded for that; the client gets the bytes as the server sent them).
  *
  * Stalls (docs/hung-backends.md): a request without response headers within the route's
  * `firstResponseTimeoutMs` counts a stall against its backend (toward ejection, like a binary
@@ -20,8 +22,6 @@
  * byte of its answer arrived; any other stalled request gets the lost-session answer (its session
  * stays where it is). A synchronous ExecuteStatement has no such timer: it answers when its query
  * is done.
- * Responses stream through; the first bytes of those that hand out a handle are read on the way
- * (a gzip copy is decoded for that; the client gets the bytes as the server sent them).
  */
 import type { IncomingMessage } from 'node:http'
 import zlib from 'node:zlib'
@@ -34,6 +34,7 @@ import { isEjected } from '../backends/ejection.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
+import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
@@ -122,7 +123,7 @@ interface Route {
   by: 'handle' | 'cookie' | 'policy'
 }
 
-/** The stall timer of one request (see #stallMs). */
+/** The stall timer of one request (see #stallRule). */
 interface StallRule {
   conn: number
   method: string
@@ -481,6 +482,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
    * against `b`, aborts the request (undici closes that connection) and rejects with
    * HHP_ERR_BACKEND_STALLED, retriable when the request may move on (an OpenSession of which no
    * byte of an answer arrived: see http/read-meter.ts for why "no byte" is judged per pool).
+   * Trap: after the abort undici 7 opens a spare connection to the same backend at once; it carries
+   * nothing and closes after the pool's keepAliveTimeout.
    */
   #sendWatched(
     b: BackendInfo,
@@ -727,8 +730,10 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
   readonly #pickUntried = (tried: ReadonlySet<string>): BackendInfo | undefined => {
     const listed = this.backends.listed()
-    const pool = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
-    if (pool.length === 0) return undefined
+    const usable = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
+    if (usable.length === 0) return undefined
+    // what no session ties to a server (OpenSession above all) ramps onto a recovered one
+    const pool = slowStartPool(usable, this.deps.now(), this.#cfg.slowStartMs, this.deps.random)
     return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
   }
 }

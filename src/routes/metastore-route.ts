@@ -124,7 +124,8 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
       // without a learned wire (`probe: thrift` asked for): Hive's default, unframed binary
       kind: this.#wire ?? { protocol: 'binary', framed: false },
       connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
-      dial: this.probeDial(b),
+      dial: this.deps.dial,
+      tls: this.backendTlsFor(b),
     })
   }
 

@@ -31,7 +31,7 @@ import {
 import { kerberosSummary, type KerberosSummary } from '../backends/kerberos.js'
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
-import type { Dial } from '../net/dial.js'
+import type { Dial, DialOptions } from '../net/dial.js'
 import type { ZkDrainMarks } from '../discovery/zk-drain-marks.js'
 import { RouteDrain, type DrainMarks, type DrainResult } from './drain.js'
 import { backendSnapshot, type RouteSnapshot, type RouteTlsSnapshot } from './snapshot.js'
@@ -73,11 +73,11 @@ export interface RouteBase {
   maxConnectAttempts: number
   idleTimeoutMs: number
   ejection: EjectionConfig
-  healthCheck: HealthCheckConfig
   /** clients connect with TLS (net/tls.ts) */
   tls: FrontTlsConfig | undefined
   /** backends are dialled with TLS (net/tls.ts) */
   backendTls: BackendTlsConfig | undefined
+  healthCheck: HealthCheckConfig
 }
 
 /** A live client connection as the route sees it: it can be cut at shutdown. */
@@ -259,21 +259,22 @@ export abstract class RouteCore<C> {
    */
   protected updateBase(base: RouteBase, source: RouteSource | undefined): void {
     const before = this.#base
+    const probeWas = before.healthCheck.probe
     this.#base = base
-    this.#probes.configure(base.healthCheck)
-    if (base.healthCheck.probe !== before.healthCheck.probe) this.refreshProbes()
     // a new certificate (or a rotated one under the same paths) serves the connections that follow
     if (base.tls !== undefined && !samePem(base.tls, before.tls)) {
       this.#listener.setSecureContext?.(frontOptions(base.tls))
       this.log.info({ cert: base.tls.cert.path }, 'TLS certificate reloaded for new connections')
     }
-    if (!sameBackendTls(base.backendTls, before.backendTls)) {
+    const tlsChanged = !sameBackendTls(base.backendTls, before.backendTls)
+    if (tlsChanged) {
       this.#backendTls = base.backendTls === undefined ? undefined : new BackendTls(base.backendTls)
       this.#certLogged.clear()
-      // probes dial as the clients do: with the new TLS from now on
-      this.refreshProbes()
       if (this.lifecycle.is('running')) this.#warnInsecure()
     }
+    this.#probes.configure(base.healthCheck)
+    // probers dial as the route does: new backend TLS settings make new probers
+    if (tlsChanged || base.healthCheck.probe !== probeWas) this.refreshProbes()
     if (source === undefined) return
     const old = this.#discovery
     old.stop()
@@ -409,13 +410,8 @@ export abstract class RouteCore<C> {
       port: b.port,
       key: b.key,
       connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
-      dial: this.probeDial(b),
+      dial: this.deps.dial,
     })
-  }
-
-  /** How probes dial `b`: as clients' connections do, with the route's backend TLS when it has it. */
-  protected probeDial(b: BackendInfo): Dial {
-    return (o) => this.deps.dial({ ...o, ...this.#tlsDial(b) })
   }
 
   /**
@@ -505,9 +501,14 @@ export abstract class RouteCore<C> {
       })
   }
 
-  #tlsDial(x: BackendInfo): { tls?: NonNullable<ReturnType<RouteCore<C>['backendTlsFor']>> } {
-    const tls = this.backendTlsFor(x)
-    return tls === undefined ? {} : { tls }
+  /** The TLS part of a backend dial: options (with its last session) and where new sessions go. */
+  #tlsDial(x: BackendInfo): Pick<DialOptions, 'tls' | 'onTlsSession'> {
+    const t = this.#backendTls
+    if (t === undefined || !backendUsesTls(t.cfg, x.ssl)) return {}
+    return {
+      tls: t.connectOptions(x.host, x.key),
+      onTlsSession: (session) => t.keepSession(x.key, session),
+    }
   }
 
   /** Log why a client got no backend (every attempt) and count it. */

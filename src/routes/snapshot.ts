@@ -37,14 +37,6 @@ export interface BackendSnapshot {
   probe: BackendProbeSnapshot | undefined
 }
 
-export interface BackendProbeSnapshot {
-  ok: number
-  failed: number
-  /** failed probes in a row now */
-  failStreak: number
-  last: { ok: boolean; at: number; ms: number; detail: string | undefined } | undefined
-}
-
 /** What /routes shows of a route's TLS. */
 export interface RouteTlsSnapshot {
   /** clients connect with TLS */
@@ -55,6 +47,14 @@ export interface RouteTlsSnapshot {
   backends: 'auto' | 'on' | 'off' | 'none'
   /** backend certificates are NOT checked (backendTls.insecureSkipVerify) */
   insecureSkipVerify: boolean
+}
+
+export interface BackendProbeSnapshot {
+  ok: number
+  failed: number
+  /** failed probes in a row now */
+  failStreak: number
+  last: { ok: boolean; at: number; ms: number; detail: string | undefined } | undefined
 }
 
 export interface RouteSnapshot {
@@ -114,6 +114,7 @@ export function backendSnapshot(
     lastError: b.lastError,
     bytesFromClient: b.bytesFromClient,
     bytesToClient: b.bytesToClient,
+    tls,
     probe:
       b.probe.last === undefined
         ? undefined
@@ -123,7 +124,6 @@ export function backendSnapshot(
             failStreak: b.probe.failStreak,
             last: { ...b.probe.last },
           },
-    tls,
   }
 }
 

@@ -57,6 +57,8 @@ export interface Hs2HttpStub {
 
 export interface StartHs2HttpStubOptions {
   id: string
+  /** answer these methods this many ms late (a slow but healthy server), e.g. { ExecuteStatement: 800 } */
+  slowMs?: Record<string, number>
   path?: string
   port?: number
   /** serve HTTPS with this certificate (PEM texts) */
@@ -114,7 +116,9 @@ export async function startHs2HttpStub(opts: StartHs2HttpStubOptions): Promise<H
           if (no !== undefined) operations.add(no)
           if (prop === 'CloseSession' && s !== undefined) sessions.delete(s)
           if (prop === 'CloseOperation' && o !== undefined) operations.delete(o)
-          reply(err, resp)
+          const late = opts.slowMs?.[prop]
+          if (late === undefined) reply(err, resp)
+          else setTimeout(() => reply(err, resp), late)
         })
       }
     },

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import { createRequire } from 'node:module'
 import hive from 'hive-driver'
 
@@ -53,6 +54,8 @@ export interface Hs2Stub {
   sessions: number
   /** user names seen in OpenSession (NOSASL) or in the SASL PLAIN exchange, in order */
   users: string[]
+  /** TLS stubs: connections whose handshake resumed an earlier session */
+  readonly tlsResumed: number
   /** destroys live sockets too; idempotent */
   close(): Promise<void>
 }
@@ -247,7 +250,7 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
   const host = '127.0.0.1'
   const sockets = new Set<net.Socket>()
 
-  const stats = { connections: 0, sessions: 0, users: [] as string[] }
+  const stats = { connections: 0, sessions: 0, users: [] as string[], tlsResumed: 0 }
 
   const handler = hs2Handler(id, (user) => {
     stats.sessions++
@@ -268,7 +271,10 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
       protocol: thrift.TBinaryProtocol,
       ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     })
-    server.on(opts.tls === undefined ? 'connection' : 'secureConnection', track)
+    server.on(opts.tls === undefined ? 'connection' : 'secureConnection', (sock: net.Socket) => {
+      if ((sock as Partial<TLSSocket>).isSessionReused?.() === true) stats.tlsResumed++
+      track(sock)
+    })
     server.on('tlsClientError', () => {})
   } else {
     const inner = thrift.createServer(TCLIService, handler, {
@@ -360,6 +366,9 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
     },
     set connections(v: number) {
       stats.connections = v
+    },
+    get tlsResumed() {
+      return stats.tlsResumed
     },
     get activeConnections() {
       return sockets.size

@@ -10,6 +10,8 @@ import { registerHs2 } from '../helpers/hs2-register.js'
 import { queryBackendId } from '../helpers/hive-client.js'
 import { waitFor } from '../helpers/proxy.js'
 import { startHmsStub } from '../helpers/hms-stub.js'
+import { startHs2HttpStub } from '../helpers/hs2-http-stub.js'
+import { HttpHiveSession } from '../helpers/hive-http-client.js'
 import { connectHms } from '../helpers/hms-client.js'
 import { copyFileSync, existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import tls from 'node:tls'
@@ -484,6 +486,29 @@ t.test(
         `the reason and the fix are logged: ${JSON.stringify(warn)}`,
       )
     await large()
+    r.proc.kill('SIGTERM')
+    t.equal(await r.exit, 0)
+  },
+)
+
+t.test(
+  'the built command line serves an HS2 HTTP route end to end (undici from its bundled chunk)',
+  async (t) => {
+    // the bundle turns undici into a chunk with only a default export; src/ never sees that
+    const stub = await startHs2HttpStub({ id: 'http-cli' })
+    t.teardown(() => stub.close())
+    const port = await freePort()
+    const r = run(t, [
+      '--hs2',
+      `jdbc:hive2://127.0.0.1:${stub.port}/;transportMode=http`,
+      '--hs2-listen',
+      `127.0.0.1:${port}`,
+    ])
+    await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'), 20_000)
+    const session = await HttpHiveSession.open({ port })
+    t.equal(await session.query(), 'http-cli', 'a query through the proxy reached the stub')
+    await session.close()
+    t.equal(stub.calls.get('CloseSession'), 1, 'CloseSession reached the stub')
     r.proc.kill('SIGTERM')
     t.equal(await r.exit, 0)
   },

@@ -6,7 +6,7 @@ import type { HiveHaProxy } from '../../src/proxy.js'
 import type { Hs2HttpRouteSnapshot } from '../../src/routes/hs2-http-route.js'
 import { HttpHiveSession } from '../helpers/hive-http-client.js'
 import { startHs2HttpStub, type Hs2HttpStub } from '../helpers/hs2-http-stub.js'
-import { encodeHs2Call, T } from '../helpers/hs2-wire.js'
+import { decodeHs2Reply, encodeHs2Call, T } from '../helpers/hs2-wire.js'
 import {
   startHangableRelay,
   startHungStub,
@@ -168,6 +168,21 @@ t.test('an OpenSession whose answer had begun is not re-sent: 502, stall counted
   t.match(route(proxy).http.requests, { 'OpenSession backend_failed': 1 })
 })
 
+t.test('an OpenSession that every server leaves unanswered gets 503', async (t) => {
+  const h1 = await hung(t)
+  const h2 = await hung(t)
+  const { proxy, port } = await proxyFor(t, [h1, h2])
+  const r = await call(port, 'OpenSession', new T.TOpenSessionReq({ client_protocol: 9 }))
+  t.equal(r.status, 503)
+  t.ok(r.ms >= 2 * TIMEOUT - 20 && r.ms < 2 * TIMEOUT + 1500, `each server once (${r.ms} ms)`)
+  // each got the call once (undici opens a spare connection after an abort; it carries nothing)
+  t.ok(h1.bytesReceived > 0)
+  t.equal(h2.bytesReceived, h1.bytesReceived)
+  t.equal(backendOf(proxy, h1.port).stalls, 1)
+  t.equal(backendOf(proxy, h2.port).stalls, 1)
+  t.match(route(proxy).http.requests, { 'OpenSession no_backend': 1 })
+})
+
 t.test(
   "a call whose session's server stalls gets the lost-session error promptly; the session does not move",
   async (t) => {
@@ -225,4 +240,50 @@ t.test('firstResponseTimeoutMs 0: no stall timer on an HTTP route', async (t) =>
   await t.rejects(s.query(), /timed out after 1000 ms/, 'the client waits; the proxy does not cut')
   s.end()
   t.equal(backendOf(proxy, ra.port).stalls, 0)
+})
+
+/** One Thrift call as a raw POST; resolves the decoded reply and how long it took. */
+async function call(
+  port: number,
+  method: string,
+  req: unknown,
+): Promise<{ status: number; ms: number; resp?: Record<string, unknown>; error?: unknown }> {
+  const t0 = Date.now()
+  const res = await fetch(`http://127.0.0.1:${port}/cliservice`, {
+    method: 'POST',
+    body: encodeHs2Call(method, req),
+    headers: { 'content-type': 'application/x-thrift' },
+    signal: AbortSignal.timeout(5000),
+  })
+  const body = Buffer.from(await res.arrayBuffer())
+  const ms = Date.now() - t0
+  return { status: res.status, ms, ...(res.status === 200 ? decodeHs2Reply(method, body) : {}) }
+}
+
+t.test('a synchronous ExecuteStatement is not timed; an asynchronous one is', async (t) => {
+  const slow = await startHs2HttpStub({ id: 'slow', slowMs: { ExecuteStatement: 3 * TIMEOUT } })
+  t.teardown(() => slow.close())
+  const { proxy, port } = await proxyFor(t, [slow])
+  const open = await call(port, 'OpenSession', new T.TOpenSessionReq({ client_protocol: 9 }))
+  const sessionHandle = open.resp?.['sessionHandle']
+  t.ok(sessionHandle, 'session opened')
+  const exec = (runAsync: boolean) =>
+    call(
+      port,
+      'ExecuteStatement',
+      new T.TExecuteStatementReq({ sessionHandle, statement: 'SELECT 1', runAsync }),
+    )
+  const sync = await exec(false)
+  t.ok(sync.ms >= 3 * TIMEOUT - 20, `the synchronous one waited for its answer (${sync.ms} ms)`)
+  t.match(sync.resp, { status: { statusCode: T.TStatusCode.SUCCESS_STATUS } }, 'and got it')
+  t.equal(backendOf(proxy, slow.port).stalls, 0, 'no stall counted')
+  const async = await exec(true)
+  t.ok(async.ms < 3 * TIMEOUT, `the asynchronous one was cut at the timeout (${async.ms} ms)`)
+  t.match(async.resp, {
+    status: {
+      statusCode: T.TStatusCode.ERROR_STATUS,
+      errorMessage: /HHP_ERR_SESSION_LOST: .* not answering \(no response headers within 300 ms/,
+    },
+  })
+  t.equal(backendOf(proxy, slow.port).stalls, 1)
 })

@@ -153,6 +153,7 @@ t.test(
     )
     t.same(byKey, { [`127.0.0.1:${secure.port}`]: true, [`127.0.0.1:${plain.port}`]: false })
     t.ok(secure.sessions >= 2, 'the TLS stub served sessions: the handshake was checked and done')
+    t.ok(secure.tlsResumed >= 1, "later connections resume the backend's TLS session")
   },
 )
 
@@ -395,6 +396,16 @@ t.test('a reload that turns front TLS on replaces the route; TLS off again likew
   t.same([on.removed, on.added], [['hs2'], ['hs2']], 'replaced, not updated in place')
   t.equal(await queryBackendId({ host: '127.0.0.1', port, tls: clientTls }), 'a')
   t.equal(proxy.snapshot().routes[0]!.tls.front, true)
+  // client certificates are fixed when a TLS server is made: asking for them replaces the route
+  const strict = await proxy.reload({
+    ...proxy.config,
+    hs2: [{ ...plain, listen: fixed, tls: front(proxyCert, { clientCa: pem(ca.ca) }) }],
+  })
+  t.same([strict.removed, strict.added], [['hs2'], ['hs2']])
+  await t.rejects(
+    queryBackendId({ host: '127.0.0.1', port, tls: clientTls, timeoutMs: 3000 }),
+    'a client without a certificate is refused from then on',
+  )
   const off = await proxy.reload({ ...proxy.config, hs2: [{ ...plain, listen: fixed }] })
   t.same([off.removed, off.added], [['hs2'], ['hs2']])
   t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'a')
@@ -412,4 +423,47 @@ t.test('a reload that turns front TLS on replaces the route; TLS off again likew
     hs2: [{ ...plain, listen: fixed, policy: 'random', backendTls: backends({ mode: 'off' }) }],
   })
   t.same(kept.updated, ['hs2'], 'other changes still update in place')
+})
+
+t.test('probes dial TLS backends as the route does, so TLS backends stay up', async (t) => {
+  // a first probe slowed by a loaded machine may fail; three in a row would mark the backend down
+  const quick = { intervalMs: 100, timeoutMs: 90, failures: 3, successes: 1 }
+  const hms = await startHmsStub({
+    id: 'm',
+    tls: { cert: ca.read(backendCert.cert), key: ca.read(backendCert.key) },
+  })
+  t.teardown(() => hms.close())
+  const hs2 = await startHs2HttpStub({
+    id: 'h',
+    tls: { cert: ca.read(backendCert.cert), key: ca.read(backendCert.key) },
+  })
+  t.teardown(() => hs2.close())
+  const { proxy } = await startTestProxy(
+    t,
+    [
+      hs2Route(staticTarget([hs2]), {
+        transportMode: 'http',
+        backendTls: backends({ mode: 'on' }),
+        healthCheck: { probe: 'http', ...quick },
+      }),
+    ],
+    {
+      metastore: [
+        metastoreRoute(staticTarget([hms]), {
+          backendTls: backends({ mode: 'on' }),
+          healthCheck: { probe: 'thrift', ...quick },
+        }),
+      ],
+    },
+  )
+  const probed = () => proxy.snapshot().routes.map((r) => r.backends[0]?.probe)
+  await waitFor('both probed five times', () => probed().every((p) => (p?.ok ?? 0) >= 5))
+  t.match(probed(), [
+    { failStreak: 0, last: { ok: true, detail: /^HTTP [1-4]\d\d$/ } },
+    { failStreak: 0, last: { ok: true, detail: 'ALIVE' } },
+  ])
+  t.ok(
+    proxy.snapshot().routes.every((r) => r.backends[0]?.state === 'up'),
+    'neither backend marked down',
+  )
 })

@@ -82,14 +82,14 @@ t.test(
     t.comment(`quick bench took ${r.ms} ms`)
     t.notMatch(r.out, /FAILED/, 'no scenario failed')
     const sections = r.out.split(/\n(?=## )/)
-    for (let n = 1; n <= 9; n++) {
+    for (let n = 1; n <= 10; n++) {
       const s = sections.find((x) => x.startsWith(`## ${n}. `))
       t.ok(s, `scenario ${n} is in the report`)
       // a table row with at least one number in it
       t.match(s ?? '', /\n\|[^\n]*\| [+]?\d[\d,.]* \|/, `scenario ${n} has numbers`)
     }
     const targets = sections.find((x) => x.startsWith('## Targets')) ?? ''
-    for (let n = 1; n <= 9; n++) {
+    for (let n = 1; n <= 10; n++) {
       t.match(
         targets,
         new RegExp(`\\n\\| ${n} \\| [^\\n]*\\d[^\\n]*\\| (met|NOT met) \\|`),
