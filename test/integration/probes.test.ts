@@ -427,9 +427,16 @@ t.test(
       '5 good HTTP probes',
       () => (backendOf(proxy, keyOf(http), 0)?.probe?.ok ?? 0) >= 5,
     )
-    t.equal(hms.connections, 1, 'one TLS probe connection to the metastore')
+    // a probe that times out (a loaded test machine) reconnects by design: one connection per timeout
+    const failed = (route: number, key: string): number =>
+      backendOf(proxy, key, route)?.probe?.failed ?? 0
+    const hmsFailed = failed(1, keyOf(hms))
+    t.ok(hmsFailed <= 2, `at most 2 metastore probes timed out (${hmsFailed})`)
+    t.equal(hms.connections, 1 + hmsFailed, 'one TLS probe connection to the metastore')
     t.equal(backendOf(proxy, keyOf(hms), 1)?.probe?.last?.detail, 'ALIVE')
     t.match(backendOf(proxy, keyOf(http), 0)?.probe?.last?.detail, /^HTTP [1-4]\d\d$/)
-    t.equal(http.connections, 1, 'one kept-alive HTTPS probe connection')
+    const httpFailed = failed(0, keyOf(http))
+    t.ok(httpFailed <= 2, `at most 2 HTTP probes timed out (${httpFailed})`)
+    t.equal(http.connections, 1 + httpFailed, 'one kept-alive HTTPS probe connection')
   },
 )
