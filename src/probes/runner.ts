@@ -98,6 +98,17 @@ export class ProbeRunner {
     }
   }
 
+  /**
+   * New probers for `keys` (discovery changed what they are: path, TLS), from the next sync on.
+   * Their results so far stay with the route: a backend held down stays down.
+   */
+  renew(keys: readonly string[]): void {
+    for (const key of keys) {
+      const t = this.#targets.get(key)
+      if (t !== undefined) this.#drop(key, t)
+    }
+  }
+
   /** Drop every prober and ask `proberFor` again (the probe kind changed, or was just learned). */
   refresh(): void {
     for (const [key, t] of this.#targets) this.#drop(key, t)

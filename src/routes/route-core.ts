@@ -636,6 +636,8 @@ export abstract class RouteCore<C> {
 
   #onUpdate(s: DiscoverySnapshot): void {
     const diff = this.backends.reset(s.backends)
+    // a changed registration (HTTP path, TLS) is probed as it is now
+    if (diff.changed.length > 0) this.#probes.renew(diff.changed)
     this.#probes.sync(this.backends.listed())
     this.#skipped = s.skipped
     if (!this.#ready) {

@@ -402,3 +402,31 @@ async function waitClosed(closed: Promise<void>[]): Promise<boolean> {
     new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
   ])
 }
+
+t.test(
+  'renew replaces the probers of changed backends at the next sync, others are kept',
+  async (t) => {
+    const clock = fakeClock()
+    const made: string[] = []
+    const closed: string[] = []
+    const runner = new ProbeRunner(
+      { intervalMs: 100, timeoutMs: 30 },
+      {
+        now: clock.now,
+        timers: clock,
+        proberFor: (b) => {
+          made.push(`${b.key}${b.path ?? ''}`)
+          return { probe: async () => 'ok', close: () => void closed.push(b.key) }
+        },
+        onResult: () => {},
+      },
+    )
+    runner.start()
+    runner.sync([backend('a:1'), backend('b:1')])
+    runner.renew(['b:1'])
+    runner.sync([backend('a:1'), { ...backend('b:1'), path: '/new' }])
+    t.same(made, ['a:1', 'b:1', 'b:1/new'])
+    t.same(closed, ['b:1'])
+    runner.stop()
+  },
+)
