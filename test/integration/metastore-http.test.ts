@@ -21,8 +21,9 @@ import {
   type ProtocolName,
 } from '../helpers/hms-idl.js'
 import { startHmsHttpStub, type HmsHttpStub } from '../helpers/hms-http-stub.js'
-import { metastoreRoute, startTestProxy } from '../helpers/proxy.js'
-import { freePort } from '../helpers/zk.js'
+import { metastoreRoute, startTestProxy, waitFor } from '../helpers/proxy.js'
+import { freePort, startZk } from '../helpers/zk.js'
+import { connectTestZk } from '../helpers/zk-client.js'
 
 const agent = new Agent({ keepAliveTimeout: 10_000 })
 t.teardown(() => agent.close())
@@ -298,3 +299,75 @@ t.test('bad input ends only that request or connection', async (t) => {
   t.match(snap(proxy).http.requests, { 'unparsed bad_request': 1, 'get_database ok': 1 })
   t.ok(logs.messages().includes('request body is not a Thrift call; answering 400'))
 })
+
+t.test('metastores found in ZooKeeper (Hive 4 discovery) serve HTTP as configured', async (t) => {
+  const zk = await startZk()
+  t.teardown(() => zk.close())
+  const [a, b] = await stubs(t, ['a', 'b'])
+  const writerA = await connectTestZk(zk.connectString)
+  const writerB = await connectTestZk(zk.connectString)
+  t.teardown(() => writerB.close())
+  // as HiveMetaStore registers: host:port only, the transport mode is not published
+  for (const [w, s] of [
+    [writerA, a!],
+    [writerB, b!],
+  ] as const) {
+    await w.mkdirp('/hms_http')
+    await w.create(`/hms_http/127.0.0.1:${s.port}`, `127.0.0.1:${s.port}`, 'ephemeral-sequential')
+  }
+  const { proxy, port } = await start(
+    t,
+    metastoreRoute(
+      { kind: 'zookeeper', quorum: zk.connectString, namespace: 'hms_http' },
+      { transportMode: 'http', http: { ...DEFAULTS.metastore.http } },
+    ),
+  )
+  const listed = (): string[] =>
+    snap(proxy)
+      .backends.filter((x) => x.state !== 'unlisted')
+      .map((x) => x.key)
+  await waitFor('two metastores', () => listed().length === 2)
+  const first = await call(port, 'get_database', { name: 'default' })
+  const firstId = (first.message?.result?.['success'] as { description?: string } | undefined)
+    ?.description
+  t.ok(firstId === 'a' || firstId === 'b', 'answered by a registered metastore')
+  // the one that answered leaves ZooKeeper: the next request goes to the other, no failure seen
+  const [leaving, other] = firstId === 'a' ? [writerA, b!] : [writerB, a!]
+  await leaving.close()
+  await waitFor('one metastore left', () => listed().length === 1)
+  const next = await call(port, 'get_database', { name: 'default' })
+  t.match(next.message?.result, { success: { description: other.id } })
+  t.equal(snap(proxy).connections.failovers, 0)
+  await writerA.close().catch(() => {})
+})
+
+t.test(
+  'a reload changes the path in place; changing the transport mode replaces the route',
+  async (t) => {
+    const [a] = await stubs(t, ['a'])
+    const route = httpRoute([a!.port])
+    const { proxy, port } = await start(t, route)
+    t.equal((await call(port, 'get_all_databases', {})).status, 200)
+    const moved = {
+      ...route,
+      http: { ...route.http, path: 'other' },
+    }
+    const r1 = await proxy.reload({ ...proxy.config, metastore: [moved] })
+    t.same(r1.updated, ['metastore'])
+    t.equal(
+      (await call(port, 'get_all_databases', {}, { path: 'other' })).status,
+      403,
+      "forwarded to /other, which thrift's server does not serve (its 403 passed through)",
+    )
+    t.equal(
+      (await call(port, 'get_all_databases', {})).status,
+      404,
+      'the front serves the new path',
+    )
+    const binary = { ...moved, transportMode: 'binary' as const }
+    const r2 = await proxy.reload({ ...proxy.config, metastore: [binary] })
+    t.same([r2.removed, r2.added], [['metastore'], ['metastore']])
+    t.equal(proxy.snapshot().routes[0]!.kind, 'metastore')
+    t.notOk('transportMode' in proxy.snapshot().routes[0]!, 'a binary metastore route')
+  },
+)
