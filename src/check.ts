@@ -69,7 +69,7 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
         `  metastore over HTTP on /${r.http.path}: each request to any live metastore (selection ${r.selection}); bodies up to ${r.http.maxBodyBytes} bytes; reads re-sent when a metastore fails before answering, writes never`,
       )
       out.push(
-        `  connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts per request; ${idle(r.idleTimeoutMs)}`,
+        `  connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} metastores at most per request; ${r.idleTimeoutMs === 0 ? 'no answer timeout' : `a metastore silent ${r.idleTimeoutMs} ms fails the request`}`,
       )
     } else {
       out.push(

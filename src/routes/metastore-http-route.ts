@@ -256,6 +256,10 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
       ({ socket, backend }) => this.#respond(ex, call, backend, socket),
       (err: unknown) => {
         const code = errorCode(err)
+        if (ex.res.destroyed) {
+          this.#done(call, 'client_gone')
+          return
+        }
         if (
           isConnectError(err) ||
           code === ErrorCodes.NO_BACKEND ||
@@ -354,6 +358,9 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
       this.#done(call, outcome, exception)
     }
     if (res.destroyed) {
+      // Trap: undici's body emits RequestAbortedError when destroyed unread; without a listener
+      // that 'error' would end the process (a client that gave up before its answer came)
+      r.body.on('error', () => {})
       r.body.destroy()
       finish('client_gone')
       return

@@ -7,7 +7,8 @@
  *   metastore answered; get_all_databases lists the store; create_database adds to it.
  * - every request's method and headers are recorded (before thrift reads the body);
  * - `mode = 'die'`: the stub reads a request and closes its socket without answering, as a
- *   metastore that dies mid-request (the calls are still recorded).
+ *   metastore that dies mid-request (the calls are still recorded);
+ * - `mode = 'slow'`: answers, but 300 ms late.
  */
 import type http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -35,7 +36,7 @@ export interface HmsHttpStub {
   requests: HmsHttpRequest[]
   /** database names created through create_database */
   created: string[]
-  mode: 'ok' | 'die'
+  mode: 'ok' | 'die' | 'slow'
   close(): Promise<void>
 }
 
@@ -105,6 +106,14 @@ export async function startHmsHttpStub(opts: StartHmsHttpStubOptions): Promise<H
       // dies with the request read and unanswered: nothing was processed
       if (dying) req.socket.destroy()
     })
+    if (stub.mode === 'slow') {
+      // thrift writes its answer with writeHead + end: nothing leaves before end
+      const end = res.end.bind(res) as (b?: unknown) => void
+      res.end = ((b?: unknown) => {
+        setTimeout(() => end(b), 300)
+        return res
+      }) as typeof res.end
+    }
     if (!dying) for (const l of thriftListeners) l.call(server, req, res)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

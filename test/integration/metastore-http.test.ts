@@ -293,10 +293,36 @@ t.test('bad input ends only that request or connection', async (t) => {
     ),
     /^HTTP\/1\.1 431 /,
   )
-  t.equal(a!.requests.length, 0, 'nothing bad reached the metastore')
+  t.match(
+    await raw(port, (s) =>
+      s.write(
+        'POST /metastore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n',
+      ),
+    ),
+    /^HTTP\/1\.1 413 /,
+    'too large: refused without a 100 Continue',
+  )
+  const body = encodeCall('get_all_databases', {}, 1)
+  const continued = await raw(port, (s) => {
+    s.write(
+      `POST /metastore HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`,
+    )
+    // not end(): node's HTTP server takes a half-close for a client that gave up
+    s.once('data', () => s.write(body))
+  })
+  t.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, 'Expect: 100-continue')
+  t.same(
+    a!.requests.map((r) => r.method),
+    ['get_all_databases'],
+    'nothing bad reached the metastore',
+  )
   const ok = await call(port, 'get_database', { name: 'default' })
   t.equal(ok.status, 200, 'the route still serves')
-  t.match(snap(proxy).http.requests, { 'unparsed bad_request': 1, 'get_database ok': 1 })
+  t.match(snap(proxy).http.requests, {
+    'unparsed bad_request': 1,
+    'get_all_databases ok': 1,
+    'get_database ok': 1,
+  })
   t.ok(logs.messages().includes('request body is not a Thrift call; answering 400'))
 })
 
@@ -371,3 +397,32 @@ t.test(
     t.notOk('transportMode' in proxy.snapshot().routes[0]!, 'a binary metastore route')
   },
 )
+
+t.test('a client that gives up before the answer ends only its own request', async (t) => {
+  const [a] = await stubs(t, ['a'])
+  a!.mode = 'slow'
+  const { proxy, port } = await start(t, httpRoute([a!.port]))
+  const body = encodeCall('get_all_databases', {}, 1)
+  await new Promise<void>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () =>
+      s.write(`POST /metastore HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, () =>
+        s.write(body),
+      ),
+    )
+    s.on('error', () => {})
+    // gone once the metastore has the request, before its late answer
+    const poll = setInterval(() => {
+      if (a!.requests.length === 1) {
+        clearInterval(poll)
+        s.destroy()
+        resolve()
+      }
+    }, 5)
+  })
+  await waitFor('the late answer came and was dropped', () =>
+    Object.keys(snap(proxy).http.requests).includes('get_all_databases client_gone'),
+  )
+  a!.mode = 'ok'
+  t.equal((await call(port, 'get_all_databases', {})).status, 200, 'the proxy still serves')
+  t.equal(snap(proxy).backends[0]!.active, 0, 'the backend slot was released')
+})

@@ -3,6 +3,7 @@ import { configErrorOf, memDeps, runConfig, type Env } from '../helpers/config.j
 import { HELP_TEXT, type LoadDeps } from '../../src/config/load.js'
 import type { MetastoreRouteConfig, ProxyConfig } from '../../src/config/types.js'
 import { DEFAULTS } from '../../src/defaults.js'
+import { describeConfig } from '../../src/check.js'
 import type { ConfigProblem } from '../../src/errors.js'
 
 const YAML = '/etc/hhp/c.yaml'
@@ -931,6 +932,20 @@ t.test(
     )
   },
 )
+
+t.test('check describes a metastore HTTP route', async (t) => {
+  const yaml =
+    'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: http\n  idleTimeoutMs: 30000\n'
+  const { config, sources } = run(deps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml }))
+  const text = describeConfig(config, sources)
+  t.match(
+    text,
+    /metastore over HTTP on \/metastore: each request to any live metastore \(selection SEQUENTIAL\)/,
+  )
+  t.match(text, /reads re-sent when a metastore fails before answering, writes never/)
+  t.match(text, /a metastore silent 30000 ms fails the request/)
+  t.notMatch(text, /kept for a re-send/, 'binary-only settings are not described')
+})
 
 t.test('a bad transport mode or HTTP path names the key and the fix', async (t) => {
   const yaml =
