@@ -15,7 +15,8 @@
  *   client connection (bytes may have reached it: nothing is re-sent).
  *
  * Request bodies are read whole, up to `http.maxBodyBytes` (413 above): a read may have to be sent
- * again. Headers pass through untouched (http/headers.ts): `Authorization` (JWT) and
+ * again. `tls` makes the front HTTPS, `backendTls` dials every metastore with HTTPS (checked as on
+ * binary routes). Headers pass through untouched (http/headers.ts): `Authorization` (JWT) and
  * `x-actor-username` reach the metastore as the client sent them and are never logged.
  */
 import type { Dispatcher, Pool } from 'undici'
@@ -24,6 +25,7 @@ import type { BackendInfo } from '../backends/backend.js'
 import { metastoreOrder } from '../balancing/metastore-order.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
+import { certificateFailure, sameBackendTls } from '../net/tls.js'
 import { isConnectError, loadPool, readBody } from '../http/exchange.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
@@ -101,9 +103,10 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   ) {
     const front: { current: HttpFront | undefined } = { current: undefined }
     const log = deps.logger.child({ component: 'metastore-http-front', route: cfg.name })
-    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept) => {
+    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept, _error, secure) => {
       const f = new HttpFront(
         {
+          tls: secure,
           listen,
           headersTimeoutMs: cfg.http.headersTimeoutMs,
           keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
@@ -138,8 +141,14 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
 
   /** Reload in place: selection, limits, timeouts; a new discovery when the target changed. */
   update(cfg: MetastoreRouteConfig, source: RouteSource | undefined): void {
+    const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
     this.#cfg = cfg
     this.updateBase(cfg, source)
+    if (tlsChanged) {
+      // pools hold the old TLS settings: new requests get new ones, requests in flight finish
+      for (const p of this.#pools.values()) void p.close().catch(() => {})
+      this.#pools.clear()
+    }
   }
 
   snapshot(): MetastoreHttpRouteSnapshot {
@@ -251,7 +260,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
       (tried) => this.#first(call.order, tried),
       () => ex.res.destroyed,
       (x, timeoutMs) => this.#send(x, ex, call, timeoutMs),
-      { tried: call.tried, retriable: isConnectError },
+      { tried: call.tried, retriable: beforeSending },
     ).then(
       ({ socket, backend }) => this.#respond(ex, call, backend, socket),
       (err: unknown) => {
@@ -261,7 +270,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
           return
         }
         if (
-          isConnectError(err) ||
+          beforeSending(err) ||
           code === ErrorCodes.NO_BACKEND ||
           code === ErrorCodes.ALL_BACKENDS_FAILED
         ) {
@@ -339,8 +348,10 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     if (p === undefined) {
       const PoolClass = this.#PoolClass
       if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
-      p = new PoolClass(`http://${b.key}`, {
-        connect: { timeout: connectTimeoutMs },
+      // backendTls (on for every metastore, or off): https, checked as the binary route checks
+      const tls = this.backendTlsFor(b)
+      p = new PoolClass(`${tls === undefined ? 'http' : 'https'}://${b.key}`, {
+        connect: { timeout: connectTimeoutMs, ...tls },
         // below Jetty's idle timeout, so an idle socket is rarely reused just as the server closes it
         keepAliveTimeout: 4_000,
       })
@@ -465,4 +476,12 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     }
     return s
   }
+}
+
+/**
+ * Failures before any byte of the request left: a connect error, or a TLS handshake that refused
+ * the metastore's certificate (or was refused). Any call may move on after these.
+ */
+function beforeSending(err: unknown): boolean {
+  return isConnectError(err) || certificateFailure(err) !== undefined
 }

@@ -44,6 +44,8 @@ export interface StartHmsHttpStubOptions {
   id: string
   path?: string
   protocol?: ProtocolName
+  /** serve HTTPS with this certificate (PEM text) */
+  tls?: { cert: string; key: string }
 }
 
 export async function startHmsHttpStub(opts: StartHmsHttpStubOptions): Promise<HmsHttpStub> {
@@ -69,6 +71,7 @@ export async function startHmsHttpStub(opts: StartHmsHttpStubOptions): Promise<H
   }
   const server = (thrift as unknown as { createWebServer(o: object): http.Server }).createWebServer(
     {
+      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
       services: {
         [`/${opts.path ?? 'metastore'}`]: {
           transport: thrift.TBufferedTransport,

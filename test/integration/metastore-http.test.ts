@@ -23,6 +23,8 @@ import {
 import { startHmsHttpStub, type HmsHttpStub } from '../helpers/hms-http-stub.js'
 import { metastoreRoute, startTestProxy, waitFor } from '../helpers/proxy.js'
 import { freePort, startZk } from '../helpers/zk.js'
+import { makeCa } from '../helpers/certs.js'
+import { PemFile } from '../../src/config/types.js'
 import { connectTestZk } from '../helpers/zk-client.js'
 
 const agent = new Agent({ keepAliveTimeout: 10_000 })
@@ -426,3 +428,62 @@ t.test('a client that gives up before the answer ends only its own request', asy
   t.equal((await call(port, 'get_all_databases', {})).status, 200, 'the proxy still serves')
   t.equal(snap(proxy).backends[0]!.active, 0, 'the backend slot was released')
 })
+
+t.test(
+  'HTTPS both ways: a TLS front, metastores dialled with TLS; a wrong certificate moves on',
+  async (t) => {
+    const ca = makeCa(t)
+    const pem = (path: string): PemFile => new PemFile(path, ca.read(path))
+    const proxyCert = ca.issue('proxy', ['localhost', '127.0.0.1'])
+    const good = ca.issue('hms', ['127.0.0.1'])
+    const wrong = ca.issue('wrong', ['hms-other.example.com'])
+    const tlsOf = (c: { cert: string; key: string }) => ({
+      cert: ca.read(c.cert),
+      key: ca.read(c.key),
+    })
+    const w = await startHmsHttpStub({ id: 'wrong-name', tls: tlsOf(wrong) })
+    t.teardown(() => w.close())
+    const b = await startHmsHttpStub({ id: 'b', tls: tlsOf(good) })
+    t.teardown(() => b.close())
+    const { proxy, port, logs } = await start(
+      t,
+      httpRoute([w.port, b.port], {
+        tls: {
+          cert: pem(proxyCert.cert),
+          key: pem(proxyCert.key),
+          clientCa: undefined,
+          minVersion: 'TLSv1.2',
+        },
+        backendTls: {
+          mode: 'on',
+          ca: pem(ca.ca),
+          serverName: undefined,
+          cert: undefined,
+          key: undefined,
+          insecureSkipVerify: false,
+        },
+      }),
+    )
+    const tlsAgent = new Agent({ connect: { ca: ca.read(ca.ca), servername: 'localhost' } })
+    t.teardown(() => tlsAgent.close())
+    const body = encodeCall('create_database', { database: { name: 'secure' } }, 1)
+    const r = await request(`https://127.0.0.1:${port}/metastore`, {
+      method: 'POST',
+      dispatcher: tlsAgent,
+      headers: { authorization: 'Bearer over-tls' },
+      body,
+    })
+    const bytes = Buffer.from(await r.body.arrayBuffer())
+    t.equal(r.statusCode, 200)
+    t.equal(decodeMessage(bytes)?.message.type, MessageType.REPLY)
+    t.same(b.created, ['secure'], 'a write moves on after a refused certificate: nothing was sent')
+    t.equal(w.requests.length, 0, 'the wrong-name metastore got nothing')
+    t.equal(b.requests[0]?.headers.authorization, 'Bearer over-tls')
+    t.match(
+      logs.records.find((x) => x['code'] === 'ERR_TLS_CERT_ALTNAME_INVALID'),
+      { backend: `127.0.0.1:${w.port}`, fix: /backendTls\.serverName/ },
+      'the certificate failure is logged with its fix',
+    )
+    t.equal(snap(proxy).backends.find((x) => x.key === `127.0.0.1:${b.port}`)?.tls, true)
+  },
+)
