@@ -64,12 +64,21 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
   for (const r of cfg.metastore) {
     out.push('', `metastore route "${r.name}" on ${hp(r.listen)}`)
     out.push(`  backends: ${metastoreTarget(r.target)}`)
-    out.push(
-      `  selection ${r.selection}; mode ${r.mode === 'auto' ? 'auto (Thrift-aware when the stream is plain Thrift)' : 'pipe (bytes only)'}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`,
-    )
-    out.push(
-      `  messages up to ${r.maxMessageBytes} bytes; requests up to ${r.maxReplayBytes} bytes are kept for a re-send`,
-    )
+    if (r.transportMode === 'http') {
+      out.push(
+        `  metastore over HTTP on /${r.http.path}: each request to any live metastore (selection ${r.selection}); bodies up to ${r.http.maxBodyBytes} bytes; reads re-sent when a metastore fails before answering, writes never`,
+      )
+      out.push(
+        `  connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} metastores at most per request; ${r.idleTimeoutMs === 0 ? 'no answer timeout' : `a metastore silent ${r.idleTimeoutMs} ms fails the request`}`,
+      )
+    } else {
+      out.push(
+        `  selection ${r.selection}; mode ${r.mode === 'auto' ? 'auto (Thrift-aware when the stream is plain Thrift)' : 'pipe (bytes only)'}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`,
+      )
+      out.push(
+        `  messages up to ${r.maxMessageBytes} bytes; requests up to ${r.maxReplayBytes} bytes are kept for a re-send`,
+      )
+    }
     out.push(
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )

@@ -61,6 +61,15 @@ export const DEFAULTS = {
     /** Hive 4 metastore ZooKeeper discovery (metastore.zookeeper.namespace, .client.port) */
     zooKeeperNamespace: 'hive_metastore',
     zooKeeperPort: 2181,
+    /** transportMode: http (Hive 4); the listen port stays 9083, as Hive serves HTTP on it too */
+    http: {
+      /** metastore.client.thrift.http.path */
+      path: 'metastore',
+      /** add_partitions of many partitions still fits (bodies are held whole until answered) */
+      maxBodyBytes: 64 * 1024 * 1024,
+      headersTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 60_000,
+    },
   },
   admin: {
     listen: { host: '127.0.0.1', port: 10_090 },

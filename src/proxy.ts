@@ -28,9 +28,13 @@ import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
 import { Hs2Route, needsSockets, runsOnHandles, type Hs2RouteSnapshot } from './routes/hs2-route.js'
 import { Hs2HttpRoute, type Hs2HttpRouteSnapshot } from './routes/hs2-http-route.js'
 import { MetastoreRoute, type MetastoreRouteSnapshot } from './routes/metastore-route.js'
+import {
+  MetastoreHttpRoute,
+  type MetastoreHttpRouteSnapshot,
+} from './routes/metastore-http-route.js'
 import type { RouteSource } from './routes/route-core.js'
 
-export type Route = Hs2Route | Hs2HttpRoute | MetastoreRoute
+export type Route = Hs2Route | Hs2HttpRoute | MetastoreRoute | MetastoreHttpRoute
 
 /** Every side effect the proxy has, injectable; the constructor fills in the production ones. */
 export interface ProxyDeps {
@@ -47,7 +51,12 @@ export interface ProxySnapshot {
   state: string
   ready: boolean
   zookeeper: { quorum: string; state: string; generation: number; lastConnectedAt: number }[]
-  routes: (Hs2RouteSnapshot | Hs2HttpRouteSnapshot | MetastoreRouteSnapshot)[]
+  routes: (
+    | Hs2RouteSnapshot
+    | Hs2HttpRouteSnapshot
+    | MetastoreRouteSnapshot
+    | MetastoreHttpRouteSnapshot
+  )[]
 }
 
 export interface Readiness {
@@ -281,8 +290,12 @@ export class HiveHaProxy {
     }
     for (const cfg of next.metastore) {
       const r = old.get(cfg.name)
+      // a route changing transport mode is replaced (its front is of another kind)
+      const sameKind =
+        cfg.transportMode === 'http' ? r instanceof MetastoreHttpRoute : r instanceof MetastoreRoute
       if (
-        r instanceof MetastoreRoute &&
+        (r instanceof MetastoreRoute || r instanceof MetastoreHttpRoute) &&
+        sameKind &&
         sameListen(r.configuredListen, cfg.listen) &&
         sameFront(r.config, cfg)
       ) {
@@ -338,9 +351,11 @@ export class HiveHaProxy {
     )
   }
 
-  #newMetastore(r: MetastoreRouteConfig): MetastoreRoute {
+  #newMetastore(r: MetastoreRouteConfig): MetastoreRoute | MetastoreHttpRoute {
     const { discovery, shared } = this.#metastoreSource(r)
-    return new MetastoreRoute(r, discovery, this.#deps, { local: this.#marks(r.name), shared })
+    const drain = { local: this.#marks(r.name), shared }
+    if (r.transportMode === 'http') return new MetastoreHttpRoute(r, discovery, this.#deps, drain)
+    return new MetastoreRoute(r, discovery, this.#deps, drain)
   }
 
   /** Every ZooKeeper session a route holds goes back to the registry. */

@@ -73,7 +73,14 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
     out.push(
       `  connections: ${r.connections.active} live, ${r.connections.total} total, ${r.connections.failovers} failed over, ${r.connections.rejected} rejected`,
     )
-    const http = 'http' in r ? r.http : undefined
+    const http = 'http' in r && 'affinity' in r.http ? r.http : undefined
+    if ('http' in r && !('affinity' in r.http)) {
+      const n = Object.entries(r.http.requests)
+      const resent = Object.values('calls' in r ? r.calls : {}).reduce((a, c) => a + c.resent, 0)
+      out.push(
+        `  metastore over HTTP on /${r.http.path}: ${n.reduce((a, [, c]) => a + c, 0)} requests (${n.filter(([k]) => !k.endsWith(' ok')).reduce((a, [, c]) => a + c, 0)} not ok), ${resent} reads re-sent`,
+      )
+    }
     if (http !== undefined) {
       const a = http.affinity
       out.push(

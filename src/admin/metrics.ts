@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ProxySnapshot } from '../proxy.js'
 import { CALL_DURATION_BUCKETS_S, type MetastoreRouteSnapshot } from '../routes/metastore-route.js'
 import type { Hs2HttpRouteSnapshot } from '../routes/hs2-http-route.js'
+import type { MetastoreHttpRouteSnapshot } from '../routes/metastore-http-route.js'
 
 const P = 'hive_ha_proxy_'
 
@@ -87,7 +88,8 @@ export class ProxyMetrics {
     })
     const httpRoutes = (): Hs2HttpRouteSnapshot[] =>
       current().routes.filter(
-        (rt): rt is Hs2HttpRouteSnapshot => 'transportMode' in rt && rt.transportMode === 'http',
+        (rt): rt is Hs2HttpRouteSnapshot =>
+          rt.kind === 'hs2' && 'transportMode' in rt && rt.transportMode === 'http',
       )
     new Counter({
       name: `${P}http_requests_total`,
@@ -302,8 +304,10 @@ export class ProxyMetrics {
           this.set({ quorum: z.quorum }, ZK_STATE_VALUES[z.state] ?? -1)
       },
     })
-    const metastore = (): MetastoreRouteSnapshot[] =>
-      current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
+    const metastore = (): (MetastoreRouteSnapshot | MetastoreHttpRouteSnapshot)[] =>
+      current().routes.filter(
+        (rt): rt is MetastoreRouteSnapshot | MetastoreHttpRouteSnapshot => rt.kind === 'metastore',
+      )
     new Counter({
       name: `${P}metastore_calls_total`,
       help: 'metastore calls by method and outcome (reply, exception, oneway, failed)',
@@ -317,6 +321,21 @@ export class ProxyMetrics {
               if (s[outcome] > 0) this.inc({ route: rt.name, method, outcome }, s[outcome])
           }
         }
+      },
+    })
+    new Counter({
+      name: `${P}metastore_http_requests_total`,
+      help: 'metastore HTTP route requests by method and outcome (ok, refused, no_backend, backend_failed, client_gone, bad_request)',
+      labelNames: ['route', 'method', 'outcome'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of metastore())
+          if ('transportMode' in rt && rt.transportMode === 'http')
+            for (const [k, n] of Object.entries(rt.http.requests)) {
+              const [method = '', outcome = ''] = k.split(' ')
+              this.inc({ route: rt.name, method, outcome }, n)
+            }
       },
     })
     new Counter({

@@ -17,7 +17,9 @@ import { parseMetastoreUris, parseZkQuorum, zkNamespace, type Issue } from './me
 import {
   METASTORE_MODES,
   METASTORE_SELECTIONS,
+  type MetastoreHttpConfig,
   type MetastoreRouteConfig,
+  type MetastoreTransportMode,
   type MetastoreTarget,
 } from './types.js'
 import type { RawRoute } from './yaml-file.js'
@@ -47,18 +49,49 @@ export function buildMetastoreRoutes(
   )
 }
 
-/** `transportMode` of a metastore route: only `binary` for now. */
-const binaryOnly: Check<'binary'> = (value) =>
-  typeof value === 'string' && value.toLowerCase() === 'binary'
-    ? { ok: true, value: 'binary' }
-    : {
-        ok: false,
-        message:
-          typeof value === 'string' && value.toLowerCase() === 'http'
-            ? 'the metastore over HTTP (Hive 4 metastore.server.thrift.transport.mode=http) is not supported yet'
-            : `${JSON.stringify(value)} is not a metastore transport mode`,
-        fix: 'use transportMode: binary (the default) with metastores serving the binary transport',
-      }
+/** `transportMode` of a metastore route, as Hive writes it (case-insensitive): binary or http. */
+const transportMode: Check<MetastoreTransportMode> = (value) => {
+  const v = typeof value === 'string' ? value.trim().toLowerCase() : undefined
+  if (v === 'binary' || v === 'http') return { ok: true, value: v }
+  return {
+    ok: false,
+    message:
+      v === 'all'
+        ? '"all" is a HiveServer2 mode; a metastore serves either binary or http'
+        : `${show(value)} is not a metastore transport mode`,
+    fix: 'write binary (the default) or http (Hive 4 metastore.server.thrift.transport.mode=http)',
+  }
+}
+
+/** `httpPath`: the servlet path, `/` trimmed at both ends (Hive's default `metastore`). */
+const httpPath: Check<string> = (value) => {
+  const path = typeof value === 'string' ? value.trim().replace(/^\/+|\/+$/g, '') : ''
+  if (path !== '' && /^[A-Za-z0-9._~!$&'()*+,=:@%/-]+$/.test(path) && !path.includes('//'))
+    return { ok: true, value: path }
+  return {
+    ok: false,
+    message: `${show(value)} is not a usable HTTP path`,
+    fix: `write the servlet path of metastore.server.thrift.http.path, e.g. ${HMS.http.path}`,
+  }
+}
+
+function buildHttp(get: FieldGetter): MetastoreHttpConfig {
+  const d = HMS.http
+  return {
+    path: get('httpPath', d.path, httpPath),
+    maxBodyBytes: get('http.maxBodyBytes', d.maxBodyBytes, whole(1024, d.maxBodyBytes)),
+    headersTimeoutMs: get(
+      'http.headersTimeoutMs',
+      d.headersTimeoutMs,
+      whole(1, d.headersTimeoutMs),
+    ),
+    keepAliveTimeoutMs: get(
+      'http.keepAliveTimeoutMs',
+      d.keepAliveTimeoutMs,
+      whole(1, d.keepAliveTimeoutMs),
+    ),
+  }
+}
 
 function buildRoute(
   r: RawRoute,
@@ -69,8 +102,6 @@ function buildRoute(
 ): MetastoreRouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HMS.ejection, problems)
-  // Hive 4's metastore over HTTP is not served yet: refused here rather than piped as bytes
-  get('transportMode', 'binary', binaryOnly)
   return {
     name: get('name', index === 0 ? 'metastore' : `metastore-${index + 1}`, routeName),
     listen: get('listen', { ...HMS.listen }, listenAddress),
@@ -94,6 +125,8 @@ function buildRoute(
     ),
     tls: buildFrontTls(r, get, tls),
     backendTls: buildBackendTls(r, get, 'metastore', tls),
+    transportMode: get('transportMode', 'binary', transportMode),
+    http: buildHttp(get),
   }
 }
 

@@ -67,6 +67,19 @@ export const HIVE_SITE_KEYS: readonly HiveSiteKey[] = [
     names: ['metastore.truststore.path', 'hive.metastore.truststore.path'],
     help: 'with use.SSL=true: the CA file backends are checked against; must be PEM (not JKS)',
   },
+  {
+    field: 'transportMode',
+    names: [
+      'metastore.client.thrift.transport.mode',
+      'hive.metastore.client.thrift.transport.mode',
+    ],
+    help: 'binary (default) | http: the route speaks Thrift over HTTP (Hive 4)',
+  },
+  {
+    field: 'httpPath',
+    names: ['metastore.client.thrift.http.path', 'hive.metastore.client.thrift.http.path'],
+    help: `servlet path with transport mode http (default ${DEFAULTS.metastore.http.path})`,
+  },
 ]
 
 export interface HiveSiteSettings {

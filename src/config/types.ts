@@ -241,6 +241,26 @@ export type MetastoreTarget =
 export type MetastoreMode = 'auto' | 'pipe'
 export const METASTORE_MODES: readonly MetastoreMode[] = ['auto', 'pipe']
 
+/**
+ * Hive 4's metastore transport mode (`metastore.client.thrift.transport.mode`): `binary` (Thrift
+ * on TCP) or `http` (one Thrift message per POST, routes/metastore-http-route.ts). The metastore
+ * has no `all` mode.
+ */
+export type MetastoreTransportMode = 'binary' | 'http'
+export const METASTORE_TRANSPORT_MODES: readonly MetastoreTransportMode[] = ['binary', 'http']
+
+/** The HTTP side of a metastore route (used when its transport mode is http). */
+export interface MetastoreHttpConfig {
+  /** the servlet path (`metastore.client.thrift.http.path`), without leading or trailing `/` */
+  path: string
+  /** a request body larger than this gets 413 (bodies are held whole: a read may be re-sent) */
+  maxBodyBytes: number
+  /** the request line and headers must arrive within this time, else the connection ends */
+  headersTimeoutMs: number
+  /** an idle keep-alive client connection is closed after this time */
+  keepAliveTimeoutMs: number
+}
+
 export interface MetastoreRouteConfig {
   name: string
   listen: HostPort
@@ -262,6 +282,9 @@ export interface MetastoreRouteConfig {
   tls: FrontTlsConfig | undefined
   /** mode is on or off (a metastore's registration does not say whether it uses TLS) */
   backendTls: BackendTlsConfig | undefined
+  /** binary: `mode` applies; http: an HTTP front and HTTP backends, `http` applies */
+  transportMode: MetastoreTransportMode
+  http: MetastoreHttpConfig
 }
 
 export interface ProxyConfig {

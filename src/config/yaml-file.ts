@@ -98,6 +98,8 @@ const METASTORE_SCHEMA: Schema = {
   transportMode: 'leaf',
   tls: FRONT_TLS,
   backendTls: BACKEND_TLS,
+  httpPath: 'leaf',
+  http: { maxBodyBytes: 'leaf', headersTimeoutMs: 'leaf', keepAliveTimeoutMs: 'leaf' },
 }
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf',

@@ -74,6 +74,8 @@ export function metastoreRoute(
     maxReplayBytes: 1024 * 1024,
     tls: undefined,
     backendTls: undefined,
+    transportMode: 'binary',
+    http: { ...DEFAULTS.metastore.http },
     ...over,
   }
 }
