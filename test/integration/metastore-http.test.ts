@@ -487,3 +487,30 @@ t.test(
     t.equal(snap(proxy).backends.find((x) => x.key === `127.0.0.1:${b.port}`)?.tls, true)
   },
 )
+
+t.test(
+  'probes: OPTIONS on the servlet path; a metastore that stops answering is down before any client',
+  async (t) => {
+    const [a, b] = await stubs(t, ['a', 'b'])
+    const { proxy, port } = await start(
+      t,
+      httpRoute([a!.port, b!.port], {
+        healthCheck: { probe: 'auto', intervalMs: 100, timeoutMs: 50, failures: 2, successes: 1 },
+      }),
+    )
+    await waitFor('probes reached both', () => a!.options.length > 0 && b!.options.length > 0)
+    t.equal(a!.options[0], '/metastore')
+    t.equal(a!.requests.length, 0, 'a probe is no call')
+    const state = (s: HmsHttpStub): string | undefined =>
+      snap(proxy).backends.find((x) => x.key === `127.0.0.1:${s.port}`)?.state
+    await a!.close()
+    await waitFor('a down by its probes', () => state(a!) === 'down')
+    const got = await call(port, 'get_database', { name: 'default' })
+    t.match(got.message?.result, { success: { description: 'b' } })
+    t.equal(
+      snap(proxy).backends.find((x) => x.key === `127.0.0.1:${a!.port}`)?.connectFailures,
+      0,
+      'no client tried the down one',
+    )
+  },
+)
