@@ -15,7 +15,7 @@ import type { HiveHaProxy } from '../../src/proxy.js'
 import { renderStatus } from '../../src/status.js'
 import {
   HmsService,
-  HmsServiceClient,
+  type HmsServiceClient,
   MessageType,
   thrift,
   decodeMessage,
