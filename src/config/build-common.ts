@@ -65,16 +65,19 @@ export function buildEjection(
 }
 
 /** Which probes a route can send: its kind decides what `thrift` and `http` would speak to. */
-export type ProbeRouteKind = 'metastore' | 'hs2-binary' | 'hs2-http'
+export type ProbeRouteKind = 'metastore' | 'metastore-http' | 'hs2-binary' | 'hs2-http'
 
 const PROBE_FITS: Record<ProbeRouteKind, readonly ProbeKind[]> = {
   metastore: ['auto', 'thrift', 'tcp', 'none'],
+  'metastore-http': ['auto', 'http', 'tcp', 'none'],
   'hs2-binary': ['auto', 'tcp', 'none'],
   'hs2-http': ['auto', 'http', 'tcp', 'none'],
 }
 
 const PROBE_WHY: Record<ProbeRouteKind, string> = {
   metastore: 'a metastore route probes with thrift (fb303 getStatus) or tcp',
+  'metastore-http':
+    'a metastore route over HTTP probes with http (OPTIONS on the servlet path) or tcp',
   'hs2-binary':
     "an HS2 binary route has no protocol probe that leaves no error in HiveServer2's log; only tcp exists (it logs one per probe)",
   'hs2-http': 'an HS2 HTTP route probes with http (OPTIONS on the servlet path) or tcp',

@@ -102,6 +102,7 @@ function buildRoute(
 ): MetastoreRouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HMS.ejection, problems)
+  const mode = get('transportMode', 'binary', transportMode)
   return {
     name: get('name', index === 0 ? 'metastore' : `metastore-${index + 1}`, routeName),
     listen: get('listen', { ...HMS.listen }, listenAddress),
@@ -116,7 +117,14 @@ function buildRoute(
     ),
     idleTimeoutMs: get('idleTimeoutMs', HMS.idleTimeoutMs, whole(0, 600_000)),
     ejection,
-    healthCheck: buildHealthCheck(r, get, rejected, HMS.healthCheck, 'metastore', problems),
+    healthCheck: buildHealthCheck(
+      r,
+      get,
+      rejected,
+      HMS.healthCheck,
+      mode === 'http' ? 'metastore-http' : 'metastore',
+      problems,
+    ),
     maxMessageBytes: get('maxMessageBytes', HMS.maxMessageBytes, whole(1024, HMS.maxMessageBytes)),
     maxReplayBytes: get(
       'maxReplayBytes',
@@ -125,7 +133,7 @@ function buildRoute(
     ),
     tls: buildFrontTls(r, get, tls),
     backendTls: buildBackendTls(r, get, 'metastore', tls),
-    transportMode: get('transportMode', 'binary', transportMode),
+    transportMode: mode,
     http: buildHttp(get),
   }
 }

@@ -593,6 +593,9 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.#count(method, outcome)
     }
     if (res.destroyed) {
+      // Trap: undici's body emits RequestAbortedError when destroyed unread; without a listener
+      // that 'error' would end the process (a client that gave up before its answer came)
+      r.body.on('error', () => {})
       r.body.destroy()
       done('client_gone')
       return

@@ -29,6 +29,8 @@ import { certificateFailure, sameBackendTls } from '../net/tls.js'
 import { isConnectError, loadPool, readBody } from '../http/exchange.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import { HttpProber } from '../probes/http-probe.js'
+import type { Prober } from '../probes/runner.js'
 import { readEnvelope } from '../thrift/envelope.js'
 import { MESSAGE } from '../thrift/hs2-handles.js'
 import { MethodLabels, isIdempotent } from '../thrift/hms-methods.js'
@@ -41,6 +43,7 @@ import {
   RouteCore,
   type AcceptorFactory,
   type DrainMarks,
+  type RouteBase,
   type RouteDeps,
   type RouteSource,
 } from './route-core.js'
@@ -142,6 +145,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   /** Reload in place: selection, limits, timeouts; a new discovery when the target changed. */
   update(cfg: MetastoreRouteConfig, source: RouteSource | undefined): void {
     const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
+    const pathChanged = cfg.http.path !== this.#cfg.http.path
     this.#cfg = cfg
     this.updateBase(cfg, source)
     if (tlsChanged) {
@@ -149,6 +153,8 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
       for (const p of this.#pools.values()) void p.close().catch(() => {})
       this.#pools.clear()
     }
+    // probers hold the path they were made with (a TLS change refreshes them in updateBase)
+    if (pathChanged) this.refreshProbes()
   }
 
   snapshot(): MetastoreHttpRouteSnapshot {
@@ -173,6 +179,22 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
 
   protected peer(ex: HttpExchange): string {
     return `${ex.req.socket.remoteAddress ?? '?'}:${ex.req.socket.remotePort ?? '?'}`
+  }
+
+  /**
+   * `OPTIONS /<path>`, as on HS2 HTTP routes (probes/http-probe.ts): the metastore's servlet
+   * answers it from the servlet base class, before any Hive code, without credentials. `tcp`: the
+   * base class's connect probe.
+   */
+  protected override proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
+    if (base.healthCheck.probe === 'tcp') return super.proberFor(b, base)
+    return new HttpProber({
+      key: b.key,
+      path: this.#cfg.http.path,
+      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      timeoutMs: () => this.#cfg.healthCheck.timeoutMs,
+      tls: this.backendTlsFor(b),
+    })
   }
 
   protected override backendsRemoved(keys: readonly string[]): void {

@@ -32,8 +32,10 @@ export interface HmsHttpRequest {
 export interface HmsHttpStub {
   id: string
   port: number
-  /** requests seen, in order (including those answered by dying) */
+  /** POSTs seen, in order (including those answered by dying) */
   requests: HmsHttpRequest[]
+  /** OPTIONS requests seen (the proxy's probes), with the path they asked for */
+  options: string[]
   /** database names created through create_database */
   created: string[]
   mode: 'ok' | 'die' | 'slow'
@@ -94,6 +96,7 @@ export async function startHmsHttpStub(opts: StartHmsHttpStubOptions): Promise<H
   ) => void)[]
   server.removeAllListeners('request')
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.method === 'OPTIONS') stub.options.push(req.url ?? '')
     const dying = stub.mode === 'die'
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -105,7 +108,8 @@ export async function startHmsHttpStub(opts: StartHmsHttpStubOptions): Promise<H
       } catch {
         method = 'garbage'
       }
-      stub.requests.push({ method, headers: req.headers, url: req.url ?? '' })
+      if (req.method === 'POST')
+        stub.requests.push({ method, headers: req.headers, url: req.url ?? '' })
       // dies with the request read and unanswered: nothing was processed
       if (dying) req.socket.destroy()
     })
@@ -124,6 +128,7 @@ export async function startHmsHttpStub(opts: StartHmsHttpStubOptions): Promise<H
     id: opts.id,
     port: (server.address() as AddressInfo).port,
     requests: [],
+    options: [],
     created: [],
     mode: 'ok',
     close: () =>

@@ -14,7 +14,10 @@ import type { MetastoreHttpRouteSnapshot } from '../../src/routes/metastore-http
 import type { HiveHaProxy } from '../../src/proxy.js'
 import { renderStatus } from '../../src/status.js'
 import {
+  HmsService,
+  type HmsServiceClient,
   MessageType,
+  thrift,
   decodeMessage,
   encodeCall,
   type HmsMessage,
@@ -485,5 +488,69 @@ t.test(
       'the certificate failure is logged with its fix',
     )
     t.equal(snap(proxy).backends.find((x) => x.key === `127.0.0.1:${b.port}`)?.tls, true)
+  },
+)
+
+t.test(
+  'probes: OPTIONS on the servlet path; a metastore that stops answering is down before any client',
+  async (t) => {
+    const [a, b] = await stubs(t, ['a', 'b'])
+    const { proxy, port } = await start(
+      t,
+      httpRoute([a!.port, b!.port], {
+        healthCheck: { probe: 'auto', intervalMs: 100, timeoutMs: 50, failures: 2, successes: 1 },
+      }),
+    )
+    await waitFor('probes reached both', () => a!.options.length > 0 && b!.options.length > 0)
+    t.equal(a!.options[0], '/metastore')
+    t.equal(a!.requests.length, 0, 'a probe is no call')
+    const state = (s: HmsHttpStub): string | undefined =>
+      snap(proxy).backends.find((x) => x.key === `127.0.0.1:${s.port}`)?.state
+    await a!.close()
+    await waitFor('a down by its probes', () => state(a!) === 'down')
+    const got = await call(port, 'get_database', { name: 'default' })
+    t.match(got.message?.result, { success: { description: 'b' } })
+    t.equal(
+      snap(proxy).backends.find((x) => x.key === `127.0.0.1:${a!.port}`)?.connectFailures,
+      0,
+      'no client tried the down one',
+    )
+  },
+)
+
+t.test(
+  "thrift's own HTTP client (HttpConnection) through the proxy, as Hive's THttpClient",
+  async (t) => {
+    const [a, b] = await stubs(t, ['a', 'b'])
+    a!.mode = 'die'
+    const { port } = await start(t, httpRoute([a!.port, b!.port]))
+    const conn = (
+      thrift as unknown as {
+        createHttpConnection(
+          h: string,
+          p: number,
+          o: object,
+        ): { end?(): void; on(e: string, f: (e: unknown) => void): void }
+      }
+    ).createHttpConnection('127.0.0.1', port, {
+      path: '/metastore',
+      transport: thrift.TBufferedTransport,
+      protocol: thrift.TBinaryProtocol,
+      headers: { 'x-actor-username': 'bob' },
+    })
+    const errors: unknown[] = []
+    conn.on('error', (e) => errors.push(e))
+    const client = thrift.createClient(HmsService, conn) as HmsServiceClient
+    const db = await new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer in 5 s')), 5000)
+      client.send('get_database', { name: 'default' }, (err, result) => {
+        clearTimeout(timer)
+        if (err) reject(err)
+        else resolve(result)
+      })
+    })
+    t.match(db, { name: 'default', description: 'b' }, 'a read re-sent past the dying metastore')
+    t.equal(b!.requests[0]?.headers['x-actor-username'], 'bob')
+    t.same(errors, [])
   },
 )

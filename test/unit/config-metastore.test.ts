@@ -947,6 +947,22 @@ t.test('check describes a metastore HTTP route', async (t) => {
   t.notMatch(text, /kept for a re-send/, 'binary-only settings are not described')
 })
 
+t.test('a metastore HTTP route probes with http or tcp, never thrift', async (t) => {
+  const yaml =
+    'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: http\n  healthCheck: { probe: thrift }\n'
+  t.match(problemsOf(deps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml })), [
+    {
+      key: 'metastore.healthCheck.probe (in /c.yaml)',
+      message: /over HTTP probes with http \(OPTIONS on the servlet path\) or tcp/,
+    },
+  ])
+  const ok = yaml.replace('probe: thrift', 'probe: http')
+  t.equal(
+    ms0(run(deps(['--config', '/c.yaml'], {}, { '/c.yaml': ok })).config).healthCheck.probe,
+    'http',
+  )
+})
+
 t.test('a bad transport mode or HTTP path names the key and the fix', async (t) => {
   const yaml =
     'metastore:\n  - uris: "thrift://h1:9083"\n    transportMode: all\n' +
