@@ -1,7 +1,7 @@
 /**
  * The request side an HTTP route needs around HttpFront and undici: the whole body under a limit,
  * which undici errors mean "nothing reached the backend", and loading undici only where it can run.
- * The same rules as the HS2 HTTP route (routes/hs2-http-route.ts keeps its own copies).
+ * Shared by the HS2 and the metastore HTTP routes.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Pool } from 'undici'
@@ -59,13 +59,18 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer | un
  * as HHP_ERR_RUNTIME naming `what` (the route).
  */
 export async function loadPool(what: string): Promise<typeof Pool> {
+  return (await loadUndici(what)).Pool
+}
+
+/** undici itself, with the same check as loadPool (for routes that need more than its Pool). */
+export async function loadUndici(what: string): Promise<typeof import('undici')> {
   const noWasm = wasmMemoryRefused()
   if (noWasm !== undefined)
     throw new ProxyError(
       ErrorCodes.RUNTIME,
       `${what}: this process cannot have WebAssembly memory (${noWasm}), which undici's HTTP parser needs; raise the address-space limit (ulimit -v, LimitAS=) or start node with --disable-wasm-trap-handler`,
     )
-  return (await import('undici')).Pool
+  return import('undici')
 }
 
 /** Why a one-page WebAssembly memory cannot be instantiated here, or undefined when it can. */

@@ -23,7 +23,6 @@
  * stays where it is). A synchronous ExecuteStatement has no such timer: it answers when its query
  * is done.
  */
-import type { IncomingMessage } from 'node:http'
 import zlib from 'node:zlib'
 import type { Dispatcher, Pool, buildConnector } from 'undici'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
@@ -37,6 +36,7 @@ import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
+import { isConnectError, loadUndici, readBody } from '../http/exchange.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
@@ -94,20 +94,6 @@ export type RequestOutcome =
   | 'client_gone'
   | 'bad_request'
 
-/** Connect-phase failures: nothing of the request reached a server, so another one may be tried. */
-const CONNECT_ERRORS: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'HHP_ERR_CONNECT',
-  'EMFILE',
-  'ENFILE',
-  'EADDRNOTAVAIL',
-])
 /** Bytes of a response read for its handle at most (the handle follows a short TStatus). */
 const RESPONSE_PREFIX = 64 * 1024
 /** Compressed bytes of a request decoded for its handle at most (the handle comes first). */
@@ -188,15 +174,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   override async start(): Promise<HostPort> {
-    // undici's import starts an instantiation of its WebAssembly that nobody awaits: where wasm
-    // memory is refused (an address-space limit) that rejection would end the process. Ask first.
-    const noWasm = wasmMemoryRefused()
-    if (noWasm !== undefined)
-      throw new ProxyError(
-        ErrorCodes.RUNTIME,
-        `HS2 HTTP route ${this.#cfg.name}: this process cannot have WebAssembly memory (${noWasm}), which undici's HTTP parser needs; raise the address-space limit (ulimit -v, LimitAS=) or start node with --disable-wasm-trap-handler`,
-      )
-    const undici = await import('undici')
+    const undici = await loadUndici(`HS2 HTTP route ${this.#cfg.name}`)
     this.#PoolClass ??= undici.Pool
     this.#connector ??= undici.buildConnector
     const addr = await super.start()
@@ -305,7 +283,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       return
     }
     if (ex.expectContinue) res.writeContinue()
-    this.#readBody(req).then(
+    readBody(req, this.#cfg.http.maxBodyBytes).then(
       (body) => {
         if (body === undefined) {
           this.#plain(ex, 413, `request body over ${this.#cfg.http.maxBodyBytes} bytes`, true)
@@ -315,29 +293,6 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       },
       () => res.destroy(),
     )
-  }
-
-  /** The whole body, or undefined past the limit (the rest is not read: the connection will close). */
-  #readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-    const max = this.#cfg.http.maxBodyBytes
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = []
-      let n = 0
-      req.on('data', (c: Buffer) => {
-        n += c.length
-        if (n > max) {
-          req.pause()
-          req.removeAllListeners('data')
-          resolve(undefined)
-          return
-        }
-        chunks.push(c)
-      })
-      req.once('end', () =>
-        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, n)),
-      )
-      req.once('error', reject)
-    })
   }
 
   #route(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
@@ -741,10 +696,6 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 }
 
-function isConnectError(err: unknown): boolean {
-  return CONNECT_ERRORS.has(errorCode(err))
-}
-
 function isResendableStall(err: unknown): boolean {
   return err instanceof ProxyError && err.code === ErrorCodes.BACKEND_STALLED && err.retriable
 }
@@ -763,24 +714,5 @@ function gunzipPrefix(b: Buffer): Buffer {
     return zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
   } catch {
     return Buffer.alloc(0)
-  }
-}
-
-/** Why a one-page WebAssembly memory cannot be instantiated here, or undefined when it can. */
-function wasmMemoryRefused(): string | undefined {
-  // the typings here carry no DOM lib, so WebAssembly is described as far as it is used
-  const api = (
-    globalThis as {
-      WebAssembly?: { Module: new (b: Uint8Array) => object; Instance: new (m: object) => object }
-    }
-  ).WebAssembly
-  if (api === undefined) return 'this Node has no WebAssembly (--jitless?)'
-  try {
-    // (module (memory 1)): the smallest module that reserves wasm memory and its guard regions
-    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1])
-    new api.Instance(new api.Module(bytes))
-    return undefined
-  } catch (err) {
-    return errorMessage(err)
   }
 }
