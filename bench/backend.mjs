@@ -7,8 +7,11 @@
 //   hms     a Hive Metastore-like Thrift server (strict binary, unframed): get_table_req gets a
 //           small REPLY, get_partitions a streamed list of `count` Partition structs, set_ugi its
 //           list; anything else an empty REPLY. Every REPLY carries the call's name and seqid.
+// A listener with "tls": {"cert": file, "key": file} serves TLS (handlers run after the handshake).
 // Prints one JSON line {"ports":[...]} once listening; exits when stdin closes (its parent died).
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 import {
   getTableReply,
   i32Field,
@@ -111,10 +114,17 @@ const ports = await Promise.all(
     (l) =>
       new Promise((resolve, reject) => {
         const handle = handlers[l.kind](l)
-        const srv = net.createServer({ noDelay: true }, (s) => {
+        const onConn = (s) => {
           s.on('error', () => {})
           handle(s)
-        })
+        }
+        const srv = l.tls
+          ? tls.createServer(
+              { cert: readFileSync(l.tls.cert), key: readFileSync(l.tls.key), noDelay: true },
+              onConn,
+            )
+          : net.createServer({ noDelay: true }, onConn)
+        srv.on('tlsClientError', () => {})
         srv.on('error', reject)
         srv.listen({ port: l.port ?? 0, host: '127.0.0.1', backlog: 4096 }, () =>
           resolve(srv.address().port),

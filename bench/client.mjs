@@ -21,9 +21,13 @@
 //   hs2-http-sessions  `n` OpenSession calls over `concurrency` keep-alive connections, never
 //               closed (sessions the middle process tracks), or with `close` all closed at the
 //               end (a warm-up)                                               {opened, errors, ms}
+// bulk and conn take "tls": {"ca": file, "servername": name}: the connection is TLS, checked
+// against that CA (a full handshake each time: no session is resumed).
 // Times in `calls` are wall-clock ms (performance.timeOrigin + performance.now()), comparable
 // across processes on this machine.
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 import { Client, Pool } from 'undici'
 import {
   closeSessionCall,
@@ -43,6 +47,11 @@ import {
 } from './lib/thrift-msg.mjs'
 
 const job = JSON.parse(process.argv[2])
+const tlsOpts = job.tls
+  ? { ca: readFileSync(job.tls.ca), servername: job.tls.servername, rejectUnauthorized: true }
+  : undefined
+/** net.connect, or tls.connect when the job says tls (same options; 'data' after the handshake) */
+const dial = (opts) => (tlsOpts ? tls.connect({ ...opts, ...tlsOpts }) : net.connect(opts))
 const HOST = '127.0.0.1'
 const now = () => performance.now()
 const wall = () => performance.timeOrigin + performance.now()
@@ -76,7 +85,7 @@ function bulk({ port }) {
   return new Promise((resolve, reject) => {
     let bytes = 0
     const t0 = now()
-    const s = net.connect({
+    const s = dial({
       port,
       host: HOST,
       onread: {
@@ -197,7 +206,7 @@ async function conn({ ports, n, concurrency }) {
   let errors = 0
   const one = (port) =>
     new Promise((resolve) => {
-      const s = net.connect({ port, host: HOST })
+      const s = dial({ port, host: HOST })
       s.once('data', () => {
         s.destroy()
         resolve()

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [--reps N] [--only 1,3,5] [--json results.json]
+// npm run bench [-- --quick] [--reps N] [--only 1,3,5,8] [--json results.json]
 //
 // Measures hive-ha-proxy against a direct connection and against haproxy (mode tcp, one thread)
 // on this machine, in one run: the configurations of a scenario interleave with a rotating order
@@ -32,6 +32,8 @@ import { idle } from './scenarios/idle.mjs'
 import { metastore } from './scenarios/metastore.mjs'
 import { failover } from './scenarios/failover.mjs'
 import { startup } from './scenarios/startup.mjs'
+import { tlsScenario } from './scenarios/tls.mjs'
+import { hung } from './scenarios/hung.mjs'
 import { http } from './scenarios/http.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -40,13 +42,18 @@ const MiB = 2 ** 20
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,9] [--json file]\n',
+    'usage: npm run bench [-- --quick] [--reps N] [--only 1,2,3,4,5,6,7,8,9,10] [--json file]\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv) {
-  const o = { quick: false, reps: undefined, only: [1, 2, 3, 4, 5, 6, 7, 9], json: undefined }
+  const o = {
+    quick: false,
+    reps: undefined,
+    only: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    json: undefined,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -63,7 +70,7 @@ function parseArgs(argv) {
   }
   if (o.reps !== undefined && !(Number.isInteger(o.reps) && o.reps >= 1 && o.reps <= 20))
     usage('--reps must be 1..20')
-  if (o.only.some((n) => !(n >= 1 && n <= 9))) usage('--only takes scenario numbers 1..9')
+  if (o.only.some((n) => !(n >= 1 && n <= 10))) usage('--only takes scenario numbers 1..10')
   return o
 }
 
@@ -82,6 +89,10 @@ const cfg = opts.quick
       streamBytes: 32 * MiB,
       failoverMs: 600,
       starts: 3,
+      tlsConns: 300,
+      hungEveryMs: 25,
+      hungBeforeMs: 500,
+      hungAfterMs: 2800,
     }
   : {
       reps: 3,
@@ -96,6 +107,11 @@ const cfg = opts.quick
       streamBytes: 512 * MiB,
       failoverMs: 1500,
       starts: 10,
+      tlsConns: 3000,
+      // scenario 9: about 340 connections per run (firstResponseTimeoutMs is 2 s of it)
+      hungEveryMs: 15,
+      hungBeforeMs: 1500,
+      hungAfterMs: 3600,
     }
 if (opts.reps) cfg.reps = opts.reps
 
@@ -320,7 +336,9 @@ async function main() {
     5: metastore,
     6: failover,
     7: startup,
-    9: http,
+    8: tlsScenario,
+    9: hung,
+    10: http,
   }
   for (const n of opts.only) {
     if (cleaning) break

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Bundles the command line into dist/hive-ha-proxy.js (part of `npm run build`): one entry file and
-// a few chunks under dist/chunks/ for what is imported on demand (status, drain, check, undici).
+// a few chunks under dist/chunks/ for what is imported on demand (status, drain, check, admin API).
 // Why: resolving and compiling ~400 files of fastify, pino, prom-client and the proxy took a third
 // of start-up and ~15 MiB of an idle process (docs/benchmarks.md, "Start-up and idle"); one file
 // is read and compiled once. The library entry (dist/index.js) stays tsc's unbundled output.
 //
 // Traps:
 // - packages loaded through src/lazy.ts stay outside the bundle on purpose: they are `require`d
-//   from node_modules at run time, only by the configurations that need them.
+//   from node_modules at run time, only by the configurations that need them. So does undici,
+//   imported on demand by HTTP routes: bundled, its CommonJS would become a chunk whose only
+//   export is `default` (no `Pool`, no `buildConnector`), where Node's own import gives named
+//   exports, as in the tests that run src/.
 // - the entry must sit directly in dist/: src/cli.ts finds ../package.json relative to itself, and
 //   src/thrift/binary-wasm.ts finds binary-scan.wasm relative to its own chunk.
 // - bundled CommonJS packages call `require` for Node built-ins; an ES module has none, so the
@@ -31,6 +34,7 @@ const result = await build({
   format: 'esm',
   target: 'node22',
   legalComments: 'none',
+  external: ['undici'],
   banner: {
     js: "import { createRequire as __hhpRequire } from 'node:module'; const require = __hhpRequire(import.meta.url);",
   },

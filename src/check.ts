@@ -1,5 +1,8 @@
 import { expandPrincipal, HOST_PATTERN } from './backends/kerberos.js'
 import type {
+  BackendTlsConfig,
+  FrontTlsConfig,
+  HealthCheckConfig,
   HostPort,
   Hs2RouteConfig,
   Hs2Target,
@@ -52,28 +55,83 @@ export function describeConfig(cfg: ProxyConfig, sources: readonly string[]): st
     out.push(
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
-    out.push(
-      r.firstResponseTimeoutMs > 0
-        ? `  first-answer failover: a backend silent ${r.firstResponseTimeoutMs} ms after the client spoke is hung (a stall; ${r.ejection.failures} in a row eject it)`
-        : '  first-answer failover off (firstResponseTimeoutMs 0): a hung backend holds its clients',
-    )
+    out.push(...stallLines(r))
+    out.push(`  ${probes(r.healthCheck, r.transportMode === 'http' ? 'hs2-http' : 'hs2-binary')}`)
     if (r.mr3AppIdNamespace !== undefined)
       out.push(`  Hive on MR3 application id from /${r.mr3AppIdNamespace}/appId`)
+    out.push(...tlsLines(r))
   }
   for (const r of cfg.metastore) {
     out.push('', `metastore route "${r.name}" on ${hp(r.listen)}`)
     out.push(`  backends: ${metastoreTarget(r.target)}`)
-    out.push(
-      `  selection ${r.selection}; mode ${r.mode === 'auto' ? 'auto (Thrift-aware when the stream is plain Thrift)' : 'pipe (bytes only)'}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`,
-    )
-    out.push(
-      `  messages up to ${r.maxMessageBytes} bytes; requests up to ${r.maxReplayBytes} bytes are kept for a re-send`,
-    )
+    if (r.transportMode === 'http') {
+      out.push(
+        `  metastore over HTTP on /${r.http.path}: each request to any live metastore (selection ${r.selection}); bodies up to ${r.http.maxBodyBytes} bytes; reads re-sent when a metastore fails before answering, writes never`,
+      )
+      out.push(
+        `  connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} metastores at most per request; ${r.idleTimeoutMs === 0 ? 'no answer timeout' : `a metastore silent ${r.idleTimeoutMs} ms fails the request`}`,
+      )
+    } else {
+      out.push(
+        `  selection ${r.selection}; mode ${r.mode === 'auto' ? 'auto (Thrift-aware when the stream is plain Thrift)' : 'pipe (bytes only)'}; connect timeout ${r.connectTimeoutMs} ms, ${r.maxConnectAttempts} attempts; ${idle(r.idleTimeoutMs)}`,
+      )
+      out.push(
+        `  messages up to ${r.maxMessageBytes} bytes; requests up to ${r.maxReplayBytes} bytes are kept for a re-send`,
+      )
+    }
     out.push(
       `  ejection after ${r.ejection.failures} failed connects, ${r.ejection.baseMs}-${r.ejection.maxMs} ms`,
     )
+    out.push(...tlsLines(r))
+    out.push(`  ${probes(r.healthCheck, 'metastore')}`)
   }
   return `${out.join('\n')}\n`
+}
+
+/** What clients and backends see of a route's TLS (docs/tls.md). */
+function tlsLines(r: {
+  tls: FrontTlsConfig | undefined
+  backendTls: BackendTlsConfig | undefined
+}): string[] {
+  const out: string[] = []
+  const f = r.tls
+  out.push(
+    f === undefined
+      ? '  clients connect in plain TCP'
+      : `  clients connect with TLS (${f.minVersion} or later) and check ${f.cert.path}${f.clientCa === undefined ? '' : `; they must present a certificate from ${f.clientCa.path}`}`,
+  )
+  const b = r.backendTls
+  if (b === undefined) out.push('  backends get the bytes as they come (no backendTls)')
+  else if (b.mode === 'off') out.push('  backends are dialled in plain TCP (backendTls.mode off)')
+  else {
+    const which =
+      b.mode === 'auto' ? 'instances registered with hive.server2.use.SSL=true' : 'every backend'
+    const check = b.insecureSkipVerify
+      ? 'certificates NOT checked (insecureSkipVerify)'
+      : `checked against ${b.ca?.path ?? 'the system CA store'} for ${b.serverName ?? "each backend's own host name"}`
+    out.push(
+      `  ${which} dialled with TLS, ${check}${b.cert === undefined ? '' : `; client certificate ${b.cert.path}`}`,
+    )
+  }
+  return out
+}
+
+/** What the active probes of a route will send (docs/hung-backends.md), in one line. */
+function probes(h: HealthCheckConfig, kind: 'hs2-binary' | 'hs2-http' | 'metastore'): string {
+  const what =
+    h.probe === 'tcp'
+      ? 'a TCP connect and close (a SASL server logs each one)'
+      : h.probe === 'thrift'
+        ? 'fb303 getStatus over one kept connection'
+        : h.probe === 'http'
+          ? 'OPTIONS on the servlet path over one kept-alive connection'
+          : h.probe === 'none' || kind === 'hs2-binary'
+            ? undefined
+            : kind === 'hs2-http'
+              ? 'OPTIONS on the servlet path over one kept-alive connection'
+              : 'fb303 getStatus over one kept connection, once plain Thrift clients were answered (none for SASL-only metastores)'
+  if (what === undefined) return 'no active probe (healthCheck.probe tcp asks for one)'
+  return `probes every ${h.intervalMs} ms: ${what}; down after ${h.failures} failures in a row (timeout ${h.timeoutMs} ms), up after ${h.successes} successes`
 }
 
 /**
@@ -124,4 +182,33 @@ function hs2Target(t: Hs2Target): string {
 function metastoreTarget(t: MetastoreTarget): string {
   if (t.kind === 'static') return `fixed list ${t.backends.map(hp).join(', ')} (in this order)`
   return zk(t.quorum, `metastores registered under /${t.namespace}`, t.namespace)
+}
+
+/**
+ * What firstResponseTimeoutMs does on this route. HTTP routes time every call, and HiveServer2
+ * holds a GetOperationStatus of a running query for hive.server2.long.polling.timeout (5000 ms by
+ * default) before it answers: a timeout at or below that counts healthy servers as hung.
+ */
+/** HiveServer2's default hive.server2.long.polling.timeout (ms) */
+const HS2_LONG_POLLING_MS = 5000
+
+function stallLines(r: Hs2RouteConfig): string[] {
+  const ms = r.firstResponseTimeoutMs
+  const eject = `a stall; ${r.ejection.failures} in a row eject it`
+  if (ms <= 0)
+    return [
+      '  first-answer failover off (firstResponseTimeoutMs 0): a hung backend holds its clients',
+    ]
+  if (r.transportMode !== 'http')
+    return [
+      `  first-answer failover: a backend silent ${ms} ms after the client spoke is hung (${eject})`,
+    ]
+  const out = [
+    `  stalls: a call without response headers within ${ms} ms is hung (${eject}); an OpenSession moves on, other calls get the lost-session error; a synchronous ExecuteStatement is not timed`,
+  ]
+  if (ms <= HS2_LONG_POLLING_MS)
+    out.push(
+      `  warning: firstResponseTimeoutMs ${ms} is not above HiveServer2's hive.server2.long.polling.timeout (${HS2_LONG_POLLING_MS} ms by default): a GetOperationStatus of a running query waits that long and would count as a stall; set it well above the servers' value`,
+    )
+  return out
 }

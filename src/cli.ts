@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { loadConfig } from './config/load.js'
 import { ConfigError, errorCode, errorMessage } from './errors.js'
@@ -48,7 +48,18 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
   const checking = sub === 'check'
   const argv = checking ? io.argv.slice(1) : io.argv
   const load = (): ReturnType<typeof loadConfig> =>
-    loadConfig({ argv, env: io.env, readFile: (p) => readFileSync(p, 'utf8') })
+    loadConfig({
+      argv,
+      env: io.env,
+      readFile: (p) => readFileSync(p, 'utf8'),
+      fileMode: (p) => {
+        try {
+          return statSync(p).mode
+        } catch {
+          return undefined
+        }
+      },
+    })
   let cmd: ReturnType<typeof loadConfig>
   try {
     cmd = load()
@@ -82,10 +93,12 @@ export async function runCli(io: CliIo = processIo()): Promise<HiveHaProxy | und
     resolveLogFormat(cmd.config.logFormat, io.stdoutIsTTY ?? process.stdout.isTTY === true),
   )
   for (const notice of cmd.notices) logger.warn({ deprecated: true }, notice)
+  for (const warning of cmd.warnings) logger.warn(warning)
   const proxy = new HiveHaProxy(cmd.config, { logger })
   const reload = async (): Promise<ReloadResult> => {
     const next = load()
     if (next.kind !== 'run') throw new Error('reload produced no configuration')
+    for (const warning of next.warnings) logger.warn(warning)
     return proxy.reload(next.config)
   }
   let admin: FastifyInstance

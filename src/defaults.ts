@@ -22,6 +22,8 @@ export const DEFAULTS = {
     firstResponseTimeoutMs: 10_000,
     slowStartMs: 10_000,
     ejection: { failures: 3, baseMs: 5_000, maxMs: 120_000 },
+    /** docs/hung-backends.md: HTTP routes probe (OPTIONS), binary routes do not unless `probe: tcp` */
+    healthCheck: { probe: 'auto', intervalMs: 5_000, timeoutMs: 2_000, failures: 3, successes: 2 },
     tcpIo: 'auto',
     /** Hive's HTTP default port (hive.server2.thrift.http.port) for routes with transportMode=http */
     httpListen: { host: '127.0.0.1', port: 10_001 },
@@ -51,12 +53,23 @@ export const DEFAULTS = {
     maxConnectAttempts: 3,
     idleTimeoutMs: 0,
     ejection: { failures: 3, baseMs: 5_000, maxMs: 120_000 },
+    /** docs/hung-backends.md: fb303 getStatus once plain Thrift clients were seen */
+    healthCheck: { probe: 'auto', intervalMs: 5_000, timeoutMs: 2_000, failures: 3, successes: 2 },
     /** large get_partitions answers; responses are streamed, never buffered whole */
     maxMessageBytes: 1024 * 1024 * 1024,
     maxReplayBytes: 1024 * 1024,
     /** Hive 4 metastore ZooKeeper discovery (metastore.zookeeper.namespace, .client.port) */
     zooKeeperNamespace: 'hive_metastore',
     zooKeeperPort: 2181,
+    /** transportMode: http (Hive 4); the listen port stays 9083, as Hive serves HTTP on it too */
+    http: {
+      /** metastore.client.thrift.http.path */
+      path: 'metastore',
+      /** add_partitions of many partitions still fits (bodies are held whole until answered) */
+      maxBodyBytes: 64 * 1024 * 1024,
+      headersTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 60_000,
+    },
   },
   admin: {
     listen: { host: '127.0.0.1', port: 10_090 },

@@ -19,6 +19,10 @@ export const ErrorCodes = {
   SESSION_LOST: 'HHP_ERR_SESSION_LOST',
   /** HS2 over HTTP: the backend failed after the request was sent (never re-sent elsewhere) */
   BACKEND_FAILED: 'HHP_ERR_BACKEND_FAILED',
+  /** HS2 over HTTP: the backend sent no response headers within firstResponseTimeoutMs (hung?) */
+  BACKEND_STALLED: 'HHP_ERR_BACKEND_STALLED',
+  /** an active health probe failed: no answer in time, a broken connection, or a bad answer */
+  PROBE: 'HHP_ERR_PROBE',
   /** this Node process cannot run what the configuration asks for (e.g. WebAssembly memory refused) */
   RUNTIME: 'HHP_ERR_RUNTIME',
 } as const

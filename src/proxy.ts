@@ -1,5 +1,11 @@
 import { randomInt } from 'node:crypto'
-import type { ProxyConfig, Hs2RouteConfig, HostPort, MetastoreRouteConfig } from './config/types.js'
+import type {
+  FrontTlsConfig,
+  ProxyConfig,
+  Hs2RouteConfig,
+  HostPort,
+  MetastoreRouteConfig,
+} from './config/types.js'
 import type { Logger } from './logger.js'
 import { Lifecycle } from './lifecycle.js'
 import { ErrorCodes, ProxyError, errorMessage } from './errors.js'
@@ -19,12 +25,16 @@ import {
 } from './discovery/sources.js'
 import { ZkDrainMarks } from './discovery/zk-drain-marks.js'
 import { Mr3AppIdWatcher } from './discovery/mr3-appid.js'
-import { Hs2Route, type Hs2RouteSnapshot } from './routes/hs2-route.js'
+import { Hs2Route, needsSockets, runsOnHandles, type Hs2RouteSnapshot } from './routes/hs2-route.js'
 import { Hs2HttpRoute, type Hs2HttpRouteSnapshot } from './routes/hs2-http-route.js'
 import { MetastoreRoute, type MetastoreRouteSnapshot } from './routes/metastore-route.js'
+import {
+  MetastoreHttpRoute,
+  type MetastoreHttpRouteSnapshot,
+} from './routes/metastore-http-route.js'
 import type { RouteSource } from './routes/route-core.js'
 
-export type Route = Hs2Route | Hs2HttpRoute | MetastoreRoute
+export type Route = Hs2Route | Hs2HttpRoute | MetastoreRoute | MetastoreHttpRoute
 
 /** Every side effect the proxy has, injectable; the constructor fills in the production ones. */
 export interface ProxyDeps {
@@ -41,7 +51,12 @@ export interface ProxySnapshot {
   state: string
   ready: boolean
   zookeeper: { quorum: string; state: string; generation: number; lastConnectedAt: number }[]
-  routes: (Hs2RouteSnapshot | Hs2HttpRouteSnapshot | MetastoreRouteSnapshot)[]
+  routes: (
+    | Hs2RouteSnapshot
+    | Hs2HttpRouteSnapshot
+    | MetastoreRouteSnapshot
+    | MetastoreHttpRouteSnapshot
+  )[]
 }
 
 export interface Readiness {
@@ -227,10 +242,13 @@ export class HiveHaProxy {
       if (
         r instanceof Hs2HttpRoute &&
         cfg.transportMode === 'http' &&
-        sameListen(r.configuredListen, cfg.listen)
+        sameListen(r.configuredListen, cfg.listen) &&
+        sameFront(r.config, cfg)
       ) {
         const retarget =
-          !sameJson(r.config.target, cfg.target) || r.config.http.path !== cfg.http.path
+          !sameJson(r.config.target, cfg.target) ||
+          r.config.http.path !== cfg.http.path ||
+          (r.config.backendTls === undefined) !== (cfg.backendTls === undefined)
         const [oldDiscovery, oldShared] = [r.discovery, r.sharedDrainMarks]
         r.update(cfg, retarget ? this.#hs2Source(cfg) : undefined)
         if (retarget) {
@@ -245,7 +263,11 @@ export class HiveHaProxy {
       if (
         r instanceof Hs2Route &&
         cfg.transportMode === 'binary' &&
-        sameListen(r.configuredListen, cfg.listen)
+        sameListen(r.configuredListen, cfg.listen) &&
+        sameFront(r.config, cfg) &&
+        // TLS on or off moves a route between handles and sockets: replaced. A tcpIo change
+        // alone keeps the route as it runs (it needs a restart: ignoredChanges)
+        (r.onHandles === runsOnHandles(cfg) || (!needsSockets(cfg) && r.config.tcpIo !== cfg.tcpIo))
       ) {
         const retarget =
           !sameJson(r.config.target, cfg.target) ||
@@ -268,7 +290,15 @@ export class HiveHaProxy {
     }
     for (const cfg of next.metastore) {
       const r = old.get(cfg.name)
-      if (r instanceof MetastoreRoute && sameListen(r.configuredListen, cfg.listen)) {
+      // a route changing transport mode is replaced (its front is of another kind)
+      const sameKind =
+        cfg.transportMode === 'http' ? r instanceof MetastoreHttpRoute : r instanceof MetastoreRoute
+      if (
+        (r instanceof MetastoreRoute || r instanceof MetastoreHttpRoute) &&
+        sameKind &&
+        sameListen(r.configuredListen, cfg.listen) &&
+        sameFront(r.config, cfg)
+      ) {
         const retarget = !sameJson(r.config.target, cfg.target)
         const [oldDiscovery, oldShared] = [r.discovery, r.sharedDrainMarks]
         r.update(cfg, retarget ? this.#metastoreSource(cfg) : undefined)
@@ -321,9 +351,11 @@ export class HiveHaProxy {
     )
   }
 
-  #newMetastore(r: MetastoreRouteConfig): MetastoreRoute {
+  #newMetastore(r: MetastoreRouteConfig): MetastoreRoute | MetastoreHttpRoute {
     const { discovery, shared } = this.#metastoreSource(r)
-    return new MetastoreRoute(r, discovery, this.#deps, { local: this.#marks(r.name), shared })
+    const drain = { local: this.#marks(r.name), shared }
+    if (r.transportMode === 'http') return new MetastoreHttpRoute(r, discovery, this.#deps, drain)
+    return new MetastoreRoute(r, discovery, this.#deps, drain)
   }
 
   /** Every ZooKeeper session a route holds goes back to the registry. */
@@ -392,6 +424,7 @@ export class HiveHaProxy {
       logger: this.#log.child({ route: r.name }),
       retryMs: DISCOVERY_RETRY_MS,
       mode: r.transportMode,
+      backendTls: r.backendTls !== undefined,
     }
     const d = t.kind === 'zookeeper-ha' ? hs2HaDiscovery(o) : hs2ZkDiscovery(o)
     this.#sessions.set(d, session)
@@ -408,6 +441,25 @@ export class HiveHaProxy {
 
 function sameListen(a: HostPort, b: HostPort): boolean {
   return a.host === b.host && a.port === b.port
+}
+
+/**
+ * A route is updated in place only while its listener stays the same kind: TLS on or off (a
+ * plain listener cannot start speaking TLS), client certificates asked for or not, the same
+ * lowest TLS version. Trap: tls.Server.setSecureContext replaces certificates and CAs only; whether
+ * clients must present a certificate, and the version floor, are fixed when the server is made. A
+ * new certificate (or client CA bundle) alone is applied in place; any other change replaces the
+ * route (its live connections get the grace period).
+ */
+function sameFront(
+  a: { tls: FrontTlsConfig | undefined },
+  b: { tls: FrontTlsConfig | undefined },
+): boolean {
+  if (a.tls === undefined || b.tls === undefined) return a.tls === b.tls
+  return (
+    (a.tls.clientCa === undefined) === (b.tls.clientCa === undefined) &&
+    a.tls.minVersion === b.tls.minVersion
+  )
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

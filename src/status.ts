@@ -1,4 +1,5 @@
 import type { ProxySnapshot, Readiness } from './proxy.js'
+import type { BackendSnapshot } from './routes/snapshot.js'
 import {
   OPS_EXIT,
   adminRequest,
@@ -72,7 +73,14 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
     out.push(
       `  connections: ${r.connections.active} live, ${r.connections.total} total, ${r.connections.failovers} failed over, ${r.connections.rejected} rejected`,
     )
-    const http = 'http' in r ? r.http : undefined
+    const http = 'http' in r && 'affinity' in r.http ? r.http : undefined
+    if ('http' in r && !('affinity' in r.http)) {
+      const n = Object.entries(r.http.requests)
+      const resent = Object.values('calls' in r ? r.calls : {}).reduce((a, c) => a + c.resent, 0)
+      out.push(
+        `  metastore over HTTP on /${r.http.path}: ${n.reduce((a, [, c]) => a + c, 0)} requests (${n.filter(([k]) => !k.endsWith(' ok')).reduce((a, [, c]) => a + c, 0)} not ok), ${resent} reads re-sent`,
+      )
+    }
     if (http !== undefined) {
       const a = http.affinity
       out.push(
@@ -94,6 +102,8 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
         `  ${k.mismatch || k.mixedAuthentication ? 'KERBEROS WARNING' : 'kerberos'}: ${k.advice}`,
       )
     const auth = r.backends.some((b) => b.authentication !== undefined || b.principal !== undefined)
+    // a proxy of an older version answers without probes; the column shows once a probe ran
+    const probed = r.backends.some((b) => b.probe?.last !== undefined)
     const rows = r.backends.map((b) => [
       b.key,
       b.state +
@@ -104,10 +114,12 @@ export function renderStatus(snap: ProxySnapshot, ready: Readiness, now: number)
       String(b.connectFailures),
       // a proxy of an older version answers without stalls
       String(b.stalls ?? 0),
+      ...(probed ? [probeCell(b.probe)] : []),
       ...(auth ? [[b.authentication, b.principal].filter((x) => x !== undefined).join(' ')] : []),
       b.lastError ?? '',
     ])
     const head = ['BACKEND', 'STATE', 'LIVE', 'TOTAL', 'FAILS', 'STALLS']
+    if (probed) head.push('PROBE')
     if (auth) head.push('AUTH')
     head.push('LAST ERROR')
     out.push(...table(head, rows).map((l) => `  ${l}`))
@@ -142,4 +154,12 @@ function table(head: string[], rows: string[][]): string[] {
 function ago(now: number, at: number): string {
   const s = Math.max(0, Math.round((now - at) / 1000))
   return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`
+}
+
+/** The latest probe of a backend: `ok 3ms`, or `failed x2: why`. */
+function probeCell(p: BackendSnapshot['probe']): string {
+  const last = p?.last
+  if (p === undefined || last === undefined) return ''
+  if (last.ok) return `ok ${Math.round(last.ms)}ms`
+  return `failed x${p.failStreak}${last.detail ? `: ${last.detail}` : ''}`
 }

@@ -156,14 +156,20 @@ export async function startHaproxy(bin, dir, name, fronts, { maxconn = 4000 } = 
     '',
   ]
   for (const f of fronts) {
+    // f.tls: { pem (certificate + key), ca, name }: TLS on bind and to the servers, checked for `name`
+    const bindTls = f.tls ? ` ssl crt ${f.tls.pem}` : ''
+    const serverTls = f.tls
+      ? ` ssl verify required ca-file ${f.tls.ca} sni str(${f.tls.name}) verifyhost ${f.tls.name}`
+      : ''
     cfg.push(
       `frontend f_${f.name}`,
-      `  bind ${HOST}:${f.port}`,
+      `  bind ${HOST}:${f.port}${bindTls}`,
       `  default_backend b_${f.name}`,
       '',
     )
     cfg.push(`backend b_${f.name}`, '  balance roundrobin')
-    for (const [i, port] of f.servers.entries()) cfg.push(`  server s${i} ${HOST}:${port}`)
+    for (const [i, port] of f.servers.entries())
+      cfg.push(`  server s${i} ${HOST}:${port}${serverTls}`)
     cfg.push('')
   }
   const file = join(dir, `${name}.cfg`)

@@ -1,4 +1,4 @@
-// Scenario 9: HiveServer2 over HTTP. Two HTTP-mode HS2 stubs (bench/http-backend.mjs, each with
+// Scenario 10: HiveServer2 over HTTP. Two HTTP-mode HS2 stubs (bench/http-backend.mjs, each with
 // its own sessions: a call that reaches the wrong one fails the run). Paths: direct to one stub;
 // haproxy `mode http` with the two, sticky by its inserted cookie; hive-ha-proxy with a static
 // HTTP route of the two (sticky by the Thrift handles it reads). One client process per repetition
@@ -63,7 +63,7 @@ export async function http(ctx) {
   // --quick: a short smoke run (the calls are the slow part: about 1,000 per second per path here)
   const calls = ctx.quick ? Math.min(cfg.calls, 1000) : cfg.calls
   const out = {
-    id: 9,
+    id: 10,
     title: `HiveServer2 over HTTP: ExecuteStatement and FetchResults calls (~1 KiB answers), ${fmt(calls)} timed per path, one keep-alive connection and session per path, paths interleaved in blocks of ${fmt(cfg.rttBlock)}`,
     tables: [],
     targets: [],

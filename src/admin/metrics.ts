@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ProxySnapshot } from '../proxy.js'
 import { CALL_DURATION_BUCKETS_S, type MetastoreRouteSnapshot } from '../routes/metastore-route.js'
 import type { Hs2HttpRouteSnapshot } from '../routes/hs2-http-route.js'
+import type { MetastoreHttpRouteSnapshot } from '../routes/metastore-http-route.js'
 
 const P = 'hive_ha_proxy_'
 
@@ -87,7 +88,8 @@ export class ProxyMetrics {
     })
     const httpRoutes = (): Hs2HttpRouteSnapshot[] =>
       current().routes.filter(
-        (rt): rt is Hs2HttpRouteSnapshot => 'transportMode' in rt && rt.transportMode === 'http',
+        (rt): rt is Hs2HttpRouteSnapshot =>
+          rt.kind === 'hs2' && 'transportMode' in rt && rt.transportMode === 'http',
       )
     new Counter({
       name: `${P}http_requests_total`,
@@ -170,6 +172,48 @@ export class ProxyMetrics {
       'connections a backend accepted and left unanswered past firstResponseTimeoutMs',
       (b) => b.stalls,
     )
+    new Counter({
+      name: `${P}probes_total`,
+      help: 'active health probes per backend by result (ok, failed)',
+      labelNames: ['route', 'backend', 'result'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes)
+          for (const b of rt.backends) {
+            if (b.probe === undefined) continue
+            this.inc({ route: rt.name, backend: b.key, result: 'ok' }, b.probe.ok)
+            this.inc({ route: rt.name, backend: b.key, result: 'failed' }, b.probe.failed)
+          }
+      },
+    })
+    new Gauge({
+      name: `${P}probe_duration_seconds`,
+      help: "the latest active probe's duration per backend (until its answer, or its failure)",
+      labelNames: ['route', 'backend'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes)
+          for (const b of rt.backends) {
+            const last = b.probe?.last
+            if (last !== undefined) this.set({ route: rt.name, backend: b.key }, last.ms / 1000)
+          }
+      },
+    })
+    new Gauge({
+      name: `${P}backend_down`,
+      help: '1 when the active probes of a backend marked it down (no new connections until they succeed)',
+      labelNames: ['route', 'backend'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of current().routes)
+          for (const b of rt.backends)
+            if (b.probe !== undefined)
+              this.set({ route: rt.name, backend: b.key }, b.state === 'down' ? 1 : 0)
+      },
+    })
     new Gauge({
       name: `${P}active_connections`,
       help: 'live proxied connections per backend',
@@ -183,7 +227,7 @@ export class ProxyMetrics {
     })
     new Gauge({
       name: `${P}backend_up`,
-      help: '1 when a backend may get new connections (listed, not ejected, not draining); /routes tells why not',
+      help: '1 when a backend may get new connections (listed, not ejected, not down, not draining); /routes tells why not',
       labelNames: ['route', 'backend'],
       registers: [r],
       collect() {
@@ -260,8 +304,10 @@ export class ProxyMetrics {
           this.set({ quorum: z.quorum }, ZK_STATE_VALUES[z.state] ?? -1)
       },
     })
-    const metastore = (): MetastoreRouteSnapshot[] =>
-      current().routes.filter((rt): rt is MetastoreRouteSnapshot => rt.kind === 'metastore')
+    const metastore = (): (MetastoreRouteSnapshot | MetastoreHttpRouteSnapshot)[] =>
+      current().routes.filter(
+        (rt): rt is MetastoreRouteSnapshot | MetastoreHttpRouteSnapshot => rt.kind === 'metastore',
+      )
     new Counter({
       name: `${P}metastore_calls_total`,
       help: 'metastore calls by method and outcome (reply, exception, oneway, failed)',
@@ -275,6 +321,21 @@ export class ProxyMetrics {
               if (s[outcome] > 0) this.inc({ route: rt.name, method, outcome }, s[outcome])
           }
         }
+      },
+    })
+    new Counter({
+      name: `${P}metastore_http_requests_total`,
+      help: 'metastore HTTP route requests by method and outcome (ok, refused, no_backend, backend_failed, client_gone, bad_request)',
+      labelNames: ['route', 'method', 'outcome'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const rt of metastore())
+          if ('transportMode' in rt && rt.transportMode === 'http')
+            for (const [k, n] of Object.entries(rt.http.requests)) {
+              const [method = '', outcome = ''] = k.split(' ')
+              this.inc({ route: rt.name, method, outcome }, n)
+            }
       },
     })
     new Counter({

@@ -35,6 +35,7 @@ export class BackendSet {
         state.leader !== info.leader ||
         state.source !== info.source ||
         state.path !== info.path ||
+        state.ssl !== info.ssl ||
         state.authentication !== info.authentication ||
         state.principal !== info.principal
       )
@@ -43,6 +44,7 @@ export class BackendSet {
       state.source = info.source
       state.leader = info.leader
       state.path = info.path
+      state.ssl = info.ssl
       state.authentication = info.authentication
       state.principal = info.principal
     }

@@ -12,6 +12,8 @@ export interface BackendInfo {
   leader?: boolean
   /** HTTP backends: the servlet path, without leading `/` */
   path?: string
+  /** HS2 from ZooKeeper: the registration says `hive.server2.use.SSL=true` (backendTls auto) */
+  ssl?: boolean
   /**
    * HS2 from ZooKeeper: `hive.server2.authentication` and
    * `hive.server2.authentication.kerberos.principal` as the instance published them. Shown to
@@ -49,6 +51,35 @@ export interface BackendState extends BackendInfo {
   lastError: string | undefined
   bytesFromClient: number
   bytesToClient: number
+  /** active probes (backends/probe-health.ts): marked down, streaks, last result */
+  probe: ProbeState
+}
+
+/** What active probes know of a backend; `down` = not chosen for new connections. */
+export interface ProbeState {
+  down: boolean
+  /** failed probes in a row */
+  failStreak: number
+  /** good probes in a row */
+  okStreak: number
+  ok: number
+  failed: number
+  /** the latest probe, undefined before the first */
+  last: ProbeResult | undefined
+}
+
+export interface ProbeResult {
+  ok: boolean
+  /** epoch ms when it ended */
+  at: number
+  /** how long it took (until the answer or the failure) */
+  ms: number
+  /** why it failed, or what the answer said (e.g. fb303 status) */
+  detail: string | undefined
+}
+
+export function newProbeState(): ProbeState {
+  return { down: false, failStreak: 0, okStreak: 0, ok: 0, failed: 0, last: undefined }
 }
 
 export function backendKey(host: string, port: number): string {
@@ -71,5 +102,6 @@ export function newBackendState(info: BackendInfo): BackendState {
     lastError: undefined,
     bytesFromClient: 0,
     bytesToClient: 0,
+    probe: newProbeState(),
   }
 }

@@ -4,8 +4,14 @@
  * ALL routes of both kinds (and the admin API's address).
  */
 import type { ConfigProblem } from '../errors.js'
-import { formatHostPort, take, whole, type Check } from './checks.js'
-import type { EjectionConfig, HostPort } from './types.js'
+import { formatHostPort, oneOf, take, whole, type Check } from './checks.js'
+import {
+  PROBE_KINDS,
+  type EjectionConfig,
+  type HealthCheckConfig,
+  type HostPort,
+  type ProbeKind,
+} from './types.js'
 import type { RawRoute } from './yaml-file.js'
 
 /** Reads one field of a route: its checked value, or `fallback` (+ a problem when it was set but bad). */
@@ -56,6 +62,69 @@ export function buildEjection(
     })
   }
   return ejection
+}
+
+/** Which probes a route can send: its kind decides what `thrift` and `http` would speak to. */
+export type ProbeRouteKind = 'metastore' | 'metastore-http' | 'hs2-binary' | 'hs2-http'
+
+const PROBE_FITS: Record<ProbeRouteKind, readonly ProbeKind[]> = {
+  metastore: ['auto', 'thrift', 'tcp', 'none'],
+  'metastore-http': ['auto', 'http', 'tcp', 'none'],
+  'hs2-binary': ['auto', 'tcp', 'none'],
+  'hs2-http': ['auto', 'http', 'tcp', 'none'],
+}
+
+const PROBE_WHY: Record<ProbeRouteKind, string> = {
+  metastore: 'a metastore route probes with thrift (fb303 getStatus) or tcp',
+  'metastore-http':
+    'a metastore route over HTTP probes with http (OPTIONS on the servlet path) or tcp',
+  'hs2-binary':
+    "an HS2 binary route has no protocol probe that leaves no error in HiveServer2's log; only tcp exists (it logs one per probe)",
+  'hs2-http': 'an HS2 HTTP route probes with http (OPTIONS on the servlet path) or tcp',
+}
+
+/**
+ * `healthCheck: { probe, intervalMs, timeoutMs, failures, successes }`. The probe must fit the
+ * route; timeoutMs must be below intervalMs (probes of one backend never overlap, so a hung one is
+ * marked down within intervalMs x failures + timeoutMs).
+ */
+export function buildHealthCheck(
+  r: RawRoute,
+  get: FieldGetter,
+  rejected: Set<string>,
+  defaults: HealthCheckConfig,
+  kind: ProbeRouteKind,
+  problems: ConfigProblem[],
+): HealthCheckConfig {
+  const fits = PROBE_FITS[kind]
+  const fitting: Check<ProbeKind> = (value) => {
+    const v = oneOf(PROBE_KINDS)(value)
+    if (!v.ok || fits.includes(v.value)) return v
+    return {
+      ok: false,
+      message: `probe ${v.value} does not fit this route: ${PROBE_WHY[kind]}`,
+      fix: `use one of ${fits.join(', ')}`,
+    }
+  }
+  const hc: HealthCheckConfig = {
+    probe: get('healthCheck.probe', defaults.probe, fitting),
+    intervalMs: get('healthCheck.intervalMs', defaults.intervalMs, whole(1, defaults.intervalMs)),
+    timeoutMs: get('healthCheck.timeoutMs', defaults.timeoutMs, whole(1, defaults.timeoutMs)),
+    failures: get('healthCheck.failures', defaults.failures, whole(1, defaults.failures)),
+    successes: get('healthCheck.successes', defaults.successes, whole(1, defaults.successes)),
+  }
+  if (
+    !rejected.has('healthCheck.intervalMs') &&
+    !rejected.has('healthCheck.timeoutMs') &&
+    hc.timeoutMs >= hc.intervalMs
+  ) {
+    problems.push({
+      key: fieldKey(r, 'healthCheck.timeoutMs'),
+      message: `healthCheck.timeoutMs (${hc.timeoutMs}) is not below healthCheck.intervalMs (${hc.intervalMs})`,
+      fix: `lower timeoutMs below ${hc.intervalMs}, or raise intervalMs above ${hc.timeoutMs}`,
+    })
+  }
+  return hc
 }
 
 /** One built route of either kind, with what it was built from. */

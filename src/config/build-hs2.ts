@@ -4,6 +4,7 @@ import { JdbcUrlError, type ConfigProblem } from '../errors.js'
 import {
   buildEach,
   buildEjection,
+  buildHealthCheck,
   fieldGetter,
   fieldKey,
   type BuiltRoute,
@@ -19,6 +20,7 @@ import {
   type Check,
 } from './checks.js'
 import { handlesUnavailable } from '../net/handles.js'
+import { buildBackendTls, buildFrontTls, type TlsCtx } from './build-tls.js'
 import { EXAMPLE_URL } from './flags.js'
 import { hs2RouteFromJdbcUrl, type Hs2UrlRoute } from './jdbc-url.js'
 import {
@@ -41,11 +43,12 @@ const HS2 = DEFAULTS.hs2
 export function buildHs2Routes(
   raw: readonly RawRoute[],
   problems: ConfigProblem[],
-  notices: string[] = [],
+  notices: string[],
+  tls: TlsCtx,
   site: SiteView = { hs2: undefined, failed: false },
 ): { routes: Hs2RouteConfig[]; built: BuiltRoute[] } {
   return buildEach(raw, (r, index, rejected) =>
-    buildRoute(r, index, rejected, problems, notices, site),
+    buildRoute(r, index, rejected, problems, notices, tls, site),
   )
 }
 
@@ -63,6 +66,7 @@ function buildRoute(
   rejected: Set<string>,
   problems: ConfigProblem[],
   notices: string[],
+  tls: TlsCtx,
   site: SiteView,
 ): Hs2RouteConfig {
   const get = fieldGetter(r, rejected, problems)
@@ -92,10 +96,20 @@ function buildRoute(
     ),
     slowStartMs: get('slowStartMs', HS2.slowStartMs, whole(0, 600_000)),
     ejection,
+    healthCheck: buildHealthCheck(
+      r,
+      get,
+      rejected,
+      HS2.healthCheck,
+      http ? 'hs2-http' : 'hs2-binary',
+      problems,
+    ),
     tcpIo: tcpIo(r, get, notices),
     mr3AppIdNamespace: mr3Namespace(r, get, route.target, problems),
     fromHiveSite,
     kerberosPrincipal,
+    tls: buildFrontTls(r, get, tls),
+    backendTls: buildBackendTls(r, get, 'hs2', tls),
   }
 }
 

@@ -4,6 +4,7 @@ import type { ConfigProblem } from '../errors.js'
 import {
   buildEach,
   buildEjection,
+  buildHealthCheck,
   fieldGetter,
   fieldKey,
   type BuiltRoute,
@@ -11,11 +12,14 @@ import {
 } from './build-common.js'
 import { listenAddress, oneOf, routeName, show, tcpPort, whole, type Check } from './checks.js'
 import { EXAMPLE_METASTORE_URIS } from './flags.js'
+import { buildBackendTls, buildFrontTls, type TlsCtx } from './build-tls.js'
 import { parseMetastoreUris, parseZkQuorum, zkNamespace, type Issue } from './metastore-uris.js'
 import {
   METASTORE_MODES,
   METASTORE_SELECTIONS,
+  type MetastoreHttpConfig,
   type MetastoreRouteConfig,
+  type MetastoreTransportMode,
   type MetastoreTarget,
 } from './types.js'
 import type { RawRoute } from './yaml-file.js'
@@ -34,39 +38,71 @@ export const METASTORE_DISCOVERIES: readonly MetastoreDiscovery[] = ['static', '
 export function buildMetastoreRoutes(
   raw: readonly RawRoute[],
   problems: ConfigProblem[],
-  route0UrisUnknown = false,
+  route0UrisUnknown: boolean,
+  tls: TlsCtx,
 ): { routes: MetastoreRouteConfig[]; built: BuiltRoute[] } {
   return buildEach(
     raw,
-    (r, index, rejected) => buildRoute(r, index, rejected, problems),
+    (r, index, rejected) => buildRoute(r, index, rejected, problems, tls),
     (r, index) =>
       index === 0 && route0UrisUnknown && r.fields['uris'] === undefined ? ['uris'] : [],
   )
 }
 
-/** `transportMode` of a metastore route: only `binary` for now. */
-const binaryOnly: Check<'binary'> = (value) =>
-  typeof value === 'string' && value.toLowerCase() === 'binary'
-    ? { ok: true, value: 'binary' }
-    : {
-        ok: false,
-        message:
-          typeof value === 'string' && value.toLowerCase() === 'http'
-            ? 'the metastore over HTTP (Hive 4 metastore.server.thrift.transport.mode=http) is not supported yet'
-            : `${JSON.stringify(value)} is not a metastore transport mode`,
-        fix: 'use transportMode: binary (the default) with metastores serving the binary transport',
-      }
+/** `transportMode` of a metastore route, as Hive writes it (case-insensitive): binary or http. */
+const transportMode: Check<MetastoreTransportMode> = (value) => {
+  const v = typeof value === 'string' ? value.trim().toLowerCase() : undefined
+  if (v === 'binary' || v === 'http') return { ok: true, value: v }
+  return {
+    ok: false,
+    message:
+      v === 'all'
+        ? '"all" is a HiveServer2 mode; a metastore serves either binary or http'
+        : `${show(value)} is not a metastore transport mode`,
+    fix: 'write binary (the default) or http (Hive 4 metastore.server.thrift.transport.mode=http)',
+  }
+}
+
+/** `httpPath`: the servlet path, `/` trimmed at both ends (Hive's default `metastore`). */
+const httpPath: Check<string> = (value) => {
+  const path = typeof value === 'string' ? value.trim().replace(/^\/+|\/+$/g, '') : ''
+  if (path !== '' && /^[A-Za-z0-9._~!$&'()*+,=:@%/-]+$/.test(path) && !path.includes('//'))
+    return { ok: true, value: path }
+  return {
+    ok: false,
+    message: `${show(value)} is not a usable HTTP path`,
+    fix: `write the servlet path of metastore.server.thrift.http.path, e.g. ${HMS.http.path}`,
+  }
+}
+
+function buildHttp(get: FieldGetter): MetastoreHttpConfig {
+  const d = HMS.http
+  return {
+    path: get('httpPath', d.path, httpPath),
+    maxBodyBytes: get('http.maxBodyBytes', d.maxBodyBytes, whole(1024, d.maxBodyBytes)),
+    headersTimeoutMs: get(
+      'http.headersTimeoutMs',
+      d.headersTimeoutMs,
+      whole(1, d.headersTimeoutMs),
+    ),
+    keepAliveTimeoutMs: get(
+      'http.keepAliveTimeoutMs',
+      d.keepAliveTimeoutMs,
+      whole(1, d.keepAliveTimeoutMs),
+    ),
+  }
+}
 
 function buildRoute(
   r: RawRoute,
   index: number,
   rejected: Set<string>,
   problems: ConfigProblem[],
+  tls: TlsCtx,
 ): MetastoreRouteConfig {
   const get = fieldGetter(r, rejected, problems)
   const ejection = buildEjection(r, get, rejected, HMS.ejection, problems)
-  // Hive 4's metastore over HTTP is not served yet: refused here rather than piped as bytes
-  get('transportMode', 'binary', binaryOnly)
+  const mode = get('transportMode', 'binary', transportMode)
   return {
     name: get('name', index === 0 ? 'metastore' : `metastore-${index + 1}`, routeName),
     listen: get('listen', { ...HMS.listen }, listenAddress),
@@ -81,12 +117,24 @@ function buildRoute(
     ),
     idleTimeoutMs: get('idleTimeoutMs', HMS.idleTimeoutMs, whole(0, 600_000)),
     ejection,
+    healthCheck: buildHealthCheck(
+      r,
+      get,
+      rejected,
+      HMS.healthCheck,
+      mode === 'http' ? 'metastore-http' : 'metastore',
+      problems,
+    ),
     maxMessageBytes: get('maxMessageBytes', HMS.maxMessageBytes, whole(1024, HMS.maxMessageBytes)),
     maxReplayBytes: get(
       'maxReplayBytes',
       HMS.maxReplayBytes,
       whole(0, HMS.maxReplayBytes, 'no replay'),
     ),
+    tls: buildFrontTls(r, get, tls),
+    backendTls: buildBackendTls(r, get, 'metastore', tls),
+    transportMode: mode,
+    http: buildHttp(get),
   }
 }
 

@@ -19,6 +19,10 @@ export type Setting =
   | 'metastore'
   | 'metastoreListen'
   | 'metastoreSelection'
+  | 'hs2TlsCert'
+  | 'hs2TlsKey'
+  | 'metastoreTlsCert'
+  | 'metastoreTlsKey'
   | 'logLevel'
   | 'logFormat'
   | 'shutdownGraceMs'
@@ -63,7 +67,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--hs2-listen',
     env: 'HIVE_HA_PROXY_HS2_LISTEN',
     arg: '<host:port>',
-    help: 'where clients connect; [::1]:port for IPv6, a bare port means 127.0.0.1; without --hs2, the route hive-site.xml describes',
+    help: 'clients connect here ([::1]:port for IPv6); alone: the hive-site route',
     default: `${HS2.listen.host}:${HS2.listen.port}`,
   },
   {
@@ -87,7 +91,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--first-response-timeout',
     env: 'HIVE_HA_PROXY_FIRST_RESPONSE_TIMEOUT_MS',
     arg: '<ms>',
-    help: 'HS2 instance silent this long: hung, move the handshake; 0 = off',
+    help: 'HS2 silent this long is hung (binary: handshake moves; http: per call); 0 = off',
     default: String(HS2.firstResponseTimeoutMs),
   },
   {
@@ -112,6 +116,34 @@ export const SETTINGS: readonly SettingSpec[] = [
     arg: '<selection>',
     help: `${METASTORE_SELECTIONS.join(' | ')}, as hive.metastore.uri.selection`,
     default: HMS.selection,
+  },
+  {
+    setting: 'hs2TlsCert',
+    flag: '--hs2-tls-cert',
+    env: 'HIVE_HA_PROXY_HS2_TLS_CERT',
+    arg: '<cert.pem>',
+    help: "HS2 clients connect with TLS: the proxy's certificate (PEM, chain allowed)",
+  },
+  {
+    setting: 'hs2TlsKey',
+    flag: '--hs2-tls-key',
+    env: 'HIVE_HA_PROXY_HS2_TLS_KEY',
+    arg: '<key.pem>',
+    help: 'the private key of --hs2-tls-cert (PEM; keep it mode 600)',
+  },
+  {
+    setting: 'metastoreTlsCert',
+    flag: '--metastore-tls-cert',
+    env: 'HIVE_HA_PROXY_METASTORE_TLS_CERT',
+    arg: '<cert.pem>',
+    help: "metastore clients connect with TLS: the proxy's certificate (PEM)",
+  },
+  {
+    setting: 'metastoreTlsKey',
+    flag: '--metastore-tls-key',
+    env: 'HIVE_HA_PROXY_METASTORE_TLS_KEY',
+    arg: '<key.pem>',
+    help: 'the private key of --metastore-tls-cert (PEM; keep it mode 600)',
   },
   {
     setting: 'hiveSite',

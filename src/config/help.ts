@@ -24,6 +24,14 @@ function note(line: string, comment: string): string {
 
 const ejection = (e: { failures: number; baseMs: number; maxMs: number }): string =>
   `ejection: { failures: ${e.failures}, baseMs: ${e.baseMs}, maxMs: ${e.maxMs} }`
+const healthCheck = (h: {
+  probe: string
+  intervalMs: number
+  timeoutMs: number
+  failures: number
+  successes: number
+}): string =>
+  `healthCheck: { probe: ${h.probe}, intervalMs: ${h.intervalMs}, timeoutMs: ${h.timeoutMs}, failures: ${h.failures}, successes: ${h.successes} }`
 
 function hiveSiteLines(): string[] {
   return HIVE_SITE_KEYS.flatMap(({ names: [own, alias], help }) => [
@@ -40,7 +48,8 @@ function hs2SiteLines(): string[] {
     `  ${K.namespace} (default ${DEFAULTS.jdbc.zooKeeperNamespace}), or with ${K.ha}=true`,
     `      ${K.haNamespace} (default ${DEFAULTS.jdbc.zooKeeperHaNamespace}, zooKeeperHA)`,
     `  ${K.transportMode} (http: an HTTP route on ${K.httpPath}; binary and all: binary)`,
-    `  ${K.authentication}, ${K.principal}: the principal check prints for Kerberos clients`,
+    `  ${K.authentication},`,
+    `      ${K.principal}: the principal check prints for Kerberos clients`,
   ]
 }
 
@@ -129,11 +138,24 @@ export const HELP_TEXT = [
   ),
   note(`      slowStartMs: ${HS2.slowStartMs}`, 'ramp a backend back from ejection; 0 = off'),
   `      ${ejection(HS2.ejection)}`,
+  `      ${healthCheck(HS2.healthCheck)}`,
+  '        # probe: auto = OPTIONS on HTTP routes, none on binary ones; also http, tcp, none',
   note('      mr3AppIdNamespace: mr3AppId', 'no default; Hive on MR3, ZooKeeper URLs only'),
   note(
     `      tcpIo: ${HS2.tcpIo}`,
     `${TCP_IOS.join(' | ')}; binary routes only (old name: transport)`,
   ),
+  note(
+    '      tls: { cert: /etc/hhp/proxy.crt, key: /etc/hhp/proxy.key }',
+    'no default; clients use TLS',
+  ),
+  '      # also tls.clientCa (require client certificates), tls.minVersion: TLSv1.2 | TLSv1.3',
+  note(
+    '      backendTls: { mode: auto, ca: /etc/hhp/cluster-ca.pem }',
+    'no default; TLS to backends',
+  ),
+  '      # mode: auto (per instance, from hive.server2.use.SSL) | on | off; no ca = the system store',
+  '      # also backendTls.serverName, backendTls.cert + backendTls.key, backendTls.insecureSkipVerify',
   note(
     '    - name: hs2-http',
     `transportMode=http: an HTTP route, listen default port ${HS2.httpListen.port}`,
@@ -154,6 +176,8 @@ export const HELP_TEXT = [
   `      maxConnectAttempts: ${HMS.maxConnectAttempts}`,
   note(`      idleTimeoutMs: ${HMS.idleTimeoutMs}`, '0 = never close idle connections'),
   `      ${ejection(HMS.ejection)}`,
+  `      ${healthCheck(HMS.healthCheck)}`,
+  '        # probe: auto = fb303 getStatus once plain Thrift clients were answered; also thrift, tcp, none',
   note(
     `      maxMessageBytes: ${HMS.maxMessageBytes}`,
     'at least 1024; larger messages end the connection',
@@ -162,6 +186,10 @@ export const HELP_TEXT = [
     `      maxReplayBytes: ${HMS.maxReplayBytes}`,
     'larger requests are not re-sent; 0 = no replay',
   ),
+  note('      backendTls: { mode: on }', 'tls and backendTls as for HS2; metastore mode: on | off'),
+  note('      transportMode: binary', 'http: Hive 4 metastore over HTTP (same thrift:// uris)'),
+  note(`      httpPath: ${HMS.http.path}`, 'transportMode http only; with maxBodyBytes etc.:'),
+  `      http: { maxBodyBytes: ${HMS.http.maxBodyBytes}, headersTimeoutMs: ${HMS.http.headersTimeoutMs}, keepAliveTimeoutMs: ${HMS.http.keepAliveTimeoutMs} }`,
   note('    - name: hms-zk', 'Hive 4 metastore ZooKeeper discovery:'),
   note('      discovery: zookeeper', 'default static (uris = thrift:// list)'),
   note('      uris: "zk1:2181,zk2"', `the ZooKeeper quorum; port default ${HMS.zooKeeperPort}`),

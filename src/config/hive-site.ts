@@ -26,6 +26,8 @@ export interface HiveSiteKey {
   /** the MetastoreConf name, which wins, and its `hive.*` alias (hive-ha-semantics.md §4.1) */
   names: readonly [string, string]
   help: string
+  /** the field's value from the property's (undefined = the property sets nothing) */
+  value?: (raw: string) => string | undefined
 }
 
 export const HIVE_SITE_KEYS: readonly HiveSiteKey[] = [
@@ -53,6 +55,30 @@ export const HIVE_SITE_KEYS: readonly HiveSiteKey[] = [
     field: 'zooKeeperPort',
     names: ['metastore.zookeeper.client.port', 'hive.zookeeper.client.port'],
     help: `port for quorum hosts written without one (default ${DEFAULTS.metastore.zooKeeperPort})`,
+  },
+  {
+    field: 'backendTls.mode',
+    names: ['metastore.use.SSL', 'hive.metastore.use.SSL'],
+    help: 'true: the proxy dials the metastores with TLS (backendTls.mode on)',
+    value: (raw) => (/^true$/i.test(raw) ? 'on' : /^false$/i.test(raw) ? 'off' : raw),
+  },
+  {
+    field: 'backendTls.ca',
+    names: ['metastore.truststore.path', 'hive.metastore.truststore.path'],
+    help: 'with use.SSL=true: the CA file backends are checked against; must be PEM (not JKS)',
+  },
+  {
+    field: 'transportMode',
+    names: [
+      'metastore.client.thrift.transport.mode',
+      'hive.metastore.client.thrift.transport.mode',
+    ],
+    help: 'binary (default) | http: the route speaks Thrift over HTTP (Hive 4)',
+  },
+  {
+    field: 'httpPath',
+    names: ['metastore.client.thrift.http.path', 'hive.metastore.client.thrift.http.path'],
+    help: `servlet path with transport mode http (default ${DEFAULTS.metastore.http.path})`,
   },
 ]
 
@@ -170,14 +196,17 @@ function textOf(node: unknown): string | undefined {
  */
 export function metastoreFields(props: ReadonlyMap<string, string>, path: string): Fields {
   const out: Fields = {}
-  for (const { field, names } of HIVE_SITE_KEYS) {
+  for (const { field, names, value: map } of HIVE_SITE_KEYS) {
     const name = names.find((n) => props.has(n))
     const value = name === undefined ? undefined : props.get(name)
     if (name === undefined || value === undefined || (value === '' && field !== 'uris')) continue
-    out[field] = { value, key: inFile(path, name) }
+    const v = map === undefined ? value : map(value)
+    if (v !== undefined) out[field] = { value: v, key: inFile(path, name) }
   }
   const uris = out['uris']
   if (uris === undefined) return {}
+  // Hive reads the truststore only with use.SSL=true: alone it must not turn TLS on
+  if (out['backendTls.mode']?.value !== 'on') delete out['backendTls.ca']
   out['discovery'] ??= { value: 'static', key: uris.key }
   return out
 }

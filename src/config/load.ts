@@ -22,6 +22,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { checkAdminListen, checkDistinct, type BuiltRoute } from './build-common.js'
 import { buildHs2Routes, type SiteView } from './build-hs2.js'
 import { buildMetastoreRoutes } from './build-metastore.js'
+import type { TlsCtx, TlsFiles } from './build-tls.js'
 import {
   adminToken,
   isLoopback,
@@ -49,7 +50,8 @@ export type CliCommand =
    * ['defaults', 'hive-site:/h.xml', 'file:/x.yaml', 'env', 'flags']
    */
   /** `notices`: deprecation lines found while loading, logged once the logger exists */
-  | { kind: 'run'; config: ProxyConfig; sources: string[]; notices: string[] }
+  /** `warnings`: risky settings found while loading (TLS checks off, a private key others can read) */
+  | { kind: 'run'; config: ProxyConfig; sources: string[]; notices: string[]; warnings: string[] }
 
 export interface LoadDeps {
   /** without node and the script */
@@ -60,6 +62,8 @@ export interface LoadDeps {
    * --config / HIVE_HA_PROXY_CONFIG, --hive-site / HIVE_HA_PROXY_HIVE_SITE / hiveSite)
    */
   readFile(path: string): string
+  /** permission bits of a file (private keys readable by others get a warning); optional */
+  fileMode?(path: string): number | undefined
 }
 
 type RouteKind = 'hs2' | 'metastore'
@@ -84,10 +88,18 @@ const ROUTE0_FIELDS: Record<RouteKind, Partial<Record<Setting, string>>> = {
     hs2: 'url',
     hs2Listen: 'listen',
     hs2Policy: 'policy',
+    hs2TlsCert: 'tls.cert',
+    hs2TlsKey: 'tls.key',
     connectTimeoutMs: 'connectTimeoutMs',
     firstResponseTimeoutMs: 'firstResponseTimeoutMs',
   },
-  metastore: { metastore: 'uris', metastoreListen: 'listen', metastoreSelection: 'selection' },
+  metastore: {
+    metastore: 'uris',
+    metastoreListen: 'listen',
+    metastoreSelection: 'selection',
+    metastoreTlsCert: 'tls.cert',
+    metastoreTlsKey: 'tls.key',
+  },
 }
 const TOP_FIELDS: Partial<Record<Setting, string>> = {
   logLevel: 'logLevel',
@@ -122,7 +134,10 @@ export function loadConfig(deps: LoadDeps): CliCommand {
   if (overlay(raw, args.values)) sources.push('flags')
   impliedFromHiveSite(raw)
   const notices: string[] = []
-  const config = build(raw, problems, notices)
+  const warnings: string[] = []
+  const files: TlsFiles = { readFile: deps.readFile }
+  if (deps.fileMode !== undefined) files.fileMode = deps.fileMode
+  const config = build(raw, problems, notices, { files, problems, warnings })
   const siteFile = hiveSite === undefined ? undefined : `hive-site:${String(hiveSite.value)}`
   if (
     siteFile !== undefined &&
@@ -131,7 +146,7 @@ export function loadConfig(deps: LoadDeps): CliCommand {
   )
     sources.splice(1, 0, siteFile)
   if (problems.length > 0) throw new ConfigError(problems)
-  return { kind: 'run', config, sources, notices }
+  return { kind: 'run', config, sources, notices, warnings }
 }
 
 function emptyRaw(): RawConfig {
@@ -256,7 +271,12 @@ function route0KeyOf(kind: RouteKind): (field: string) => string {
 }
 
 /** Validate every field, pushing one problem per bad value. The result is meaningful only if none was pushed. */
-function build(raw: RawConfig, problems: ConfigProblem[], notices: string[]): ProxyConfig {
+function build(
+  raw: RawConfig,
+  problems: ConfigProblem[],
+  notices: string[],
+  tls: TlsCtx,
+): ProxyConfig {
   const get = <T>(field: string, fallback: T, check: Check<T>): T =>
     take(raw.top[field], fallback, check, problems)
   const zk = DEFAULTS.zookeeper
@@ -296,8 +316,8 @@ function build(raw: RawConfig, problems: ConfigProblem[], notices: string[]): Pr
         '(or HIVE_HA_PROXY_METASTORE, or --hive-site), or a config file (--config) with hs2 or metastore routes',
     })
   }
-  const hs2 = buildHs2Routes(raw.hs2, problems, notices, raw.site)
-  const metastore = buildMetastoreRoutes(raw.metastore, problems, raw.metastore0UrisUnknown)
+  const hs2 = buildHs2Routes(raw.hs2, problems, notices, tls, raw.site)
+  const metastore = buildMetastoreRoutes(raw.metastore, problems, raw.metastore0UrisUnknown, tls)
   checkDistinct([...hs2.built, ...metastore.built], problems)
   const admin = buildAdmin(raw.top, [...hs2.built, ...metastore.built], problems)
   return { ...top, hs2: hs2.routes, metastore: metastore.routes, admin }

@@ -30,7 +30,7 @@ function entriesOf(text: string): string[] {
 /**
  * `thrift://host:port` list -> backends in configured order. Hive requires a scheme and has no
  * default port (a URI without one fails at connect), so both are required here; `thrift` is the
- * only scheme the proxy serves (binary transport). A host:port listed twice is a mistake.
+ * only scheme (Hive's HTTP client builds its URL from a thrift:// URI and the HTTP path). A host:port listed twice is a mistake.
  */
 export function parseMetastoreUris(text: string): { backends: HostPort[]; issues: Issue[] } {
   const backends: HostPort[] = []
@@ -63,7 +63,7 @@ function parseUri(entry: string): HostPort | Issue {
   const scheme = m[1] ?? ''
   const rest = m[2] ?? ''
   if (scheme.toLowerCase() !== 'thrift') {
-    const fix = `write thrift://host:port (the proxy serves binary Thrift; HTTP transport mode is not supported)`
+    const fix = `write thrift://host:port (Hive writes metastore URIs as thrift:// in both transport modes; transportMode: http makes the route speak HTTP to them)`
     return { message: `${show(entry)} has the scheme "${scheme}", not thrift`, fix }
   }
   const end = rest.search(/[/?#]/)

@@ -76,6 +76,78 @@ export interface EjectionConfig {
   maxMs: number
 }
 
+/** Lowest TLS version a TLS front accepts. */
+export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3'
+export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3']
+
+/**
+ * A PEM file read by the loader (at start and on every reload). `toJSON` gives the path only, so a
+ * config printed or compared as JSON never carries a private key.
+ */
+export class PemFile {
+  constructor(
+    readonly path: string,
+    readonly pem: string,
+  ) {}
+  toJSON(): string {
+    return this.path
+  }
+}
+
+/** `tls:` of a route: clients connect with TLS and check the proxy's own certificate. */
+export interface FrontTlsConfig {
+  /** the proxy's certificate (chain allowed) for the name clients dial */
+  cert: PemFile
+  key: PemFile
+  /** set: clients must present a certificate issued by one of these CAs */
+  clientCa: PemFile | undefined
+  minVersion: TlsMinVersion
+}
+
+/**
+ * `auto`: per HS2 instance, TLS when its znode says `hive.server2.use.SSL=true` (plain for static
+ * lists, which say nothing); `on`: every backend; `off`: none. Metastore routes: on | off.
+ */
+export type BackendTlsMode = 'auto' | 'on' | 'off'
+export const BACKEND_TLS_MODES: readonly BackendTlsMode[] = ['auto', 'on', 'off']
+
+/** `backendTls:` of a route: how the proxy dials its backends with TLS and checks them. */
+export interface BackendTlsConfig {
+  mode: BackendTlsMode
+  /** CA certificates backends are checked against; undefined = the system store */
+  ca: PemFile | undefined
+  /** checked and sent as SNI instead of each backend's own host name */
+  serverName: string | undefined
+  /** client certificate for backends that require one */
+  cert: PemFile | undefined
+  key: PemFile | undefined
+  /** no certificate check at all: warned at start, shown in /routes */
+  insecureSkipVerify: boolean
+}
+
+/**
+ * What an active probe sends (docs/hung-backends.md). `auto`: metastore routes call fb303
+ * `getStatus` once the route has seen a plain Thrift client (SASL-only metastores get none), HS2
+ * HTTP routes send `OPTIONS` on the servlet path, HS2 binary routes send nothing. `thrift`
+ * (metastore routes): `getStatus` even before a plain client was seen. `http` (HS2 HTTP routes):
+ * as auto. `tcp`: a connect and a close, on any route (SASL servers log it). `none`: no probe.
+ */
+export type ProbeKind = 'auto' | 'thrift' | 'http' | 'tcp' | 'none'
+export const PROBE_KINDS: readonly ProbeKind[] = ['auto', 'thrift', 'http', 'tcp', 'none']
+
+/** Active health checks of one route's backends (`healthCheck` in YAML). */
+export interface HealthCheckConfig {
+  probe: ProbeKind
+  /** a probe starts this often per backend (fixed rate; below it, a probe never overlaps the next) */
+  intervalMs: number
+  /** a probe with no answer within this long failed; below intervalMs */
+  timeoutMs: number
+  /** failed probes in a row that mark a backend down */
+  failures: number
+  /** good probes in a row that bring a down backend back */
+  successes: number
+}
+
 export interface Hs2RouteConfig {
   /** unique, used in logs and (later) the admin API */
   name: string
@@ -98,6 +170,7 @@ export interface Hs2RouteConfig {
   /** a backend back from ejection gets its share of new connections ramped over this long; 0 = off */
   slowStartMs: number
   ejection: EjectionConfig
+  healthCheck: HealthCheckConfig
   /** binary routes: how bytes move (renamed from `transport`, still read as a deprecated alias) */
   tcpIo: TcpIo
   transportMode: Hs2TransportMode
@@ -121,6 +194,10 @@ export interface Hs2RouteConfig {
    * never used to route (the instances' published ones are in /routes and `status`).
    */
   kerberosPrincipal: { principal: string; from: string } | undefined
+  /** undefined = clients connect in plain TCP (or HTTP) */
+  tls: FrontTlsConfig | undefined
+  /** undefined = no `backendTls` block: bytes go to backends as they come (a client's own TLS passes through) */
+  backendTls: BackendTlsConfig | undefined
 }
 
 export interface AdminConfig {
@@ -164,6 +241,26 @@ export type MetastoreTarget =
 export type MetastoreMode = 'auto' | 'pipe'
 export const METASTORE_MODES: readonly MetastoreMode[] = ['auto', 'pipe']
 
+/**
+ * Hive 4's metastore transport mode (`metastore.client.thrift.transport.mode`): `binary` (Thrift
+ * on TCP) or `http` (one Thrift message per POST, routes/metastore-http-route.ts). The metastore
+ * has no `all` mode.
+ */
+export type MetastoreTransportMode = 'binary' | 'http'
+export const METASTORE_TRANSPORT_MODES: readonly MetastoreTransportMode[] = ['binary', 'http']
+
+/** The HTTP side of a metastore route (used when its transport mode is http). */
+export interface MetastoreHttpConfig {
+  /** the servlet path (`metastore.client.thrift.http.path`), without leading or trailing `/` */
+  path: string
+  /** a request body larger than this gets 413 (bodies are held whole: a read may be re-sent) */
+  maxBodyBytes: number
+  /** the request line and headers must arrive within this time, else the connection ends */
+  headersTimeoutMs: number
+  /** an idle keep-alive client connection is closed after this time */
+  keepAliveTimeoutMs: number
+}
+
 export interface MetastoreRouteConfig {
   name: string
   listen: HostPort
@@ -177,10 +274,17 @@ export interface MetastoreRouteConfig {
   maxConnectAttempts: number
   idleTimeoutMs: number
   ejection: EjectionConfig
+  healthCheck: HealthCheckConfig
   /** a Thrift message (either direction) larger than this ends the client connection */
   maxMessageBytes: number
   /** requests up to this size are kept until answered so they can be re-sent; larger ones lose replay */
   maxReplayBytes: number
+  tls: FrontTlsConfig | undefined
+  /** mode is on or off (a metastore's registration does not say whether it uses TLS) */
+  backendTls: BackendTlsConfig | undefined
+  /** binary: `mode` applies; http: an HTTP front and HTTP backends, `http` applies */
+  transportMode: MetastoreTransportMode
+  http: MetastoreHttpConfig
 }
 
 export interface ProxyConfig {

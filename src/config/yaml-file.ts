@@ -36,6 +36,22 @@ interface Schema {
 const yamlLib = lazy<typeof yaml>('yaml')
 
 const EJECTION: Schema = { failures: 'leaf', baseMs: 'leaf', maxMs: 'leaf' }
+const FRONT_TLS: Schema = { cert: 'leaf', key: 'leaf', clientCa: 'leaf', minVersion: 'leaf' }
+const BACKEND_TLS: Schema = {
+  mode: 'leaf',
+  ca: 'leaf',
+  serverName: 'leaf',
+  cert: 'leaf',
+  key: 'leaf',
+  insecureSkipVerify: 'leaf',
+}
+const HEALTH_CHECK: Schema = {
+  probe: 'leaf',
+  intervalMs: 'leaf',
+  timeoutMs: 'leaf',
+  failures: 'leaf',
+  successes: 'leaf',
+}
 const HS2_SCHEMA: Schema = {
   name: 'leaf',
   url: 'leaf',
@@ -48,6 +64,7 @@ const HS2_SCHEMA: Schema = {
   firstResponseTimeoutMs: 'leaf',
   slowStartMs: 'leaf',
   ejection: EJECTION,
+  healthCheck: HEALTH_CHECK,
   mr3AppIdNamespace: 'leaf',
   tcpIo: 'leaf',
   /** deprecated alias of tcpIo */
@@ -60,6 +77,8 @@ const HS2_SCHEMA: Schema = {
     affinityTtlMs: 'leaf',
     affinityMaxEntries: 'leaf',
   },
+  tls: FRONT_TLS,
+  backendTls: BACKEND_TLS,
 }
 const METASTORE_SCHEMA: Schema = {
   name: 'leaf',
@@ -73,9 +92,14 @@ const METASTORE_SCHEMA: Schema = {
   maxConnectAttempts: 'leaf',
   idleTimeoutMs: 'leaf',
   ejection: EJECTION,
+  healthCheck: HEALTH_CHECK,
   maxMessageBytes: 'leaf',
   maxReplayBytes: 'leaf',
   transportMode: 'leaf',
+  tls: FRONT_TLS,
+  backendTls: BACKEND_TLS,
+  httpPath: 'leaf',
+  http: { maxBodyBytes: 'leaf', headersTimeoutMs: 'leaf', keepAliveTimeoutMs: 'leaf' },
 }
 const TOP_SCHEMA: Schema = {
   logLevel: 'leaf',

@@ -35,6 +35,8 @@ export interface Hs2Instance {
   authentication?: string
   /** `hive.server2.authentication.kerberos.principal` as published (Kerberos only), `_HOST` kept */
   principal?: string
+  /** `hive.server2.use.SSL=true`: the instance serves TLS (backendTls mode auto dials it so) */
+  ssl?: boolean
 }
 
 export type ZnodeFailure = { ok: false; znode: string; reason: string }
@@ -156,8 +158,8 @@ export interface InstanceFields {
 
 /**
  * Validate raw fields into the endpoint a `route`-mode route dials. Instances of the other
- * transport, unknown transport modes and (for HTTP, until backends can be dialled with TLS) SSL
- * instances are failures whose reason says so.
+ * transport and unknown transport modes are failures whose reason says so; `hive.server2.use.SSL`
+ * becomes `ssl` (whether the route dials it with TLS is the route's decision).
  */
 export function buildInstance(
   znode: string,
@@ -181,11 +183,6 @@ export function buildInstance(
   let path: string | undefined
   let portText = f.port
   if (route === 'http') {
-    if (f.useSsl?.toLowerCase() === 'true')
-      return fail(
-        znode,
-        `${PUBLISHED.useSsl}=true: TLS to HTTP backends is not supported yet, so this instance is skipped`,
-      )
     if (f.httpPort === undefined) return fail(znode, `no ${PUBLISHED.httpPort} published`)
     portText = f.httpPort
     path = (f.httpPath ?? DEFAULT_HTTP_PATH).replace(/^\/+|\/+$/g, '')
@@ -211,6 +208,7 @@ export function buildInstance(
   if (authentication !== undefined) instance.authentication = authentication
   const principal = nonEmpty(f.principal?.trim())
   if (principal !== undefined) instance.principal = principal
+  if (f.useSsl?.toLowerCase() === 'true') instance.ssl = true
   return { ok: true, instance }
 }
 

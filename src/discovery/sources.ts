@@ -5,7 +5,13 @@ import type { Discovery } from './discovery.js'
 import { StaticDiscovery } from './static.js'
 import { ZkChildrenDiscovery, type ChildParse } from './zk-children.js'
 import type { ZkSession } from './zk-session.js'
-import { isServerUriChild, parseHs2Znode, type Hs2Instance, type RouteMode } from './hs2-znode.js'
+import {
+  PUBLISHED,
+  isServerUriChild,
+  parseHs2Znode,
+  type Hs2Instance,
+  type RouteMode,
+} from './hs2-znode.js'
 import { haRegistryRoot, isHaInstanceChild, parseHaRecord } from './ha-record.js'
 import { parseHmsZnode } from './hms-znode.js'
 
@@ -18,6 +24,32 @@ export interface ZkSourceOptions {
   retryMs: number
   /** HS2 only: the route's transport; instances of the other one are skipped with the reason */
   mode?: RouteMode
+  /**
+   * HS2 only: the route dials backends with TLS where they say so (a `backendTls` block). Without
+   * it an HTTP route skips TLS instances with the fix (it would speak plain HTTP to them); a binary
+   * route pipes the client's own TLS to them as bytes.
+   */
+  backendTls?: boolean
+}
+
+/**
+ * The backend of an HS2 registration, or why the route cannot use it; `leader` only for the HA
+ * registry's leader.
+ */
+function hs2Backend(i: Hs2Instance, o: ZkSourceOptions, leader: boolean): ChildParse {
+  if (i.ssl === true && o.mode === 'http' && o.backendTls !== true)
+    return {
+      ok: false,
+      source: i.znode,
+      reason: `${PUBLISHED.useSsl}=true: this route speaks plain HTTP to backends; add backendTls (mode auto) to reach it over TLS`,
+    }
+  const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
+  if (leader) backend.leader = true
+  if (i.path !== undefined) backend.path = i.path
+  if (i.ssl === true) backend.ssl = true
+  if (i.authentication !== undefined) backend.authentication = i.authentication
+  if (i.principal !== undefined) backend.principal = i.principal
+  return { ok: true, backend }
 }
 
 /**
@@ -35,7 +67,7 @@ export function hs2ZkDiscovery(o: ZkSourceOptions): Discovery {
     parse: (name, data): ChildParse => {
       const p = parseHs2Znode(name, data, o.mode)
       if (!p.ok) return { ok: false, source: p.znode, reason: p.reason }
-      return { ok: true, backend: hs2Backend(p.instance, false) }
+      return hs2Backend(p.instance, o, false)
     },
   })
 }
@@ -58,19 +90,9 @@ export function hs2HaDiscovery(o: ZkSourceOptions): Discovery {
       const i = p.instance
       if (i.leader !== true)
         return { ok: false, source: i.znode, reason: 'passive (not the leader)' }
-      return { ok: true, backend: hs2Backend(i, true) }
+      return hs2Backend(i, o, true)
     },
   })
-}
-
-/** An HS2 instance as a backend; `leader` only for the HA registry's leader. */
-function hs2Backend(i: Hs2Instance, leader: boolean): BackendInfo {
-  const backend: BackendInfo = { key: i.key, host: i.host, port: i.port, source: i.znode }
-  if (leader) backend.leader = true
-  if (i.path !== undefined) backend.path = i.path
-  if (i.authentication !== undefined) backend.authentication = i.authentication
-  if (i.principal !== undefined) backend.principal = i.principal
-  return backend
 }
 
 /** Hive 4 `metastore.service.discovery.mode=zookeeper`: every child of `/<ns>` is a metastore. */

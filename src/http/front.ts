@@ -13,11 +13,13 @@
  * - `stopAccepting` closes the listener and idle keep-alive connections; requests in flight finish.
  */
 import type http from 'node:http'
+import type https from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { HostPort } from '../config/types.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { lazy } from '../lazy.js'
+import type { ListenerTls } from '../net/listener.js'
 
 /**
  * node:http through require, not an ESM import. Trap (Node 22): the first ESM import of node:http
@@ -27,6 +29,8 @@ import { lazy } from '../lazy.js'
  * ends the process. require() reads no getter.
  */
 const httpLib = lazy<typeof http>('node:http')
+/** node:https the same way, and only for an HTTPS front (it loads node:tls) */
+const httpsLib = lazy<typeof https>('node:https')
 
 export interface HttpExchange {
   req: http.IncomingMessage
@@ -42,6 +46,8 @@ export interface HttpFrontOptions {
   /** largest request line + headers, bytes (node:http answers 431 above it) */
   maxHeaderBytes: number
   logger: Logger
+  /** HTTPS: clients connect with TLS (the same parsing and limits apply inside it) */
+  tls?: ListenerTls | undefined
 }
 
 /** Request line + headers limit: a Kerberos ticket in `Authorization: Negotiate` plus cookies fit. */
@@ -54,7 +60,7 @@ export class HttpFront {
 
   constructor(o: HttpFrontOptions, accept: (ex: HttpExchange) => void) {
     this.#o = o
-    this.#server = httpLib().createServer({
+    const options: http.ServerOptions = {
       headersTimeout: o.headersTimeoutMs,
       // a body may take long (a big statement on a slow link); the header timeout guards the start
       requestTimeout: 0,
@@ -68,7 +74,14 @@ export class HttpFront {
       ),
       // no Nagle: small Thrift answers go out at once
       noDelay: true,
-    })
+    }
+    const secure = o.tls
+    if (secure === undefined) this.#server = httpLib().createServer(options)
+    else {
+      const server = httpsLib().createServer({ ...options, ...secure.options })
+      server.on('tlsClientError', (err: Error) => secure.onHandshakeError(err))
+      this.#server = server
+    }
     this.#server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>
       accept({ req, res, expectContinue: false }),
     )
@@ -104,6 +117,12 @@ export class HttpFront {
 
   address(): HostPort {
     return this.#address ?? { ...this.#o.listen }
+  }
+
+  /** HTTPS fronts: the certificate for new connections (reload); live ones keep theirs. */
+  setSecureContext(options: ListenerTls['options']): void {
+    const server = this.#server as Partial<https.Server>
+    server.setSecureContext?.(options)
   }
 
   stopAccepting(): Promise<void> {

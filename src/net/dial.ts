@@ -1,5 +1,7 @@
 import net from 'node:net'
+import type tls from 'node:tls'
 import { ErrorCodes, ProxyError, errorCode } from '../errors.js'
+import { tlsLib } from './tls.js'
 
 export interface DialOptions {
   host: string
@@ -9,6 +11,13 @@ export interface DialOptions {
   key: string
   /** passed to net.connect: the pipe reads the backend into one reused buffer (see net/pipe.ts) */
   onread?: net.OnReadOpts
+  /**
+   * dial with TLS (net/tls.ts BackendTls.connectOptions): resolves once the handshake is done and
+   * the certificate checked; a refused certificate rejects like any connect failure
+   */
+  tls?: tls.ConnectionOptions
+  /** with `tls`: every session the backend hands out (for resumption on the next connect) */
+  onTlsSession?: (session: Buffer) => void
 }
 
 /** The retriable error of a connect that did not finish within `timeoutMs` (every transport). */
@@ -33,7 +42,7 @@ export function connectFailed(key: string, cause: unknown): ProxyError {
 export type Dial = (opts: DialOptions) => Promise<net.Socket>
 
 /**
- * Connect with a deadline. Resolves with a connected socket (noDelay, allowHalfOpen) or rejects with
+ * Connect (and, with `tls`, finish the handshake) with a deadline. Resolves with a connected socket (noDelay, allowHalfOpen) or rejects with
  * a retriable ProxyError: HHP_ERR_CONNECT_TIMEOUT, or HHP_ERR_CONNECT wrapping the socket error.
  * The socket is destroyed on every failure path.
  */
@@ -46,7 +55,14 @@ export const dialTcp: Dial = (opts) =>
       allowHalfOpen: true,
     }
     if (opts.onread !== undefined) Object.assign(connectOpts, { onread: opts.onread })
-    const socket = net.connect(connectOpts)
+    const secure = opts.tls
+    const socket =
+      secure === undefined
+        ? net.connect(connectOpts)
+        : tlsLib().connect({ ...connectOpts, ...secure } as tls.ConnectionOptions)
+    const ready = secure === undefined ? 'connect' : 'secureConnect'
+    if (secure !== undefined && opts.onTlsSession !== undefined)
+      socket.on('session', opts.onTlsSession)
     const timer = setTimeout(() => {
       cleanup()
       socket.destroy()
@@ -64,8 +80,8 @@ export const dialTcp: Dial = (opts) =>
     function cleanup(): void {
       clearTimeout(timer)
       socket.off('error', onError)
-      socket.off('connect', onConnect)
+      socket.off(ready, onConnect)
     }
     socket.once('error', onError)
-    socket.once('connect', onConnect)
+    socket.once(ready, onConnect)
   })

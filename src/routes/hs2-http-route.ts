@@ -7,7 +7,7 @@
  * - else the proxy's affinity cookie naming a listed backend -> that backend (hit by cookie; the
  *   answer teaches this process the handles, so a second proxy behind one address keeps up);
  * - else (OpenSession, calls without a handle, handles never seen) -> the policy, with failover on
- *   connect errors only (nothing reached a server yet);
+ *   connect errors (nothing reached a server yet) and, for an OpenSession, on a stall (below);
  * - a handle whose backend is gone (ejected, or failing to connect) gets a Thrift error status
  *   naming the lost session, never a silent move: sessions live in one server's memory.
  *
@@ -15,21 +15,34 @@
  * be sent again to another server, and the proxy answers for lost sessions before any byte left.
  * Responses stream through; the first bytes of those that hand out a handle are read on the way
  * (a gzip copy is decoded for that; the client gets the bytes as the server sent them).
+ *
+ * Stalls (docs/hung-backends.md): a request without response headers within the route's
+ * `firstResponseTimeoutMs` counts a stall against its backend (toward ejection, like a binary
+ * route's silent handshake). An OpenSession that stalled moves to the policy's next backend if no
+ * byte of its answer arrived; any other stalled request gets the lost-session answer (its session
+ * stays where it is). A synchronous ExecuteStatement has no such timer: it answers when its query
+ * is done.
  */
-import type { IncomingMessage } from 'node:http'
 import zlib from 'node:zlib'
-import type { Dispatcher, Pool } from 'undici'
+import type { Dispatcher, Pool, buildConnector } from 'undici'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
+import { HttpProber } from '../probes/http-probe.js'
+import type { Prober } from '../probes/runner.js'
 import { isEjected } from '../backends/ejection.js'
 import { POLICIES, type Policy } from '../balancing/policy.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
+import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
+import { isConnectError, loadUndici, readBody } from '../http/exchange.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
+import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import { ReadMeter, meteredConnector } from '../http/read-meter.js'
 import {
+  executeRunsAsync,
   hs2ErrorReply,
   isTcliMethod,
   readHs2Request,
@@ -42,6 +55,7 @@ import {
   RouteCore,
   type AcceptorFactory,
   type DrainMarks,
+  type RouteBase,
   type RouteDeps,
   type RouteSnapshot,
   type RouteSource,
@@ -80,20 +94,6 @@ export type RequestOutcome =
   | 'client_gone'
   | 'bad_request'
 
-/** Connect-phase failures: nothing of the request reached a server, so another one may be tried. */
-const CONNECT_ERRORS: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'HHP_ERR_CONNECT',
-  'EMFILE',
-  'ENFILE',
-  'EADDRNOTAVAIL',
-])
 /** Bytes of a response read for its handle at most (the handle follows a short TStatus). */
 const RESPONSE_PREFIX = 64 * 1024
 /** Compressed bytes of a request decoded for its handle at most (the handle comes first). */
@@ -109,12 +109,24 @@ interface Route {
   by: 'handle' | 'cookie' | 'policy'
 }
 
+/** The stall timer of one request (see #stallRule). */
+interface StallRule {
+  conn: number
+  method: string
+  /** no response headers within this many ms is a stall; 0 = no timer */
+  ms: number
+  /** an OpenSession: may move to another backend if no byte of its answer arrived */
+  resendable: boolean
+}
+
 export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   #cfg: Hs2RouteConfig
   #policy: Policy
   #picks = 0
   readonly #front: { current: HttpFront | undefined }
   readonly #pools = new Map<string, Pool>()
+  /** bytes read per backend pool: did a stalled request hear anything? (http/read-meter.ts) */
+  readonly #meters = new Map<string, ReadMeter>()
   readonly #affinity: AffinityTable
   readonly #requests = new Map<string, number>()
   readonly #stats = { byHandle: 0, byCookie: 0, unknownHandle: 0, lostSessions: 0 }
@@ -125,13 +137,16 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
    * address-space limit included) pay for, and fail on, that compile.
    */
   #PoolClass: typeof Pool | undefined
+  /** undici's socket connector, loaded with #PoolClass; wrapped to count each pool's reads */
+  #connector: typeof buildConnector | undefined
 
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
     const front: { current: HttpFront | undefined } = { current: undefined }
     const log = deps.logger.child({ component: 'hs2-http-front', route: cfg.name })
-    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept) => {
+    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept, _error, secure) => {
       const f = new HttpFront(
         {
+          tls: secure,
           listen,
           headersTimeoutMs: cfg.http.headersTimeoutMs,
           keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
@@ -159,15 +174,9 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   override async start(): Promise<HostPort> {
-    // undici's import starts an instantiation of its WebAssembly that nobody awaits: where wasm
-    // memory is refused (an address-space limit) that rejection would end the process. Ask first.
-    const noWasm = wasmMemoryRefused()
-    if (noWasm !== undefined)
-      throw new ProxyError(
-        ErrorCodes.RUNTIME,
-        `HS2 HTTP route ${this.#cfg.name}: this process cannot have WebAssembly memory (${noWasm}), which undici's HTTP parser needs; raise the address-space limit (ulimit -v, LimitAS=) or start node with --disable-wasm-trap-handler`,
-      )
-    this.#PoolClass ??= await loadPool()
+    const undici = await loadUndici(`HS2 HTTP route ${this.#cfg.name}`)
+    this.#PoolClass ??= undici.Pool
+    this.#connector ??= undici.buildConnector
     const addr = await super.start()
     this.#sweeper = setInterval(() => this.#affinity.sweep(), SWEEP_MS)
     this.#sweeper.unref()
@@ -180,13 +189,20 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     this.#front.current?.closeAll()
     await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})))
     this.#pools.clear()
+    this.#meters.clear()
   }
 
   /** Reload in place: policy, timeouts, ejection, a new discovery when the target changed. */
   update(cfg: Hs2RouteConfig, source: RouteSource | undefined): void {
+    const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.updateBase(cfg, source)
+    if (tlsChanged) {
+      // pools hold the old TLS settings: new requests get new ones, requests in flight finish
+      for (const p of this.#pools.values()) void p.close().catch(() => {})
+      this.#pools.clear()
+    }
   }
 
   snapshot(): Hs2HttpRouteSnapshot {
@@ -221,12 +237,25 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     return `${ex.req.socket.remoteAddress ?? '?'}:${ex.req.socket.remotePort ?? '?'}`
   }
 
+  /** OPTIONS on the servlet path over a kept-alive connection (probes/http-probe.ts), or tcp. */
+  protected override proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
+    if (base.healthCheck.probe === 'tcp') return super.proberFor(b, base)
+    return new HttpProber({
+      key: b.key,
+      path: b.path ?? this.#cfg.http.path,
+      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      timeoutMs: () => this.#cfg.healthCheck.timeoutMs,
+      tls: this.backendTlsFor(b),
+    })
+  }
+
   protected override backendsRemoved(keys: readonly string[]): void {
     // new requests of their sessions get a fresh pool if the server still answers (HS2 leaves
     // ZooKeeper before it stops serving its sessions); idle keep-alive sockets go now
     for (const k of keys) {
       const p = this.#pools.get(k)
       this.#pools.delete(k)
+      this.#meters.delete(k)
       void p?.close().catch(() => {})
     }
   }
@@ -254,7 +283,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       return
     }
     if (ex.expectContinue) res.writeContinue()
-    this.#readBody(req).then(
+    readBody(req, this.#cfg.http.maxBodyBytes).then(
       (body) => {
         if (body === undefined) {
           this.#plain(ex, 413, `request body over ${this.#cfg.http.maxBodyBytes} bytes`, true)
@@ -266,32 +295,10 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     )
   }
 
-  /** The whole body, or undefined past the limit (the rest is not read: the connection will close). */
-  #readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-    const max = this.#cfg.http.maxBodyBytes
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = []
-      let n = 0
-      req.on('data', (c: Buffer) => {
-        n += c.length
-        if (n > max) {
-          req.pause()
-          req.removeAllListeners('data')
-          resolve(undefined)
-          return
-        }
-        chunks.push(c)
-      })
-      req.once('end', () =>
-        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, n)),
-      )
-      req.once('error', reject)
-    })
-  }
-
   #route(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
     const gzip = isGzip(ex.req.headers['content-encoding'])
-    const read = readHs2Request(gzip ? gunzipPrefix(body.subarray(0, REQUEST_PREFIX)) : body)
+    const plain = gzip ? gunzipPrefix(body.subarray(0, REQUEST_PREFIX)) : body
+    const read = readHs2Request(plain)
     if (read.state !== 'done') {
       const why = read.state === 'bad' ? read.reason : 'the body ends inside the message'
       this.log.warn(
@@ -302,15 +309,18 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.#plain(ex, 400, `not a Thrift binary TCLIService call: ${why}`)
       return
     }
+    const stall = this.#stallRule(id, read.envelope.method, plain)
     const chosen = this.#affine(ex, read)
     if (chosen === undefined) {
-      this.#viaPolicy(ex, id, body, suffix, read)
+      this.#viaPolicy(ex, id, body, suffix, read, stall)
       return
     }
     const b = chosen.backend
     const state = this.backends.get(b.key)
     if (state !== undefined && isEjected(state, this.deps.now())) {
-      this.#lost(ex, read, chosen, 'ejected after failed connects')
+      const after =
+        state.lastError === 'stalled' ? 'requests it left unanswered (hung?)' : 'failed connects'
+      this.#lost(ex, read, chosen, `ejected after ${after}`)
       return
     }
     // the one backend that holds the handle: tried once, never another
@@ -318,12 +328,14 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       id,
       (tried) => (tried.size === 0 ? b : undefined),
       () => ex.res.destroyed,
-      (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs),
+      (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs, stall),
       { retriable: isConnectError },
     ).then(
       ({ socket, backend }) => this.#respond(ex, read, backend, socket),
       (err: unknown) => {
-        if (isConnectError(err) || errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED) {
+        if (errorCode(err) === ErrorCodes.BACKEND_STALLED)
+          this.#lost(ex, read, chosen, stalledWhy(stall.ms))
+        else if (isConnectError(err) || errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED) {
           const listed = this.backends.get(b.key)?.listed === true
           if (!listed) this.#affinity.forgetBackend(b.key)
           this.#lost(
@@ -365,18 +377,22 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     body: Buffer,
     suffix: string,
     read: Extract<RequestRead, { state: 'done' }>,
+    stall: StallRule,
   ): void {
     const go = (): void => {
       this.connectBackend(
         id,
         this.#pickUntried,
         () => ex.res.destroyed,
-        (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs),
-        { retriable: isConnectError },
+        (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs, stall),
+        // a stalled OpenSession that heard nothing moves on like a failed connect
+        { retriable: (err) => isConnectError(err) || isResendableStall(err) },
       ).then(
         ({ socket, backend }) => this.#respond(ex, read, backend, socket),
         (err: unknown) => {
-          if (
+          if (errorCode(err) === ErrorCodes.BACKEND_STALLED)
+            this.#stalledViaPolicy(ex, read, err, stall)
+          else if (
             isConnectError(err) ||
             errorCode(err) === ErrorCodes.NO_BACKEND ||
             errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED
@@ -399,26 +415,114 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     body: Buffer,
     suffix: string,
     timeoutMs: number,
+    stall: StallRule,
   ): Promise<Dispatcher.ResponseData> {
     const idle = this.#cfg.idleTimeoutMs
-    return this.#pool(b, timeoutMs).request({
-      method: 'POST',
+    const pool = this.#pool(b, timeoutMs)
+    const opts: Dispatcher.RequestOptions = {
       path: `/${b.path ?? this.#cfg.http.path}${suffix}`,
+      method: 'POST',
       headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, body.length),
       body,
       // a synchronous ExecuteStatement answers when the query is done: no limit unless configured
       headersTimeout: idle,
       bodyTimeout: idle,
-    })
+    }
+    if (stall.ms <= 0) return pool.request(opts)
+    return this.#sendWatched(b, pool, opts, stall)
+  }
+
+  /**
+   * `pool.request` under the stall timer: no response headers within `stall.ms` counts a stall
+   * against `b`, aborts the request (undici closes that connection) and rejects with
+   * HHP_ERR_BACKEND_STALLED, retriable when the request may move on (an OpenSession of which no
+   * byte of an answer arrived: see http/read-meter.ts for why "no byte" is judged per pool).
+   * Trap: after the abort undici 7 opens a spare connection to the same backend at once; it carries
+   * nothing and closes after the pool's keepAliveTimeout.
+   */
+  #sendWatched(
+    b: BackendInfo,
+    pool: Pool,
+    opts: Dispatcher.RequestOptions,
+    stall: StallRule,
+  ): Promise<Dispatcher.ResponseData> {
+    const meter = this.#meters.get(b.key)
+    const before = meter?.total()
+    const abort = new AbortController()
+    let stalled: ProxyError | undefined
+    const timer = setTimeout(() => {
+      const heard = meter === undefined || meter.total() !== before
+      const resend = stall.resendable && !heard
+      this.countStall(
+        { conn: stall.conn, backend: b.key, timeoutMs: stall.ms, method: stall.method, heard },
+        resend
+          ? 'backend sent no response headers in time (hung?); sending the request to another'
+          : 'backend sent no response headers in time (hung?); the request is not re-sent',
+      )
+      stalled = new ProxyError(
+        ErrorCodes.BACKEND_STALLED,
+        `HiveServer2 ${b.key} sent no response headers within ${stall.ms} ms`,
+        { retriable: resend, backend: b.key },
+      )
+      abort.abort(stalled)
+    }, stall.ms)
+    return pool.request({ ...opts, signal: abort.signal }).then(
+      (r) => {
+        clearTimeout(timer)
+        return r
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        throw stalled ?? err
+      },
+    )
+  }
+
+  /**
+   * The stall timer of a request: the route's firstResponseTimeoutMs, except none for an
+   * ExecuteStatement that is not known to run asynchronously (HiveServer2 answers a synchronous
+   * one only when its query is done, so its silence proves nothing). `plain`: the body, or the
+   * decoded prefix of a gzip one.
+   */
+  #stallRule(conn: number, method: string, plain: Uint8Array): StallRule {
+    let ms = this.#cfg.firstResponseTimeoutMs
+    if (ms > 0 && method === 'ExecuteStatement' && executeRunsAsync(plain) !== true) ms = 0
+    return { conn, method, ms, resendable: method === 'OpenSession' }
+  }
+
+  /** A request sent by the policy stalled and may not move on: lost session, or 502. */
+  #stalledViaPolicy(
+    ex: HttpExchange,
+    read: Extract<RequestRead, { state: 'done' }>,
+    err: unknown,
+    stall: StallRule,
+  ): void {
+    const key = err instanceof ProxyError ? err.backend : undefined
+    const backend = key === undefined ? undefined : this.backends.get(key)
+    if (read.handle !== undefined && backend !== undefined) {
+      this.#lost(ex, read, { backend, by: 'policy' }, stalledWhy(stall.ms))
+      return
+    }
+    this.#count(read.envelope.method, 'backend_failed')
+    this.#plain(
+      ex,
+      502,
+      `${ErrorCodes.BACKEND_STALLED}: ${errorMessage(err)}; the request was not re-sent (an answer had begun, or it is not an OpenSession)`,
+    )
   }
 
   #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
     let p = this.#pools.get(b.key)
     if (p === undefined) {
       const PoolClass = this.#PoolClass
-      if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
-      p = new PoolClass(`http://${b.key}`, {
-        connect: { timeout: connectTimeoutMs },
+      const connector = this.#connector
+      if (PoolClass === undefined || connector === undefined)
+        throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
+      const tls = this.backendTlsFor(b)
+      const meter = new ReadMeter()
+      this.#meters.set(b.key, meter)
+      p = new PoolClass(`${tls === undefined ? 'http' : 'https'}://${b.key}`, {
+        connect: meteredConnector(connector({ timeout: connectTimeoutMs, ...tls }), meter),
         // HiveServer2's Jetty closes idle connections after hive.server2.thrift.http.max.idle.time
         keepAliveTimeout: 4_000,
       })
@@ -436,12 +540,17 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   ): void {
     const { res } = ex
     const method = read.envelope.method
+    // headers came: not hung; the backend's stall streak ends
+    this.answered(backend.key)
     let bytes = 0
     const done = (outcome: RequestOutcome): void => {
       this.release(backend.key, 0, bytes)
       this.#count(method, outcome)
     }
     if (res.destroyed) {
+      // Trap: undici's body emits RequestAbortedError when destroyed unread; without a listener
+      // that 'error' would end the process (a client that gave up before its answer came)
+      r.body.on('error', () => {})
       r.body.destroy()
       done('client_gone')
       return
@@ -579,29 +688,20 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
   readonly #pickUntried = (tried: ReadonlySet<string>): BackendInfo | undefined => {
     const listed = this.backends.listed()
-    const pool = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
-    if (pool.length === 0) return undefined
+    const usable = this.usable(tried.size === 0 ? listed : listed.filter((b) => !tried.has(b.key)))
+    if (usable.length === 0) return undefined
+    // what no session ties to a server (OpenSession above all) ramps onto a recovered one
+    const pool = slowStartPool(usable, this.deps.now(), this.#cfg.slowStartMs, this.deps.random)
     return pool[this.#policy(pool, { counter: this.#picks++, random: this.deps.random })]
   }
 }
 
-type Undici = typeof import('undici')
-
-/**
- * undici's Pool class. Trap: undici is CommonJS; Node's own import of it has named exports, but
- * the bundled command line (scripts/bundle.mjs) turns it into a chunk whose only export is
- * `default`, where `.Pool` is undefined and every request failed. Either shape is taken here.
- */
-async function loadPool(): Promise<typeof Pool> {
-  const m = (await import('undici')) as Partial<Undici> & { default?: Undici }
-  const PoolClass = m.Pool ?? m.default?.Pool
-  if (PoolClass === undefined)
-    throw new ProxyError(ErrorCodes.RUNTIME, 'the undici module has no Pool export')
-  return PoolClass
+function isResendableStall(err: unknown): boolean {
+  return err instanceof ProxyError && err.code === ErrorCodes.BACKEND_STALLED && err.retriable
 }
 
-function isConnectError(err: unknown): boolean {
-  return CONNECT_ERRORS.has(errorCode(err))
+function stalledWhy(ms: number): string {
+  return `not answering (no response headers within ${ms} ms: hung?)`
 }
 
 function isGzip(v: string | string[] | undefined): boolean {
@@ -614,24 +714,5 @@ function gunzipPrefix(b: Buffer): Buffer {
     return zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
   } catch {
     return Buffer.alloc(0)
-  }
-}
-
-/** Why a one-page WebAssembly memory cannot be instantiated here, or undefined when it can. */
-function wasmMemoryRefused(): string | undefined {
-  // the typings here carry no DOM lib, so WebAssembly is described as far as it is used
-  const api = (
-    globalThis as {
-      WebAssembly?: { Module: new (b: Uint8Array) => object; Instance: new (m: object) => object }
-    }
-  ).WebAssembly
-  if (api === undefined) return 'this Node has no WebAssembly (--jitless?)'
-  try {
-    // (module (memory 1)): the smallest module that reserves wasm memory and its guard regions
-    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1])
-    new api.Instance(new api.Module(bytes))
-    return undefined
-  } catch (err) {
-    return errorMessage(err)
   }
 }

@@ -42,11 +42,26 @@ export interface Hs2RouteSnapshot extends RouteSnapshot {
   tcpIo: 'handles' | 'sockets'
 }
 
+/**
+ * TLS on either side needs node:tls, which works on net.Socket only: such a route never runs on
+ * bare handles, whatever `tcpIo` says (the route logs it once at start). Fixed for the route's
+ * life: a reload that changes it replaces the route (proxy.ts).
+ */
+export function needsSockets(cfg: Hs2RouteConfig): boolean {
+  return cfg.tls !== undefined || cfg.backendTls !== undefined
+}
+
+/** Whether a route built from `cfg` runs on bare handles (as the constructor decides). */
+export function runsOnHandles(cfg: Hs2RouteConfig): boolean {
+  return cfg.tcpIo !== 'sockets' && !needsSockets(cfg) && handleBindings() !== undefined
+}
+
 /** What an HS2 route accepts: a net.Socket, or a bare TCP handle (tcpIo `handles`). */
 type Hs2Client = net.Socket | TcpHandle
 
 function acceptorFor(handles: HandleBindings | undefined): AcceptorFactory<Hs2Client> {
   if (handles === undefined) return socketAcceptor
+  // never with TLS (needsSockets): a handle route has no `secure`
   return (listen, accept, acceptError) => new HandleListener(handles, listen, accept, acceptError)
 }
 
@@ -71,7 +86,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     drain?: DrainMarks,
     mr3?: Mr3AppIdWatcher,
   ) {
-    const handles = cfg.tcpIo === 'sockets' ? undefined : handleBindings()
+    const handles = runsOnHandles(cfg) ? handleBindings() : undefined
     super(cfg, discovery, deps, 'hs2-route', drain, acceptorFor(handles))
     this.#handles = handles
     this.#cfg = cfg
@@ -83,13 +98,24 @@ export class Hs2Route extends RouteCore<Hs2Client> {
     return this.#cfg
   }
 
+  /** fixed at construction: a reload that would change it replaces the route (proxy.ts) */
+  get onHandles(): boolean {
+    return this.#handles !== undefined
+  }
+
   get mr3Watcher(): Mr3AppIdWatcher | undefined {
     return this.#mr3
   }
 
   override async start(): Promise<HostPort> {
     const addr = await super.start()
-    const noHandles = this.#cfg.tcpIo === 'auto' ? handlesUnavailable() : undefined
+    if (this.#cfg.tcpIo !== 'sockets' && needsSockets(this.#cfg))
+      this.log.info(
+        { tcpIo: this.#cfg.tcpIo },
+        'TLS on this route: bytes move through net.Socket (bare TCP handles carry no TLS)',
+      )
+    const noHandles =
+      this.#cfg.tcpIo === 'auto' && !needsSockets(this.#cfg) ? handlesUnavailable() : undefined
     if (noHandles !== undefined)
       this.log.warn(
         { reason: noHandles, fix: handlesFix(noHandles) },
@@ -162,6 +188,7 @@ export class Hs2Route extends RouteCore<Hs2Client> {
       ),
     })
     const untrack = this.track(pipe)
+    // never with TLS (needsSockets): handles are plain TCP
     const dial = (x: BackendInfo, timeoutMs: number): Promise<TcpHandle> =>
       dialHandle(b, { host: x.host, port: x.port, key: x.key, timeoutMs })
     const connect = (): void => {

@@ -1,6 +1,9 @@
 import type net from 'node:net'
 import type { HostPort, MetastoreRouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
+import { ThriftProber } from '../probes/thrift-probe.js'
+import type { Prober } from '../probes/runner.js'
+import type { WireKind } from '../thrift/fb303.js'
 import { demote, metastoreOrder } from '../balancing/metastore-order.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { Pipe } from '../net/pipe.js'
@@ -12,6 +15,7 @@ import {
   peerOf,
   socketAcceptor,
   type DrainMarks,
+  type RouteBase,
   type RouteDeps,
   type RouteSnapshot,
   type RouteSource,
@@ -57,6 +61,12 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
   readonly #labels = new MethodLabels()
   readonly #calls = new Map<string, MethodStats>()
   readonly #streams: Record<string, number> = {}
+  /**
+   * The protocol and framing of this route's plain Thrift clients, learned from the first such
+   * client connection that got an answer (so a misconfigured client cannot teach a framing the
+   * metastores refuse). Until then `probe: auto` sends no probe: the metastores may be SASL-only.
+   */
+  #wire: WireKind | undefined
 
   constructor(
     cfg: MetastoreRouteConfig,
@@ -97,6 +107,43 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
         [...this.#calls].map(([k, v]) => [k, { ...v, durations: [...v.durations] }]),
       ),
     }
+  }
+
+  /**
+   * fb303 getStatus over one kept connection (probe `thrift`, or `auto` once plain Thrift clients
+   * were answered), or the base class's tcp probe.
+   */
+  protected override proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
+    const probe = base.healthCheck.probe
+    if (probe === 'tcp') return super.proberFor(b, base)
+    if (probe === 'auto' && this.#wire === undefined) return undefined
+    return new ThriftProber({
+      host: b.host,
+      port: b.port,
+      key: b.key,
+      // without a learned wire (`probe: thrift` asked for): Hive's default, unframed binary
+      kind: this.#wire ?? { protocol: 'binary', framed: false },
+      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      dial: this.deps.dial,
+      tls: this.backendTlsFor(b),
+    })
+  }
+
+  /**
+   * A plain Thrift client of this kind got an answer: probes speak it from now on. The probers are
+   * replaced only when that changes what they send (`auto`: there were none; `thrift`: they spoke
+   * Hive's default and the clients speak another framing), so a backend held down stays down.
+   */
+  #learnWire(kind: WireKind): void {
+    this.#wire = { protocol: kind.protocol, framed: kind.framed }
+    const probe = this.#cfg.healthCheck.probe
+    if (probe !== 'auto' && probe !== 'thrift') return
+    if (probe === 'thrift' && kind.protocol === 'binary' && !kind.framed) return
+    this.log.info(
+      { protocol: kind.protocol, framed: kind.framed, probe },
+      'plain Thrift clients answered: probing the metastores with fb303 getStatus in their framing',
+    )
+    this.refreshProbes()
   }
 
   protected describe(): { target: string; policy: string } {
@@ -190,7 +237,11 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
           }
         },
         release: (key, a, b) => this.release(key, a, b),
-        onCall: (m, outcome, ms) => this.#count(m, outcome, ms),
+        onCall: (m, outcome, ms) => {
+          this.#count(m, outcome, ms)
+          if (this.#wire === undefined && (outcome === 'reply' || outcome === 'exception'))
+            this.#learnWire(kind)
+        },
         onResend: (m) => this.#stats(m).resent++,
         onFailover: () => this.countFailover(),
         now: this.deps.now,

@@ -1,8 +1,15 @@
 import type net from 'node:net'
-import type { EjectionConfig, HostPort } from '../config/types.js'
+import type {
+  BackendTlsConfig,
+  EjectionConfig,
+  FrontTlsConfig,
+  HealthCheckConfig,
+  HostPort,
+} from '../config/types.js'
 import type { Logger } from '../logger.js'
 import {
   AllBackendsFailedError,
+  ErrorCodes,
   errorCode,
   errorMessage,
   isLocalFailure,
@@ -10,7 +17,10 @@ import {
 } from '../errors.js'
 import { Lifecycle, type RunState } from '../lifecycle.js'
 import { BackendSet } from '../backends/backend-set.js'
-import type { BackendInfo, BackendState } from '../backends/backend.js'
+import type { BackendInfo, BackendState, ProbeResult } from '../backends/backend.js'
+import { clearProbe, noteProbe } from '../backends/probe-health.js'
+import { ProbeRunner, realTimers, type Prober, type ProbeTimers } from '../probes/runner.js'
+import { tcpProber } from '../probes/tcp-probe.js'
 import {
   isEjected,
   noteAnswered,
@@ -21,11 +31,19 @@ import {
 import { kerberosSummary, type KerberosSummary } from '../backends/kerberos.js'
 import { connectWithFailover } from '../balancing/failover.js'
 import type { Discovery, DiscoverySnapshot, SkippedInstance } from '../discovery/discovery.js'
-import type { Dial } from '../net/dial.js'
+import type { Dial, DialOptions } from '../net/dial.js'
 import type { ZkDrainMarks } from '../discovery/zk-drain-marks.js'
 import { RouteDrain, type DrainMarks, type DrainResult } from './drain.js'
-import { backendSnapshot, type RouteSnapshot } from './snapshot.js'
-import { Listener } from '../net/listener.js'
+import { backendSnapshot, type RouteSnapshot, type RouteTlsSnapshot } from './snapshot.js'
+import { Listener, type ListenerTls } from '../net/listener.js'
+import {
+  BackendTls,
+  backendUsesTls,
+  certificateFailure,
+  certificateFix,
+  frontOptions,
+  sameBackendTls,
+} from '../net/tls.js'
 
 export type { DrainMarks, DrainResult }
 export type { BackendSnapshot, RouteSnapshot } from './snapshot.js'
@@ -43,6 +61,8 @@ export interface RouteDeps {
   random: () => number
   /** epoch ms */
   now: () => number
+  /** the probe runner's timers (default: real, unref'd) */
+  probeTimers?: ProbeTimers
 }
 
 /** What every route shares: where it listens and how it connects to backends. */
@@ -53,6 +73,11 @@ export interface RouteBase {
   maxConnectAttempts: number
   idleTimeoutMs: number
   ejection: EjectionConfig
+  /** clients connect with TLS (net/tls.ts) */
+  tls: FrontTlsConfig | undefined
+  /** backends are dialled with TLS (net/tls.ts) */
+  backendTls: BackendTlsConfig | undefined
+  healthCheck: HealthCheckConfig
 }
 
 /** A live client connection as the route sees it: it can be cut at shutdown. */
@@ -67,13 +92,19 @@ export interface Acceptor {
   address(): HostPort
   /** stop accepting, live connections untouched; idempotent */
   stopAccepting(): Promise<void>
+  /** TLS fronts: a new certificate for new connections (reload); live ones keep theirs */
+  setSecureContext?(options: ListenerTls['options']): void
 }
 
-/** Makes the route's acceptor: every accepted client goes to `accept`, every failed accept to `acceptError`. */
+/**
+ * Makes the route's acceptor: every accepted client goes to `accept`, every failed accept to
+ * `acceptError`; with `secure`, clients connect with TLS and arrive decrypted.
+ */
 export type AcceptorFactory<C> = (
   listen: HostPort,
   accept: (client: C) => void,
   acceptError: (err: Error) => void,
+  secure: ListenerTls | undefined,
 ) => Acceptor
 
 /**
@@ -96,12 +127,18 @@ export abstract class RouteCore<C> {
   readonly #live = new Set<Tracked>()
   readonly #waiters = new Set<() => void>()
   #skipped: SkippedInstance[] = []
+  /** the route's backend TLS, rebuilt when a reload changes it */
+  #backendTls: BackendTls | undefined
+  /** backends whose certificate failure was logged (once each, until they connect again) */
+  readonly #certLogged = new Set<string>()
   /** what Kerberos clients need, from the latest read (HS2 from ZooKeeper only) */
   #kerberos: KerberosSummary | undefined
   /** what #kerberos was last logged as, so a change is said once */
   #kerberosLogged = ''
   /** the last thing said was a warning (the next agreement says it is resolved) */
   #kerberosWarned = false
+  /** active probes of the listed backends (docs/hung-backends.md) */
+  readonly #probes: ProbeRunner
   #connSeq = 0
   #total = 0
   #failovers = 0
@@ -122,6 +159,7 @@ export abstract class RouteCore<C> {
     this.#discovery = discovery
     this.#drain = new RouteDrain(drain)
     this.log = deps.logger.child({ component, route: base.name })
+    this.#backendTls = base.backendTls === undefined ? undefined : new BackendTls(base.backendTls)
     this.#listener = acceptor(
       base.listen,
       (c) => this.#accept(c),
@@ -130,10 +168,29 @@ export abstract class RouteCore<C> {
           { code: errorCode(err), err: errorMessage(err) },
           'accept failed; still listening',
         ),
+      base.tls === undefined
+        ? undefined
+        : {
+            options: frontOptions(base.tls),
+            // scanners and clients that do not trust the proxy's certificate land here: one line
+            // each, at info (the client's own error says more)
+            onHandshakeError: (err) =>
+              this.log.info(
+                { code: errorCode(err), err: errorMessage(err) },
+                'client TLS handshake failed; connection closed',
+              ),
+          },
     )
     this.lifecycle.on('state', (to: RunState, from: RunState) =>
       this.log.debug({ from, to }, 'route state'),
     )
+    this.#probes = new ProbeRunner(base.healthCheck, {
+      now: deps.now,
+      timers: deps.probeTimers ?? realTimers,
+      proberFor: (b) =>
+        this.#base.healthCheck.probe === 'none' ? undefined : this.proberFor(b, this.#base),
+      onResult: (key, r) => this.#onProbe(key, r),
+    })
   }
 
   get ready(): boolean {
@@ -153,9 +210,37 @@ export abstract class RouteCore<C> {
     }
     this.#discovery.start()
     this.#drain.start()
+    this.#probes.start()
     this.lifecycle.to('running')
     this.log.info({ listen: addr, ...this.describe() }, 'route listening')
+    this.#warnInsecure()
     return addr
+  }
+
+  /** The TLS settings as /routes shows them. */
+  tlsSnapshot(): RouteTlsSnapshot {
+    const b = this.#base
+    return {
+      front: b.tls !== undefined,
+      clientCertificates: b.tls?.clientCa !== undefined,
+      backends: b.backendTls?.mode ?? 'none',
+      insecureSkipVerify: b.backendTls?.insecureSkipVerify === true,
+    }
+  }
+
+  #warnInsecure(): void {
+    const t = this.#base.backendTls
+    if (t?.insecureSkipVerify === true && t.mode !== 'off')
+      this.log.warn(
+        { insecureSkipVerify: true },
+        'backend certificates are NOT checked on this route (backendTls.insecureSkipVerify): anyone on the path can pose as a backend; set backendTls.ca instead',
+      )
+  }
+
+  /** tls.connect options for a backend, or undefined when it is dialled in plain TCP. */
+  protected backendTlsFor(x: BackendInfo): ReturnType<BackendTls['connectOptions']> | undefined {
+    const t = this.#backendTls
+    return t !== undefined && backendUsesTls(t.cfg, x.ssl) ? t.connectOptions(x.host) : undefined
   }
 
   address(): HostPort {
@@ -173,7 +258,23 @@ export abstract class RouteCore<C> {
    * counters are kept until the new source's first read replaces it.
    */
   protected updateBase(base: RouteBase, source: RouteSource | undefined): void {
+    const before = this.#base
+    const probeWas = before.healthCheck.probe
     this.#base = base
+    // a new certificate (or a rotated one under the same paths) serves the connections that follow
+    if (base.tls !== undefined && !samePem(base.tls, before.tls)) {
+      this.#listener.setSecureContext?.(frontOptions(base.tls))
+      this.log.info({ cert: base.tls.cert.path }, 'TLS certificate reloaded for new connections')
+    }
+    const tlsChanged = !sameBackendTls(base.backendTls, before.backendTls)
+    if (tlsChanged) {
+      this.#backendTls = base.backendTls === undefined ? undefined : new BackendTls(base.backendTls)
+      this.#certLogged.clear()
+      if (this.lifecycle.is('running')) this.#warnInsecure()
+    }
+    this.#probes.configure(base.healthCheck)
+    // probers dial as the route does: new backend TLS settings make new probers
+    if (tlsChanged || base.healthCheck.probe !== probeWas) this.refreshProbes()
     if (source === undefined) return
     const old = this.#discovery
     old.stop()
@@ -256,6 +357,7 @@ export abstract class RouteCore<C> {
     this.lifecycle.to('stopping')
     this.#discovery.stop()
     this.#drain.stop()
+    this.#probes.stop()
     for (const w of [...this.#waiters]) w()
     await this.#listener.stopAccepting()
     if (this.#live.size > 0) {
@@ -279,7 +381,11 @@ export abstract class RouteCore<C> {
       ready: this.#ready,
       notReady: this.notReady(),
       discovery: this.#discovery.status(),
-      backends: this.backends.all().map((b) => backendSnapshot(b, now, this.isDraining(b.key))),
+      backends: this.backends
+        .all()
+        .map((b) =>
+          backendSnapshot(b, now, this.isDraining(b.key), this.backendTlsFor(b) !== undefined),
+        ),
       skipped: [...this.#skipped],
       kerberos: this.#kerberos,
       connections: {
@@ -289,7 +395,38 @@ export abstract class RouteCore<C> {
         rejected: this.#rejected,
       },
       drainMarks: this.#drain.snapshot(),
+      tls: this.tlsSnapshot(),
     }
+  }
+
+  /**
+   * The prober of one backend for `base.healthCheck.probe` (never `none`), or undefined when it
+   * gets none. Here: `tcp` only; routes add the probes that speak their protocol.
+   */
+  protected proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
+    if (base.healthCheck.probe !== 'tcp') return undefined
+    return tcpProber({
+      host: b.host,
+      port: b.port,
+      key: b.key,
+      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      dial: this.deps.dial,
+    })
+  }
+
+  /**
+   * Ask proberFor again for every backend (the probe kind changed, or the route just learned what
+   * its clients speak). Backends held down by the old probes are released.
+   */
+  protected refreshProbes(): void {
+    for (const b of this.backends.all())
+      if (clearProbe(b.probe)) this.log.info({ backend: b.key }, 'backend up: its probes changed')
+    this.#probes.refresh()
+  }
+
+  /** Backends probed now. */
+  protected get probedBackends(): number {
+    return this.#probes.size
   }
 
   /** Discovery stopped listing `keys` (they may still serve what they hold). */
@@ -339,6 +476,7 @@ export abstract class RouteCore<C> {
       aborted: () => isAborted() || !this.lifecycle.is('running'),
     })
     const state = this.backends.get(r.backend.key)
+    this.#certLogged.delete(r.backend.key)
     if (state !== undefined) {
       noteConnectSuccess(state)
       state.active++
@@ -359,7 +497,18 @@ export abstract class RouteCore<C> {
         key: x.key,
         timeoutMs,
         ...(onread ? { onread } : {}),
+        ...this.#tlsDial(x),
       })
+  }
+
+  /** The TLS part of a backend dial: options (with its last session) and where new sessions go. */
+  #tlsDial(x: BackendInfo): Pick<DialOptions, 'tls' | 'onTlsSession'> {
+    const t = this.#backendTls
+    if (t === undefined || !backendUsesTls(t.cfg, x.ssl)) return {}
+    return {
+      tls: t.connectOptions(x.host, x.key),
+      onTlsSession: (session) => t.keepSession(x.key, session),
+    }
   }
 
   /** Log why a client got no backend (every attempt) and count it. */
@@ -389,11 +538,23 @@ export abstract class RouteCore<C> {
   protected stalled(conn: number, key: string, keptBytes: number, timeoutMs: number): void {
     this.release(key, 0, 0)
     this.#failovers++
-    const state = this.backends.get(key)
-    this.log.warn(
+    this.countStall(
       { conn, backend: key, timeoutMs, keptBytes },
       'backend sent nothing in time (hung?); moving the handshake to another',
     )
+  }
+
+  /**
+   * Count a stall against `fields.backend` toward ejection (same settings as connect failures,
+   * counted apart) and log `msg` with `fields`. Releases nothing: the caller owns its counters.
+   */
+  protected countStall(
+    fields: { conn: number; backend: string; timeoutMs: number; [k: string]: unknown },
+    msg: string,
+  ): void {
+    this.log.warn(fields, msg)
+    const key = fields.backend
+    const state = this.backends.get(key)
     if (state === undefined) return
     const now = this.deps.now()
     const others = this.backends.listed().filter((x) => x.key !== key && !isEjected(x, now)).length
@@ -424,14 +585,14 @@ export abstract class RouteCore<C> {
     const now = this.deps.now()
     let clean = true
     for (const b of candidates) {
-      if (this.isDraining(b.key) || isEjected(b, now)) {
+      if (this.isDraining(b.key) || isEjected(b, now) || b.probe.down) {
         clean = false
         break
       }
     }
     if (clean) return candidates
     const open = candidates.filter((b) => !this.isDraining(b.key))
-    const healthy = open.filter((b) => !isEjected(b, now))
+    const healthy = open.filter((b) => !isEjected(b, now) && !b.probe.down)
     return healthy.length > 0 ? healthy : open
   }
 
@@ -475,6 +636,9 @@ export abstract class RouteCore<C> {
 
   #onUpdate(s: DiscoverySnapshot): void {
     const diff = this.backends.reset(s.backends)
+    // a changed registration (HTTP path, TLS) is probed as it is now
+    if (diff.changed.length > 0) this.#probes.renew(diff.changed)
+    this.#probes.sync(this.backends.listed())
     this.#skipped = s.skipped
     if (!this.#ready) {
       this.#ready = true
@@ -525,7 +689,34 @@ export abstract class RouteCore<C> {
       )
   }
 
+  /** One probe result: count it, and mark the backend down or up when a streak is complete. */
+  #onProbe(key: string, r: ProbeResult): void {
+    const state = this.backends.get(key)
+    if (state === undefined) return
+    const hc = this.#base.healthCheck
+    const change = noteProbe(state.probe, r, hc)
+    if (change === 'down')
+      this.log.warn(
+        { backend: key, failures: hc.failures, err: r.detail, probe: hc.probe },
+        'backend down: its probes failed; no new connections until they succeed again',
+      )
+    else if (change === 'up') {
+      // back from down: slow start ramps its share, as after an ejection
+      state.upSince = r.at
+      this.log.info(
+        { backend: key, successes: hc.successes, probe: hc.probe },
+        'backend up: its probes succeed again',
+      )
+    } else if (!r.ok && this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        { backend: key, err: r.detail, streak: state.probe.failStreak },
+        'probe failed',
+      )
+  }
+
   #onConnectFailure(conn: number, b: BackendInfo, err: unknown): void {
+    // a stall that may move on (an HTTP OpenSession) was counted where it was seen (countStall)
+    if (errorCode(err) === ErrorCodes.BACKEND_STALLED) return
     const state = this.backends.get(b.key)
     if (isLocalFailure(err)) {
       // the proxy is out of descriptors or ports: no backend is to blame, none is ejected
@@ -535,10 +726,28 @@ export abstract class RouteCore<C> {
       )
       return
     }
-    this.log.warn(
-      { conn, backend: b.key, code: errorCode(err), err: errorMessage(err) },
-      'backend connect failed; trying another',
-    )
+    const cert = certificateFailure(err)
+    if (cert === undefined)
+      this.log.warn(
+        { conn, backend: b.key, code: errorCode(err), err: errorMessage(err) },
+        'backend connect failed; trying another',
+      )
+    else if (!this.#certLogged.has(b.key)) {
+      // once per backend until it connects again: every client would repeat the same line
+      this.#certLogged.add(b.key)
+      const cause = err instanceof Error && err.cause !== undefined ? err.cause : err
+      this.log.warn(
+        {
+          conn,
+          backend: b.key,
+          code: cert,
+          reason: errorMessage(cause),
+          name: this.#backendTls?.nameFor(b.host),
+          fix: certificateFix(cert),
+        },
+        "backend's TLS certificate refused; trying another (logged once per backend)",
+      )
+    } else this.log.debug({ conn, backend: b.key, code: cert }, "backend's TLS certificate refused")
     if (state === undefined) return
     const now = this.deps.now()
     const others = this.backends
@@ -564,9 +773,20 @@ export abstract class RouteCore<C> {
   }
 }
 
-/** The acceptor of routes whose clients are net.Sockets. */
-export const socketAcceptor: AcceptorFactory<net.Socket> = (listen, accept, acceptError) =>
-  new Listener(listen, accept, acceptError)
+/** The acceptor of routes whose clients are net.Sockets (TLS sockets with a TLS front). */
+export const socketAcceptor: AcceptorFactory<net.Socket> = (listen, accept, acceptError, secure) =>
+  new Listener(listen, accept, acceptError, secure)
+
+/** Same certificate, key and client CA contents (a rotation keeps the paths). */
+function samePem(a: FrontTlsConfig, b: FrontTlsConfig | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.cert.pem === b.cert.pem &&
+    a.key.pem === b.key.pem &&
+    a.clientCa?.pem === b.clientCa?.pem &&
+    a.minVersion === b.minVersion
+  )
+}
 
 /** `address:port` of a client for logs ('?' once the socket is gone: it is read lazily). */
 export function peerOf(client: net.Socket): string {

@@ -11,8 +11,12 @@ import type { DrainSnapshot } from './drain.js'
 export interface BackendSnapshot {
   key: string
   source: string
-  /** draining: marked by an operator, no new connections; unlisted: gone from discovery, live connections remain */
-  state: 'up' | 'ejected' | 'draining' | 'unlisted'
+  /**
+   * draining: marked by an operator, no new connections; unlisted: gone from discovery, live
+   * connections remain; down: its active probes failed `healthCheck.failures` times in a row (no
+   * new connections until `successes` succeed); ejected: failed connects or stalls (back-off)
+   */
+  state: 'up' | 'ejected' | 'down' | 'draining' | 'unlisted'
   leader: boolean | undefined
   /** HS2 from ZooKeeper: `hive.server2.authentication` as published */
   authentication: string | undefined
@@ -27,6 +31,30 @@ export interface BackendSnapshot {
   lastError: string | undefined
   bytesFromClient: number
   bytesToClient: number
+  /** new connections to it use TLS (backendTls) */
+  tls: boolean
+  /** active probes; undefined when this backend has never been probed */
+  probe: BackendProbeSnapshot | undefined
+}
+
+/** What /routes shows of a route's TLS. */
+export interface RouteTlsSnapshot {
+  /** clients connect with TLS */
+  front: boolean
+  /** clients must present a certificate */
+  clientCertificates: boolean
+  /** backendTls.mode, or 'none' without a backendTls block (bytes pass as they come) */
+  backends: 'auto' | 'on' | 'off' | 'none'
+  /** backend certificates are NOT checked (backendTls.insecureSkipVerify) */
+  insecureSkipVerify: boolean
+}
+
+export interface BackendProbeSnapshot {
+  ok: number
+  failed: number
+  /** failed probes in a row now */
+  failStreak: number
+  last: { ok: boolean; at: number; ms: number; detail: string | undefined } | undefined
 }
 
 export interface RouteSnapshot {
@@ -52,15 +80,29 @@ export interface RouteSnapshot {
   connections: { active: number; total: number; failovers: number; rejected: number }
   /** drain marks of this proxy, and those shared through ZooKeeper (ZooKeeper routes only) */
   drainMarks: DrainSnapshot
+  tls: RouteTlsSnapshot
 }
 
 /** One backend as operators see it. */
-export function backendSnapshot(b: BackendState, now: number, draining: boolean): BackendSnapshot {
+export function backendSnapshot(
+  b: BackendState,
+  now: number,
+  draining: boolean,
+  tls = false,
+): BackendSnapshot {
   const ejected = isEjected(b, now)
   return {
     key: b.key,
     source: b.source,
-    state: !b.listed ? 'unlisted' : draining ? 'draining' : ejected ? 'ejected' : 'up',
+    state: !b.listed
+      ? 'unlisted'
+      : draining
+        ? 'draining'
+        : b.probe.down
+          ? 'down'
+          : ejected
+            ? 'ejected'
+            : 'up',
     leader: b.leader,
     authentication: b.authentication,
     principal: b.principal,
@@ -72,6 +114,16 @@ export function backendSnapshot(b: BackendState, now: number, draining: boolean)
     lastError: b.lastError,
     bytesFromClient: b.bytesFromClient,
     bytesToClient: b.bytesToClient,
+    tls,
+    probe:
+      b.probe.last === undefined
+        ? undefined
+        : {
+            ok: b.probe.ok,
+            failed: b.probe.failed,
+            failStreak: b.probe.failStreak,
+            last: { ...b.probe.last },
+          },
   }
 }
 

@@ -284,6 +284,25 @@ export function readHs2Request(body: Uint8Array): RequestRead {
 }
 
 /**
+ * Whether an `ExecuteStatement` request runs asynchronously (`TExecuteStatementReq.runAsync`,
+ * field 4, default false): HiveServer2 answers an asynchronous one at once with an operation
+ * handle, a synchronous one only when its query is done. `undefined` when the body (prefix) does
+ * not say (not an ExecuteStatement, cut short, malformed). Walks the whole statement string.
+ */
+export function executeRunsAsync(body: Uint8Array): boolean | undefined {
+  const r = walk(body, (c): { state: 'done'; async: boolean | undefined } => {
+    const envelope = c.envelope()
+    if (envelope.method !== 'ExecuteStatement' || envelope.type !== MESSAGE.CALL)
+      return { state: 'done', async: undefined }
+    // ExecuteStatement_args { 1: TExecuteStatementReq req { ..., 4: bool runAsync } }
+    if (!c.seek(1, T.STRUCT, 0)) return { state: 'done', async: undefined }
+    if (!c.seek(4, T.BOOL, 1)) return { state: 'done', async: false }
+    return { state: 'done', async: c.u8() !== 0 }
+  })
+  return r.state === 'done' ? r.async : undefined
+}
+
+/**
  * The handle a response body's prefix hands out: the session of a successful OpenSession, the
  * operation of a call that made one. EXCEPTION replies and failed calls carry none.
  */

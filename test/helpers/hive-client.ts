@@ -20,6 +20,8 @@ export interface QueryBackendIdOptions {
   password?: string
   /** bound for the whole exchange (default 5000 ms) */
   timeoutMs?: number
+  /** connect with TLS (hive-driver's options.ssl); checked against `ca` for `servername` */
+  tls?: { ca: string; servername?: string; cert?: string; key?: string }
 }
 
 type HiveClientInstance = InstanceType<typeof hive.HiveClient>
@@ -81,7 +83,13 @@ export async function queryBackendId(opts: QueryBackendIdOptions): Promise<strin
 
   const run = async (): Promise<string> => {
     await client.connect(
-      { host: opts.host, port: opts.port },
+      {
+        host: opts.host,
+        port: opts.port,
+        ...(opts.tls === undefined
+          ? {}
+          : { options: { ssl: true, rejectUnauthorized: true, ...opts.tls } }),
+      },
       new hive.connections.TcpConnection(),
       authProvider,
     )

@@ -8,6 +8,7 @@
  * opens a new TCP connection for every request. Every call is bounded by `timeoutMs`.
  */
 import http from 'node:http'
+import https from 'node:https'
 import hive from 'hive-driver'
 
 type HiveClientInstance = InstanceType<typeof hive.HiveClient>
@@ -27,6 +28,8 @@ export interface HttpClientOptions {
   /** extra request headers (e.g. X-XSRF-HEADER) */
   headers?: Record<string, string>
   timeoutMs?: number
+  /** HTTPS, checked against `ca` for `servername` */
+  tls?: { ca: string; servername?: string }
 }
 
 export class HttpHiveSession {
@@ -50,7 +53,10 @@ export class HttpHiveSession {
   static async open(o: HttpClientOptions): Promise<HttpHiveSession> {
     const timeoutMs = o.timeoutMs ?? 5000
     const keepAlive = o.keepAlive ?? true
-    const agent = new http.Agent({ keepAlive, maxSockets: 1 })
+    const agent =
+      o.tls === undefined
+        ? new http.Agent({ keepAlive, maxSockets: 1 })
+        : new https.Agent({ keepAlive, maxSockets: 1, rejectUnauthorized: true, ...o.tls })
     const client = new hive.HiveClient(hive.thrift.TCLIService, TTypes)
     client.on('error', () => {}) // failures surface as rejected calls below
     const connection = new hive.connections.HttpConnection()
@@ -66,7 +72,15 @@ export class HttpHiveSession {
         {
           host: o.host ?? '127.0.0.1',
           port: o.port,
-          options: { path: `/${o.path ?? 'cliservice'}`, nodeOptions: { agent } },
+          options: {
+            path: `/${o.path ?? 'cliservice'}`,
+            ...(o.tls === undefined ? {} : { https: true }),
+            // after hive-driver's own: its https default turns the check off
+            nodeOptions: {
+              agent,
+              ...(o.tls === undefined ? {} : { rejectUnauthorized: true, ...o.tls }),
+            },
+          },
         },
         connection,
         auth,

@@ -80,6 +80,8 @@ export interface ConnectHmsOptions {
   framed?: boolean
   /** bound for the connect and for each call (default 5000 ms) */
   timeoutMs?: number
+  /** connect with TLS (checked: set `ca` and `servername`) */
+  tls?: import('node:tls').ConnectionOptions
 }
 
 /** The parts of thrift's Connection used here (not in @types/thrift 0.10's shape). */
@@ -129,10 +131,17 @@ function clientError(
 export async function connectHms(opts: ConnectHmsOptions): Promise<HmsClient> {
   const timeoutMs = opts.timeoutMs ?? 5000
   const where = `${opts.host}:${opts.port}`
-  const conn = thrift.createConnection(opts.host, opts.port, {
-    transport: transportClass(opts.framed),
-    protocol: protocolClass(opts.protocol),
-  }) as ThriftConnection
+  const wire = { transport: transportClass(opts.framed), protocol: protocolClass(opts.protocol) }
+  const conn = (
+    opts.tls === undefined
+      ? thrift.createConnection(opts.host, opts.port, wire)
+      : thrift.createSSLConnection(opts.host, opts.port, {
+          ...wire,
+          ...opts.tls,
+          // thrift's default secureProtocol (SSLv23_method) would override minVersion
+          secureOptions: 0,
+        })
+  ) as ThriftConnection
   if (!opts.framed) coalesceReads(conn.connection)
 
   let closed = false

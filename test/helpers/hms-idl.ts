@@ -152,6 +152,14 @@ export interface ThriftRuntime {
     port: number,
     options: { transport: TransportClass; protocol: ProtocolClass },
   ): unknown
+  createSSLConnection(
+    host: string,
+    port: number,
+    options: {
+      transport: TransportClass
+      protocol: ProtocolClass
+    } & import('node:tls').ConnectionOptions,
+  ): unknown
   createClient(service: unknown, connection: unknown): unknown
   createServer(
     service: unknown,
@@ -260,6 +268,8 @@ export interface HmsMethodTypes {
     result: Partition[]
   }
   shutdown: { args: Record<string, never>; result: undefined }
+  /** fb303: fb_status (2 = ALIVE) */
+  getStatus: { args: Record<string, never>; result: number }
 }
 export type HmsMethodName = keyof HmsMethodTypes
 
@@ -397,6 +407,7 @@ export const HMS_METHODS: Readonly<Record<HmsMethodName, MethodDesc>> = {
     ],
   ),
   shutdown: method('shutdown', [], undefined, [], true),
+  getStatus: method('getStatus', [], 'i32', []),
 }
 
 export function methodDesc(name: string): MethodDesc | undefined {

@@ -21,6 +21,7 @@
  * closed and the reason kept in `protocolErrors`), 100 MiB message limit.
  */
 import net from 'node:net'
+import tls from 'node:tls'
 import {
   type Database,
   type HmsHandler,
@@ -95,6 +96,8 @@ export interface HmsStub {
   /** why connections were closed for bad input (e.g. a SASL or non-strict stream) */
   protocolErrors: string[]
   store: HmsStore
+  /** what fb303 getStatus answers (2 = ALIVE, the default; 4 = STOPPED) */
+  fbStatus: number
   /** make the server misbehave on the next call of `method` ('*' = whatever comes next); queued per method */
   failNext(method: string, how: FailureMode): void
   /** calls of one method */
@@ -113,6 +116,8 @@ export interface StartHmsStubOptions {
   databases?: string[]
   /** a store shared with other stubs */
   store?: HmsStore
+  /** serve TLS with this certificate */
+  tls?: { cert: string; key: string }
 }
 
 const MAX_MESSAGE = 100 * 1024 * 1024
@@ -219,6 +224,10 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
     shutdown() {
       // fb303 oneway: no reply; HMSHandler only drops the connection's raw store here
     },
+    getStatus(_args, reply) {
+      // fb303, as HMSHandler (FacebookBase) answers it: from memory
+      reply(null, stub.fbStatus)
+    },
   })
 
   const onConnection = (sock: net.Socket): void => {
@@ -302,7 +311,11 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
     })
   }
 
-  const server = net.createServer(onConnection)
+  const server: net.Server =
+    opts.tls === undefined
+      ? net.createServer(onConnection)
+      : tls.createServer({ cert: opts.tls.cert, key: opts.tls.key }, onConnection)
+  server.on('tlsClientError', () => {})
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? 0, host, () => {
@@ -313,7 +326,7 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
   const port = (server.address() as net.AddressInfo).port
 
   let closing: Promise<void> | undefined
-  return {
+  const stub: HmsStub = {
     id,
     host,
     port,
@@ -328,6 +341,7 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
     },
     protocolErrors,
     store,
+    fbStatus: 2,
     failNext(method, how) {
       const q = failures.get(method) ?? []
       q.push(how)
@@ -344,4 +358,5 @@ export async function startHmsStub(opts: StartHmsStubOptions): Promise<HmsStub> 
       return closing
     },
   }
+  return stub
 }

@@ -16,7 +16,7 @@ import { hs2Handler } from './hs2-stub.js'
 const require = createRequire(import.meta.url)
 
 interface ThriftRuntime {
-  createWebServer(options: { services: Record<string, object> }): http.Server
+  createWebServer(options: { services: Record<string, object>; tls?: object }): http.Server
   TBufferedTransport: unknown
   TBinaryProtocol: unknown
 }
@@ -57,8 +57,12 @@ export interface Hs2HttpStub {
 
 export interface StartHs2HttpStubOptions {
   id: string
+  /** answer these methods this many ms late (a slow but healthy server), e.g. { ExecuteStatement: 800 } */
+  slowMs?: Record<string, number>
   path?: string
   port?: number
+  /** serve HTTPS with this certificate (PEM texts) */
+  tls?: { cert: string; key: string }
 }
 
 const hex = (h: HandleId | undefined): string | undefined => h?.guid?.toString('hex')
@@ -112,12 +116,15 @@ export async function startHs2HttpStub(opts: StartHs2HttpStubOptions): Promise<H
           if (no !== undefined) operations.add(no)
           if (prop === 'CloseSession' && s !== undefined) sessions.delete(s)
           if (prop === 'CloseOperation' && o !== undefined) operations.delete(o)
-          reply(err, resp)
+          const late = opts.slowMs?.[prop]
+          if (late === undefined) reply(err, resp)
+          else setTimeout(() => reply(err, resp), late)
         })
       }
     },
   })
   const server = thrift.createWebServer({
+    ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     services: {
       [`/${path}`]: {
         transport: thrift.TBufferedTransport,

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import { createRequire } from 'node:module'
 import hive from 'hive-driver'
 
@@ -24,7 +25,7 @@ interface ThriftRuntime {
   createServer(
     processor: unknown,
     handler: object,
-    options: { transport: unknown; protocol: unknown },
+    options: { transport: unknown; protocol: unknown; tls?: object },
   ): net.Server
   TBufferedTransport: unknown
   TFramedTransport: unknown
@@ -53,6 +54,8 @@ export interface Hs2Stub {
   sessions: number
   /** user names seen in OpenSession (NOSASL) or in the SASL PLAIN exchange, in order */
   users: string[]
+  /** TLS stubs: connections whose handshake resumed an earlier session */
+  readonly tlsResumed: number
   /** destroys live sockets too; idempotent */
   close(): Promise<void>
 }
@@ -64,6 +67,8 @@ export interface StartHs2StubOptions {
   password?: string
   /** a fixed port (lets a test restart a stub on the same port); default 0 = any free port */
   port?: number
+  /** NOSASL only: serve TLS with this certificate (PEM texts), as hive.server2.use.SSL=true */
+  tls?: { cert: string; key: string }
 }
 
 /** SASL negotiation status bytes (apache/thrift TSaslTransport, NegotiationStatus) */
@@ -245,7 +250,7 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
   const host = '127.0.0.1'
   const sockets = new Set<net.Socket>()
 
-  const stats = { connections: 0, sessions: 0, users: [] as string[] }
+  const stats = { connections: 0, sessions: 0, users: [] as string[], tlsResumed: 0 }
 
   const handler = hs2Handler(id, (user) => {
     stats.sessions++
@@ -264,8 +269,13 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
     server = thrift.createServer(TCLIService, handler, {
       transport: thrift.TBufferedTransport,
       protocol: thrift.TBinaryProtocol,
+      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     })
-    server.on('connection', track)
+    server.on(opts.tls === undefined ? 'connection' : 'secureConnection', (sock: net.Socket) => {
+      if ((sock as Partial<TLSSocket>).isSessionReused?.() === true) stats.tlsResumed++
+      track(sock)
+    })
+    server.on('tlsClientError', () => {})
   } else {
     const inner = thrift.createServer(TCLIService, handler, {
       transport: thrift.TFramedTransport,
@@ -356,6 +366,9 @@ export async function startHs2Stub(opts: StartHs2StubOptions): Promise<Hs2Stub> 
     },
     set connections(v: number) {
       stats.connections = v
+    },
+    get tlsResumed() {
+      return stats.tlsResumed
     },
     get activeConnections() {
       return sockets.size

@@ -8,6 +8,7 @@ import net from 'node:net'
  *   Thrift worker pool).
  * - `one-byte`: answers the client's first bytes with one byte, then nothing (stalled mid-answer:
  *   the proxy must not replay, HS2 state may exist).
+ * - `prefix`: the same with the given bytes (e.g. an HTTP status line without the rest).
  * - `late`: after `answerAfterMs` it starts to behave: what the client sent so far and everything
  *   after is piped to `via` (a real Hs2Stub), and its answers back.
  */
@@ -24,6 +25,7 @@ export interface HungStub {
 export type HungMode =
   | { kind: 'silent' }
   | { kind: 'one-byte' }
+  | { kind: 'prefix'; bytes: Buffer }
   | { kind: 'late'; answerAfterMs: number; via: { host: string; port: number } }
 
 export async function startHungStub(mode: HungMode): Promise<HungStub> {
@@ -55,9 +57,9 @@ export async function startHungStub(mode: HungMode): Promise<HungStub> {
       stub.bytesReceived += chunk.length
       if (upstream !== undefined) upstream.write(chunk)
       else held.push(chunk)
-      if (mode.kind === 'one-byte' && !answered) {
+      if ((mode.kind === 'one-byte' || mode.kind === 'prefix') && !answered) {
         answered = true
-        s.write(Buffer.from([0x80]))
+        s.write(mode.kind === 'prefix' ? mode.bytes : Buffer.from([0x80]))
       }
     })
     if (mode.kind === 'late') {
@@ -80,4 +82,69 @@ export async function startHungStub(mode: HungMode): Promise<HungStub> {
   })
   stub.port = (server.address() as net.AddressInfo).port
   return stub
+}
+
+/**
+ * A TCP relay in front of a working backend that can be made to hang: until `hang()` it passes
+ * bytes both ways; after it, it still accepts and reads but passes nothing either way, on new and
+ * live connections alike (a server that stopped answering mid-session). Loopback only.
+ */
+export interface HangableRelay {
+  host: string
+  port: number
+  /** TCP connections accepted so far */
+  connections: number
+  /** client bytes swallowed while hung */
+  swallowed: number
+  hang(): void
+  close(): Promise<void>
+}
+
+export async function startHangableRelay(via: {
+  host: string
+  port: number
+}): Promise<HangableRelay> {
+  const sockets = new Set<net.Socket>()
+  let hung = false
+  const track = (s: net.Socket): void => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('error', () => {})
+  }
+  const server = net.createServer((c) => {
+    relay.connections++
+    track(c)
+    const up = net.connect(via.port, via.host)
+    track(up)
+    c.on('data', (d: Buffer) => {
+      if (hung) relay.swallowed += d.length
+      else up.write(d)
+    })
+    up.on('data', (d: Buffer) => {
+      if (!hung) c.write(d)
+    })
+    c.on('close', () => up.destroy())
+    up.on('close', () => {
+      if (!hung) c.destroy()
+    })
+  })
+  const relay: HangableRelay = {
+    host: '127.0.0.1',
+    port: 0,
+    connections: 0,
+    swallowed: 0,
+    hang: () => {
+      hung = true
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  relay.port = (server.address() as net.AddressInfo).port
+  return relay
 }

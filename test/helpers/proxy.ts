@@ -40,10 +40,14 @@ export function hs2Route(target: Hs2Target, over: Partial<Hs2RouteConfig> = {}):
     firstResponseTimeoutMs: 10_000,
     slowStartMs: 0,
     ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
+    // probes are off unless a test asks: they would add connections and calls to the stubs' counts
+    healthCheck: { ...DEFAULTS.hs2.healthCheck, probe: 'none' },
     tcpIo: 'auto',
     transportMode: 'binary',
     http: { ...DEFAULTS.hs2.http },
     mr3AppIdNamespace: undefined,
+    tls: undefined,
+    backendTls: undefined,
     fromHiveSite: undefined,
     kerberosPrincipal: undefined,
     ...over,
@@ -65,8 +69,13 @@ export function metastoreRoute(
     maxConnectAttempts: 3,
     idleTimeoutMs: 0,
     ejection: { failures: 2, baseMs: 60_000, maxMs: 120_000 },
+    healthCheck: { ...DEFAULTS.metastore.healthCheck, probe: 'none' },
     maxMessageBytes: 64 * 1024 * 1024,
     maxReplayBytes: 1024 * 1024,
+    tls: undefined,
+    backendTls: undefined,
+    transportMode: 'binary',
+    http: { ...DEFAULTS.metastore.http },
     ...over,
   }
 }

@@ -13,7 +13,9 @@ import { startHmsStub } from '../helpers/hms-stub.js'
 import { startHs2HttpStub } from '../helpers/hs2-http-stub.js'
 import { HttpHiveSession } from '../helpers/hive-http-client.js'
 import { connectHms } from '../helpers/hms-client.js'
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import tls from 'node:tls'
+import { makeCa } from '../helpers/certs.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -696,6 +698,69 @@ t.test(
     const rec = r.lines.find((l) => l.msg === 'reload rejected; the running configuration stays')!
     t.match(rec, { problems: [{ key: /policy/ }] })
     t.equal(await queryBackendId({ host: '127.0.0.1', port }), 'yaml-a', 'still serving')
+    r.proc.kill('SIGTERM')
+    t.equal(await r.exit, 0)
+  },
+)
+
+t.test(
+  'TLS front from flags: check describes it; SIGHUP takes a rotated certificate, refuses a mismatched key',
+  async (t) => {
+    const stub = await startHs2Stub({ id: 'tls-a' })
+    t.teardown(() => stub.close())
+    const ca = makeCa(t)
+    const first = ca.issue('first', ['localhost', '127.0.0.1'])
+    const second = ca.issue('second', ['localhost', '127.0.0.1'])
+    // the files the proxy reads: rotated in place, as certificate tooling does
+    const cert = join(ca.dir, 'proxy.crt')
+    const key = join(ca.dir, 'proxy.key')
+    copyFileSync(first.cert, cert)
+    copyFileSync(first.key, key)
+    const port = await freePort()
+    const args = [
+      '--hs2',
+      `jdbc:hive2://127.0.0.1:${stub.port}/`,
+      '--hs2-listen',
+      `127.0.0.1:${port}`,
+    ]
+    const tlsArgs = ['--hs2-tls-cert', cert, '--hs2-tls-key', key]
+    const check = run(t, ['check', ...args, ...tlsArgs])
+    t.equal(await check.exit, 0)
+    t.match(
+      check.lines.map((l) => l.raw).join('\n'),
+      new RegExp(`clients connect with TLS \\(TLSv1\\.2 or later\\) and check ${cert}`),
+    )
+    const clientTls = { ca: ca.read(ca.ca), servername: 'localhost' }
+    const cn = (): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, ...clientTls }, () => {
+          resolve(s.getPeerCertificate().subject.CN)
+          s.destroy()
+        })
+        s.on('error', reject)
+      })
+    const r = run(t, [...args, ...tlsArgs])
+    await waitFor('started', () => r.lines.some((l) => l.msg === 'hive-ha-proxy started'))
+    t.equal(await cn(), 'first')
+    t.equal(await queryBackendId({ host: '127.0.0.1', port, tls: clientTls }), 'tls-a')
+
+    copyFileSync(second.cert, cert)
+    copyFileSync(second.key, key)
+    r.proc.kill('SIGHUP')
+    await waitFor('reloaded', () =>
+      r.lines.some((l) => l.msg === 'TLS certificate reloaded for new connections'),
+    )
+    t.equal(await cn(), 'second', 'new connections get the rotated certificate')
+
+    copyFileSync(first.cert, cert) // the key stays the second one's: a mismatched pair
+    r.proc.kill('SIGHUP')
+    await waitFor('rejected', () =>
+      r.lines.some((l) => l.msg === 'reload rejected; the running configuration stays'),
+    )
+    const rec = r.lines.find((l) => l.msg === 'reload rejected; the running configuration stays')!
+    t.match(rec, { problems: [{ key: '--hs2-tls-key', message: /does not fit the certificate/ }] })
+    t.equal(await cn(), 'second', 'the running certificate stays')
+    t.equal(await queryBackendId({ host: '127.0.0.1', port, tls: clientTls }), 'tls-a')
     r.proc.kill('SIGTERM')
     t.equal(await r.exit, 0)
   },

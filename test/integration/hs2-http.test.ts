@@ -10,6 +10,7 @@ import { HttpHiveSession, type HttpClientOptions } from '../helpers/hive-http-cl
 import { startHs2HttpStub, type Hs2HttpStub } from '../helpers/hs2-http-stub.js'
 import { startHs2Stub } from '../helpers/hs2-stub.js'
 import { registerHs2 } from '../helpers/hs2-register.js'
+import { seededRandom } from '../helpers/random.js'
 import { hs2Route, startTestProxy, waitFor } from '../helpers/proxy.js'
 import { connectTestZk } from '../helpers/zk-client.js'
 import { startZk } from '../helpers/zk.js'
@@ -351,4 +352,55 @@ t.test('metrics and status show the HTTP route', async (t) => {
   t.match(status, /HTTP on \/cliservice: \d+ handles tracked; routed by handle [1-9]/)
   t.match(status, new RegExp(`${key}: 1 sessions`))
   await s.close()
+})
+
+t.test('slow start: a server back from ejection gets a trickle of new sessions', async (t) => {
+  const [a, b] = await httpStubs(t, ['a', 'b'])
+  const aPort = a!.port
+  const { proxy, ports } = await startTestProxy(
+    t,
+    [
+      hs2Route(
+        {
+          kind: 'static',
+          backends: [
+            { host: '127.0.0.1', port: aPort },
+            { host: '127.0.0.1', port: b!.port },
+          ],
+        },
+        {
+          transportMode: 'http',
+          policy: 'round-robin',
+          http: { ...DEFAULTS.hs2.http },
+          slowStartMs: 600_000,
+          ejection: { failures: 2, baseMs: 200, maxMs: 200 },
+        },
+      ),
+    ],
+    { deps: { random: seededRandom(5) } },
+  )
+  const stateOfA = () => route(proxy).backends.find((x) => x.key === `127.0.0.1:${aPort}`)?.state
+  await a!.close()
+  for (let i = 0; i < 6 && stateOfA() !== 'ejected'; i++) {
+    const s = await open(ports[0]!)
+    t.equal(await s.query(), 'b', 'a session opened while a is down lands on b')
+    await s.close()
+  }
+  t.equal(stateOfA(), 'ejected')
+  const back = await startHs2HttpStub({ id: 'a', port: aPort })
+  t.teardown(() => back.close())
+  await waitFor('ejection over', () => stateOfA() === 'up')
+  const got: string[] = []
+  for (let i = 0; i < 20; i++) {
+    const s = await open(ports[0]!)
+    got.push(await s.query())
+    await s.close()
+  }
+  const onA = got.filter((x) => x === 'a').length
+  // round-robin alone would give it 10 of 20; at the start of a 10-minute ramp it gets about 1 in 20
+  t.ok(onA <= 3, `the recovered server got ${onA} of 20 new sessions`)
+  t.ok(
+    got.every((x) => x === 'a' || x === 'b'),
+    'every session served',
+  )
 })

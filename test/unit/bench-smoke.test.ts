@@ -62,7 +62,7 @@ function runQuick(): Promise<{
 }
 
 /** the scenario numbers bench/run.mjs runs by default */
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 9]
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 
 const why = missing()
 // skipped (with the reason) where the machine lacks what the bench starts

@@ -3,6 +3,7 @@ import { configErrorOf, memDeps, runConfig, type Env } from '../helpers/config.j
 import { HELP_TEXT, type LoadDeps } from '../../src/config/load.js'
 import type { MetastoreRouteConfig, ProxyConfig } from '../../src/config/types.js'
 import { DEFAULTS } from '../../src/defaults.js'
+import { describeConfig } from '../../src/check.js'
 import type { ConfigProblem } from '../../src/errors.js'
 
 const YAML = '/etc/hhp/c.yaml'
@@ -43,8 +44,11 @@ const routeDefaults = {
   maxConnectAttempts: HMS.maxConnectAttempts,
   idleTimeoutMs: HMS.idleTimeoutMs,
   ejection: { ...HMS.ejection },
+  healthCheck: { ...HMS.healthCheck },
   maxMessageBytes: HMS.maxMessageBytes,
   maxReplayBytes: HMS.maxReplayBytes,
+  transportMode: 'binary',
+  http: { ...HMS.http },
 }
 
 // ---- precedence ------------------------------------------------------------------------------
@@ -271,6 +275,7 @@ metastore:
     maxConnectAttempts: 5
     idleTimeoutMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
+    healthCheck: { probe: thrift, intervalMs: 1000, timeoutMs: 500, failures: 4, successes: 1 }
     maxMessageBytes: 1024
     maxReplayBytes: 0
   - uris: "thrift://hms3:9083"
@@ -301,8 +306,11 @@ metastore:
     maxConnectAttempts: 5,
     idleTimeoutMs: 0,
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
+    healthCheck: { probe: 'thrift', intervalMs: 1000, timeoutMs: 500, failures: 4, successes: 1 },
     maxMessageBytes: 1024,
     maxReplayBytes: 0,
+    transportMode: 'binary',
+    http: { ...HMS.http },
   })
   t.same(config.metastore[1], {
     ...routeDefaults,
@@ -416,7 +424,7 @@ t.test('HELP_TEXT names the metastore flags, variables, defaults and keys', asyn
     'maxReplayBytes: 1048576',
     '0 = no replay',
     'hive_zookeeper_namespace',
-    'never taken from hive-site.xml',
+    'taken from hive-site.xml only when asked',
   ]
   for (const s of mustMention) t.ok(HELP_TEXT.includes(s), `mentions ${JSON.stringify(s)}`)
   for (const line of HELP_TEXT.split('\n')) {
@@ -632,6 +640,19 @@ const errorCases: ErrorCase[] = [
     yaml: ms('ejection: { baseMs: 9000, maxMs: 1000 }'),
     keys: [inYaml('metastore[0].ejection.maxMs')],
     message: /below/,
+  },
+  {
+    name: 'healthCheck.probe http on a metastore route',
+    argv: cfg,
+    yaml: ms('healthCheck: { probe: http }'),
+    keys: [inYaml('metastore[0].healthCheck.probe')],
+    message: /a metastore route probes with thrift \(fb303 getStatus\) or tcp/,
+  },
+  {
+    name: 'healthCheck.intervalMs 0',
+    argv: cfg,
+    yaml: ms('healthCheck: { intervalMs: 0 }'),
+    keys: [inYaml('metastore[0].healthCheck.intervalMs')],
   },
   {
     name: 'listen clash across kinds (defaults and flags)',
@@ -886,15 +907,104 @@ metastore:
   t.notOk(keys.includes(inYaml('metastore[0].selection')))
 })
 
-t.test('a metastore route over HTTP is refused clearly (not supported yet)', async (t) => {
-  const yaml = 'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: http\n'
-  const err = configErrorOf(memDeps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml }))
-  t.match(err.problems, [
+t.test(
+  'transportMode: http makes a metastore HTTP route on 9083 with path metastore',
+  async (t) => {
+    const yaml = 'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: HTTP\n'
+    const r = ms0(run(deps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml })).config)
+    t.equal(r.transportMode, 'http')
+    t.same(r.listen, HMS.listen, "Hive serves the metastore's HTTP on the binary port")
+    t.same(r.http, HMS.http)
+    const tuned =
+      'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: http\n  httpPath: /hms/api/\n' +
+      '  http:\n    maxBodyBytes: 2048\n    headersTimeoutMs: 500\n    keepAliveTimeoutMs: 700\n'
+    const r2 = ms0(run(deps(['--config', '/c.yaml'], {}, { '/c.yaml': tuned })).config)
+    t.same(r2.http, {
+      path: 'hms/api',
+      maxBodyBytes: 2048,
+      headersTimeoutMs: 500,
+      keepAliveTimeoutMs: 700,
+    })
+    const binary = 'metastore:\n  uris: "thrift://h1:9083"\n'
+    t.equal(
+      ms0(run(deps(['--config', '/c.yaml'], {}, { '/c.yaml': binary })).config).transportMode,
+      'binary',
+    )
+  },
+)
+
+t.test('check describes a metastore HTTP route', async (t) => {
+  const yaml =
+    'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: http\n  idleTimeoutMs: 30000\n'
+  const { config, sources } = run(deps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml }))
+  const text = describeConfig(config, sources)
+  t.match(
+    text,
+    /metastore over HTTP on \/metastore: each request to any live metastore \(selection SEQUENTIAL\)/,
+  )
+  t.match(text, /reads re-sent when a metastore fails before answering, writes never/)
+  t.match(text, /a metastore silent 30000 ms fails the request/)
+  t.notMatch(text, /kept for a re-send/, 'binary-only settings are not described')
+})
+
+t.test('a metastore HTTP route probes with http or tcp, never thrift', async (t) => {
+  const yaml =
+    'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: http\n  healthCheck: { probe: thrift }\n'
+  t.match(problemsOf(deps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml })), [
     {
-      key: 'metastore.transportMode (in /c.yaml)',
-      message: /metastore over HTTP .* is not supported yet/,
+      key: 'metastore.healthCheck.probe (in /c.yaml)',
+      message: /over HTTP probes with http \(OPTIONS on the servlet path\) or tcp/,
     },
   ])
-  const ok = 'metastore:\n  uris: "thrift://h1:9083"\n  transportMode: binary\n'
-  t.doesNotThrow(() => runConfig(memDeps(['--config', '/c.yaml'], {}, { '/c.yaml': ok })))
+  const ok = yaml.replace('probe: thrift', 'probe: http')
+  t.equal(
+    ms0(run(deps(['--config', '/c.yaml'], {}, { '/c.yaml': ok })).config).healthCheck.probe,
+    'http',
+  )
 })
+
+t.test('a bad transport mode or HTTP path names the key and the fix', async (t) => {
+  const yaml =
+    'metastore:\n  - uris: "thrift://h1:9083"\n    transportMode: all\n' +
+    '  - uris: "thrift://h2:9083"\n    transportMode: http\n    httpPath: "a b"\n    listen: 9084\n'
+  t.match(problemsOf(deps(['--config', '/c.yaml'], {}, { '/c.yaml': yaml })), [
+    {
+      key: 'metastore[0].transportMode (in /c.yaml)',
+      message: /"all" is a HiveServer2 mode/,
+      fix: /binary .* or http/,
+    },
+    {
+      key: 'metastore[1].httpPath (in /c.yaml)',
+      message: /not a usable HTTP path/,
+      fix: /metastore.server.thrift.http.path/,
+    },
+  ])
+})
+
+t.test(
+  'hive-site.xml: metastore.client.thrift.transport.mode and .http.path (hive.* aliases)',
+  async (t) => {
+    const files = {
+      [SITE]: site({
+        'hive.metastore.uris': URIS,
+        'hive.metastore.client.thrift.transport.mode': 'http',
+        'metastore.client.thrift.http.path': 'hmsapi',
+      }),
+    }
+    const r = ms0(run(deps(['--hive-site', SITE], {}, files)).config)
+    t.equal(r.transportMode, 'http')
+    t.equal(r.http.path, 'hmsapi')
+    const bad = {
+      [SITE]: site({
+        'hive.metastore.uris': URIS,
+        'metastore.client.thrift.transport.mode': 'grpc',
+      }),
+    }
+    t.match(problemsOf(deps(['--hive-site', SITE], {}, bad)), [
+      {
+        key: inSite('metastore.client.thrift.transport.mode'),
+        message: /"grpc" is not a metastore transport mode/,
+      },
+    ])
+  },
+)

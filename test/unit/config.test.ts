@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { configErrorOf, hp, memDeps, runConfig, type Env } from '../helpers/config.js'
+import { describeConfig } from '../../src/check.js'
 import { tcpIoCheck } from '../../src/config/build-hs2.js'
 import { hs2TargetFromJdbcUrl } from '../../src/config/jdbc-url.js'
 import { HELP_TEXT, loadConfig, type LoadDeps } from '../../src/config/load.js'
@@ -137,6 +138,7 @@ const route0Defaults = {
   firstResponseTimeoutMs: DEFAULTS.hs2.firstResponseTimeoutMs,
   slowStartMs: DEFAULTS.hs2.slowStartMs,
   ejection: { ...DEFAULTS.hs2.ejection },
+  healthCheck: { ...DEFAULTS.hs2.healthCheck },
   tcpIo: DEFAULTS.hs2.tcpIo,
   transportMode: 'binary',
   http: { ...DEFAULTS.hs2.http },
@@ -227,6 +229,7 @@ hs2:
     firstResponseTimeoutMs: 2000
     slowStartMs: 0
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 }
+    healthCheck: { probe: tcp, intervalMs: 3000, timeoutMs: 1000, failures: 2, successes: 5 }
     tcpIo: sockets
   - url: "${STATIC_URL}"
     listen: "[::1]:10002"
@@ -272,6 +275,7 @@ hs2:
     firstResponseTimeoutMs: 2000,
     slowStartMs: 0,
     ejection: { failures: 2, baseMs: 1000, maxMs: 8000 },
+    healthCheck: { probe: 'tcp', intervalMs: 3000, timeoutMs: 1000, failures: 2, successes: 5 },
     tcpIo: 'sockets',
     transportMode: 'binary',
     http: { ...DEFAULTS.hs2.http },
@@ -689,6 +693,39 @@ const errorCases: ErrorCase[] = [
     keys: [inFile('hs2[0].ejection.maxMs')],
   },
   {
+    name: 'healthCheck.probe thrift on an HS2 binary route',
+    argv: cfg,
+    yaml: route('healthCheck: { probe: thrift }'),
+    keys: [inFile('hs2[0].healthCheck.probe')],
+    message: /does not fit this route: an HS2 binary route has no protocol probe/,
+  },
+  {
+    name: 'healthCheck.probe unknown',
+    argv: cfg,
+    yaml: route('healthCheck: { probe: ping }'),
+    keys: [inFile('hs2[0].healthCheck.probe')],
+  },
+  {
+    name: 'healthCheck.timeoutMs not below intervalMs',
+    argv: cfg,
+    yaml: route('healthCheck: { probe: tcp, intervalMs: 1000, timeoutMs: 1000 }'),
+    keys: [inFile('hs2[0].healthCheck.timeoutMs')],
+    message: /is not below healthCheck.intervalMs/,
+  },
+  {
+    name: 'healthCheck.failures 0',
+    argv: cfg,
+    yaml: route('healthCheck: { failures: 0 }'),
+    keys: [inFile('hs2[0].healthCheck.failures')],
+  },
+  {
+    name: 'healthCheck unknown key',
+    argv: cfg,
+    yaml: route('healthCheck: { interval: 1000 }'),
+    keys: [inFile('hs2[0].healthCheck.interval')],
+    message: /unknown key/,
+  },
+  {
     name: 'unreadable file (--config)',
     argv: ['--config', '/nope.yaml'],
     keys: ['--config'],
@@ -984,6 +1021,28 @@ t.test('http settings come from the YAML route and are checked', async (t) => {
     [inFile('hs2.http.maxBodyBytes'), inFile('hs2.http.affinityCookie')],
   )
 })
+
+t.test(
+  'check says what firstResponseTimeoutMs does on an HTTP route and warns below long polling',
+  async (t) => {
+    const url = 'jdbc:hive2://h1:10001/;transportMode=http'
+    const text = (ms: string): string =>
+      describeConfig(run(deps(['--hs2', url, '--first-response-timeout', ms])).config, [])
+    t.match(text('10000'), /stalls: a call without response headers within 10000 ms is hung/)
+    t.notMatch(text('10000'), /warning: firstResponseTimeoutMs/)
+    t.match(
+      text('5000'),
+      /warning: firstResponseTimeoutMs 5000 is not above HiveServer2's hive\.server2\.long\.polling\.timeout/,
+    )
+    t.match(text('0'), /first-answer failover off/)
+    const binary = describeConfig(
+      run(deps(['--hs2', STATIC_URL, '--first-response-timeout', '2000'])).config,
+      [],
+    )
+    t.match(binary, /first-answer failover: a backend silent 2000 ms after the client spoke/)
+    t.notMatch(binary, /long\.polling/, 'binary routes time only the first answer')
+  },
+)
 
 t.test('the old key transport still works, with a deprecation notice; tcpIo wins', async (t) => {
   const old = `hs2:\n  url: "${STATIC_URL}"\n  transport: sockets\n`

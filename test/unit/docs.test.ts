@@ -7,6 +7,7 @@ import { HELP_TEXT, loadConfig } from '../../src/config/load.js'
 import { drainHelp } from '../../src/drain-cmd.js'
 import { ErrorCodes } from '../../src/errors.js'
 import { STATUS_HELP } from '../../src/status.js'
+import { makeCa } from '../helpers/certs.js'
 
 // The docs describe the product as it is: every flag, variable and YAML key that `--help` (and the
 // operator commands' `--help`) prints has a place in docs/configuration.md, every error code in
@@ -144,19 +145,33 @@ t.test('every YAML key of --help appears in docs/configuration.md', async (t) =>
 })
 
 t.test(
-  'every YAML example in docs/configuration.md and the README is a valid config',
+  'every YAML example in docs/configuration.md, docs/tls.md and the README is a valid config',
   async (t) => {
-    const blocks = ['README.md', 'docs/configuration.md'].flatMap((file) =>
+    const blocks = ['README.md', 'docs/configuration.md', 'docs/tls.md'].flatMap((file) =>
       [...read(file).matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => ({ file, yaml: m[1] })),
     )
     t.ok(blocks.length >= 3, 'examples found')
+    // the PEM files an example names stand in as test certificates: a .key file is the key
+    const ca = makeCa(t)
+    const pair = ca.issue('example', ['localhost'])
+    const pem = (path: string): string =>
+      path.endsWith('.key')
+        ? ca.read(pair.key)
+        : path.endsWith('ca.pem')
+          ? ca.read(ca.ca)
+          : ca.read(pair.cert)
     for (const [i, { file, yaml }] of blocks.entries()) {
       // an example naming a hive-site.xml gets one that describes HiveServer2's registration
       const load = () =>
         loadConfig({
           argv: ['--config', 'example.yaml'],
           env: {},
-          readFile: (p) => (p.endsWith('.xml') ? EXAMPLE_HIVE_SITE : (yaml ?? '')),
+          readFile: (path) =>
+            path === 'example.yaml'
+              ? (yaml ?? '')
+              : path.endsWith('.xml')
+                ? EXAMPLE_HIVE_SITE
+                : pem(path),
         })
       t.doesNotThrow(load, `${file}, YAML example ${i + 1} loads`)
     }

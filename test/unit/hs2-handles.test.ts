@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import {
+  executeRunsAsync,
   hs2ErrorReply,
   readHs2Request,
   readHs2Response,
@@ -173,5 +174,32 @@ t.test(
       hs2ErrorReply({ ...env, method: 'GetInfo' }, message, '08S01', 0),
     )
     t.match(info.error, { message }, 'GetInfo (required infoValue) gets an exception with the text')
+  },
+)
+
+t.test(
+  'ExecuteStatement runAsync is read past a long statement; other bodies do not say',
+  async (t) => {
+    const exec = (runAsync: boolean | undefined): Buffer =>
+      encodeHs2Call(
+        'ExecuteStatement',
+        new T.TExecuteStatementReq({
+          sessionHandle: sessionHandle(SID),
+          statement: `SELECT '${'x'.repeat(5000)}'`,
+          confOverlay: { a: 'b' },
+          ...(runAsync === undefined ? {} : { runAsync }),
+          queryTimeout: 5,
+        }),
+      )
+    t.equal(executeRunsAsync(exec(true)), true)
+    t.equal(executeRunsAsync(exec(false)), false)
+    t.equal(executeRunsAsync(exec(undefined)), false, 'absent: Thrift default false (synchronous)')
+    t.equal(executeRunsAsync(exec(true).subarray(0, 200)), undefined, 'a prefix does not say')
+    const fetch = encodeHs2Call(
+      'FetchResults',
+      new T.TFetchResultsReq({ operationHandle: operationHandle(OID), orientation: 0, maxRows: 1 }),
+    )
+    t.equal(executeRunsAsync(fetch), undefined, 'not an ExecuteStatement')
+    t.equal(executeRunsAsync(Buffer.from('garbage!')), undefined)
   },
 )

@@ -66,6 +66,7 @@ const okCases: OkCase[] = [
       transportMode: 'all',
       version: '4.0.0',
       authentication: 'LDAP',
+      ssl: true,
     },
   },
   {
@@ -452,11 +453,6 @@ const httpBad: Array<{ name: string; data: string; reason: RegExp }> = [
     reason: /legacy host:port data is a binary registration/,
   },
   {
-    name: 'SSL instance (TLS to backends comes later)',
-    data: HTTP_DATA.replace('use.SSL=false', 'use.SSL=true'),
-    reason: /hive\.server2\.use\.SSL=true: TLS to HTTP backends is not supported yet/,
-  },
-  {
     name: 'no http port',
     data: HTTP_DATA.replace('hive.server2.thrift.http.port=10001;', ''),
     reason: /no hive\.server2\.thrift\.http\.port published/,
@@ -467,6 +463,16 @@ const httpBad: Array<{ name: string; data: string; reason: RegExp }> = [
     reason: /bad port "x"/,
   },
 ]
+t.test(
+  'an HTTP route keeps an SSL instance, marked ssl (the route decides how to dial it)',
+  async (t) => {
+    t.match(parseHs2Znode(HTTP_NAME, HTTP_DATA.replace('use.SSL=false', 'use.SSL=true'), 'http'), {
+      ok: true,
+      instance: { ssl: true, port: 10001 },
+    })
+    t.match(parseHs2Znode(HTTP_NAME, HTTP_DATA, 'http'), { ok: true, instance: { ssl: undefined } })
+  },
+)
 for (const c of httpBad) {
   t.test(`an HTTP route skips: ${c.name}`, async (t) => {
     t.match(parseHs2Znode(HTTP_NAME, c.data, 'http'), { ok: false, reason: c.reason })

@@ -1,0 +1,509 @@
+/**
+ * The Hive 4 metastore over HTTP (design decision 12; hive-http-mode.md §5): every POST body is
+ * one Thrift call (binary or compact) to ThriftHiveMetastore. HTTP-mode calls carry no connection
+ * state (the servlet clears its context after each request; the client sends no set_ugi), so each
+ * request goes to any live metastore, in the route's SEQUENTIAL/RANDOM order:
+ *
+ * - a request whose connect failed moves on to the next metastore (connect failures feed ejection
+ *   as on every route);
+ * - a request whose metastore failed after it was sent (closed, reset, timed out before the answer's
+ *   headers) is re-sent to the next one only when its method, read from the envelope, is
+ *   idempotent (thrift/hms-methods.ts, the table the binary route uses); a write gets 502 naming
+ *   the method and is never re-sent: the client's own retry logic decides, as a closed connection
+ *   lets it decide on the binary route;
+ * - once an answer's headers arrived, it streams to the client; a break after that closes the
+ *   client connection (bytes may have reached it: nothing is re-sent).
+ *
+ * Request bodies are read whole, up to `http.maxBodyBytes` (413 above): a read may have to be sent
+ * again. `tls` makes the front HTTPS, `backendTls` dials every metastore with HTTPS (checked as on
+ * binary routes). Headers pass through untouched (http/headers.ts): `Authorization` (JWT) and
+ * `x-actor-username` reach the metastore as the client sent them and are never logged.
+ */
+import type { Dispatcher, Pool } from 'undici'
+import type { HostPort, MetastoreRouteConfig } from '../config/types.js'
+import type { BackendInfo } from '../backends/backend.js'
+import { metastoreOrder } from '../balancing/metastore-order.js'
+import type { Discovery } from '../discovery/discovery.js'
+import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
+import { certificateFailure, sameBackendTls } from '../net/tls.js'
+import { isConnectError, loadPool, readBody } from '../http/exchange.js'
+import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
+import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import { HttpProber } from '../probes/http-probe.js'
+import type { Prober } from '../probes/runner.js'
+import { readEnvelope } from '../thrift/envelope.js'
+import { MESSAGE } from '../thrift/hs2-handles.js'
+import { MethodLabels, isIdempotent } from '../thrift/hms-methods.js'
+import {
+  CALL_DURATION_BUCKETS_S,
+  type MethodStats,
+  type MetastoreRouteSnapshot,
+} from './metastore-route.js'
+import {
+  RouteCore,
+  type AcceptorFactory,
+  type DrainMarks,
+  type RouteBase,
+  type RouteDeps,
+  type RouteSource,
+} from './route-core.js'
+
+export interface MetastoreHttpRouteSnapshot extends MetastoreRouteSnapshot {
+  transportMode: 'http'
+  http: {
+    path: string
+    /** `${method} ${outcome}` -> requests (method `unparsed` when the body was not a Thrift call) */
+    requests: Record<string, number>
+  }
+}
+
+/**
+ * ok: answered (2xx) | refused: the metastore answered an HTTP error (e.g. 401), passed through |
+ * no_backend: no metastore could be reached | backend_failed: the metastore failed after the
+ * request was sent and it was not re-sent (a write, or no metastore left) | client_gone |
+ * bad_request: the body is not a Thrift call.
+ */
+export type MetastoreRequestOutcome =
+  | 'ok'
+  | 'refused'
+  | 'no_backend'
+  | 'backend_failed'
+  | 'client_gone'
+  | 'bad_request'
+
+/** Bytes of an answer read for its envelope at most (reply or exception, for the call counters). */
+const ANSWER_PREFIX = 1024
+
+interface Call {
+  method: string
+  /** metric label of the method (bounded cardinality) */
+  label: string
+  body: Buffer
+  /** path suffix and query string after the route's path, passed on */
+  suffix: string
+  startedAt: number
+  /** backends this request was sent to or tried */
+  tried: Set<string>
+  /** metastores in this request's order */
+  order: readonly BackendInfo[]
+}
+
+export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
+  #cfg: MetastoreRouteConfig
+  readonly #front: { current: HttpFront | undefined }
+  readonly #pools = new Map<string, Pool>()
+  readonly #labels = new MethodLabels()
+  readonly #calls = new Map<string, MethodStats>()
+  readonly #requests = new Map<string, number>()
+  /** undici, loaded when the route starts (http/exchange.ts says why not at import) */
+  #PoolClass: typeof Pool | undefined
+
+  constructor(
+    cfg: MetastoreRouteConfig,
+    discovery: Discovery,
+    deps: RouteDeps,
+    drain?: DrainMarks,
+  ) {
+    const front: { current: HttpFront | undefined } = { current: undefined }
+    const log = deps.logger.child({ component: 'metastore-http-front', route: cfg.name })
+    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept, _error, secure) => {
+      const f = new HttpFront(
+        {
+          tls: secure,
+          listen,
+          headersTimeoutMs: cfg.http.headersTimeoutMs,
+          keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
+          maxHeaderBytes: MAX_HEADER_BYTES,
+          logger: log,
+        },
+        accept,
+      )
+      front.current = f
+      return f
+    }
+    super(cfg, discovery, deps, 'metastore-http-route', drain, acceptor)
+    this.#front = front
+    this.#cfg = cfg
+  }
+
+  get config(): MetastoreRouteConfig {
+    return this.#cfg
+  }
+
+  override async start(): Promise<HostPort> {
+    this.#PoolClass ??= await loadPool(`metastore HTTP route ${this.#cfg.name}`)
+    return super.start()
+  }
+
+  override async stop(graceMs: number): Promise<void> {
+    await super.stop(graceMs)
+    this.#front.current?.closeAll()
+    await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})))
+    this.#pools.clear()
+  }
+
+  /** Reload in place: selection, limits, timeouts; a new discovery when the target changed. */
+  update(cfg: MetastoreRouteConfig, source: RouteSource | undefined): void {
+    const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
+    const pathChanged = cfg.http.path !== this.#cfg.http.path
+    this.#cfg = cfg
+    this.updateBase(cfg, source)
+    if (tlsChanged) {
+      // pools hold the old TLS settings: new requests get new ones, requests in flight finish
+      for (const p of this.#pools.values()) void p.close().catch(() => {})
+      this.#pools.clear()
+    }
+    // probers hold the path they were made with (a TLS change refreshes them in updateBase)
+    if (pathChanged) this.refreshProbes()
+  }
+
+  snapshot(): MetastoreHttpRouteSnapshot {
+    return {
+      ...this.baseSnapshot('metastore'),
+      streams: {},
+      calls: Object.fromEntries(
+        [...this.#calls].map(([k, v]) => [k, { ...v, durations: [...v.durations] }]),
+      ),
+      transportMode: 'http',
+      http: { path: this.#cfg.http.path, requests: Object.fromEntries(this.#requests) },
+    }
+  }
+
+  protected describe(): { target: string; policy: string } {
+    return { target: this.#cfg.uris, policy: this.#cfg.selection }
+  }
+
+  protected closeClient(ex: HttpExchange): void {
+    this.#plain(ex, 503, 'the proxy is shutting down', true)
+  }
+
+  protected peer(ex: HttpExchange): string {
+    return `${ex.req.socket.remoteAddress ?? '?'}:${ex.req.socket.remotePort ?? '?'}`
+  }
+
+  /**
+   * `OPTIONS /<path>`, as on HS2 HTTP routes (probes/http-probe.ts): the metastore's servlet
+   * answers it from the servlet base class, before any Hive code, without credentials. `tcp`: the
+   * base class's connect probe.
+   */
+  protected override proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
+    if (base.healthCheck.probe === 'tcp') return super.proberFor(b, base)
+    return new HttpProber({
+      key: b.key,
+      path: this.#cfg.http.path,
+      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      timeoutMs: () => this.#cfg.healthCheck.timeoutMs,
+      tls: this.backendTlsFor(b),
+    })
+  }
+
+  protected override backendsRemoved(keys: readonly string[]): void {
+    for (const k of keys) {
+      const p = this.#pools.get(k)
+      this.#pools.delete(k)
+      void p?.close().catch(() => {})
+    }
+  }
+
+  protected onClient(ex: HttpExchange, id: number): void {
+    const { req, res } = ex
+    const untrack = this.track({ destroy: () => res.destroy() })
+    res.once('close', untrack)
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const pathname = q < 0 ? url : url.slice(0, q)
+    const base = `/${this.#cfg.http.path}`
+    if (pathname !== base && !pathname.startsWith(`${base}/`)) {
+      this.#plain(ex, 404, `no Thrift service at ${pathname}; the metastore path is ${base}`)
+      return
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST')
+      this.#plain(ex, 405, 'Thrift over HTTP takes POST requests')
+      return
+    }
+    const max = this.#cfg.http.maxBodyBytes
+    if (Number(req.headers['content-length'] ?? '0') > max) {
+      this.#plain(ex, 413, `request body over ${max} bytes`, true)
+      return
+    }
+    if (ex.expectContinue) res.writeContinue()
+    readBody(req, max).then(
+      (body) => {
+        if (body === undefined) this.#plain(ex, 413, `request body over ${max} bytes`, true)
+        else this.#call(ex, id, body, pathname.slice(base.length) + (q < 0 ? '' : url.slice(q)))
+      },
+      () => res.destroy(),
+    )
+  }
+
+  #call(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
+    const read = readEnvelope(body)
+    if (
+      read.state !== 'done' ||
+      (read.envelope.type !== MESSAGE.CALL && read.envelope.type !== MESSAGE.ONEWAY)
+    ) {
+      const why =
+        read.state === 'bad'
+          ? read.reason
+          : read.state === 'more'
+            ? 'the body ends inside the message header'
+            : 'it is an answer, not a call'
+      this.log.warn(
+        { conn: id, client: this.peer(ex), err: why },
+        'request body is not a Thrift call; answering 400',
+      )
+      this.#count('unparsed', 'bad_request')
+      this.#plain(ex, 400, `not a Thrift metastore call: ${why}`)
+      return
+    }
+    const method = read.envelope.method
+    const call: Call = {
+      method,
+      label: this.#labels.label(method),
+      body,
+      suffix,
+      startedAt: this.deps.now(),
+      tried: new Set(),
+      order: [],
+    }
+    const go = (): void => {
+      call.order = metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random)
+      this.#attempt(ex, id, call)
+    }
+    if (this.hasBackends()) go()
+    else void this.waitForBackends(this.#cfg.connectTimeoutMs).then(go)
+  }
+
+  /** Send `call` to the first untried metastore; on failure decide between moving on and 502. */
+  #attempt(ex: HttpExchange, id: number, call: Call): void {
+    this.connectBackend(
+      id,
+      (tried) => this.#first(call.order, tried),
+      () => ex.res.destroyed,
+      (x, timeoutMs) => this.#send(x, ex, call, timeoutMs),
+      { tried: call.tried, retriable: beforeSending },
+    ).then(
+      ({ socket, backend }) => this.#respond(ex, call, backend, socket),
+      (err: unknown) => {
+        const code = errorCode(err)
+        if (ex.res.destroyed) {
+          this.#done(call, 'client_gone')
+          return
+        }
+        if (
+          beforeSending(err) ||
+          code === ErrorCodes.NO_BACKEND ||
+          code === ErrorCodes.ALL_BACKENDS_FAILED
+        ) {
+          this.rejected(id, ex, err)
+          this.#done(call, 'no_backend')
+          this.#plain(ex, 503, `no metastore could be reached (${code}) for ${call.method}`)
+          return
+        }
+        // the request reached a metastore (the last one tried) and got no answer
+        const backend = [...call.tried].at(-1) ?? '?'
+        const idempotent = isIdempotent(call.method)
+        const next = idempotent && !ex.res.destroyed && this.#canResend(call)
+        this.log.warn(
+          {
+            conn: id,
+            backend,
+            method: call.method,
+            code,
+            err: errorMessage(err),
+            resend: next,
+          },
+          next
+            ? 'metastore failed before answering a read; re-sending it to the next one'
+            : idempotent
+              ? 'metastore failed before answering a read; no metastore left to re-send it to'
+              : 'metastore failed before answering a write; not re-sent',
+        )
+        if (next) {
+          this.#stats(call.label).resent++
+          this.countFailover()
+          this.#attempt(ex, id, call)
+          return
+        }
+        this.#done(call, 'backend_failed')
+        const e = new ProxyError(
+          ErrorCodes.BACKEND_FAILED,
+          `metastore ${backend} failed before answering ${call.method}`,
+          { cause: err },
+        )
+        this.#plain(
+          ex,
+          502,
+          `${e.code}: ${e.message} (${code}); ${idempotent ? 'no other metastore was left to re-send it to' : 'a write is never re-sent (it may have been applied)'}`,
+        )
+      },
+    )
+  }
+
+  /** Another attempt is allowed and some listed metastore is still untried. */
+  #canResend(call: Call): boolean {
+    if (call.tried.size >= this.#cfg.maxConnectAttempts) return false
+    return this.#first(call.order, call.tried) !== undefined
+  }
+
+  /** One request to one metastore, resolved when its answer's headers arrived. */
+  #send(
+    b: BackendInfo,
+    ex: HttpExchange,
+    call: Call,
+    timeoutMs: number,
+  ): Promise<Dispatcher.ResponseData> {
+    const idle = this.#cfg.idleTimeoutMs
+    return this.#pool(b, timeoutMs).request({
+      method: 'POST',
+      path: `/${this.#cfg.http.path}${call.suffix}`,
+      headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, call.body.length),
+      body: call.body,
+      headersTimeout: idle,
+      bodyTimeout: idle,
+    })
+  }
+
+  #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
+    let p = this.#pools.get(b.key)
+    if (p === undefined) {
+      const PoolClass = this.#PoolClass
+      if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
+      // backendTls (on for every metastore, or off): https, checked as the binary route checks
+      const tls = this.backendTlsFor(b)
+      p = new PoolClass(`${tls === undefined ? 'http' : 'https'}://${b.key}`, {
+        connect: { timeout: connectTimeoutMs, ...tls },
+        // below Jetty's idle timeout, so an idle socket is rarely reused just as the server closes it
+        keepAliveTimeout: 4_000,
+      })
+      this.#pools.set(b.key, p)
+    }
+    return p
+  }
+
+  /** Stream the metastore's answer to the client, reading its envelope on the way for the counters. */
+  #respond(ex: HttpExchange, call: Call, backend: BackendInfo, r: Dispatcher.ResponseData): void {
+    const { res } = ex
+    let bytes = 0
+    const finish = (outcome: MetastoreRequestOutcome, exception = false): void => {
+      this.release(backend.key, call.body.length, bytes)
+      this.#done(call, outcome, exception)
+    }
+    if (res.destroyed) {
+      // Trap: undici's body emits RequestAbortedError when destroyed unread; without a listener
+      // that 'error' would end the process (a client that gave up before its answer came)
+      r.body.on('error', () => {})
+      r.body.destroy()
+      finish('client_gone')
+      return
+    }
+    res.writeHead(r.statusCode, clientResponseHeaders(r.headers))
+    const ok = r.statusCode >= 200 && r.statusCode < 300
+    const prefix: Buffer[] = []
+    let prefixLen = 0
+    let reading = ok && r.headers['content-encoding'] === undefined
+    let exception = false
+    r.body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      if (reading) {
+        prefix.push(chunk)
+        prefixLen += chunk.length
+        const got = readEnvelope(Buffer.concat(prefix, prefixLen))
+        if (got.state === 'done') exception = got.envelope.type === MESSAGE.EXCEPTION
+        if (got.state !== 'more' || prefixLen >= ANSWER_PREFIX) {
+          reading = false
+          prefix.length = 0
+        }
+      }
+      if (!res.write(chunk)) r.body.pause()
+    })
+    res.on('drain', () => r.body.resume())
+    r.body.once('end', () => {
+      res.end()
+      finish(ok ? 'ok' : 'refused', exception)
+    })
+    r.body.once('error', (err: Error) => {
+      this.log.warn(
+        { backend: backend.key, method: call.method, code: errorCode(err), err: errorMessage(err) },
+        'metastore answer broke off; closing the client connection (not re-sent)',
+      )
+      res.destroy()
+      finish('backend_failed')
+    })
+    res.once('close', () => {
+      if (!res.writableFinished) r.body.destroy()
+    })
+  }
+
+  /** First untried listed metastore in `order`, non-ejected ones first. */
+  #first(order: readonly BackendInfo[], tried: ReadonlySet<string>): BackendInfo | undefined {
+    const listed = new Set(this.backends.listed().map((b) => b.key))
+    const untried = order
+      .filter((b) => !tried.has(b.key) && listed.has(b.key))
+      .map((b) => this.backends.get(b.key))
+      .filter((b) => b !== undefined)
+    return this.usable(untried)[0]
+  }
+
+  #plain(ex: HttpExchange, status: number, text: string, close = false): void {
+    const { res } = ex
+    if (res.headersSent || res.destroyed) return
+    const body = `${text}\n`
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    }
+    // the rest of an unread body would be taken for the next request
+    if (close) headers['connection'] = 'close'
+    res.writeHead(status, headers)
+    res.end(body)
+  }
+
+  /** A parsed request ended: its per-method request and call counters. */
+  #done(call: Call, outcome: MetastoreRequestOutcome, exception = false): void {
+    this.#count(call.label, outcome)
+    const s = this.#stats(call.label)
+    const ms = this.deps.now() - call.startedAt
+    if (outcome === 'ok') {
+      if (exception) s.exception++
+      else s.reply++
+    } else if (outcome === 'client_gone') return
+    else s.failed++
+    s.totalMs += ms
+    const sec = ms / 1000
+    let b = 0
+    while (b < CALL_DURATION_BUCKETS_S.length && sec > (CALL_DURATION_BUCKETS_S[b] as number)) b++
+    s.durations[b] = (s.durations[b] as number) + 1
+  }
+
+  #count(label: string, outcome: MetastoreRequestOutcome): void {
+    const k = `${label} ${outcome}`
+    this.#requests.set(k, (this.#requests.get(k) ?? 0) + 1)
+  }
+
+  #stats(label: string): MethodStats {
+    let s = this.#calls.get(label)
+    if (s === undefined) {
+      s = {
+        reply: 0,
+        exception: 0,
+        oneway: 0,
+        failed: 0,
+        resent: 0,
+        totalMs: 0,
+        durations: new Array<number>(CALL_DURATION_BUCKETS_S.length + 1).fill(0),
+      }
+      this.#calls.set(label, s)
+    }
+    return s
+  }
+}
+
+/**
+ * Failures before any byte of the request left: a connect error, or a TLS handshake that refused
+ * the metastore's certificate (or was refused). Any call may move on after these.
+ */
+function beforeSending(err: unknown): boolean {
+  return isConnectError(err) || certificateFailure(err) !== undefined
+}
