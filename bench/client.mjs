@@ -19,7 +19,8 @@
 //               alternating (each one timed call), interleaved like rtt; CloseSession at the end
 //                                                     {paths: [{us, count, ms, connects}]}
 //   hs2-http-sessions  `n` OpenSession calls over `concurrency` keep-alive connections, never
-//               closed (sessions the middle process tracks)                   {opened, errors, ms}
+//               closed (sessions the middle process tracks), or with `close` all closed at the
+//               end (a warm-up)                                               {opened, errors, ms}
 // bulk and conn take "tls": {"ca": file, "servername": name}: the connection is TLS, checked
 // against that CA (a full handshake each time: no session is resumed).
 // Times in `calls` are wall-clock ms (performance.timeOrigin + performance.now()), comparable
@@ -491,7 +492,7 @@ async function hs2Http({ ports, path, warmup, count, block = 250 }) {
   return { paths: paths.map((p, i) => ({ ...p, connects: sessions[i].connects })) }
 }
 
-async function hs2HttpSessions({ port, path, n, concurrency = 50 }) {
+async function hs2HttpSessions({ port, path, n, concurrency = 50, close = false }) {
   const pool = new Pool(`http://${HOST}:${port}`, {
     connections: concurrency,
     pipelining: 1,
@@ -501,6 +502,7 @@ async function hs2HttpSessions({ port, path, n, concurrency = 50 }) {
   let opened = 0
   let errors = 0
   let firstError
+  const handles = []
   const t0 = now()
   await Promise.all(
     Array.from({ length: Math.min(concurrency, n) }, async () => {
@@ -508,8 +510,11 @@ async function hs2HttpSessions({ port, path, n, concurrency = 50 }) {
         started++
         try {
           const r = await hs2Call(pool, `/${path}`, openSessionCall(started))
-          if (handleOf(r.body[0][3])) opened++
-          else errors++
+          const h = handleOf(r.body[0][3])
+          if (h) {
+            opened++
+            if (close) handles.push(h)
+          } else errors++
         } catch (e) {
           errors++
           firstError ??= e.message
@@ -518,6 +523,20 @@ async function hs2HttpSessions({ port, path, n, concurrency = 50 }) {
     }),
   )
   const ms = now() - t0
+  // close: a warm-up that leaves no session behind (the middle process's heap has grown to its
+  // working size, its table is back where it was)
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, handles.length) }, async () => {
+      for (let h = handles.pop(); h !== undefined; h = handles.pop()) {
+        try {
+          await hs2Call(pool, `/${path}`, closeSessionCall(0, h))
+        } catch (e) {
+          errors++
+          firstError ??= e.message
+        }
+      }
+    }),
+  )
   await pool.close()
   return { opened, errors, firstError, ms }
 }

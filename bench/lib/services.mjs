@@ -341,7 +341,7 @@ export async function startProxy(
   root,
   dir,
   name,
-  { hs2 = [], metastore = [], zookeeper: zk, ulimit = true, pin } = {},
+  { hs2 = [], metastore = [], zookeeper: zk, ulimit = true, pin, env } = {},
 ) {
   const y = []
   y.push('logLevel: info', 'shutdownGraceMs: 500') // info: readiness is read from the log
@@ -361,7 +361,7 @@ export async function startProxy(
   const args = [join(root, 'bin/hive-ha-proxy'), '--config', file]
   const admin = (await hasAdmin(root)) ? await freePort() : undefined
   if (admin !== undefined) args.push('--admin-listen', `${HOST}:${admin}`)
-  const p = start(name, process.execPath, args, { ulimit, pin, cwd: root })
+  const p = start(name, process.execPath, args, { ulimit, pin, cwd: root, env })
   const routes = [...hs2, ...metastore]
   const zkRoutes = routes.filter((r) => /zooKeeper|discovery/i.test(JSON.stringify(r)))
   const ready = async (r) => {
