@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Pool } from 'undici'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
+import type { HttpExchange } from './front.js'
 
 /** Connect-phase failures: nothing of the request reached a server, so another one may be tried. */
 const CONNECT_ERRORS: ReadonlySet<string> = new Set([
@@ -50,6 +51,61 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer | un
     )
     req.once('error', reject)
   })
+}
+
+/** A short text answer; `close` ends the connection after it. Nothing once an answer has begun. */
+export function answerPlain(ex: HttpExchange, status: number, text: string, close = false): void {
+  const { res } = ex
+  if (res.headersSent || res.destroyed) return
+  const body = `${text}\n`
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  }
+  // the rest of an unread body would be taken for the next request
+  if (close) headers['connection'] = 'close'
+  res.writeHead(status, headers)
+  res.end(body)
+}
+
+/**
+ * What every Thrift-over-HTTP route checks before it looks at a call: the route's path (else 404,
+ * naming `service`'s path), POST (else 405), a body within `maxBodyBytes` (else 413, before a
+ * 100 Continue is sent and again while reading). Then `onBody` gets the whole body and what
+ * follows the path (a sub-path and the query string, passed on to the backend).
+ */
+export function receiveThriftPost(
+  ex: HttpExchange,
+  o: { path: string; maxBodyBytes: number; service: string },
+  onBody: (body: Buffer, suffix: string) => void,
+): void {
+  const { req, res } = ex
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  const pathname = q < 0 ? url : url.slice(0, q)
+  const base = `/${o.path}`
+  if (pathname !== base && !pathname.startsWith(`${base}/`)) {
+    answerPlain(ex, 404, `no Thrift service at ${pathname}; the ${o.service} path is ${base}`)
+    return
+  }
+  if (req.method !== 'POST') {
+    res.setHeader('Allow', 'POST')
+    answerPlain(ex, 405, 'Thrift over HTTP takes POST requests')
+    return
+  }
+  const max = o.maxBodyBytes
+  if (Number(req.headers['content-length'] ?? '0') > max) {
+    answerPlain(ex, 413, `request body over ${max} bytes`, true)
+    return
+  }
+  if (ex.expectContinue) res.writeContinue()
+  readBody(req, max).then(
+    (body) => {
+      if (body === undefined) answerPlain(ex, 413, `request body over ${max} bytes`, true)
+      else onBody(body, pathname.slice(base.length) + (q < 0 ? '' : url.slice(q)))
+    },
+    () => res.destroy(),
+  )
 }
 
 /**

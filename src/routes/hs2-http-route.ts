@@ -36,7 +36,7 @@ import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
-import { isConnectError, loadUndici, readBody } from '../http/exchange.js'
+import { answerPlain, isConnectError, loadUndici, receiveThriftPost } from '../http/exchange.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
@@ -230,7 +230,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected closeClient(ex: HttpExchange): void {
-    this.#plain(ex, 503, 'the proxy is shutting down', true)
+    answerPlain(ex, 503, 'the proxy is shutting down', true)
   }
 
   protected peer(ex: HttpExchange): string {
@@ -261,37 +261,16 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected onClient(ex: HttpExchange, id: number): void {
-    const { req, res } = ex
-    const untrack = this.track({ destroy: () => res.destroy() })
-    res.once('close', untrack)
-    const url = req.url ?? '/'
-    const q = url.indexOf('?')
-    const pathname = q < 0 ? url : url.slice(0, q)
-    const base = `/${this.#cfg.http.path}`
-    if (pathname !== base && !pathname.startsWith(`${base}/`)) {
-      this.#plain(ex, 404, `no Thrift service at ${pathname}; the HiveServer2 path is ${base}`)
-      return
-    }
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST')
-      this.#plain(ex, 405, 'Thrift over HTTP takes POST requests')
-      return
-    }
-    const declared = Number(req.headers['content-length'] ?? '0')
-    if (declared > this.#cfg.http.maxBodyBytes) {
-      this.#plain(ex, 413, `request body over ${this.#cfg.http.maxBodyBytes} bytes`, true)
-      return
-    }
-    if (ex.expectContinue) res.writeContinue()
-    readBody(req, this.#cfg.http.maxBodyBytes).then(
-      (body) => {
-        if (body === undefined) {
-          this.#plain(ex, 413, `request body over ${this.#cfg.http.maxBodyBytes} bytes`, true)
-          return
-        }
-        this.#route(ex, id, body, pathname.slice(base.length) + (q < 0 ? '' : url.slice(q)))
+    const untrack = this.track({ destroy: () => ex.res.destroy() })
+    ex.res.once('close', untrack)
+    receiveThriftPost(
+      ex,
+      {
+        path: this.#cfg.http.path,
+        maxBodyBytes: this.#cfg.http.maxBodyBytes,
+        service: 'HiveServer2',
       },
-      () => res.destroy(),
+      (body, suffix) => this.#route(ex, id, body, suffix),
     )
   }
 
@@ -306,7 +285,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
         'request body is not a TCLIService call; answering 400',
       )
       this.#count('unparsed', 'bad_request')
-      this.#plain(ex, 400, `not a Thrift binary TCLIService call: ${why}`)
+      answerPlain(ex, 400, `not a Thrift binary TCLIService call: ${why}`)
       return
     }
     const stall = this.#stallRule(id, read.envelope.method, plain)
@@ -399,7 +378,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
           ) {
             this.rejected(id, ex, err)
             this.#count(read.envelope.method, 'no_backend')
-            this.#plain(ex, 503, `no HiveServer2 could be reached (${errorCode(err)})`)
+            answerPlain(ex, 503, `no HiveServer2 could be reached (${errorCode(err)})`)
           } else this.#failed(ex, read, undefined, err)
         },
       )
@@ -504,7 +483,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       return
     }
     this.#count(read.envelope.method, 'backend_failed')
-    this.#plain(
+    answerPlain(
       ex,
       502,
       `${ErrorCodes.BACKEND_STALLED}: ${errorMessage(err)}; the request was not re-sent (an answer had begun, or it is not an OpenSession)`,
@@ -655,7 +634,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     const e = new ProxyError(ErrorCodes.BACKEND_FAILED, 'HiveServer2 failed while answering', {
       cause: err,
     })
-    this.#plain(ex, 502, `${e.code}: ${e.message} (${errorCode(err)}); the request was not re-sent`)
+    answerPlain(ex, 502, `${e.code}: ${e.message} (${errorCode(err)}); the request was not re-sent`)
   }
 
   #thrift(ex: HttpExchange, env: Envelope, message: string): void {
@@ -663,20 +642,6 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     if (res.headersSent || res.destroyed) return
     const body = hs2ErrorReply(env, message, SQLSTATE_LOST, 0)
     res.writeHead(200, { 'content-type': 'application/x-thrift', 'content-length': body.length })
-    res.end(body)
-  }
-
-  #plain(ex: HttpExchange, status: number, text: string, close = false): void {
-    const { res } = ex
-    if (res.headersSent || res.destroyed) return
-    const body = `${text}\n`
-    const headers: Record<string, string | number> = {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    }
-    // the rest of an unread body would be taken for the next request
-    if (close) headers['connection'] = 'close'
-    res.writeHead(status, headers)
     res.end(body)
   }
 

@@ -26,7 +26,7 @@ import { metastoreOrder } from '../balancing/metastore-order.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { certificateFailure, sameBackendTls } from '../net/tls.js'
-import { isConnectError, loadPool, readBody } from '../http/exchange.js'
+import { answerPlain, isConnectError, loadPool, receiveThriftPost } from '../http/exchange.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { HttpProber } from '../probes/http-probe.js'
@@ -174,7 +174,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected closeClient(ex: HttpExchange): void {
-    this.#plain(ex, 503, 'the proxy is shutting down', true)
+    answerPlain(ex, 503, 'the proxy is shutting down', true)
   }
 
   protected peer(ex: HttpExchange): string {
@@ -206,34 +206,16 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected onClient(ex: HttpExchange, id: number): void {
-    const { req, res } = ex
-    const untrack = this.track({ destroy: () => res.destroy() })
-    res.once('close', untrack)
-    const url = req.url ?? '/'
-    const q = url.indexOf('?')
-    const pathname = q < 0 ? url : url.slice(0, q)
-    const base = `/${this.#cfg.http.path}`
-    if (pathname !== base && !pathname.startsWith(`${base}/`)) {
-      this.#plain(ex, 404, `no Thrift service at ${pathname}; the metastore path is ${base}`)
-      return
-    }
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST')
-      this.#plain(ex, 405, 'Thrift over HTTP takes POST requests')
-      return
-    }
-    const max = this.#cfg.http.maxBodyBytes
-    if (Number(req.headers['content-length'] ?? '0') > max) {
-      this.#plain(ex, 413, `request body over ${max} bytes`, true)
-      return
-    }
-    if (ex.expectContinue) res.writeContinue()
-    readBody(req, max).then(
-      (body) => {
-        if (body === undefined) this.#plain(ex, 413, `request body over ${max} bytes`, true)
-        else this.#call(ex, id, body, pathname.slice(base.length) + (q < 0 ? '' : url.slice(q)))
+    const untrack = this.track({ destroy: () => ex.res.destroy() })
+    ex.res.once('close', untrack)
+    receiveThriftPost(
+      ex,
+      {
+        path: this.#cfg.http.path,
+        maxBodyBytes: this.#cfg.http.maxBodyBytes,
+        service: 'metastore',
       },
-      () => res.destroy(),
+      (body, suffix) => this.#call(ex, id, body, suffix),
     )
   }
 
@@ -254,7 +236,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
         'request body is not a Thrift call; answering 400',
       )
       this.#count('unparsed', 'bad_request')
-      this.#plain(ex, 400, `not a Thrift metastore call: ${why}`)
+      answerPlain(ex, 400, `not a Thrift metastore call: ${why}`)
       return
     }
     const method = read.envelope.method
@@ -298,7 +280,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
         ) {
           this.rejected(id, ex, err)
           this.#done(call, 'no_backend')
-          this.#plain(ex, 503, `no metastore could be reached (${code}) for ${call.method}`)
+          answerPlain(ex, 503, `no metastore could be reached (${code}) for ${call.method}`)
           return
         }
         // the request reached a metastore (the last one tried) and got no answer
@@ -332,7 +314,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
           `metastore ${backend} failed before answering ${call.method}`,
           { cause: err },
         )
-        this.#plain(
+        answerPlain(
           ex,
           502,
           `${e.code}: ${e.message} (${code}); ${idempotent ? 'no other metastore was left to re-send it to' : 'a write is never re-sent (it may have been applied)'}`,
@@ -444,20 +426,6 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
       .map((b) => this.backends.get(b.key))
       .filter((b) => b !== undefined)
     return this.usable(untried)[0]
-  }
-
-  #plain(ex: HttpExchange, status: number, text: string, close = false): void {
-    const { res } = ex
-    if (res.headersSent || res.destroyed) return
-    const body = `${text}\n`
-    const headers: Record<string, string | number> = {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    }
-    // the rest of an unread body would be taken for the next request
-    if (close) headers['connection'] = 'close'
-    res.writeHead(status, headers)
-    res.end(body)
   }
 
   /** A parsed request ended: its per-method request and call counters. */
