@@ -1,6 +1,7 @@
 /**
- * The request side an HTTP route needs around HttpFront and undici: the whole body under a limit,
- * which undici errors mean "nothing reached the backend", and loading undici only where it can run.
+ * The request side an HTTP route needs around HttpFront and undici: the checks before a call is
+ * read (path, method, body limit) and the whole body, plain-text answers, which undici errors mean
+ * "nothing reached the backend", and loading undici only where it can run.
  * Shared by the HS2 and the metastore HTTP routes.
  */
 import type { IncomingMessage } from 'node:http'

@@ -35,9 +35,10 @@ import { readEnvelope } from '../thrift/envelope.js'
 import { MESSAGE } from '../thrift/hs2-handles.js'
 import { MethodLabels, isIdempotent } from '../thrift/hms-methods.js'
 import {
-  CALL_DURATION_BUCKETS_S,
   type MethodStats,
   type MetastoreRouteSnapshot,
+  newMethodStats,
+  noteDuration,
 } from './metastore-route.js'
 import {
   RouteCore,
@@ -438,11 +439,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
       else s.reply++
     } else if (outcome === 'client_gone') return
     else s.failed++
-    s.totalMs += ms
-    const sec = ms / 1000
-    let b = 0
-    while (b < CALL_DURATION_BUCKETS_S.length && sec > (CALL_DURATION_BUCKETS_S[b] as number)) b++
-    s.durations[b] = (s.durations[b] as number) + 1
+    noteDuration(s, ms)
   }
 
   #count(label: string, outcome: MetastoreRequestOutcome): void {
@@ -453,15 +450,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   #stats(label: string): MethodStats {
     let s = this.#calls.get(label)
     if (s === undefined) {
-      s = {
-        reply: 0,
-        exception: 0,
-        oneway: 0,
-        failed: 0,
-        resent: 0,
-        totalMs: 0,
-        durations: new Array<number>(CALL_DURATION_BUCKETS_S.length + 1).fill(0),
-      }
+      s = newMethodStats()
       this.#calls.set(label, s)
     }
     return s

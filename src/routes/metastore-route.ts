@@ -43,6 +43,27 @@ export interface MethodStats {
   durations: number[]
 }
 
+export function newMethodStats(): MethodStats {
+  return {
+    reply: 0,
+    exception: 0,
+    oneway: 0,
+    failed: 0,
+    resent: 0,
+    totalMs: 0,
+    durations: new Array<number>(CALL_DURATION_BUCKETS_S.length + 1).fill(0),
+  }
+}
+
+/** One answered or failed call's duration: its total and its histogram bucket. */
+export function noteDuration(s: MethodStats, ms: number): void {
+  s.totalMs += ms
+  const sec = ms / 1000
+  let b = 0
+  while (b < CALL_DURATION_BUCKETS_S.length && sec > (CALL_DURATION_BUCKETS_S[b] as number)) b++
+  s.durations[b] = (s.durations[b] as number) + 1
+}
+
 export interface MetastoreRouteSnapshot extends RouteSnapshot {
   /** client connections by detected stream kind */
   streams: Record<string, number>
@@ -311,15 +332,7 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
     const label = this.#labels.label(method)
     let s = this.#calls.get(label)
     if (s === undefined) {
-      s = {
-        reply: 0,
-        exception: 0,
-        oneway: 0,
-        failed: 0,
-        resent: 0,
-        totalMs: 0,
-        durations: new Array<number>(CALL_DURATION_BUCKETS_S.length + 1).fill(0),
-      }
+      s = newMethodStats()
       this.#calls.set(label, s)
     }
     return s
@@ -342,11 +355,7 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
         s.failed++
         break
     }
-    s.totalMs += ms
-    if (outcome === 'oneway') return
-    const sec = ms / 1000
-    let b = 0
-    while (b < CALL_DURATION_BUCKETS_S.length && sec > (CALL_DURATION_BUCKETS_S[b] as number)) b++
-    s.durations[b] = (s.durations[b] as number) + 1
+    if (outcome === 'oneway') s.totalMs += ms
+    else noteDuration(s, ms)
   }
 }
