@@ -9,6 +9,7 @@
  * type; anything but the status is skipped.
  */
 import type { ThriftProtocol } from './core.js'
+import { BINARY_TYPE } from './hs2-handles.js'
 
 /** fb303_status, as fb303.thrift numbers it. */
 export const FB_STATUS: Readonly<Record<number, string>> = {
@@ -115,20 +116,7 @@ function varint(n: number): Buffer {
 const MORE = Symbol('more')
 
 /** Binary type ids; compact ids differ (mapped in `skip`). */
-const B = {
-  STOP: 0,
-  BOOL: 2,
-  BYTE: 3,
-  DOUBLE: 4,
-  I16: 6,
-  I32: 8,
-  I64: 10,
-  STRING: 11,
-  STRUCT: 12,
-  MAP: 13,
-  SET: 14,
-  LIST: 15,
-}
+const B = BINARY_TYPE
 const C = {
   STOP: 0,
   TRUE: 1,

@@ -11,7 +11,7 @@
  */
 
 /** Thrift binary protocol field types. */
-const T = {
+export const BINARY_TYPE = {
   STOP: 0,
   BOOL: 2,
   BYTE: 3,
@@ -190,7 +190,7 @@ class Cursor {
   seek(id: number, type: number, depth: number): boolean {
     for (;;) {
       const t = this.u8()
-      if (t === T.STOP) return false
+      if (t === BINARY_TYPE.STOP) return false
       const fid = this.i16()
       if (fid === id && t === type) return true
       this.skip(t, depth)
@@ -200,25 +200,25 @@ class Cursor {
   skip(t: number, depth: number): void {
     if (depth > MAX_DEPTH) throw new Bad(`nesting deeper than ${MAX_DEPTH}`)
     switch (t) {
-      case T.BOOL:
-      case T.BYTE:
+      case BINARY_TYPE.BOOL:
+      case BINARY_TYPE.BYTE:
         return this.skipBytes(1)
-      case T.I16:
+      case BINARY_TYPE.I16:
         return this.skipBytes(2)
-      case T.I32:
+      case BINARY_TYPE.I32:
         return this.skipBytes(4)
-      case T.DOUBLE:
-      case T.I64:
+      case BINARY_TYPE.DOUBLE:
+      case BINARY_TYPE.I64:
         return this.skipBytes(8)
-      case T.UUID:
+      case BINARY_TYPE.UUID:
         return this.skipBytes(16)
-      case T.STRING:
+      case BINARY_TYPE.STRING:
         return this.skipBytes(this.length('string'))
-      case T.STRUCT:
+      case BINARY_TYPE.STRUCT:
         // an id no field has: every field is skipped up to the STOP
         this.seek(-1, -1, depth + 1)
         return
-      case T.MAP: {
+      case BINARY_TYPE.MAP: {
         const k = this.u8()
         const v = this.u8()
         const n = this.length('map')
@@ -228,8 +228,8 @@ class Cursor {
         }
         return
       }
-      case T.SET:
-      case T.LIST: {
+      case BINARY_TYPE.SET:
+      case BINARY_TYPE.LIST: {
         const e = this.u8()
         const n = this.length('list')
         for (let i = 0; i < n; i++) this.skip(e, depth + 1)
@@ -242,8 +242,8 @@ class Cursor {
 
   /** At the start of a TSessionHandle/TOperationHandle struct: field 1 THandleIdentifier, field 1 guid. */
   handleGuid(): string | undefined {
-    if (!this.seek(1, T.STRUCT, 2)) return undefined
-    if (!this.seek(1, T.STRING, 3)) return undefined
+    if (!this.seek(1, BINARY_TYPE.STRUCT, 2)) return undefined
+    if (!this.seek(1, BINARY_TYPE.STRING, 3)) return undefined
     const n = this.length('guid')
     if (n === 0 || n > 64) throw new Bad(`handle GUID of ${n} bytes`)
     return Buffer.from(this.bytes(n)).toString('hex')
@@ -276,7 +276,7 @@ export function readHs2Request(body: Uint8Array): RequestRead {
         : undefined
     if (kind === undefined) return { state: 'done', envelope, handle: undefined }
     // <Method>_args { 1: <Method>Req req { 1: handle } }
-    if (!c.seek(1, T.STRUCT, 0) || !c.seek(1, T.STRUCT, 1))
+    if (!c.seek(1, BINARY_TYPE.STRUCT, 0) || !c.seek(1, BINARY_TYPE.STRUCT, 1))
       return { state: 'done', envelope, handle: undefined }
     const guid = c.handleGuid()
     return { state: 'done', envelope, handle: guid === undefined ? undefined : { kind, guid } }
@@ -295,8 +295,8 @@ export function executeRunsAsync(body: Uint8Array): boolean | undefined {
     if (envelope.method !== 'ExecuteStatement' || envelope.type !== MESSAGE.CALL)
       return { state: 'done', async: undefined }
     // ExecuteStatement_args { 1: TExecuteStatementReq req { ..., 4: bool runAsync } }
-    if (!c.seek(1, T.STRUCT, 0)) return { state: 'done', async: undefined }
-    if (!c.seek(4, T.BOOL, 1)) return { state: 'done', async: false }
+    if (!c.seek(1, BINARY_TYPE.STRUCT, 0)) return { state: 'done', async: undefined }
+    if (!c.seek(4, BINARY_TYPE.BOOL, 1)) return { state: 'done', async: false }
     return { state: 'done', async: c.u8() !== 0 }
   })
   return r.state === 'done' ? r.async : undefined
@@ -315,7 +315,10 @@ export function readHs2Response(body: Uint8Array): ResponseRead {
       m === 'OpenSession' ? 'session' : OPERATION_RESPONSES.has(m) ? 'operation' : undefined
     if (kind === undefined) return { state: 'done', envelope, handle: undefined }
     // <Method>_result { 0: <Method>Resp success { 1: status, 2 or 3: handle } }
-    if (!c.seek(0, T.STRUCT, 0) || !c.seek(kind === 'session' ? 3 : 2, T.STRUCT, 1))
+    if (
+      !c.seek(0, BINARY_TYPE.STRUCT, 0) ||
+      !c.seek(kind === 'session' ? 3 : 2, BINARY_TYPE.STRUCT, 1)
+    )
       return { state: 'done', envelope, handle: undefined }
     const guid = c.handleGuid()
     return { state: 'done', envelope, handle: guid === undefined ? undefined : { kind, guid } }
@@ -387,26 +390,26 @@ export function hs2ErrorReply(
   const w = new Writer()
   if (NO_STATUS_REPLY.has(call.method)) {
     w.envelope({ method: call.method, type: MESSAGE.EXCEPTION, seqid: call.seqid })
-    w.field(T.STRING, 1)
+    w.field(BINARY_TYPE.STRING, 1)
     w.str(message)
-    w.field(T.I32, 2)
+    w.field(BINARY_TYPE.I32, 2)
     w.i32(INTERNAL_ERROR)
-    w.u8(T.STOP)
+    w.u8(BINARY_TYPE.STOP)
     return w.done()
   }
   w.envelope({ method: call.method, type: MESSAGE.REPLY, seqid: call.seqid })
-  w.field(T.STRUCT, 0) // success
-  w.field(T.STRUCT, 1) // status
-  w.field(T.I32, 1)
+  w.field(BINARY_TYPE.STRUCT, 0) // success
+  w.field(BINARY_TYPE.STRUCT, 1) // status
+  w.field(BINARY_TYPE.I32, 1)
   w.i32(ERROR_STATUS)
-  w.field(T.STRING, 3)
+  w.field(BINARY_TYPE.STRING, 3)
   w.str(sqlState)
-  w.field(T.I32, 4)
+  w.field(BINARY_TYPE.I32, 4)
   w.i32(errorCode)
-  w.field(T.STRING, 5)
+  w.field(BINARY_TYPE.STRING, 5)
   w.str(message)
-  w.u8(T.STOP) // TStatus
-  w.u8(T.STOP) // Resp
-  w.u8(T.STOP) // result
+  w.u8(BINARY_TYPE.STOP) // TStatus
+  w.u8(BINARY_TYPE.STOP) // Resp
+  w.u8(BINARY_TYPE.STOP) // result
   return w.done()
 }
