@@ -35,8 +35,10 @@ export function backendRequestHeaders(
   bodyLength: number,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || connectionListed(h, k)) continue
+  const listed = connectionListed(h.connection)
+  for (const k in h) {
+    const v = h[k]
+    if (v === undefined || HOP_BY_HOP.has(k) || listed?.includes(k) === true) continue
     out[k] = v
   }
   if (clientAddress !== undefined) {
@@ -53,19 +55,21 @@ export function clientResponseHeaders(
   h: Record<string, string | string[] | undefined>,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {}
-  for (const [k, v] of Object.entries(h)) {
+  for (const k in h) {
+    const v = h[k]
     if (v === undefined || (HOP_BY_HOP.has(k) && k !== 'content-length')) continue
     out[k] = v
   }
   return out
 }
 
-/** Headers the client named in `Connection` are hop-by-hop too. */
-function connectionListed(h: IncomingHttpHeaders, name: string): boolean {
-  const c = h.connection
-  if (c === undefined) return false
-  return c
-    .toLowerCase()
-    .split(',')
-    .some((t) => t.trim() === name)
+/**
+ * Headers the client named in `Connection` are hop-by-hop too: their names, or undefined when
+ * `Connection` names none but itself (`keep-alive`, `close`: the common case allocates nothing).
+ */
+function connectionListed(c: string | undefined): string[] | undefined {
+  if (c === undefined) return undefined
+  const lower = c.toLowerCase()
+  if (lower === 'keep-alive' || lower === 'close') return undefined
+  return lower.split(',').map((t) => t.trim())
 }

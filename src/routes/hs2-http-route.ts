@@ -41,6 +41,7 @@ import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { ReadMeter, meteredConnector } from '../http/read-meter.js'
+import { Upstream } from '../http/upstream.js'
 import {
   executeRunsAsync,
   hs2ErrorReply,
@@ -49,6 +50,7 @@ import {
   readHs2Response,
   responseHasHandle,
   type Envelope,
+  type Hs2Handle,
   type RequestRead,
 } from '../thrift/hs2-handles.js'
 import {
@@ -130,6 +132,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   readonly #affinity: AffinityTable
   readonly #requests = new Map<string, number>()
   readonly #stats = { byHandle: 0, byCookie: 0, unknownHandle: 0, lostSessions: 0 }
+  /** backend key -> affinity cookie value */
+  readonly #cookieValues = new Map<string, string>()
   #sweeper: NodeJS.Timeout | undefined
   /**
    * undici, loaded when the route starts. Trap: undici compiles its HTTP parser to WebAssembly when
@@ -387,7 +391,15 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     else void this.waitForBackends(this.#cfg.connectTimeoutMs).then(go)
   }
 
-  /** One request to one backend, resolved when its answer's headers arrived. */
+  /**
+   * One request to one backend, resolved when its answer's headers arrived. Under the stall timer
+   * (`stall.ms` > 0), no response headers in time counts a stall against `b`, aborts the request
+   * (undici closes that connection) and rejects with HHP_ERR_BACKEND_STALLED, retriable when the
+   * request may move on (an OpenSession of which no byte of an answer arrived: see
+   * http/read-meter.ts for why "no byte" is judged per pool).
+   * Trap: after the abort undici 7 opens a spare connection to the same backend at once; it carries
+   * nothing and closes after the pool's keepAliveTimeout.
+   */
   #send(
     b: BackendInfo,
     ex: HttpExchange,
@@ -395,10 +407,10 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     suffix: string,
     timeoutMs: number,
     stall: StallRule,
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<Upstream> {
     const idle = this.#cfg.idleTimeoutMs
     const pool = this.#pool(b, timeoutMs)
-    const opts: Dispatcher.RequestOptions = {
+    const opts: Dispatcher.DispatchOptions = {
       path: `/${b.path ?? this.#cfg.http.path}${suffix}`,
       method: 'POST',
       headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, body.length),
@@ -407,29 +419,9 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       headersTimeout: idle,
       bodyTimeout: idle,
     }
-    if (stall.ms <= 0) return pool.request(opts)
-    return this.#sendWatched(b, pool, opts, stall)
-  }
-
-  /**
-   * `pool.request` under the stall timer: no response headers within `stall.ms` counts a stall
-   * against `b`, aborts the request (undici closes that connection) and rejects with
-   * HHP_ERR_BACKEND_STALLED, retriable when the request may move on (an OpenSession of which no
-   * byte of an answer arrived: see http/read-meter.ts for why "no byte" is judged per pool).
-   * Trap: after the abort undici 7 opens a spare connection to the same backend at once; it carries
-   * nothing and closes after the pool's keepAliveTimeout.
-   */
-  #sendWatched(
-    b: BackendInfo,
-    pool: Pool,
-    opts: Dispatcher.RequestOptions,
-    stall: StallRule,
-  ): Promise<Dispatcher.ResponseData> {
-    const meter = this.#meters.get(b.key)
+    const meter = stall.ms > 0 ? this.#meters.get(b.key) : undefined
     const before = meter?.total()
-    const abort = new AbortController()
-    let stalled: ProxyError | undefined
-    const timer = setTimeout(() => {
+    return new Upstream().start(pool, opts, stall.ms, () => {
       const heard = meter === undefined || meter.total() !== before
       const resend = stall.resendable && !heard
       this.countStall(
@@ -438,23 +430,12 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
           ? 'backend sent no response headers in time (hung?); sending the request to another'
           : 'backend sent no response headers in time (hung?); the request is not re-sent',
       )
-      stalled = new ProxyError(
+      return new ProxyError(
         ErrorCodes.BACKEND_STALLED,
         `HiveServer2 ${b.key} sent no response headers within ${stall.ms} ms`,
         { retriable: resend, backend: b.key },
       )
-      abort.abort(stalled)
-    }, stall.ms)
-    return pool.request({ ...opts, signal: abort.signal }).then(
-      (r) => {
-        clearTimeout(timer)
-        return r
-      },
-      (err: unknown) => {
-        clearTimeout(timer)
-        throw stalled ?? err
-      },
-    )
+    })
   }
 
   /**
@@ -515,7 +496,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     ex: HttpExchange,
     read: Extract<RequestRead, { state: 'done' }>,
     backend: BackendInfo,
-    r: Dispatcher.ResponseData,
+    up: Upstream,
   ): void {
     const { res } = ex
     const method = read.envelope.method
@@ -527,38 +508,40 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.#count(method, outcome)
     }
     if (res.destroyed) {
-      // Trap: undici's body emits RequestAbortedError when destroyed unread; without a listener
-      // that 'error' would end the process (a client that gave up before its answer came)
-      r.body.on('error', () => {})
-      r.body.destroy()
+      // a client that gave up before its answer came
+      up.abort(new ProxyError(ErrorCodes.BACKEND_FAILED, 'the client left before its answer'))
       done('client_gone')
       return
     }
-    const headers = clientResponseHeaders(r.headers)
+    const status = up.statusCode
+    const headers = clientResponseHeaders(up.headers)
     const cookieName = this.#cfg.http.affinityCookie
-    const value = affinityValue(backend.key)
-    if (r.statusCode < 500 && readCookie(ex.req.headers.cookie, cookieName) !== value) {
+    const value = this.#cookieValue(backend.key)
+    if (status < 500 && readCookie(ex.req.headers.cookie, cookieName) !== value) {
       const set = headers['set-cookie']
       const mine = affinitySetCookie(cookieName, value)
       headers['set-cookie'] =
         set === undefined ? [mine] : Array.isArray(set) ? [...set, mine] : [String(set), mine]
     }
-    res.writeHead(r.statusCode, headers)
-    const learn = r.statusCode === 200 && responseHasHandle(method)
-    const gzip = isGzip(r.headers['content-encoding'])
-    const prefix: Buffer[] = []
-    let prefixLen = 0
-    let reading = learn
-    r.body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length
-      if (reading) {
-        prefix.push(chunk)
-        prefixLen += chunk.length
-        const all = Buffer.concat(prefix, prefixLen)
-        const got = readHs2Response(gzip ? gunzipPrefix(all) : all)
-        if (got.state === 'done') {
-          reading = false
-          const h = got.handle
+    res.writeHead(status, headers)
+    const learner =
+      status === 200 && responseHasHandle(method)
+        ? new HandleLearner(isGzip(up.headers['content-encoding']))
+        : undefined
+    const onDrain = (): void => up.resume()
+    res.on('drain', onDrain)
+    const onClose = (): void => {
+      if (!res.writableFinished) {
+        up.abort(new ProxyError(ErrorCodes.BACKEND_FAILED, 'the client left during its answer'))
+        done('client_gone')
+      }
+    }
+    res.once('close', onClose)
+    up.pipe({
+      data: (chunk) => {
+        bytes += chunk.length
+        if (learner !== undefined && !learner.done) {
+          const h = learner.feed(chunk)
           if (h?.kind === 'session') this.#affinity.learnSession(h.guid, backend)
           else if (h?.kind === 'operation')
             this.#affinity.learnOperation(
@@ -566,31 +549,39 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
               backend,
               read.handle?.kind === 'session' ? read.handle.guid : undefined,
             )
-        } else if (got.state === 'bad' || prefixLen >= RESPONSE_PREFIX) reading = false
-        if (!reading) prefix.length = 0
-      }
-      if (!res.write(chunk)) r.body.pause()
+        }
+        return res.write(chunk)
+      },
+      end: () => {
+        res.off('drain', onDrain)
+        res.off('close', onClose)
+        res.end()
+        if (status === 200 && read.handle !== undefined) {
+          if (method === 'CloseSession' || method === 'CloseOperation')
+            this.#affinity.forget(read.handle.guid)
+        }
+        done('ok')
+      },
+      error: (err) => {
+        res.off('close', onClose)
+        this.log.warn(
+          { backend: backend.key, method, code: errorCode(err), err: errorMessage(err) },
+          'backend answer broke off; closing the client connection',
+        )
+        res.destroy()
+        done('backend_failed')
+      },
     })
-    res.on('drain', () => r.body.resume())
-    r.body.once('end', () => {
-      res.end()
-      if (r.statusCode === 200 && read.handle !== undefined) {
-        if (method === 'CloseSession' || method === 'CloseOperation')
-          this.#affinity.forget(read.handle.guid)
-      }
-      done('ok')
-    })
-    r.body.once('error', (err: Error) => {
-      this.log.warn(
-        { backend: backend.key, method, code: errorCode(err), err: errorMessage(err) },
-        'backend answer broke off; closing the client connection',
-      )
-      res.destroy()
-      done('backend_failed')
-    })
-    res.once('close', () => {
-      if (!res.writableFinished) r.body.destroy()
-    })
+  }
+
+  /** The affinity cookie's value for a backend (a hash: kept, not computed per answer). */
+  #cookieValue(key: string): string {
+    let v = this.#cookieValues.get(key)
+    if (v === undefined) {
+      v = affinityValue(key)
+      this.#cookieValues.set(key, v)
+    }
+    return v
   }
 
   #lost(
@@ -679,5 +670,39 @@ function gunzipPrefix(b: Buffer): Buffer {
     return zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
   } catch {
     return Buffer.alloc(0)
+  }
+}
+
+/**
+ * Reads the handle a response hands out from its first bytes, as they stream by: at most
+ * RESPONSE_PREFIX bytes are kept, and a one-chunk answer (the common case) is read in place.
+ */
+class HandleLearner {
+  done = false
+  readonly #gzip: boolean
+  #chunks: Buffer[] = []
+  #length = 0
+
+  constructor(gzip: boolean) {
+    this.#gzip = gzip
+  }
+
+  /** The handle once the prefix read to its end; undefined before, or when there is none. */
+  feed(chunk: Buffer): Hs2Handle | undefined {
+    this.#chunks.push(chunk)
+    this.#length += chunk.length
+    const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length)
+    const got = readHs2Response(this.#gzip ? gunzipPrefix(all) : all)
+    if (got.state === 'done') {
+      this.#stop()
+      return got.handle
+    }
+    if (got.state === 'bad' || this.#length >= RESPONSE_PREFIX) this.#stop()
+    return undefined
+  }
+
+  #stop(): void {
+    this.done = true
+    this.#chunks = []
   }
 }

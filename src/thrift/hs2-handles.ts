@@ -89,6 +89,12 @@ export function responseHasHandle(method: string): boolean {
 
 export type HandleKind = 'session' | 'operation'
 
+/** A session or operation handle: its kind and GUID in hex. */
+export interface Hs2Handle {
+  kind: HandleKind
+  guid: string
+}
+
 export interface Envelope {
   method: string
   /** MESSAGE.* */
@@ -102,15 +108,15 @@ export type RequestRead =
   | {
       state: 'done'
       envelope: Envelope
-      /** the request's handle: its kind and GUID in hex; undefined for OpenSession and unknown methods */
-      handle: { kind: HandleKind; guid: string } | undefined
+      /** the request's handle; undefined for OpenSession and unknown methods */
+      handle: Hs2Handle | undefined
     }
 
 export type ResponseRead =
   | { state: 'more' }
   | { state: 'bad'; reason: string }
   /** `guid`: the session GUID of an OpenSession answer, or the operation GUID of one that made an operation */
-  | { state: 'done'; envelope: Envelope; handle: { kind: HandleKind; guid: string } | undefined }
+  | { state: 'done'; envelope: Envelope; handle: Hs2Handle | undefined }
 
 /** Deepest nesting skipped (TCLIService values are shallow; a bomb is refused, not followed). */
 const MAX_DEPTH = 32
