@@ -1,5 +1,5 @@
-// The naive Node HTTP proxy, a reference path of scenario 9: node:http in front, one undici Pool
-// per backend behind, each request body forwarded whole and each answer streamed back, sticky by
+// The naive Node HTTP proxy, a reference path of scenario 10: node:http in front, one undici Pool
+// per backend behind (its dispatch API, the leanest one), each request body forwarded whole and each answer streamed back, sticky by
 // nothing but a round-robin pick per client connection (one session per connection in the bench).
 // No parsing, affinity, failover, timeouts, counters or logs: it separates what Node's HTTP
 // stack costs from what the proxy adds.
@@ -27,16 +27,30 @@ const srv = http.createServer({ noDelay: true, keepAliveTimeout: 3_600_000 }, (r
     const headers = { ...req.headers }
     delete headers.host
     delete headers.connection
-    sock.pool.request({ method: 'POST', path: req.url, headers, body }).then(
-      (r) => {
-        const h = { ...r.headers }
-        delete h.connection
-        delete h['keep-alive']
-        res.writeHead(r.statusCode, h)
-        r.body.on('data', (d) => res.write(d))
-        r.body.on('end', () => res.end())
+    // dispatch with a handler: the leanest undici call (no body stream, no promise)
+    sock.pool.dispatch(
+      { method: 'POST', path: req.url, headers, body },
+      {
+        onRequestStart() {},
+        onResponseStart(_c, status, h) {
+          delete h.connection
+          delete h['keep-alive']
+          res.writeHead(status, h)
+        },
+        onResponseData(c, d) {
+          if (!res.write(d)) {
+            c.pause()
+            res.once('drain', () => c.resume())
+          }
+        },
+        onResponseEnd() {
+          res.end()
+        },
+        onResponseError() {
+          if (res.headersSent) res.destroy()
+          else res.writeHead(502).end()
+        },
       },
-      () => res.writeHead(502).end(),
     )
   })
 })
