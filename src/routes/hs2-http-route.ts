@@ -23,7 +23,6 @@
  * stays where it is). A synchronous ExecuteStatement has no such timer: it answers when its query
  * is done.
  */
-import zlib from 'node:zlib'
 import type { Dispatcher, Pool, buildConnector } from 'undici'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
@@ -41,16 +40,15 @@ import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { ReadMeter, meteredConnector } from '../http/read-meter.js'
+import { HandleLearner, isGzip, requestPrefix } from '../http/thrift-body.js'
 import { Upstream } from '../http/upstream.js'
 import {
   executeRunsAsync,
   hs2ErrorReply,
   isTcliMethod,
   readHs2Request,
-  readHs2Response,
   responseHasHandle,
   type Envelope,
-  type Hs2Handle,
   type RequestRead,
 } from '../thrift/hs2-handles.js'
 import {
@@ -96,10 +94,6 @@ export type RequestOutcome =
   | 'client_gone'
   | 'bad_request'
 
-/** Bytes of a response read for its handle at most (the handle follows a short TStatus). */
-const RESPONSE_PREFIX = 64 * 1024
-/** Compressed bytes of a request decoded for its handle at most (the handle comes first). */
-const REQUEST_PREFIX = 16 * 1024
 /** Sweep expired affinity entries this often. */
 const SWEEP_MS = 60_000
 /** SQLSTATE of a lost session: "communication link failure", as the driver reports a dead server. */
@@ -280,7 +274,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
 
   #route(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
     const gzip = isGzip(ex.req.headers['content-encoding'])
-    const plain = gzip ? gunzipPrefix(body.subarray(0, REQUEST_PREFIX)) : body
+    const plain = gzip ? requestPrefix(body) : body
     const read = readHs2Request(plain)
     if (read.state !== 'done') {
       const why = read.state === 'bad' ? read.reason : 'the body ends inside the message'
@@ -658,51 +652,4 @@ function isResendableStall(err: unknown): boolean {
 
 function stalledWhy(ms: number): string {
   return `not answering (no response headers within ${ms} ms: hung?)`
-}
-
-function isGzip(v: string | string[] | undefined): boolean {
-  return typeof v === 'string' && v.trim().toLowerCase() === 'gzip'
-}
-
-/** As much of a gzip stream's start as decodes (a truncated stream is not an error here). */
-function gunzipPrefix(b: Buffer): Buffer {
-  try {
-    return zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
-  } catch {
-    return Buffer.alloc(0)
-  }
-}
-
-/**
- * Reads the handle a response hands out from its first bytes, as they stream by: at most
- * RESPONSE_PREFIX bytes are kept, and a one-chunk answer (the common case) is read in place.
- */
-class HandleLearner {
-  done = false
-  readonly #gzip: boolean
-  #chunks: Buffer[] = []
-  #length = 0
-
-  constructor(gzip: boolean) {
-    this.#gzip = gzip
-  }
-
-  /** The handle once the prefix read to its end; undefined before, or when there is none. */
-  feed(chunk: Buffer): Hs2Handle | undefined {
-    this.#chunks.push(chunk)
-    this.#length += chunk.length
-    const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length)
-    const got = readHs2Response(this.#gzip ? gunzipPrefix(all) : all)
-    if (got.state === 'done') {
-      this.#stop()
-      return got.handle
-    }
-    if (got.state === 'bad' || this.#length >= RESPONSE_PREFIX) this.#stop()
-    return undefined
-  }
-
-  #stop(): void {
-    this.done = true
-    this.#chunks = []
-  }
 }
