@@ -12,12 +12,12 @@
  * - a sink's `data` returning false pauses the backend connection until `resume()`;
  * - `abort()` ends the exchange from the client's side (the connection to the backend is closed
  *   by undici); the sink hears nothing after it;
- * - stall timer: when the response headers did not arrive `stallMs` after `start()`, `onStall`
+ * - stall timer: when the response headers did not arrive `stall.ms` after `start()`, `onStall`
  *   builds the error, the request is aborted and `headers` rejects with that error. If undici
  *   had not yet put the request on a socket, it is aborted when it does, before any byte is
  *   written.
  */
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 
 export interface UpstreamSink {
@@ -50,14 +50,16 @@ export class Upstream implements Dispatcher.DispatchHandler {
     })
   }
 
-  /** Send `opts` through `dispatcher`, with the stall timer when `stallMs` > 0. */
+  /** Send `opts` through `dispatcher`; with `stall` (and `stall.ms` > 0), under the stall timer. */
   start(
     dispatcher: Dispatcher,
     opts: Dispatcher.DispatchOptions,
-    stallMs: number,
-    onStall: () => Error,
+    stall?: { ms: number; onStall: () => Error },
   ): Promise<Upstream> {
-    if (stallMs > 0) this.#timer = setTimeout(() => this.#cutOff(onStall()), stallMs)
+    if (stall !== undefined && stall.ms > 0) {
+      const onStall = stall.onStall
+      this.#timer = setTimeout(() => this.#cutOff(onStall()), stall.ms)
+    }
     dispatcher.dispatch(opts, this)
     return this.response
   }
@@ -141,4 +143,64 @@ export class Upstream implements Dispatcher.DispatchHandler {
       this.#reject(err)
     }
   }
+}
+
+/** How a relayed answer ended; exactly one is called, once. */
+export interface RelayEnds {
+  /** sees each chunk before it is written to the client; undefined: nobody looks */
+  peek: ((chunk: Buffer) => void) | undefined
+  /** the answer passed whole; `bytes` of body */
+  end(bytes: number): void
+  /** the backend broke off mid-answer: the client connection has been destroyed */
+  broken(err: Error, bytes: number): void
+  /** the client left before the answer ended: the backend request has been dropped */
+  gone(bytes: number): void
+}
+
+/**
+ * Stream `up`'s answer to the client: status and `headers` first, then the body chunk by chunk,
+ * back-pressure both ways (a full client socket pauses the backend connection).
+ */
+export function relay(
+  res: ServerResponse,
+  up: Upstream,
+  headers: OutgoingHttpHeaders,
+  ends: RelayEnds,
+): void {
+  let bytes = 0
+  if (res.destroyed) {
+    up.abort(new Error('the client left before its answer'))
+    ends.gone(0)
+    return
+  }
+  res.writeHead(up.statusCode, headers)
+  const onDrain = (): void => up.resume()
+  const onClose = (): void => {
+    if (res.writableFinished) return
+    res.off('drain', onDrain)
+    up.abort(new Error('the client left during its answer'))
+    ends.gone(bytes)
+  }
+  res.on('drain', onDrain)
+  res.once('close', onClose)
+  const peek = ends.peek
+  up.pipe({
+    data: (chunk) => {
+      bytes += chunk.length
+      if (peek !== undefined) peek(chunk)
+      return res.write(chunk)
+    },
+    end: () => {
+      res.off('drain', onDrain)
+      res.off('close', onClose)
+      res.end()
+      ends.end(bytes)
+    },
+    error: (err) => {
+      res.off('drain', onDrain)
+      res.off('close', onClose)
+      res.destroy()
+      ends.broken(err, bytes)
+    },
+  })
 }

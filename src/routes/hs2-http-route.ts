@@ -41,7 +41,7 @@ import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { ReadMeter, meteredConnector } from '../http/read-meter.js'
 import { HandleLearner, isGzip, requestPrefix } from '../http/thrift-body.js'
-import { Upstream } from '../http/upstream.js'
+import { Upstream, relay } from '../http/upstream.js'
 import {
   executeRunsAsync,
   hs2ErrorReply,
@@ -415,20 +415,23 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     }
     const meter = stall.ms > 0 ? this.#meters.get(b.key) : undefined
     const before = meter?.total()
-    return new Upstream().start(pool, opts, stall.ms, () => {
-      const heard = meter === undefined || meter.total() !== before
-      const resend = stall.resendable && !heard
-      this.countStall(
-        { conn: stall.conn, backend: b.key, timeoutMs: stall.ms, method: stall.method, heard },
-        resend
-          ? 'backend sent no response headers in time (hung?); sending the request to another'
-          : 'backend sent no response headers in time (hung?); the request is not re-sent',
-      )
-      return new ProxyError(
-        ErrorCodes.BACKEND_STALLED,
-        `HiveServer2 ${b.key} sent no response headers within ${stall.ms} ms`,
-        { retriable: resend, backend: b.key },
-      )
+    return new Upstream().start(pool, opts, {
+      ms: stall.ms,
+      onStall: () => {
+        const heard = meter === undefined || meter.total() !== before
+        const resend = stall.resendable && !heard
+        this.countStall(
+          { conn: stall.conn, backend: b.key, timeoutMs: stall.ms, method: stall.method, heard },
+          resend
+            ? 'backend sent no response headers in time (hung?); sending the request to another'
+            : 'backend sent no response headers in time (hung?); the request is not re-sent',
+        )
+        return new ProxyError(
+          ErrorCodes.BACKEND_STALLED,
+          `HiveServer2 ${b.key} sent no response headers within ${stall.ms} ms`,
+          { retriable: resend, backend: b.key },
+        )
+      },
     })
   }
 
@@ -492,20 +495,12 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     backend: BackendInfo,
     up: Upstream,
   ): void {
-    const { res } = ex
     const method = read.envelope.method
     // headers came: not hung; the backend's stall streak ends
     this.answered(backend.key)
-    let bytes = 0
-    const done = (outcome: RequestOutcome): void => {
+    const done = (outcome: RequestOutcome, bytes: number): void => {
       this.release(backend.key, 0, bytes)
       this.#count(method, outcome)
-    }
-    if (res.destroyed) {
-      // a client that gave up before its answer came
-      up.abort(new ProxyError(ErrorCodes.BACKEND_FAILED, 'the client left before its answer'))
-      done('client_gone')
-      return
     }
     const status = up.statusCode
     const headers = clientResponseHeaders(up.headers)
@@ -517,54 +512,40 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       headers['set-cookie'] =
         set === undefined ? [mine] : Array.isArray(set) ? [...set, mine] : [String(set), mine]
     }
-    res.writeHead(status, headers)
     const learner =
       status === 200 && responseHasHandle(method)
         ? new HandleLearner(isGzip(up.headers['content-encoding']))
         : undefined
-    const onDrain = (): void => up.resume()
-    res.on('drain', onDrain)
-    const onClose = (): void => {
-      if (!res.writableFinished) {
-        up.abort(new ProxyError(ErrorCodes.BACKEND_FAILED, 'the client left during its answer'))
-        done('client_gone')
-      }
-    }
-    res.once('close', onClose)
-    up.pipe({
-      data: (chunk) => {
-        bytes += chunk.length
-        if (learner !== undefined && !learner.done) {
-          const h = learner.feed(chunk)
-          if (h?.kind === 'session') this.#affinity.learnSession(h.guid, backend)
-          else if (h?.kind === 'operation')
-            this.#affinity.learnOperation(
-              h.guid,
-              backend,
-              read.handle?.kind === 'session' ? read.handle.guid : undefined,
-            )
-        }
-        return res.write(chunk)
-      },
-      end: () => {
-        res.off('drain', onDrain)
-        res.off('close', onClose)
-        res.end()
+    relay(ex.res, up, headers, {
+      peek:
+        learner === undefined
+          ? undefined
+          : (chunk) => {
+              if (learner.done) return
+              const h = learner.feed(chunk)
+              if (h?.kind === 'session') this.#affinity.learnSession(h.guid, backend)
+              else if (h?.kind === 'operation')
+                this.#affinity.learnOperation(
+                  h.guid,
+                  backend,
+                  read.handle?.kind === 'session' ? read.handle.guid : undefined,
+                )
+            },
+      end: (bytes) => {
         if (status === 200 && read.handle !== undefined) {
           if (method === 'CloseSession' || method === 'CloseOperation')
             this.#affinity.forget(read.handle.guid)
         }
-        done('ok')
+        done('ok', bytes)
       },
-      error: (err) => {
-        res.off('close', onClose)
+      broken: (err, bytes) => {
         this.log.warn(
           { backend: backend.key, method, code: errorCode(err), err: errorMessage(err) },
           'backend answer broke off; closing the client connection',
         )
-        res.destroy()
-        done('backend_failed')
+        done('backend_failed', bytes)
       },
+      gone: (bytes) => done('client_gone', bytes),
     })
   }
 

@@ -29,6 +29,7 @@ import { certificateFailure, sameBackendTls } from '../net/tls.js'
 import { answerPlain, isConnectError, loadPool, receiveThriftPost } from '../http/exchange.js'
 import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import { Upstream, relay } from '../http/upstream.js'
 import { HttpProber } from '../probes/http-probe.js'
 import type { Prober } from '../probes/runner.js'
 import { readEnvelope } from '../thrift/envelope.js'
@@ -331,21 +332,17 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   }
 
   /** One request to one metastore, resolved when its answer's headers arrived. */
-  #send(
-    b: BackendInfo,
-    ex: HttpExchange,
-    call: Call,
-    timeoutMs: number,
-  ): Promise<Dispatcher.ResponseData> {
+  #send(b: BackendInfo, ex: HttpExchange, call: Call, timeoutMs: number): Promise<Upstream> {
     const idle = this.#cfg.idleTimeoutMs
-    return this.#pool(b, timeoutMs).request({
+    const opts: Dispatcher.DispatchOptions = {
       method: 'POST',
       path: `/${this.#cfg.http.path}${call.suffix}`,
       headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, call.body.length),
       body: call.body,
       headersTimeout: idle,
       bodyTimeout: idle,
-    })
+    }
+    return new Upstream().start(this.#pool(b, timeoutMs), opts)
   }
 
   #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
@@ -366,56 +363,42 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   }
 
   /** Stream the metastore's answer to the client, reading its envelope on the way for the counters. */
-  #respond(ex: HttpExchange, call: Call, backend: BackendInfo, r: Dispatcher.ResponseData): void {
-    const { res } = ex
-    let bytes = 0
-    const finish = (outcome: MetastoreRequestOutcome, exception = false): void => {
+  #respond(ex: HttpExchange, call: Call, backend: BackendInfo, up: Upstream): void {
+    const finish = (outcome: MetastoreRequestOutcome, bytes: number, exception = false): void => {
       this.release(backend.key, call.body.length, bytes)
       this.#done(call, outcome, exception)
     }
-    if (res.destroyed) {
-      // Trap: undici's body emits RequestAbortedError when destroyed unread; without a listener
-      // that 'error' would end the process (a client that gave up before its answer came)
-      r.body.on('error', () => {})
-      r.body.destroy()
-      finish('client_gone')
-      return
-    }
-    res.writeHead(r.statusCode, clientResponseHeaders(r.headers))
-    const ok = r.statusCode >= 200 && r.statusCode < 300
+    const ok = up.statusCode >= 200 && up.statusCode < 300
     const prefix: Buffer[] = []
     let prefixLen = 0
-    let reading = ok && r.headers['content-encoding'] === undefined
+    let reading = ok && up.headers['content-encoding'] === undefined
     let exception = false
-    r.body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length
-      if (reading) {
+    relay(ex.res, up, clientResponseHeaders(up.headers), {
+      peek: (chunk) => {
+        if (!reading) return
         prefix.push(chunk)
         prefixLen += chunk.length
-        const got = readEnvelope(Buffer.concat(prefix, prefixLen))
+        const got = readEnvelope(prefix.length === 1 ? chunk : Buffer.concat(prefix, prefixLen))
         if (got.state === 'done') exception = got.envelope.type === MESSAGE.EXCEPTION
         if (got.state !== 'more' || prefixLen >= ANSWER_PREFIX) {
           reading = false
           prefix.length = 0
         }
-      }
-      if (!res.write(chunk)) r.body.pause()
-    })
-    res.on('drain', () => r.body.resume())
-    r.body.once('end', () => {
-      res.end()
-      finish(ok ? 'ok' : 'refused', exception)
-    })
-    r.body.once('error', (err: Error) => {
-      this.log.warn(
-        { backend: backend.key, method: call.method, code: errorCode(err), err: errorMessage(err) },
-        'metastore answer broke off; closing the client connection (not re-sent)',
-      )
-      res.destroy()
-      finish('backend_failed')
-    })
-    res.once('close', () => {
-      if (!res.writableFinished) r.body.destroy()
+      },
+      end: (bytes) => finish(ok ? 'ok' : 'refused', bytes, exception),
+      broken: (err, bytes) => {
+        this.log.warn(
+          {
+            backend: backend.key,
+            method: call.method,
+            code: errorCode(err),
+            err: errorMessage(err),
+          },
+          'metastore answer broke off; closing the client connection (not re-sent)',
+        )
+        finish('backend_failed', bytes)
+      },
+      gone: (bytes) => finish('client_gone', bytes),
     })
   }
 

@@ -2,7 +2,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { Client, type Dispatcher } from 'undici'
-import { Upstream, type UpstreamSink } from '../../src/http/upstream.js'
+import { type RelayEnds, Upstream, type UpstreamSink, relay } from '../../src/http/upstream.js'
 
 /** A loopback HTTP server answering with `handler`; closed with the test. */
 async function server(
@@ -59,7 +59,7 @@ t.test(
       res.write('first ')
       setTimeout(() => res.end('last'), 20)
     })
-    const up = await new Upstream().start(client, POST, 0, noStall)
+    const up = await new Upstream().start(client, POST)
     t.equal(up.statusCode, 200)
     t.equal(up.headers['x-echo'], 'yes')
     // the first chunk arrives while nobody listens
@@ -81,7 +81,7 @@ t.test(
 
 t.test('an answer that ended before pipe() is handed over whole, then end', async (t) => {
   const { client } = await server(t, (_req, res) => res.end('whole'))
-  const up = await new Upstream().start(client, POST, 0, noStall)
+  const up = await new Upstream().start(client, POST)
   await new Promise((r) => setTimeout(r, 20))
   const { got, sink } = collector()
   up.pipe(sink)
@@ -92,7 +92,7 @@ t.test('an answer that ended before pipe() is handed over whole, then end', asyn
 t.test('a sink that asks for a pause gets the rest after resume()', async (t) => {
   const big = Buffer.alloc(1 << 20, 7)
   const { client } = await server(t, (_req, res) => res.end(big))
-  const up = await new Upstream().start(client, POST, 0, noStall)
+  const up = await new Upstream().start(client, POST)
   const { got, sink } = collector({ pauseOnce: true })
   up.pipe(sink)
   await new Promise((r) => setTimeout(r, 50))
@@ -115,9 +115,12 @@ t.test('no headers within the stall time: rejects with the error onStall made', 
   const stall = new Error('stalled')
   const started = Date.now()
   await t.rejects(
-    new Upstream().start(client, POST, 50, () => {
-      stalls++
-      return stall
+    new Upstream().start(client, POST, {
+      ms: 50,
+      onStall: () => {
+        stalls++
+        return stall
+      },
     }),
     stall,
   )
@@ -127,7 +130,7 @@ t.test('no headers within the stall time: rejects with the error onStall made', 
 
 t.test('headers in time: the stall timer never fires', async (t) => {
   const { client } = await server(t, (_req, res) => res.end('ok'))
-  const up = await new Upstream().start(client, POST, 50, noStall)
+  const up = await new Upstream().start(client, POST, { ms: 50, onStall: noStall })
   up.pipe(collector().sink)
   await new Promise((r) => setTimeout(r, 100))
   t.equal(up.statusCode, 200)
@@ -141,7 +144,7 @@ t.test('a connect error rejects with undici error', async (t) => {
   await new Promise<void>((r) => srv.close(() => r()))
   const client = new Client(`http://127.0.0.1:${port}`)
   t.teardown(() => client.destroy())
-  const err = await new Upstream().start(client, POST, 0, noStall).catch((e: unknown) => e)
+  const err = await new Upstream().start(client, POST).catch((e: unknown) => e)
   t.equal((err as { code?: string }).code, 'ECONNREFUSED')
 })
 
@@ -157,10 +160,7 @@ t.test(
       },
     } as unknown as Dispatcher
     const stall = new Error('stalled')
-    await t.rejects(
-      new Upstream().start(holding, POST, 20, () => stall),
-      stall,
-    )
+    await t.rejects(new Upstream().start(holding, POST, { ms: 20, onStall: () => stall }), stall)
     let abortedWith: Error | undefined
     const controller = {
       aborted: false,
@@ -188,7 +188,7 @@ t.test(
         closed = true
       })
     })
-    const up = await new Upstream().start(client, POST, 0, noStall)
+    const up = await new Upstream().start(client, POST)
     const { got, sink } = collector()
     up.abort(new Error('client left'))
     up.pipe(sink)
@@ -197,5 +197,102 @@ t.test(
     t.equal(got.chunks.length, 0)
     t.notOk(got.ended)
     t.equal(got.error, undefined)
+  },
+)
+
+/** A proxy in miniature: a front whose answers come from `client` through relay(). */
+async function relayFront(
+  t: Test,
+  client: Client,
+  ends: Partial<RelayEnds> = {},
+): Promise<{ port: number; log: string[] }> {
+  const log: string[] = []
+  const front = http.createServer((req, res) => {
+    req.resume()
+    void new Upstream().start(client, POST).then((up) =>
+      relay(
+        res,
+        up,
+        { 'x-relayed': '1' },
+        {
+          peek: ends.peek,
+          end: (n) => log.push(`end ${n}`),
+          broken: (e, n) => log.push(`broken ${n} ${e.name}`),
+          gone: (n) => log.push(`gone ${n}`),
+        },
+      ),
+    )
+  })
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r))
+  t.teardown(async () => {
+    front.closeAllConnections()
+    await new Promise<void>((r) => front.close(() => r()))
+  })
+  return { port: (front.address() as AddressInfo).port, log }
+}
+
+t.test('relay: status, given headers and the body pass; end is told the body size', async (t) => {
+  const { client } = await server(t, (_req, res) => {
+    res.writeHead(201, { 'x-backend': 'b' })
+    res.end('abcdef')
+  })
+  const peeked: number[] = []
+  const { port, log } = await relayFront(t, client, { peek: (c) => peeked.push(c.length) })
+  const r = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' })
+  t.equal(r.status, 201)
+  t.equal(r.headers.get('x-relayed'), '1')
+  t.equal(r.headers.get('x-backend'), null, 'only the headers given to relay')
+  t.equal(await r.text(), 'abcdef')
+  for (let i = 0; i < 50 && log.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  t.same(log, ['end 6'])
+  t.equal(
+    peeked.reduce((a, b) => a + b, 0),
+    6,
+  )
+})
+
+t.test(
+  'relay: a backend that breaks off mid-answer: the client connection is cut, broken is told',
+  async (t) => {
+    const { client } = await server(t, (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' })
+      res.write('part')
+      setTimeout(() => res.destroy(), 20)
+    })
+    const { port, log } = await relayFront(t, client)
+    const r = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' })
+    await t.rejects(r.text())
+    for (let i = 0; i < 50 && log.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    t.equal(log.length, 1)
+    t.match(log[0], /^broken 4 /)
+  },
+)
+
+t.test(
+  'relay: a client that leaves mid-answer: gone is told, the backend request is dropped',
+  async (t) => {
+    let backendClosed = false
+    const { client } = await server(t, (_req, res) => {
+      res.writeHead(200)
+      res.write('part')
+      res.on('close', () => {
+        backendClosed = true
+      })
+    })
+    const { port, log } = await relayFront(t, client)
+    const ac = new AbortController()
+    const r = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      body: 'x',
+      signal: ac.signal,
+    })
+    const reader = r.body?.getReader()
+    await reader?.read()
+    ac.abort()
+    for (let i = 0; i < 100 && (log.length === 0 || !backendClosed); i++)
+      await new Promise((r) => setTimeout(r, 10))
+    t.equal(log.length, 1)
+    t.match(log[0], /^gone /)
+    t.ok(backendClosed, 'the backend connection was closed')
   },
 )
