@@ -43,313 +43,289 @@ export class ProxyMetrics {
       return snap
     }
     this.#current = current
-    const backendCounter = (
+    type Backend = ProxySnapshot['routes'][number]['backends'][number]
+    type Emit = (labels: Record<string, string>, value: number) => void
+    /** One metric, its series all rebuilt from the snapshot at each scrape by `fill`. */
+    const series = (
+      kind: 'counter' | 'gauge',
       name: string,
       help: string,
-      pick: (b: ProxySnapshot['routes'][number]['backends'][number]) => number,
+      labelNames: string[],
+      fill: (emit: Emit) => void,
     ): void => {
-      new Counter({
-        name: P + name,
-        help,
-        labelNames: ['route', 'backend'],
-        registers: [r],
-        collect() {
-          this.reset()
-          for (const rt of current().routes)
-            for (const b of rt.backends) this.inc({ route: rt.name, backend: b.key }, pick(b))
-        },
-      })
+      const o = { name: P + name, help, labelNames, registers: [r] }
+      if (kind === 'gauge')
+        new Gauge({
+          ...o,
+          collect() {
+            this.reset()
+            fill((l, v) => this.set(l, v))
+          },
+        })
+      else
+        new Counter({
+          ...o,
+          collect() {
+            this.reset()
+            fill((l, v) => this.inc(l, v))
+          },
+        })
     }
-    new Gauge({
-      name: `${P}routes`,
-      help: 'configured routes (1 per route; 0 when not ready)',
-      labelNames: ['route', 'kind'],
-      registers: [r],
-      collect() {
-        this.reset()
+    /** A series per route and backend; `pick` returns undefined where a backend has none. */
+    const perBackend = (
+      kind: 'counter' | 'gauge',
+      name: string,
+      help: string,
+      pick: (b: Backend) => number | undefined,
+    ): void =>
+      series(kind, name, help, ['route', 'backend'], (emit) => {
         for (const rt of current().routes)
-          this.set({ route: rt.name, kind: rt.kind }, rt.notReady.length === 0 ? 1 : 0)
-      },
-    })
-    new Gauge({
-      name: `${P}kerberos_principals`,
-      help: 'distinct Kerberos principals the HS2 instances of a route publish (_HOST expanded); above 1, no single principal= reaches them all',
-      labelNames: ['route'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of current().routes) {
-          // a proxy route whose instances publish nothing (static list, metastore) has no series
-          const k = rt.kerberos
-          if (k !== undefined && k.kerberosInstances > 0)
-            this.set({ route: rt.name }, Object.keys(k.principals).length)
-        }
-      },
-    })
+          for (const b of rt.backends) {
+            const v = pick(b)
+            if (v !== undefined) emit({ route: rt.name, backend: b.key }, v)
+          }
+      })
+    /** A counter per route. */
+    const perRoute = (
+      name: string,
+      help: string,
+      pick: (rt: ProxySnapshot['routes'][number]) => number,
+    ): void =>
+      series('counter', name, help, ['route'], (emit) => {
+        for (const rt of current().routes) emit({ route: rt.name }, pick(rt))
+      })
     const httpRoutes = (): Hs2HttpRouteSnapshot[] =>
       current().routes.filter(
         (rt): rt is Hs2HttpRouteSnapshot =>
           rt.kind === 'hs2' && 'transportMode' in rt && rt.transportMode === 'http',
       )
-    new Counter({
-      name: `${P}http_requests_total`,
-      help: 'HS2 HTTP route requests by TCLIService method and outcome',
-      labelNames: ['route', 'method', 'outcome'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of httpRoutes())
-          for (const [k, n] of Object.entries(rt.http.requests)) {
-            const [method = '', outcome = ''] = k.split(' ')
-            this.inc({ route: rt.name, method, outcome }, n)
-          }
-      },
-    })
-    new Counter({
-      name: `${P}http_affinity_total`,
-      help: 'HS2 HTTP requests routed by a known handle, by the affinity cookie, or with a handle unknown here (policy)',
-      labelNames: ['route', 'by'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of httpRoutes()) {
-          const a = rt.http.affinity
-          this.inc({ route: rt.name, by: 'handle' }, a.byHandle)
-          this.inc({ route: rt.name, by: 'cookie' }, a.byCookie)
-          this.inc({ route: rt.name, by: 'unknown_handle' }, a.unknownHandle)
-        }
-      },
-    })
-    new Counter({
-      name: `${P}http_lost_sessions_total`,
-      help: 'HS2 HTTP requests answered with a lost-session error (their server is gone)',
-      labelNames: ['route'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of httpRoutes()) this.inc({ route: rt.name }, rt.http.affinity.lostSessions)
-      },
-    })
-    new Counter({
-      name: `${P}http_affinity_dropped_total`,
-      help: 'tracked HS2 handles dropped by the size bound (evicted) or the idle TTL (expired)',
-      labelNames: ['route', 'reason'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of httpRoutes()) {
-          this.inc({ route: rt.name, reason: 'evicted' }, rt.http.affinity.evictions)
-          this.inc({ route: rt.name, reason: 'expired' }, rt.http.affinity.expired)
-        }
-      },
-    })
-    new Gauge({
-      name: `${P}http_tracked_handles`,
-      help: 'HS2 sessions and operations tracked per backend on HTTP routes',
-      labelNames: ['route', 'backend', 'kind'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of httpRoutes())
-          for (const [backend, c] of Object.entries(rt.http.tracked)) {
-            this.set({ route: rt.name, backend, kind: 'session' }, c.sessions)
-            this.set({ route: rt.name, backend, kind: 'operation' }, c.operations)
-          }
-      },
-    })
-    backendCounter(
-      'connections_total',
-      'client connections handed to a backend',
-      (b) => b.connections,
-    )
-    backendCounter(
-      'connect_failures_total',
-      'failed connect attempts to a backend',
-      (b) => b.connectFailures,
-    )
-    backendCounter(
-      'stalls_total',
-      'connections a backend accepted and left unanswered past firstResponseTimeoutMs',
-      (b) => b.stalls,
-    )
-    new Counter({
-      name: `${P}probes_total`,
-      help: 'active health probes per backend by result (ok, failed)',
-      labelNames: ['route', 'backend', 'result'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of current().routes)
-          for (const b of rt.backends) {
-            if (b.probe === undefined) continue
-            this.inc({ route: rt.name, backend: b.key, result: 'ok' }, b.probe.ok)
-            this.inc({ route: rt.name, backend: b.key, result: 'failed' }, b.probe.failed)
-          }
-      },
-    })
-    new Gauge({
-      name: `${P}probe_duration_seconds`,
-      help: "the latest active probe's duration per backend (until its answer, or its failure)",
-      labelNames: ['route', 'backend'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of current().routes)
-          for (const b of rt.backends) {
-            const last = b.probe?.last
-            if (last !== undefined) this.set({ route: rt.name, backend: b.key }, last.ms / 1000)
-          }
-      },
-    })
-    new Gauge({
-      name: `${P}backend_down`,
-      help: '1 when the active probes of a backend marked it down (no new connections until they succeed)',
-      labelNames: ['route', 'backend'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of current().routes)
-          for (const b of rt.backends)
-            if (b.probe !== undefined)
-              this.set({ route: rt.name, backend: b.key }, b.state === 'down' ? 1 : 0)
-      },
-    })
-    new Gauge({
-      name: `${P}active_connections`,
-      help: 'live proxied connections per backend',
-      labelNames: ['route', 'backend'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of current().routes)
-          for (const b of rt.backends) this.set({ route: rt.name, backend: b.key }, b.active)
-      },
-    })
-    new Gauge({
-      name: `${P}backend_up`,
-      help: '1 when a backend may get new connections (listed, not ejected, not down, not draining); /routes tells why not',
-      labelNames: ['route', 'backend'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of current().routes)
-          for (const b of rt.backends)
-            this.set({ route: rt.name, backend: b.key }, b.state === 'up' ? 1 : 0)
-      },
-    })
-    new Counter({
-      name: `${P}bytes_total`,
-      help: 'bytes proxied per backend (counted when a connection ends)',
-      labelNames: ['route', 'backend', 'direction'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of current().routes) {
-          for (const b of rt.backends) {
-            this.inc(
-              { route: rt.name, backend: b.key, direction: 'from_client' },
-              b.bytesFromClient,
-            )
-            this.inc({ route: rt.name, backend: b.key, direction: 'to_client' }, b.bytesToClient)
-          }
-        }
-      },
-    })
-    const routeCounter = (
-      name: string,
-      help: string,
-      pick: (rt: ProxySnapshot['routes'][number]) => number,
-    ): void => {
-      new Counter({
-        name: P + name,
-        help,
-        labelNames: ['route'],
-        registers: [r],
-        collect() {
-          this.reset()
-          for (const rt of current().routes) this.inc({ route: rt.name }, pick(rt))
-        },
-      })
-    }
-    routeCounter(
-      'failovers_total',
-      'client connections that needed another backend after a failure',
-      (rt) => rt.connections.failovers,
-    )
-    routeCounter(
-      'rejected_connections_total',
-      'client connections closed because no backend could be reached',
-      (rt) => rt.connections.rejected,
-    )
-    routeCounter(
-      'discovery_updates_total',
-      'successful discovery reads',
-      (rt) => rt.discovery.updates,
-    )
-    routeCounter(
-      'discovery_errors_total',
-      'failed discovery reads (the last good list was kept)',
-      (rt) => rt.discovery.errors,
-    )
-    new Gauge({
-      name: `${P}zookeeper_session_state`,
-      help: `ZooKeeper session state per quorum: ${Object.entries(ZK_STATE_VALUES)
-        .map(([k, v]) => `${v}=${k}`)
-        .join(', ')}`,
-      labelNames: ['quorum'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const z of current().zookeeper)
-          this.set({ quorum: z.quorum }, ZK_STATE_VALUES[z.state] ?? -1)
-      },
-    })
     const metastore = (): (MetastoreRouteSnapshot | MetastoreHttpRouteSnapshot)[] =>
       current().routes.filter(
         (rt): rt is MetastoreRouteSnapshot | MetastoreHttpRouteSnapshot => rt.kind === 'metastore',
       )
-    new Counter({
-      name: `${P}metastore_calls_total`,
-      help: 'metastore calls by method and outcome (reply, exception, oneway, failed)',
-      labelNames: ['route', 'method', 'outcome'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of metastore()) {
-          for (const [method, s] of Object.entries(rt.calls)) {
-            for (const outcome of ['reply', 'exception', 'oneway', 'failed'] as const)
-              if (s[outcome] > 0) this.inc({ route: rt.name, method, outcome }, s[outcome])
-          }
+    /** `${method} ${outcome}` request counts as series labelled route, method, outcome. */
+    const requestCounts = (emit: Emit, route: string, requests: Record<string, number>): void => {
+      for (const [k, n] of Object.entries(requests)) {
+        const [method = '', outcome = ''] = k.split(' ')
+        emit({ route, method, outcome }, n)
+      }
+    }
+
+    series(
+      'gauge',
+      'routes',
+      'configured routes (1 per route; 0 when not ready)',
+      ['route', 'kind'],
+      (emit) => {
+        for (const rt of current().routes)
+          emit({ route: rt.name, kind: rt.kind }, rt.notReady.length === 0 ? 1 : 0)
+      },
+    )
+    series(
+      'gauge',
+      'kerberos_principals',
+      'distinct Kerberos principals the HS2 instances of a route publish (_HOST expanded); above 1, no single principal= reaches them all',
+      ['route'],
+      (emit) => {
+        for (const rt of current().routes) {
+          // a proxy route whose instances publish nothing (static list, metastore) has no series
+          const k = rt.kerberos
+          if (k !== undefined && k.kerberosInstances > 0)
+            emit({ route: rt.name }, Object.keys(k.principals).length)
         }
       },
-    })
-    new Counter({
-      name: `${P}metastore_http_requests_total`,
-      help: 'metastore HTTP route requests by method and outcome (ok, refused, no_backend, backend_failed, client_gone, bad_request)',
-      labelNames: ['route', 'method', 'outcome'],
-      registers: [r],
-      collect() {
-        this.reset()
-        for (const rt of metastore())
-          if ('transportMode' in rt && rt.transportMode === 'http')
-            for (const [k, n] of Object.entries(rt.http.requests)) {
-              const [method = '', outcome = ''] = k.split(' ')
-              this.inc({ route: rt.name, method, outcome }, n)
-            }
+    )
+    series(
+      'counter',
+      'http_requests_total',
+      'HS2 HTTP route requests by TCLIService method and outcome',
+      ['route', 'method', 'outcome'],
+      (emit) => {
+        for (const rt of httpRoutes()) requestCounts(emit, rt.name, rt.http.requests)
       },
-    })
-    new Counter({
-      name: `${P}metastore_retries_total`,
-      help: 'metastore calls re-sent to another metastore after a failure',
-      labelNames: ['route', 'method'],
-      registers: [r],
-      collect() {
-        this.reset()
+    )
+    series(
+      'counter',
+      'http_affinity_total',
+      'HS2 HTTP requests routed by a known handle, by the affinity cookie, or with a handle unknown here (policy)',
+      ['route', 'by'],
+      (emit) => {
+        for (const rt of httpRoutes()) {
+          const a = rt.http.affinity
+          emit({ route: rt.name, by: 'handle' }, a.byHandle)
+          emit({ route: rt.name, by: 'cookie' }, a.byCookie)
+          emit({ route: rt.name, by: 'unknown_handle' }, a.unknownHandle)
+        }
+      },
+    )
+    series(
+      'counter',
+      'http_lost_sessions_total',
+      'HS2 HTTP requests answered with a lost-session error (their server is gone)',
+      ['route'],
+      (emit) => {
+        for (const rt of httpRoutes()) emit({ route: rt.name }, rt.http.affinity.lostSessions)
+      },
+    )
+    series(
+      'counter',
+      'http_affinity_dropped_total',
+      'tracked HS2 handles dropped by the size bound (evicted) or the idle TTL (expired)',
+      ['route', 'reason'],
+      (emit) => {
+        for (const rt of httpRoutes()) {
+          emit({ route: rt.name, reason: 'evicted' }, rt.http.affinity.evictions)
+          emit({ route: rt.name, reason: 'expired' }, rt.http.affinity.expired)
+        }
+      },
+    )
+    series(
+      'gauge',
+      'http_tracked_handles',
+      'HS2 sessions and operations tracked per backend on HTTP routes',
+      ['route', 'backend', 'kind'],
+      (emit) => {
+        for (const rt of httpRoutes())
+          for (const [backend, c] of Object.entries(rt.http.tracked)) {
+            emit({ route: rt.name, backend, kind: 'session' }, c.sessions)
+            emit({ route: rt.name, backend, kind: 'operation' }, c.operations)
+          }
+      },
+    )
+    perBackend(
+      'counter',
+      'connections_total',
+      'client connections handed to a backend',
+      (b) => b.connections,
+    )
+    perBackend(
+      'counter',
+      'connect_failures_total',
+      'failed connect attempts to a backend',
+      (b) => b.connectFailures,
+    )
+    perBackend(
+      'counter',
+      'stalls_total',
+      'connections a backend accepted and left unanswered past firstResponseTimeoutMs',
+      (b) => b.stalls,
+    )
+    series(
+      'counter',
+      'probes_total',
+      'active health probes per backend by result (ok, failed)',
+      ['route', 'backend', 'result'],
+      (emit) => {
+        for (const rt of current().routes)
+          for (const b of rt.backends) {
+            if (b.probe === undefined) continue
+            emit({ route: rt.name, backend: b.key, result: 'ok' }, b.probe.ok)
+            emit({ route: rt.name, backend: b.key, result: 'failed' }, b.probe.failed)
+          }
+      },
+    )
+    perBackend(
+      'gauge',
+      'probe_duration_seconds',
+      "the latest active probe's duration per backend (until its answer, or its failure)",
+      (b) => {
+        const last = b.probe?.last
+        return last === undefined ? undefined : last.ms / 1000
+      },
+    )
+    perBackend(
+      'gauge',
+      'backend_down',
+      '1 when the active probes of a backend marked it down (no new connections until they succeed)',
+      (b) => (b.probe === undefined ? undefined : b.state === 'down' ? 1 : 0),
+    )
+    perBackend(
+      'gauge',
+      'active_connections',
+      'live proxied connections per backend',
+      (b) => b.active,
+    )
+    perBackend(
+      'gauge',
+      'backend_up',
+      '1 when a backend may get new connections (listed, not ejected, not down, not draining); /routes tells why not',
+      (b) => (b.state === 'up' ? 1 : 0),
+    )
+    series(
+      'counter',
+      'bytes_total',
+      'bytes proxied per backend (counted when a connection ends)',
+      ['route', 'backend', 'direction'],
+      (emit) => {
+        for (const rt of current().routes)
+          for (const b of rt.backends) {
+            emit({ route: rt.name, backend: b.key, direction: 'from_client' }, b.bytesFromClient)
+            emit({ route: rt.name, backend: b.key, direction: 'to_client' }, b.bytesToClient)
+          }
+      },
+    )
+    perRoute(
+      'failovers_total',
+      'client connections that needed another backend after a failure',
+      (rt) => rt.connections.failovers,
+    )
+    perRoute(
+      'rejected_connections_total',
+      'client connections closed because no backend could be reached',
+      (rt) => rt.connections.rejected,
+    )
+    perRoute('discovery_updates_total', 'successful discovery reads', (rt) => rt.discovery.updates)
+    perRoute(
+      'discovery_errors_total',
+      'failed discovery reads (the last good list was kept)',
+      (rt) => rt.discovery.errors,
+    )
+    series(
+      'gauge',
+      'zookeeper_session_state',
+      `ZooKeeper session state per quorum: ${Object.entries(ZK_STATE_VALUES)
+        .map(([k, v]) => `${v}=${k}`)
+        .join(', ')}`,
+      ['quorum'],
+      (emit) => {
+        for (const z of current().zookeeper)
+          emit({ quorum: z.quorum }, ZK_STATE_VALUES[z.state] ?? -1)
+      },
+    )
+    series(
+      'counter',
+      'metastore_calls_total',
+      'metastore calls by method and outcome (reply, exception, oneway, failed)',
+      ['route', 'method', 'outcome'],
+      (emit) => {
         for (const rt of metastore())
           for (const [method, s] of Object.entries(rt.calls))
-            if (s.resent > 0) this.inc({ route: rt.name, method }, s.resent)
+            for (const outcome of ['reply', 'exception', 'oneway', 'failed'] as const)
+              if (s[outcome] > 0) emit({ route: rt.name, method, outcome }, s[outcome])
       },
-    })
+    )
+    series(
+      'counter',
+      'metastore_http_requests_total',
+      'metastore HTTP route requests by method and outcome (ok, refused, no_backend, backend_failed, client_gone, bad_request)',
+      ['route', 'method', 'outcome'],
+      (emit) => {
+        for (const rt of metastore())
+          if ('transportMode' in rt && rt.transportMode === 'http')
+            requestCounts(emit, rt.name, rt.http.requests)
+      },
+    )
+    series(
+      'counter',
+      'metastore_retries_total',
+      'metastore calls re-sent to another metastore after a failure',
+      ['route', 'method'],
+      (emit) => {
+        for (const rt of metastore())
+          for (const [method, s] of Object.entries(rt.calls))
+            if (s.resent > 0) emit({ route: rt.name, method }, s.resent)
+      },
+    )
   }
 
   /** The exposition text: the registry's metrics, then the call-duration histogram. */
