@@ -5,7 +5,8 @@
 // opens a session per path (keeping the cookies it is given) and times ExecuteStatement and
 // FetchResults calls in turn over one keep-alive connection per path, the paths interleaved in
 // blocks and pinned as in scenarios 2 and 5. A naive Node HTTP proxy (bench/naive-http-proxy.mjs)
-// is the reference path that shows what Node's HTTP stack alone costs. Then memory: a fresh proxy holds N sessions opened
+// is the reference path that shows what Node's HTTP stack alone costs, and a raw-socket relay
+// with a JavaScript HTTP parser (bench/raw-http-proxy.mjs) what Node costs without that stack. Then memory: a fresh proxy holds N sessions opened
 // through it (OpenSession only, never closed); RSS growth per tracked session.
 import { join } from 'node:path'
 import { rssKiB, start, stop, waitLine } from '../lib/procs.mjs'
@@ -19,6 +20,8 @@ const PATH = 'cliservice'
 const ROUTE = 'hs2-http'
 /** bench/naive-http-proxy.mjs: Node's floor for an HTTP proxy (node:http + undici, nothing else) */
 export const NAIVE_HTTP = 'naive Node HTTP proxy (reference)'
+/** bench/raw-http-proxy.mjs: a raw-socket relay with a JavaScript HTTP parser, no node:http or undici */
+export const RAW_HTTP = 'raw-socket Node HTTP relay (reference)'
 const signed = (v) => `${v >= 0 ? '+' : ''}${fmt(v, 1)}`
 
 async function admin(px, what) {
@@ -95,6 +98,14 @@ export async function http(ctx) {
     )
     owned.push(nv)
     const nvPort = JSON.parse(await waitLine(nv, /^\{"ports"/, 10_000, 'ports line')).ports[0]
+    const rw = start(
+      'raw-http-proxy',
+      process.execPath,
+      [join(ctx.root, 'bench/raw-http-proxy.mjs'), JSON.stringify({ servers: be.ports })],
+      { ulimit: true },
+    )
+    owned.push(rw)
+    const rwPort = JSON.parse(await waitLine(rw, /^\{"ports"/, 10_000, 'ports line')).ports[0]
     const px = await startProxy(ctx.root, ctx.dir, 'proxy-http', await route())
     owned.push(px.proc)
     await adminReady(px)
@@ -104,6 +115,7 @@ export async function http(ctx) {
       ha && { name: 'haproxy', port: ha.port, pid: ha.proc.pid },
       { name: 'hive-ha-proxy', port: px.ports[ROUTE], pid: px.proc.pid },
       { name: NAIVE_HTTP, port: nvPort, pid: nv.pid },
+      { name: RAW_HTTP, port: rwPort, pid: rw.pid },
     ].filter(Boolean)
 
     const aff0 = await affinity(px)
@@ -163,6 +175,7 @@ export async function http(ctx) {
       const nvA = med(NAIVE_HTTP, 'addP50')
       out.ratios.push(
         `${layout.name}: added p50 proxy/naive Node HTTP proxy ${fmt(ratio(pxA, nvA), 2)}, calls/s proxy/naive ${fmt(ratio(med('hive-ha-proxy', 'rate'), med(NAIVE_HTTP, 'rate')), 2)}, naive Node HTTP proxy/haproxy calls/s ${fmt(ratio(med(NAIVE_HTTP, 'rate'), HA ? med(HA, 'rate') : NaN), 2)}`,
+        `${layout.name}: raw-socket Node HTTP relay/haproxy calls/s ${fmt(ratio(med(RAW_HTTP, 'rate'), HA ? med(HA, 'rate') : NaN), 2)}, its added p50/haproxy's ${fmt(ratio(med(RAW_HTTP, 'addP50'), haA), 2)}`,
       )
       out.targets.push(
         target(
