@@ -90,22 +90,20 @@ export async function http(ctx) {
       owned.push(proc)
       ha = { proc, port }
     }
-    const nv = start(
-      'naive-http-proxy',
-      process.execPath,
-      [join(ctx.root, 'bench/naive-http-proxy.mjs'), JSON.stringify({ servers: be.ports })],
-      { ulimit: true },
-    )
-    owned.push(nv)
-    const nvPort = JSON.parse(await waitLine(nv, /^\{"ports"/, 10_000, 'ports line')).ports[0]
-    const rw = start(
-      'raw-http-proxy',
-      process.execPath,
-      [join(ctx.root, 'bench/raw-http-proxy.mjs'), JSON.stringify({ servers: be.ports })],
-      { ulimit: true },
-    )
-    owned.push(rw)
-    const rwPort = JSON.parse(await waitLine(rw, /^\{"ports"/, 10_000, 'ports line')).ports[0]
+    // the reference proxies: bench/<name>.mjs, each printing its port once listening
+    const reference = async (name) => {
+      const proc = start(
+        name,
+        process.execPath,
+        [join(ctx.root, `bench/${name}.mjs`), JSON.stringify({ servers: be.ports })],
+        { ulimit: true },
+      )
+      owned.push(proc)
+      const line = await waitLine(proc, /^\{"ports"/, 10_000, 'ports line')
+      return { pid: proc.pid, port: JSON.parse(line).ports[0] }
+    }
+    const nv = await reference('naive-http-proxy')
+    const rw = await reference('raw-http-proxy')
     const px = await startProxy(ctx.root, ctx.dir, 'proxy-http', await route())
     owned.push(px.proc)
     await adminReady(px)
@@ -114,8 +112,8 @@ export async function http(ctx) {
       { name: 'direct', port: be.ports[0] },
       ha && { name: 'haproxy', port: ha.port, pid: ha.proc.pid },
       { name: 'hive-ha-proxy', port: px.ports[ROUTE], pid: px.proc.pid },
-      { name: NAIVE_HTTP, port: nvPort, pid: nv.pid },
-      { name: RAW_HTTP, port: rwPort, pid: rw.pid },
+      { name: NAIVE_HTTP, ...nv },
+      { name: RAW_HTTP, ...rw },
     ].filter(Boolean)
 
     const aff0 = await affinity(px)
