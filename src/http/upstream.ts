@@ -5,8 +5,9 @@
  * so that difference is a good part of what the proxy adds to each call (docs/benchmarks.md).
  *
  * Contract:
- * - `headers` resolves with this Upstream once the response headers arrived, and rejects when the
- *   request failed before them (a connect error, a closed socket, the stall timer below);
+ * - `start()` (its promise is also `response`) resolves with this Upstream once the response
+ *   headers arrived, with `statusCode` and `headers` set, and rejects when the request failed
+ *   before them (a connect error, a closed socket, the stall timer below);
  * - body chunks that arrive before `pipe()` are kept, in order (undici may hand over the headers
  *   and the first chunk in one parse), and given to the sink when it is attached;
  * - a sink's `data` returning false pauses the backend connection until `resume()`;

@@ -254,6 +254,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       const p = this.#pools.get(k)
       this.#pools.delete(k)
       this.#meters.delete(k)
+      this.#cookieValues.delete(k)
       void p?.close().catch(() => {})
     }
   }
@@ -338,7 +339,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     if (read.envelope.method === 'OpenSession') return undefined
     const cookie = readCookie(ex.req.headers.cookie, this.#cfg.http.affinityCookie)
     if (cookie !== undefined) {
-      const b = this.backends.listed().find((x) => affinityValue(x.key) === cookie)
+      const b = this.backends.listed().find((x) => this.#cookieValue(x.key) === cookie)
       if (b !== undefined) {
         this.#stats.byCookie++
         return { backend: b, by: 'cookie' }
