@@ -263,7 +263,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   #attempt(ex: HttpExchange, id: number, call: Call): void {
     this.connectBackend(
       id,
-      (tried) => this.#first(call.order, tried),
+      (tried) => this.firstUntried(call.order, tried),
       () => ex.res.destroyed,
       (x, timeoutMs) => this.#send(x, ex, call, timeoutMs),
       { tried: call.tried, retriable: beforeSending },
@@ -328,7 +328,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   /** Another attempt is allowed and some listed metastore is still untried. */
   #canResend(call: Call): boolean {
     if (call.tried.size >= this.#cfg.maxConnectAttempts) return false
-    return this.#first(call.order, call.tried) !== undefined
+    return this.firstUntried(call.order, call.tried) !== undefined
   }
 
   /** One request to one metastore, resolved when its answer's headers arrived. */
@@ -400,16 +400,6 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
       },
       gone: (bytes) => finish('client_gone', bytes),
     })
-  }
-
-  /** First untried listed metastore in `order`, non-ejected ones first. */
-  #first(order: readonly BackendInfo[], tried: ReadonlySet<string>): BackendInfo | undefined {
-    const listed = new Set(this.backends.listed().map((b) => b.key))
-    const untried = order
-      .filter((b) => !tried.has(b.key) && listed.has(b.key))
-      .map((b) => this.backends.get(b.key))
-      .filter((b) => b !== undefined)
-    return this.usable(untried)[0]
   }
 
   /** A parsed request ended: its per-method request and call counters. */

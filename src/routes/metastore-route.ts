@@ -246,7 +246,7 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
           try {
             const r = await this.connectBackend(
               id,
-              (tried) => this.#first(order, tried),
+              (tried) => this.firstUntried(order, tried),
               () => client.destroyed,
               this.dialSocket(onread),
             )
@@ -292,7 +292,7 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
         const order = metastoreOrder(this.backends.inOrder(), this.#cfg.selection, this.deps.random)
         return this.connectBackend(
           id,
-          (tried) => this.#first(order, tried),
+          (tried) => this.firstUntried(order, tried),
           () => client.destroyed,
           this.dialSocket(pipe.onread),
         )
@@ -316,16 +316,6 @@ export class MetastoreRoute extends RouteCore<net.Socket> {
           pipe.destroy('no-backend')
         },
       )
-  }
-
-  /** First untried backend in `order`, non-ejected ones first (the order is kept within each group). */
-  #first(order: readonly BackendInfo[], tried: ReadonlySet<string>): BackendInfo | undefined {
-    const listed = new Set(this.backends.listed().map((b) => b.key))
-    const untried = order
-      .filter((b) => !tried.has(b.key) && listed.has(b.key))
-      .map((b) => this.backends.get(b.key))
-      .filter((b) => b !== undefined)
-    return this.usable(untried)[0]
   }
 
   #stats(method: string): MethodStats {

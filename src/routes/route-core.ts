@@ -596,6 +596,22 @@ export abstract class RouteCore<C> {
     return healthy.length > 0 ? healthy : open
   }
 
+  /**
+   * The first untried listed backend in `order` (a metastore route's SEQUENTIAL or RANDOM order),
+   * usable ones first as `usable` ranks them; the order is kept within each group.
+   */
+  protected firstUntried(
+    order: readonly BackendInfo[],
+    tried: ReadonlySet<string>,
+  ): BackendInfo | undefined {
+    const listed = new Set(this.backends.listed().map((b) => b.key))
+    const untried = order
+      .filter((b) => !tried.has(b.key) && listed.has(b.key))
+      .map((b) => this.backends.get(b.key))
+      .filter((b) => b !== undefined)
+    return this.usable(untried)[0]
+  }
+
   /** Whether discovery lists at least one backend (draining or ejected ones count). */
   protected hasBackends(): boolean {
     return this.backends.listed().length > 0
