@@ -36,7 +36,7 @@ import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
 import { answerPlain, isConnectError, loadUndici, receiveThriftPost } from '../http/exchange.js'
-import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
+import type { HttpExchange } from '../http/front.js'
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { ReadMeter, meteredConnector } from '../http/read-meter.js'
@@ -51,9 +51,9 @@ import {
   type Envelope,
   type RequestRead,
 } from '../thrift/hs2-handles.js'
+import { type HttpAcceptor, httpAcceptor } from './http-acceptor.js'
 import {
   RouteCore,
-  type AcceptorFactory,
   type DrainMarks,
   type RouteBase,
   type RouteDeps,
@@ -119,7 +119,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   #cfg: Hs2RouteConfig
   #policy: Policy
   #picks = 0
-  readonly #front: { current: HttpFront | undefined }
+  readonly #front: HttpAcceptor['front']
   readonly #pools = new Map<string, Pool>()
   /** bytes read per backend pool: did a stalled request hear anything? (http/read-meter.ts) */
   readonly #meters = new Map<string, ReadMeter>()
@@ -139,23 +139,10 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   #connector: typeof buildConnector | undefined
 
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
-    const front: { current: HttpFront | undefined } = { current: undefined }
-    const log = deps.logger.child({ component: 'hs2-http-front', route: cfg.name })
-    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept, _error, secure) => {
-      const f = new HttpFront(
-        {
-          tls: secure,
-          listen,
-          headersTimeoutMs: cfg.http.headersTimeoutMs,
-          keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
-          maxHeaderBytes: MAX_HEADER_BYTES,
-          logger: log,
-        },
-        accept,
-      )
-      front.current = f
-      return f
-    }
+    const { acceptor, front } = httpAcceptor(
+      cfg.http,
+      deps.logger.child({ component: 'hs2-http-front', route: cfg.name }),
+    )
     super(cfg, discovery, deps, 'hs2-http-route', drain, acceptor)
     this.#front = front
     this.#cfg = cfg

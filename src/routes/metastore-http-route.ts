@@ -27,7 +27,7 @@ import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { certificateFailure, sameBackendTls } from '../net/tls.js'
 import { answerPlain, isConnectError, loadPool, receiveThriftPost } from '../http/exchange.js'
-import { HttpFront, MAX_HEADER_BYTES, type HttpExchange } from '../http/front.js'
+import type { HttpExchange } from '../http/front.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { Upstream, relay } from '../http/upstream.js'
 import { HttpProber } from '../probes/http-probe.js'
@@ -41,9 +41,9 @@ import {
   newMethodStats,
   noteDuration,
 } from './metastore-route.js'
+import { type HttpAcceptor, httpAcceptor } from './http-acceptor.js'
 import {
   RouteCore,
-  type AcceptorFactory,
   type DrainMarks,
   type RouteBase,
   type RouteDeps,
@@ -92,7 +92,7 @@ interface Call {
 
 export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   #cfg: MetastoreRouteConfig
-  readonly #front: { current: HttpFront | undefined }
+  readonly #front: HttpAcceptor['front']
   readonly #pools = new Map<string, Pool>()
   readonly #labels = new MethodLabels()
   readonly #calls = new Map<string, MethodStats>()
@@ -106,23 +106,10 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     deps: RouteDeps,
     drain?: DrainMarks,
   ) {
-    const front: { current: HttpFront | undefined } = { current: undefined }
-    const log = deps.logger.child({ component: 'metastore-http-front', route: cfg.name })
-    const acceptor: AcceptorFactory<HttpExchange> = (listen, accept, _error, secure) => {
-      const f = new HttpFront(
-        {
-          tls: secure,
-          listen,
-          headersTimeoutMs: cfg.http.headersTimeoutMs,
-          keepAliveTimeoutMs: cfg.http.keepAliveTimeoutMs,
-          maxHeaderBytes: MAX_HEADER_BYTES,
-          logger: log,
-        },
-        accept,
-      )
-      front.current = f
-      return f
-    }
+    const { acceptor, front } = httpAcceptor(
+      cfg.http,
+      deps.logger.child({ component: 'metastore-http-front', route: cfg.name }),
+    )
     super(cfg, discovery, deps, 'metastore-http-route', drain, acceptor)
     this.#front = front
     this.#cfg = cfg
