@@ -7,10 +7,8 @@
 //
 // Traps:
 // - packages loaded through src/lazy.ts stay outside the bundle on purpose: they are `require`d
-//   from node_modules at run time, only by the configurations that need them. So does undici,
-//   imported on demand by HTTP routes: bundled, its CommonJS would become a chunk whose only
-//   export is `default` (no `Pool`, no `buildConnector`), where Node's own import gives named
-//   exports, as in the tests that run src/.
+//   from node_modules at run time, only by the configurations that need them (http-parser-js
+//   for HTTP routes too).
 // - the entry must sit directly in dist/: src/cli.ts finds ../package.json relative to itself, and
 //   src/thrift/binary-wasm.ts finds binary-scan.wasm relative to its own chunk.
 // - bundled CommonJS packages call `require` for Node built-ins; an ES module has none, so the
@@ -34,7 +32,6 @@ const result = await build({
   format: 'esm',
   target: 'node22',
   legalComments: 'none',
-  external: ['undici'],
   banner: {
     js: "import { createRequire as __hhpRequire } from 'node:module'; const require = __hhpRequire(import.meta.url);",
   },

@@ -1,25 +1,23 @@
 /**
- * One request to one backend over undici's `dispatch` handler API. Per call it costs less than
- * `pool.request()`: no body stream, no AbortSignal and its listeners, one promise (the headers)
- * instead of one per step. The HTTP routes forward small Thrift calls by the thousand per second,
- * so that difference is a good part of what the proxy adds to each call (docs/benchmarks.md).
+ * One request to one backend, as the HTTP routes see it (over http/wire/client.ts).
  *
  * Contract:
  * - `start()` (its promise is also `response`) resolves with this Upstream once the response
  *   headers arrived, with `statusCode` and `headers` set, and rejects when the request failed
  *   before them (a connect error, a closed socket, the stall timer below);
- * - body chunks that arrive before `pipe()` are kept, in order (undici may hand over the headers
- *   and the first chunk in one parse), and given to the sink when it is attached;
- * - a sink's `data` returning false pauses the backend connection until `resume()`;
- * - `abort()` ends the exchange from the client's side (the connection to the backend is closed
- *   by undici); the sink hears nothing after it;
- * - stall timer: when the response headers did not arrive `stall.ms` after `start()`, `onStall`
- *   builds the error, the request is aborted and `headers` rejects with that error. If undici
- *   had not yet put the request on a socket, it is aborted when it does, before any byte is
- *   written.
+ * - body chunks that arrive before `pipe()` are kept, in order (the headers and the first chunk
+ *   usually come in one read), and given to the sink when it is attached;
+ * - a sink's `data` returning false pauses the backend socket until `resume()`;
+ * - `abort()` ends the exchange from the client's side (the backend socket is closed: its answer
+ *   would be taken for the next request's); the sink hears nothing after it;
+ * - stall timer: when the response headers did not arrive `stall.ms` after `start()`,
+ *   `onStall(heard)` builds the error (`heard`: some byte of an answer had arrived on the
+ *   request's socket), the request is dropped and `response` rejects with that error. A request
+ *   still waiting for its socket is dropped before any byte is written.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import type { Dispatcher } from 'undici'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { BackendConn, BackendPool, CallHandler, WireRequest } from './wire/client.js'
+import type { HttpExchange } from './wire/front.js'
 
 export interface UpstreamSink {
   /** false: stop reading the backend until `resume()` */
@@ -28,14 +26,15 @@ export interface UpstreamSink {
   error(err: Error): void
 }
 
-export class Upstream implements Dispatcher.DispatchHandler {
+export class Upstream implements CallHandler {
   statusCode = 0
+  statusMessage = ''
   headers: IncomingHttpHeaders = {}
   readonly response: Promise<Upstream>
   #resolve!: (u: Upstream) => void
   #reject!: (err: unknown) => void
   #settled = false
-  #controller: Dispatcher.DispatchController | undefined
+  #conn: BackendConn | undefined
   #timer: NodeJS.Timeout | undefined
   /** the error that ended the exchange before the caller heard of it (stall, abort) */
   #cut: Error | undefined
@@ -51,17 +50,17 @@ export class Upstream implements Dispatcher.DispatchHandler {
     })
   }
 
-  /** Send `opts` through `dispatcher`; with `stall` (and `stall.ms` > 0), under the stall timer. */
+  /** Send `req` through `pool`; with `stall` (and `stall.ms` > 0), under the stall timer. */
   start(
-    dispatcher: Dispatcher,
-    opts: Dispatcher.DispatchOptions,
-    stall?: { ms: number; onStall: () => Error },
+    pool: BackendPool,
+    req: WireRequest,
+    stall?: { ms: number; onStall: (heard: boolean) => Error },
   ): Promise<Upstream> {
     if (stall !== undefined && stall.ms > 0) {
       const onStall = stall.onStall
-      this.#timer = setTimeout(() => this.#cutOff(onStall()), stall.ms)
+      this.#timer = setTimeout(() => this.#cutOff(onStall(this.#conn?.heard === true)), stall.ms)
     }
-    dispatcher.dispatch(opts, this)
+    pool.dispatch(req, this)
     return this.response
   }
 
@@ -70,57 +69,64 @@ export class Upstream implements Dispatcher.DispatchHandler {
     this.#sink = sink
     const early = this.#early
     this.#early = undefined
-    if (early !== undefined) for (const c of early) if (!sink.data(c)) this.#controller?.pause()
+    if (early !== undefined) for (const c of early) if (!sink.data(c)) this.#conn?.pause()
     if (this.#failed !== undefined) sink.error(this.#failed)
     else if (this.#ended) sink.end()
   }
 
   resume(): void {
-    this.#controller?.resume()
+    this.#conn?.resume()
   }
 
-  /** The client is gone: drop the exchange (undici closes the backend connection). */
+  /** The client is gone: drop the exchange (the backend socket closes). */
   abort(reason: Error): void {
     this.#sink = undefined
     this.#cutOff(reason)
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller
-    if (this.#cut !== undefined) controller.abort(this.#cut)
+  attach(conn: BackendConn): boolean {
+    if (this.#cut !== undefined) return false
+    this.#conn = conn
+    return true
   }
 
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
+  connectFailed(err: unknown): void {
     clearTimeout(this.#timer)
-    this.statusCode = statusCode
+    if (this.#settled) return
+    this.#settled = true
+    this.#reject(err)
+  }
+
+  head(status: number, reason: string, headers: IncomingHttpHeaders): void {
+    clearTimeout(this.#timer)
+    this.statusCode = status
+    this.statusMessage = reason
     this.headers = headers
     this.#settled = true
     this.#resolve(this)
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  data(chunk: Buffer): void {
     const sink = this.#sink
     if (sink !== undefined) {
-      if (!sink.data(chunk)) controller.pause()
+      if (!sink.data(chunk)) this.#conn?.pause()
     } else if (this.#cut === undefined) {
       if (this.#early === undefined) this.#early = [chunk]
       else this.#early.push(chunk)
     }
   }
 
-  onResponseEnd(): void {
+  end(): void {
+    this.#conn = undefined
     const sink = this.#sink
     this.#sink = undefined
     if (sink === undefined) this.#ended = true
     else sink.end()
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  fail(err: Error): void {
     clearTimeout(this.#timer)
+    this.#conn = undefined
     if (!this.#settled) {
       this.#settled = true
       this.#reject(this.#cut ?? err)
@@ -137,9 +143,11 @@ export class Upstream implements Dispatcher.DispatchHandler {
     if (this.#cut !== undefined) return
     this.#cut = err
     this.#early = undefined
-    if (this.#controller !== undefined) this.#controller.abort(err)
-    else if (!this.#settled) {
-      // not on a socket yet: the caller hears now; onRequestStart aborts before a byte is written
+    const conn = this.#conn
+    this.#conn = undefined
+    conn?.abandon()
+    if (!this.#settled) {
+      // the caller hears now; a request still waiting for a socket is never written (attach)
       this.#settled = true
       this.#reject(err)
     }
@@ -163,44 +171,43 @@ export interface RelayEnds {
  * back-pressure both ways (a full client socket pauses the backend connection).
  */
 export function relay(
-  res: ServerResponse,
+  ex: HttpExchange,
   up: Upstream,
   headers: OutgoingHttpHeaders,
   ends: RelayEnds,
 ): void {
   let bytes = 0
-  if (res.destroyed) {
+  if (ex.destroyed) {
     up.abort(new Error('the client left before its answer'))
     ends.gone(0)
     return
   }
-  res.writeHead(up.statusCode, headers)
-  const onDrain = (): void => up.resume()
-  const onClose = (): void => {
-    if (res.writableFinished) return
-    res.off('drain', onDrain)
+  ex.writeHead(up.statusCode, headers, up.statusMessage || undefined)
+  let done = false
+  ex.onDrain = () => up.resume()
+  ex.onClose(() => {
+    if (done) return
+    done = true
     up.abort(new Error('the client left during its answer'))
     ends.gone(bytes)
-  }
-  res.on('drain', onDrain)
-  res.once('close', onClose)
+  })
   const peek = ends.peek
   up.pipe({
     data: (chunk) => {
       bytes += chunk.length
       if (peek !== undefined) peek(chunk)
-      return res.write(chunk)
+      return ex.write(chunk)
     },
     end: () => {
-      res.off('drain', onDrain)
-      res.off('close', onClose)
-      res.end()
+      done = true
+      ex.onDrain = undefined
+      ex.end()
       ends.end(bytes)
     },
     error: (err) => {
-      res.off('drain', onDrain)
-      res.off('close', onClose)
-      res.destroy()
+      done = true
+      ex.onDrain = undefined
+      ex.destroy()
       ends.broken(err, bytes)
     },
   })

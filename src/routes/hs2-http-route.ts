@@ -23,7 +23,6 @@
  * stays where it is). A synchronous ExecuteStatement has no such timer: it answers when its query
  * is done.
  */
-import type { Dispatcher, Pool, buildConnector } from 'undici'
 import type { HostPort, Hs2RouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { HttpProber } from '../probes/http-probe.js'
@@ -35,11 +34,11 @@ import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
-import { answerPlain, isConnectError, loadUndici, receiveThriftPost } from '../http/exchange.js'
-import type { HttpExchange } from '../http/front.js'
+import { answerPlain, isConnectError } from '../http/exchange.js'
+import { BackendPool, BackendPools } from '../http/wire/client.js'
+import { type HttpExchange, MAX_HEADER_BYTES, type ThriftPostRules } from '../http/wire/front.js'
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
-import { ReadMeter, meteredConnector } from '../http/read-meter.js'
 import { HandleLearner, isGzip, requestPrefix } from '../http/thrift-body.js'
 import { Upstream, relay } from '../http/upstream.js'
 import {
@@ -94,6 +93,10 @@ export type RequestOutcome =
   | 'client_gone'
   | 'bad_request'
 
+/** Idle backend sockets close after this; HiveServer2's Jetty closes them after hive.server2.thrift.http.max.idle.time. */
+const KEEP_ALIVE_MS = 4_000
+const THRIFT = { 'content-type': 'application/x-thrift' }
+
 /** Sweep expired affinity entries this often. */
 const SWEEP_MS = 60_000
 /** SQLSTATE of a lost session: "communication link failure", as the driver reports a dead server. */
@@ -120,31 +123,34 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   #policy: Policy
   #picks = 0
   readonly #front: HttpAcceptor['front']
-  readonly #pools = new Map<string, Pool>()
-  /** bytes read per backend pool: did a stalled request hear anything? (http/read-meter.ts) */
-  readonly #meters = new Map<string, ReadMeter>()
+  readonly #rules: HttpAcceptor['rules']
+  readonly #pools: BackendPools<BackendInfo>
   readonly #affinity: AffinityTable
   readonly #requests = new Map<string, number>()
   readonly #stats = { byHandle: 0, byCookie: 0, unknownHandle: 0, lostSessions: 0 }
   /** backend key -> affinity cookie value */
   readonly #cookieValues = new Map<string, string>()
   #sweeper: NodeJS.Timeout | undefined
-  /**
-   * undici, loaded when the route starts. Trap: undici compiles its HTTP parser to WebAssembly when
-   * its client module loads; importing it statically made every proxy (metastore-only ones under an
-   * address-space limit included) pay for, and fail on, that compile.
-   */
-  #PoolClass: typeof Pool | undefined
-  /** undici's socket connector, loaded with #PoolClass; wrapped to count each pool's reads */
-  #connector: typeof buildConnector | undefined
 
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
-    const { acceptor, front } = httpAcceptor(
+    const { acceptor, front, rules } = httpAcceptor(
       cfg.http,
+      thriftRules(cfg),
       deps.logger.child({ component: 'hs2-http-front', route: cfg.name }),
     )
     super(cfg, discovery, deps, 'hs2-http-route', drain, acceptor)
     this.#front = front
+    this.#rules = rules
+    const dial = this.dialSocket()
+    this.#pools = new BackendPools(
+      (b) =>
+        new BackendPool({
+          key: b.key,
+          dial: () => dial(b, this.#cfg.connectTimeoutMs),
+          keepAliveMs: KEEP_ALIVE_MS,
+          maxHeaderBytes: MAX_HEADER_BYTES,
+        }),
+    )
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.#affinity = new AffinityTable({
@@ -159,9 +165,6 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   override async start(): Promise<HostPort> {
-    const undici = await loadUndici(`HS2 HTTP route ${this.#cfg.name}`)
-    this.#PoolClass ??= undici.Pool
-    this.#connector ??= undici.buildConnector
     const addr = await super.start()
     this.#sweeper = setInterval(() => this.#affinity.sweep(), SWEEP_MS)
     this.#sweeper.unref()
@@ -172,22 +175,18 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     clearInterval(this.#sweeper)
     await super.stop(graceMs)
     this.#front.current?.closeAll()
-    await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})))
-    this.#pools.clear()
-    this.#meters.clear()
+    this.#pools.destroyAll()
   }
 
   /** Reload in place: policy, timeouts, ejection, a new discovery when the target changed. */
   update(cfg: Hs2RouteConfig, source: RouteSource | undefined): void {
     const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
     this.#cfg = cfg
+    this.#rules.current = thriftRules(cfg)
     this.#policy = POLICIES[cfg.policy]
     this.updateBase(cfg, source)
-    if (tlsChanged) {
-      // pools hold the old TLS settings: new requests get new ones, requests in flight finish
-      for (const p of this.#pools.values()) void p.close().catch(() => {})
-      this.#pools.clear()
-    }
+    // pools hold the old TLS settings: new requests get new ones, requests in flight finish
+    if (tlsChanged) this.#pools.closeAll()
   }
 
   snapshot(): Hs2HttpRouteSnapshot {
@@ -219,18 +218,18 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected peer(ex: HttpExchange): string {
-    return `${ex.req.socket.remoteAddress ?? '?'}:${ex.req.socket.remotePort ?? '?'}`
+    return `${ex.remoteAddress ?? '?'}:${ex.remotePort ?? '?'}`
   }
 
   /** OPTIONS on the servlet path over a kept-alive connection (probes/http-probe.ts), or tcp. */
   protected override proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
     if (base.healthCheck.probe === 'tcp') return super.proberFor(b, base)
+    const dial = this.dialSocket()
     return new HttpProber({
       key: b.key,
       path: b.path ?? this.#cfg.http.path,
-      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      dial: () => dial(b, Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs)),
       timeoutMs: () => this.#cfg.healthCheck.timeoutMs,
-      tls: this.backendTlsFor(b),
     })
   }
 
@@ -238,30 +237,18 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     // new requests of their sessions get a fresh pool if the server still answers (HS2 leaves
     // ZooKeeper before it stops serving its sessions); idle keep-alive sockets go now
     for (const k of keys) {
-      const p = this.#pools.get(k)
-      this.#pools.delete(k)
-      this.#meters.delete(k)
+      this.#pools.drop(k)
       this.#cookieValues.delete(k)
-      void p?.close().catch(() => {})
     }
   }
 
   protected onClient(ex: HttpExchange, id: number): void {
-    const untrack = this.track({ destroy: () => ex.res.destroy() })
-    ex.res.once('close', untrack)
-    receiveThriftPost(
-      ex,
-      {
-        path: this.#cfg.http.path,
-        maxBodyBytes: this.#cfg.http.maxBodyBytes,
-        service: 'HiveServer2',
-      },
-      (body, suffix) => this.#route(ex, id, body, suffix),
-    )
+    ex.onClose(this.track({ destroy: () => ex.destroy() }))
+    this.#route(ex, id, ex.body, ex.suffix)
   }
 
   #route(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
-    const gzip = isGzip(ex.req.headers['content-encoding'])
+    const gzip = isGzip(ex.headers['content-encoding'])
     const plain = gzip ? requestPrefix(body) : body
     const read = readHs2Request(plain)
     if (read.state !== 'done') {
@@ -292,8 +279,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     this.connectBackend(
       id,
       (tried) => (tried.size === 0 ? b : undefined),
-      () => ex.res.destroyed,
-      (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs, stall),
+      () => ex.destroyed,
+      (x) => this.#send(x, ex, body, suffix, stall),
       { retriable: isConnectError },
     ).then(
       ({ socket, backend }) => this.#respond(ex, read, backend, socket),
@@ -324,7 +311,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       }
     }
     if (read.envelope.method === 'OpenSession') return undefined
-    const cookie = readCookie(ex.req.headers.cookie, this.#cfg.http.affinityCookie)
+    const cookie = readCookie(ex.headers.cookie, this.#cfg.http.affinityCookie)
     if (cookie !== undefined) {
       const b = this.backends.listed().find((x) => this.#cookieValue(x.key) === cookie)
       if (b !== undefined) {
@@ -348,8 +335,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.connectBackend(
         id,
         this.#pickUntried,
-        () => ex.res.destroyed,
-        (x, timeoutMs) => this.#send(x, ex, body, suffix, timeoutMs, stall),
+        () => ex.destroyed,
+        (x) => this.#send(x, ex, body, suffix, stall),
         // a stalled OpenSession that heard nothing moves on like a failed connect
         { retriable: (err) => isConnectError(err) || isResendableStall(err) },
       ).then(
@@ -375,38 +362,28 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
 
   /**
    * One request to one backend, resolved when its answer's headers arrived. Under the stall timer
-   * (`stall.ms` > 0), no response headers in time counts a stall against `b`, aborts the request
-   * (undici closes that connection) and rejects with HHP_ERR_BACKEND_STALLED, retriable when the
-   * request may move on (an OpenSession of which no byte of an answer arrived: see
-   * http/read-meter.ts for why "no byte" is judged per pool).
-   * Trap: after the abort undici 7 opens a spare connection to the same backend at once; it carries
-   * nothing and closes after the pool's keepAliveTimeout.
+   * (`stall.ms` > 0), no response headers in time counts a stall against `b`, drops the request
+   * (its socket closes) and rejects with HHP_ERR_BACKEND_STALLED, retriable when the request may
+   * move on (an OpenSession of which no byte of an answer arrived on its socket).
    */
   #send(
     b: BackendInfo,
     ex: HttpExchange,
     body: Buffer,
     suffix: string,
-    timeoutMs: number,
     stall: StallRule,
   ): Promise<Upstream> {
-    const idle = this.#cfg.idleTimeoutMs
-    const pool = this.#pool(b, timeoutMs)
-    const opts: Dispatcher.DispatchOptions = {
-      path: `/${b.path ?? this.#cfg.http.path}${suffix}`,
+    const req = {
       method: 'POST',
-      headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, body.length),
+      path: `/${b.path ?? this.#cfg.http.path}${suffix}`,
+      headers: backendRequestHeaders(ex.headers, ex.remoteAddress, body.length),
       body,
       // a synchronous ExecuteStatement answers when the query is done: no limit unless configured
-      headersTimeout: idle,
-      bodyTimeout: idle,
+      idleMs: this.#cfg.idleTimeoutMs,
     }
-    const meter = stall.ms > 0 ? this.#meters.get(b.key) : undefined
-    const before = meter?.total()
-    return new Upstream().start(pool, opts, {
+    return new Upstream().start(this.#pools.get(b), req, {
       ms: stall.ms,
-      onStall: () => {
-        const heard = meter === undefined || meter.total() !== before
+      onStall: (heard) => {
         const resend = stall.resendable && !heard
         this.countStall(
           { conn: stall.conn, backend: b.key, timeoutMs: stall.ms, method: stall.method, heard },
@@ -456,26 +433,6 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     )
   }
 
-  #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
-    let p = this.#pools.get(b.key)
-    if (p === undefined) {
-      const PoolClass = this.#PoolClass
-      const connector = this.#connector
-      if (PoolClass === undefined || connector === undefined)
-        throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
-      const tls = this.backendTlsFor(b)
-      const meter = new ReadMeter()
-      this.#meters.set(b.key, meter)
-      p = new PoolClass(`${tls === undefined ? 'http' : 'https'}://${b.key}`, {
-        connect: meteredConnector(connector({ timeout: connectTimeoutMs, ...tls }), meter),
-        // HiveServer2's Jetty closes idle connections after hive.server2.thrift.http.max.idle.time
-        keepAliveTimeout: 4_000,
-      })
-      this.#pools.set(b.key, p)
-    }
-    return p
-  }
-
   /** Stream the backend's answer to the client, learning the handle it hands out on the way. */
   #respond(
     ex: HttpExchange,
@@ -494,7 +451,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     const headers = clientResponseHeaders(up.headers)
     const cookieName = this.#cfg.http.affinityCookie
     const value = this.#cookieValue(backend.key)
-    if (status < 500 && readCookie(ex.req.headers.cookie, cookieName) !== value) {
+    if (status < 500 && readCookie(ex.headers.cookie, cookieName) !== value) {
       const set = headers['set-cookie']
       const mine = affinitySetCookie(cookieName, value)
       headers['set-cookie'] =
@@ -504,7 +461,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       status === 200 && responseHasHandle(method)
         ? new HandleLearner(isGzip(up.headers['content-encoding']))
         : undefined
-    relay(ex.res, up, headers, {
+    relay(ex, up, headers, {
       peek:
         learner === undefined
           ? undefined
@@ -592,11 +549,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   #thrift(ex: HttpExchange, env: Envelope, message: string): void {
-    const { res } = ex
-    if (res.headersSent || res.destroyed) return
-    const body = hs2ErrorReply(env, message, SQLSTATE_LOST, 0)
-    res.writeHead(200, { 'content-type': 'application/x-thrift', 'content-length': body.length })
-    res.end(body)
+    if (ex.headersSent || ex.destroyed) return
+    ex.respond(200, THRIFT, hs2ErrorReply(env, message, SQLSTATE_LOST, 0))
   }
 
   #count(method: string, outcome: RequestOutcome): void {
@@ -621,4 +575,8 @@ function isResendableStall(err: unknown): boolean {
 
 function stalledWhy(ms: number): string {
   return `not answering (no response headers within ${ms} ms: hung?)`
+}
+
+function thriftRules(cfg: Hs2RouteConfig): ThriftPostRules {
+  return { path: cfg.http.path, maxBodyBytes: cfg.http.maxBodyBytes, service: 'HiveServer2' }
 }

@@ -19,15 +19,15 @@
  * binary routes). Headers pass through untouched (http/headers.ts): `Authorization` (JWT) and
  * `x-actor-username` reach the metastore as the client sent them and are never logged.
  */
-import type { Dispatcher, Pool } from 'undici'
-import type { HostPort, MetastoreRouteConfig } from '../config/types.js'
+import type { MetastoreRouteConfig } from '../config/types.js'
 import type { BackendInfo } from '../backends/backend.js'
 import { metastoreOrder } from '../balancing/metastore-order.js'
 import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { certificateFailure, sameBackendTls } from '../net/tls.js'
-import { answerPlain, isConnectError, loadPool, receiveThriftPost } from '../http/exchange.js'
-import type { HttpExchange } from '../http/front.js'
+import { answerPlain, isConnectError } from '../http/exchange.js'
+import { BackendPool, BackendPools } from '../http/wire/client.js'
+import { type HttpExchange, MAX_HEADER_BYTES, type ThriftPostRules } from '../http/wire/front.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { Upstream, relay } from '../http/upstream.js'
 import { HttpProber } from '../probes/http-probe.js'
@@ -93,12 +93,11 @@ interface Call {
 export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   #cfg: MetastoreRouteConfig
   readonly #front: HttpAcceptor['front']
-  readonly #pools = new Map<string, Pool>()
+  readonly #rules: HttpAcceptor['rules']
+  readonly #pools: BackendPools<BackendInfo>
   readonly #labels = new MethodLabels()
   readonly #calls = new Map<string, MethodStats>()
   readonly #requests = new Map<string, number>()
-  /** undici, loaded when the route starts (http/exchange.ts says why not at import) */
-  #PoolClass: typeof Pool | undefined
 
   constructor(
     cfg: MetastoreRouteConfig,
@@ -106,12 +105,26 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     deps: RouteDeps,
     drain?: DrainMarks,
   ) {
-    const { acceptor, front } = httpAcceptor(
+    const { acceptor, front, rules } = httpAcceptor(
       cfg.http,
+      thriftRules(cfg),
       deps.logger.child({ component: 'metastore-http-front', route: cfg.name }),
     )
     super(cfg, discovery, deps, 'metastore-http-route', drain, acceptor)
     this.#front = front
+    this.#rules = rules
+    // backendTls (on for every metastore, or off): https, checked as the binary route checks
+    const dial = this.dialSocket()
+    this.#pools = new BackendPools(
+      (b) =>
+        new BackendPool({
+          key: b.key,
+          dial: () => dial(b, this.#cfg.connectTimeoutMs),
+          // below Jetty's idle timeout, so an idle socket is rarely reused just as the server closes it
+          keepAliveMs: 4_000,
+          maxHeaderBytes: MAX_HEADER_BYTES,
+        }),
+    )
     this.#cfg = cfg
   }
 
@@ -119,16 +132,10 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     return this.#cfg
   }
 
-  override async start(): Promise<HostPort> {
-    this.#PoolClass ??= await loadPool(`metastore HTTP route ${this.#cfg.name}`)
-    return super.start()
-  }
-
   override async stop(graceMs: number): Promise<void> {
     await super.stop(graceMs)
     this.#front.current?.closeAll()
-    await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})))
-    this.#pools.clear()
+    this.#pools.destroyAll()
   }
 
   /** Reload in place: selection, limits, timeouts; a new discovery when the target changed. */
@@ -136,12 +143,10 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
     const pathChanged = cfg.http.path !== this.#cfg.http.path
     this.#cfg = cfg
+    this.#rules.current = thriftRules(cfg)
     this.updateBase(cfg, source)
-    if (tlsChanged) {
-      // pools hold the old TLS settings: new requests get new ones, requests in flight finish
-      for (const p of this.#pools.values()) void p.close().catch(() => {})
-      this.#pools.clear()
-    }
+    // pools hold the old TLS settings: new requests get new ones, requests in flight finish
+    if (tlsChanged) this.#pools.closeAll()
     // probers hold the path they were made with (a TLS change refreshes them in updateBase)
     if (pathChanged) this.refreshProbes()
   }
@@ -167,7 +172,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected peer(ex: HttpExchange): string {
-    return `${ex.req.socket.remoteAddress ?? '?'}:${ex.req.socket.remotePort ?? '?'}`
+    return `${ex.remoteAddress ?? '?'}:${ex.remotePort ?? '?'}`
   }
 
   /**
@@ -177,35 +182,22 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
    */
   protected override proberFor(b: BackendInfo, base: RouteBase): Prober | undefined {
     if (base.healthCheck.probe === 'tcp') return super.proberFor(b, base)
+    const dial = this.dialSocket()
     return new HttpProber({
       key: b.key,
       path: this.#cfg.http.path,
-      connectTimeoutMs: Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs),
+      dial: () => dial(b, Math.min(base.connectTimeoutMs, base.healthCheck.timeoutMs)),
       timeoutMs: () => this.#cfg.healthCheck.timeoutMs,
-      tls: this.backendTlsFor(b),
     })
   }
 
   protected override backendsRemoved(keys: readonly string[]): void {
-    for (const k of keys) {
-      const p = this.#pools.get(k)
-      this.#pools.delete(k)
-      void p?.close().catch(() => {})
-    }
+    for (const k of keys) this.#pools.drop(k)
   }
 
   protected onClient(ex: HttpExchange, id: number): void {
-    const untrack = this.track({ destroy: () => ex.res.destroy() })
-    ex.res.once('close', untrack)
-    receiveThriftPost(
-      ex,
-      {
-        path: this.#cfg.http.path,
-        maxBodyBytes: this.#cfg.http.maxBodyBytes,
-        service: 'metastore',
-      },
-      (body, suffix) => this.#call(ex, id, body, suffix),
-    )
+    ex.onClose(this.track({ destroy: () => ex.destroy() }))
+    this.#call(ex, id, ex.body, ex.suffix)
   }
 
   #call(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
@@ -251,14 +243,14 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     this.connectBackend(
       id,
       (tried) => this.firstUntried(call.order, tried),
-      () => ex.res.destroyed,
-      (x, timeoutMs) => this.#send(x, ex, call, timeoutMs),
+      () => ex.destroyed,
+      (x) => this.#send(x, ex, call),
       { tried: call.tried, retriable: beforeSending },
     ).then(
       ({ socket, backend }) => this.#respond(ex, call, backend, socket),
       (err: unknown) => {
         const code = errorCode(err)
-        if (ex.res.destroyed) {
+        if (ex.destroyed) {
           this.#done(call, 'client_gone')
           return
         }
@@ -275,7 +267,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
         // the request reached a metastore (the last one tried) and got no answer
         const backend = [...call.tried].at(-1) ?? '?'
         const idempotent = isIdempotent(call.method)
-        const next = idempotent && !ex.res.destroyed && this.#canResend(call)
+        const next = idempotent && !ex.destroyed && this.#canResend(call)
         this.log.warn(
           {
             conn: id,
@@ -319,34 +311,14 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   }
 
   /** One request to one metastore, resolved when its answer's headers arrived. */
-  #send(b: BackendInfo, ex: HttpExchange, call: Call, timeoutMs: number): Promise<Upstream> {
-    const idle = this.#cfg.idleTimeoutMs
-    const opts: Dispatcher.DispatchOptions = {
+  #send(b: BackendInfo, ex: HttpExchange, call: Call): Promise<Upstream> {
+    return new Upstream().start(this.#pools.get(b), {
       method: 'POST',
       path: `/${this.#cfg.http.path}${call.suffix}`,
-      headers: backendRequestHeaders(ex.req.headers, ex.req.socket.remoteAddress, call.body.length),
+      headers: backendRequestHeaders(ex.headers, ex.remoteAddress, call.body.length),
       body: call.body,
-      headersTimeout: idle,
-      bodyTimeout: idle,
-    }
-    return new Upstream().start(this.#pool(b, timeoutMs), opts)
-  }
-
-  #pool(b: BackendInfo, connectTimeoutMs: number): Pool {
-    let p = this.#pools.get(b.key)
-    if (p === undefined) {
-      const PoolClass = this.#PoolClass
-      if (PoolClass === undefined) throw new ProxyError(ErrorCodes.LIFECYCLE, 'route not started')
-      // backendTls (on for every metastore, or off): https, checked as the binary route checks
-      const tls = this.backendTlsFor(b)
-      p = new PoolClass(`${tls === undefined ? 'http' : 'https'}://${b.key}`, {
-        connect: { timeout: connectTimeoutMs, ...tls },
-        // below Jetty's idle timeout, so an idle socket is rarely reused just as the server closes it
-        keepAliveTimeout: 4_000,
-      })
-      this.#pools.set(b.key, p)
-    }
-    return p
+      idleMs: this.#cfg.idleTimeoutMs,
+    })
   }
 
   /** Stream the metastore's answer to the client, reading its envelope on the way for the counters. */
@@ -360,7 +332,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     let prefixLen = 0
     let reading = ok && up.headers['content-encoding'] === undefined
     let exception = false
-    relay(ex.res, up, clientResponseHeaders(up.headers), {
+    relay(ex, up, clientResponseHeaders(up.headers), {
       peek: (chunk) => {
         if (!reading) return
         prefix.push(chunk)
@@ -423,4 +395,8 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
  */
 function beforeSending(err: unknown): boolean {
   return isConnectError(err) || certificateFailure(err) !== undefined
+}
+
+function thriftRules(cfg: MetastoreRouteConfig): ThriftPostRules {
+  return { path: cfg.http.path, maxBodyBytes: cfg.http.maxBodyBytes, service: 'metastore' }
 }

@@ -1,14 +1,30 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { Client, type Dispatcher } from 'undici'
 import { type RelayEnds, Upstream, type UpstreamSink, relay } from '../../src/http/upstream.js'
+import { BackendPool, type WireRequest } from '../../src/http/wire/client.js'
+import { type HttpExchange, MAX_HEADER_BYTES, WireFront } from '../../src/http/wire/front.js'
+import { createLogger } from '../../src/logger.js'
+import { dialTcp } from '../../src/net/dial.js'
+
+/** A pool to 127.0.0.1:`port` as the routes make them; destroyed with the test. */
+function poolTo(t: Test, port: number, dial?: () => Promise<Socket>): BackendPool {
+  const key = `127.0.0.1:${port}`
+  const pool = new BackendPool({
+    key,
+    dial: dial ?? (() => dialTcp({ host: '127.0.0.1', port, key, timeoutMs: 2_000 })),
+    keepAliveMs: 4_000,
+    maxHeaderBytes: MAX_HEADER_BYTES,
+  })
+  t.teardown(() => pool.destroy())
+  return pool
+}
 
 /** A loopback HTTP server answering with `handler`; closed with the test. */
 async function server(
   t: Test,
   handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-): Promise<{ client: Client; requests: () => number }> {
+): Promise<{ client: BackendPool; requests: () => number; port: number }> {
   let requests = 0
   const srv = http.createServer((req, res) => {
     requests++
@@ -16,13 +32,13 @@ async function server(
     handler(req, res)
   })
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const client = new Client(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`)
+  const port = (srv.address() as AddressInfo).port
+  const client = poolTo(t, port)
   t.teardown(async () => {
-    await client.destroy()
     srv.closeAllConnections()
     await new Promise<void>((r) => srv.close(() => r()))
   })
-  return { client, requests: () => requests }
+  return { client, requests: () => requests, port }
 }
 
 /** A sink collecting what it is given; `pause` makes data() ask for a pause once. */
@@ -48,7 +64,13 @@ function collector(o: { pauseOnce?: boolean } = {}) {
   return { got, sink }
 }
 
-const POST: Dispatcher.DispatchOptions = { path: '/x', method: 'POST', body: Buffer.from('call') }
+const POST: WireRequest = {
+  path: '/x',
+  method: 'POST',
+  headers: { 'content-length': '4' },
+  body: Buffer.from('call'),
+  idleMs: 0,
+}
 const noStall = (): Error => new Error('no stall expected')
 
 t.test(
@@ -136,46 +158,80 @@ t.test('headers in time: the stall timer never fires', async (t) => {
   t.equal(up.statusCode, 200)
 })
 
-t.test('a connect error rejects with undici error', async (t) => {
+t.test('a connect error rejects with the dial error, retriable', async (t) => {
   // a port nothing listens on: the server is closed before the call
   const srv = http.createServer()
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
   const port = (srv.address() as AddressInfo).port
   await new Promise<void>((r) => srv.close(() => r()))
-  const client = new Client(`http://127.0.0.1:${port}`)
-  t.teardown(() => client.destroy())
-  const err = await new Upstream().start(client, POST).catch((e: unknown) => e)
-  t.equal((err as { code?: string }).code, 'ECONNREFUSED')
+  const err = await new Upstream().start(poolTo(t, port), POST).catch((e: unknown) => e)
+  t.match(err, { code: 'HHP_ERR_CONNECT', retriable: true, cause: { code: 'ECONNREFUSED' } })
 })
 
 t.test(
-  'stalled before undici put it on a socket: rejects at once, aborted before any byte is written',
+  'stalled while its socket was being dialled: rejects at once, and nothing is ever written',
   async (t) => {
-    // a dispatcher that holds the request, as a pool does while it connects
-    let handler: Dispatcher.DispatchHandler | undefined
-    const holding = {
-      dispatch: (_o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler) => {
-        handler = h
-        return true
-      },
-    } as unknown as Dispatcher
+    const { requests, port } = await server(t, (_req, res) => res.end('ok'))
+    let connect: (() => void) | undefined
+    const slow = poolTo(
+      t,
+      port,
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          connect = () =>
+            dialTcp({ host: '127.0.0.1', port, key: 'k', timeoutMs: 2_000 }).then(resolve, reject)
+        }),
+    )
     const stall = new Error('stalled')
-    await t.rejects(new Upstream().start(holding, POST, { ms: 20, onStall: () => stall }), stall)
-    let abortedWith: Error | undefined
-    const controller = {
-      aborted: false,
-      paused: false,
-      reason: null,
-      abort: (e: Error) => {
-        abortedWith = e
-      },
-      pause: () => {},
-      resume: () => {},
-    }
-    handler?.onRequestStart?.(controller, {})
-    t.equal(abortedWith, stall, 'aborted as soon as it reached a socket')
+    let heardArg: boolean | undefined
+    await t.rejects(
+      new Upstream().start(slow, POST, {
+        ms: 20,
+        onStall: (heard) => {
+          heardArg = heard
+          return stall
+        },
+      }),
+      stall,
+    )
+    t.equal(heardArg, false, 'nothing was heard: no socket yet')
+    void connect?.()
+    await new Promise((r) => setTimeout(r, 100))
+    t.equal(requests(), 0, 'the request never reached the server')
+    // the socket it got is clean and serves the next request
+    const up = await new Upstream().start(slow, POST)
+    t.equal(up.statusCode, 200)
+    t.equal(requests(), 1)
   },
 )
+
+t.test('a stall after part of an answer arrived is told that it heard something', async (t) => {
+  const held: Socket[] = []
+  const raw = await import('node:net')
+  const srv = raw.createServer((s) => {
+    held.push(s)
+    s.on('data', () => s.write('HTTP/1.1 200 OK\r\nx-partial: '))
+  })
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  t.teardown(() => {
+    for (const s of held) s.destroy()
+    srv.close()
+  })
+  const pool = poolTo(t, (srv.address() as AddressInfo).port)
+  let heardArg: boolean | undefined
+  const stall = new Error('stalled')
+  await t.rejects(
+    new Upstream().start(pool, POST, {
+      ms: 80,
+      onStall: (heard) => {
+        heardArg = heard
+        return stall
+      },
+    }),
+    stall,
+  )
+  t.equal(heardArg, true)
+})
 
 t.test(
   'abort() after the headers: the backend request is dropped, the sink hears nothing',
@@ -200,35 +256,45 @@ t.test(
   },
 )
 
-/** A proxy in miniature: a front whose answers come from `client` through relay(). */
+/** A proxy in miniature: a WireFront whose answers come from `client` through relay(). */
 async function relayFront(
   t: Test,
-  client: Client,
+  client: BackendPool,
   ends: Partial<RelayEnds> = {},
 ): Promise<{ port: number; log: string[] }> {
   const log: string[] = []
-  const front = http.createServer((req, res) => {
-    req.resume()
-    void new Upstream().start(client, POST).then((up) =>
-      relay(
-        res,
-        up,
-        { 'x-relayed': '1' },
-        {
-          peek: ends.peek,
-          end: (n) => log.push(`end ${n}`),
-          broken: (e, n) => log.push(`broken ${n} ${e.name}`),
-          gone: (n) => log.push(`gone ${n}`),
-        },
-      ),
-    )
-  })
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r))
+  const front = new WireFront(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      headersTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 5_000,
+      maxHeaderBytes: MAX_HEADER_BYTES,
+      rules: () => ({ path: '', maxBodyBytes: 1024, service: 'test' }),
+      logger: createLogger('silent'),
+    },
+    (ex: HttpExchange) => {
+      void new Upstream().start(client, POST).then((up) =>
+        relay(
+          ex,
+          up,
+          { 'x-relayed': '1' },
+          {
+            peek: ends.peek,
+            end: (n) => log.push(`end ${n}`),
+            broken: (e, n) => log.push(`broken ${n} ${e.name}`),
+            gone: (n) => log.push(`gone ${n}`),
+          },
+        ),
+      )
+    },
+    () => {},
+  )
+  const { port } = await front.listen()
   t.teardown(async () => {
-    front.closeAllConnections()
-    await new Promise<void>((r) => front.close(() => r()))
+    front.closeAll()
+    await front.stopAccepting()
   })
-  return { port: (front.address() as AddressInfo).port, log }
+  return { port, log }
 }
 
 t.test('relay: status, given headers and the body pass; end is told the body size', async (t) => {

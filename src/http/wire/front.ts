@@ -1,0 +1,617 @@
+/**
+ * The HTTP/1.1 front of an HTTP route, on raw sockets: http-parser-js frames the requests, this
+ * module applies the rules every Thrift-over-HTTP route shares and hands each complete call to the
+ * route as an HttpExchange with its whole body.
+ *
+ * Contract:
+ * - only POSTs on the route's path (or below it) reach the route; other paths get 404, other
+ *   methods 405 (the body is read and dropped; the connection stays open);
+ * - a body over `maxBodyBytes` gets 413 and the connection closes: before a `100 Continue` when
+ *   `Content-Length` says so, else as soon as the limit is passed while reading;
+ * - `Expect: 100-continue` is answered by the front once the request is next in line;
+ * - keep-alive (HTTP/1.1 by default, HTTP/1.0 on request), pipelined requests answered in order
+ *   (at most PIPELINE_MAX parsed ahead; reading pauses beyond), `Connection: close` honoured;
+ *   a client that shuts its side abandons what it asked (the connection closes at once);
+ * - bytes that are not HTTP (400), a head over `maxHeaderBytes` (431), a head that does not arrive
+ *   within `headersTimeoutMs` of its first byte, or of the connection's start (408, slowloris), end
+ *   only that connection, with one log line; an idle keep-alive connection closes after
+ *   `keepAliveTimeoutMs`;
+ * - `stopAccepting` closes the listener and idle connections; requests in flight finish, and
+ *   their connections close after the answer.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type net from 'node:net'
+import type { HostPort } from '../../config/types.js'
+import { errorCode, errorMessage } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { Listener, type ListenerTls } from '../../net/listener.js'
+import {
+  type HttpParser,
+  hasToken,
+  headBytes,
+  headerObject,
+  newParser,
+  parserLib,
+  withHead,
+  writeHead,
+} from './message.js'
+import { statusLine } from './status.js'
+
+/** What a route accepts: its servlet path (no leading `/`) and the largest body it reads. */
+export interface ThriftPostRules {
+  path: string
+  maxBodyBytes: number
+  /** named in the 404 text: "the <service> path is /<path>" */
+  service: string
+}
+
+export interface WireFrontOptions {
+  listen: HostPort
+  headersTimeoutMs: number
+  keepAliveTimeoutMs: number
+  /** largest request line + headers, bytes (431 above it) */
+  maxHeaderBytes: number
+  /** read per request: a reload may change them */
+  rules: () => ThriftPostRules
+  logger: Logger
+  /** HTTPS: clients connect with TLS (the same parsing and limits apply inside it) */
+  tls?: ListenerTls | undefined
+}
+
+/** Request line + headers limit: a Kerberos ticket in `Authorization: Negotiate` plus cookies fit. */
+export const MAX_HEADER_BYTES = 64 * 1024
+/** Requests parsed ahead of the one being answered before the front stops reading a connection. */
+const PIPELINE_MAX = 16
+
+/** An answer the front gives itself (404, 405, 413), in line with the connection's other answers. */
+interface Preset {
+  status: number
+  text: string
+  headers?: OutgoingHttpHeaders
+  close: boolean
+}
+
+/** The request being parsed. */
+interface Incoming {
+  method: string
+  url: string
+  suffix: string
+  headers: IncomingHttpHeaders
+  keepAlive: boolean
+  http10: boolean
+  chunks: Buffer[]
+  size: number
+  preset: Preset | undefined
+  /** waits for `100 Continue` */
+  expects: boolean
+  continued: boolean
+}
+
+export class WireFront {
+  readonly #listener: Listener
+  readonly #conns = new Set<FrontConnection>()
+  #stopping = false
+
+  constructor(
+    o: WireFrontOptions,
+    accept: (ex: HttpExchange) => void,
+    acceptError: (err: Error) => void,
+  ) {
+    this.#listener = new Listener(
+      o.listen,
+      (socket) => {
+        const c = new FrontConnection(socket, o, accept, () => this.#conns.delete(c))
+        this.#conns.add(c)
+        if (this.#stopping) c.closeWhenIdle()
+      },
+      acceptError,
+      o.tls,
+    )
+  }
+
+  listen(): Promise<HostPort> {
+    return this.#listener.listen()
+  }
+
+  address(): HostPort {
+    return this.#listener.address()
+  }
+
+  /** HTTPS fronts: the certificate for new connections (reload); live ones keep theirs. */
+  setSecureContext(options: ListenerTls['options']): void {
+    this.#listener.setSecureContext(options)
+  }
+
+  stopAccepting(): Promise<void> {
+    this.#stopping = true
+    for (const c of this.#conns) c.closeWhenIdle()
+    return this.#listener.stopAccepting()
+  }
+
+  /** Cut every connection now (end of the shutdown grace). */
+  closeAll(): void {
+    for (const c of this.#conns) c.destroy()
+  }
+}
+
+/**
+ * One call: the request (whole body) and its answer. The answer is written with `writeHead`, then
+ * `write`/`end` (or `respond` at once); framing and `Connection` are the front's business.
+ */
+export class HttpExchange {
+  readonly method: string
+  readonly url: string
+  /** what follows the route's path: a sub-path and the query string, passed on to the backend */
+  readonly suffix: string
+  readonly headers: IncomingHttpHeaders
+  readonly body: Buffer
+  headersSent = false
+  finished = false
+  /** the client side is drained again after `write` returned false */
+  onDrain: (() => void) | undefined
+  /** @internal keep the connection open after the answer */
+  keepAlive: boolean
+  /** @internal the front's own answer (404, 405, 413): routes never see such an exchange */
+  readonly preset: Preset | undefined
+  readonly #conn: FrontConnection
+  readonly #http10: boolean
+  #chunked = false
+  /** the head, written with the first body bytes (one write, one syscall, for the usual answer) */
+  #head: string | undefined
+  #closers: (() => void)[] | undefined
+  #over = false
+
+  constructor(conn: FrontConnection, inc: Incoming, body: Buffer) {
+    this.#conn = conn
+    this.method = inc.method
+    this.url = inc.url
+    this.suffix = inc.suffix
+    this.headers = inc.headers
+    this.body = body
+    this.keepAlive = inc.keepAlive
+    this.#http10 = inc.http10
+    this.preset = inc.preset
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#conn.remoteAddress
+  }
+
+  get remotePort(): number | undefined {
+    return this.#conn.remotePort
+  }
+
+  /** The client connection is gone (or its answer was cut): nothing more can be written. */
+  get destroyed(): boolean {
+    return this.#conn.destroyed
+  }
+
+  /** `fn` runs once when this exchange is over: its answer ended, or its connection closed. */
+  onClose(fn: () => void): void {
+    if (this.#over) fn()
+    else if (this.#closers === undefined) this.#closers = [fn]
+    else this.#closers.push(fn)
+  }
+
+  /** Status line and headers (Content-Length, when given, frames the body; else chunked). */
+  writeHead(status: number, headers: OutgoingHttpHeaders, reason?: string): void {
+    if (this.headersSent || this.destroyed) return
+    this.headersSent = true
+    let extra = ''
+    const bodyless = status === 204 || status === 304
+    if (headers['content-length'] === undefined && !bodyless) {
+      if (this.#http10) this.keepAlive = false
+      else {
+        this.#chunked = true
+        extra = 'transfer-encoding: chunked\r\n'
+      }
+    }
+    if (this.#conn.closing) this.keepAlive = false
+    if (!this.keepAlive) extra += 'connection: close\r\n'
+    else if (this.#http10) extra += 'connection: keep-alive\r\n'
+    const head = writeHead(statusLine(status, reason), headers, extra)
+    if (this.#chunked) this.#conn.send(head)
+    else this.#head = head
+  }
+
+  /** false: the client is slow; wait for `onDrain` before writing more. */
+  write(chunk: Buffer): boolean {
+    if (this.finished || this.destroyed || chunk.length === 0) return true
+    if (this.#chunked) return this.#conn.sendChunk(chunk)
+    const head = this.#head
+    if (head === undefined) return this.#conn.sendBody(chunk)
+    this.#head = undefined
+    return this.#conn.sendBody(withHead(head, chunk))
+  }
+
+  end(chunk?: Buffer): void {
+    if (this.finished) return
+    if (chunk !== undefined) this.write(chunk)
+    this.finished = true
+    if (this.#head !== undefined) this.#conn.send(this.#head)
+    this.#head = undefined
+    if (this.#chunked && !this.destroyed) this.#conn.send('0\r\n\r\n')
+    this.#conn.answered(this)
+  }
+
+  /** A whole answer with a Content-Length. */
+  respond(status: number, headers: OutgoingHttpHeaders, body: Buffer | string): void {
+    const b = typeof body === 'string' ? Buffer.from(body) : body
+    this.writeHead(status, { ...headers, 'content-length': b.length })
+    this.end(b)
+  }
+
+  /** Cut the client connection (a broken answer must not look whole). */
+  destroy(): void {
+    this.#conn.destroy()
+  }
+
+  /** @internal the answer ended or the connection closed */
+  over(): void {
+    if (this.#over) return
+    this.#over = true
+    const fns = this.#closers
+    this.#closers = undefined
+    if (fns !== undefined) for (const fn of fns) fn()
+  }
+}
+
+/** @internal one client connection (exported for HttpExchange's type only) */
+export class FrontConnection {
+  readonly #socket: net.Socket
+  readonly #o: WireFrontOptions
+  readonly #accept: (ex: HttpExchange) => void
+  readonly #gone: () => void
+  readonly #parser: HttpParser
+  #reading: Incoming | undefined
+  readonly #queue: HttpExchange[] = []
+  #current: HttpExchange | undefined
+  /** a problem the parser callbacks found: the connection ends with `status` */
+  #bad: { status: number; code: string; why: string } | undefined
+  /** no more requests are read: answer those in line, then close */
+  closing = false
+  /** stop parsing now (an early 413, a bad request): the rest of the input is not HTTP to us */
+  #halted = false
+  #pumping = false
+  #timer: NodeJS.Timeout | undefined
+  #timerKind: 'head' | 'idle' | undefined
+  destroyed = false
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+
+  constructor(
+    socket: net.Socket,
+    o: WireFrontOptions,
+    accept: (ex: HttpExchange) => void,
+    gone: () => void,
+  ) {
+    this.#socket = socket
+    this.#o = o
+    this.#accept = accept
+    this.#gone = gone
+    this.remoteAddress = socket.remoteAddress
+    this.remotePort = socket.remotePort
+    const p = newParser('REQUEST', o.maxHeaderBytes)
+    const { HTTPParser } = parserLib()
+    p[HTTPParser.kOnHeadersComplete] = (info) => {
+      this.#head(info.method, info.url, info.headers, info.versionMajor, info.versionMinor)
+    }
+    p[HTTPParser.kOnBody] = (buf, start, len) => this.#body(buf, start, len)
+    p[HTTPParser.kOnMessageComplete] = () => this.#complete()
+    this.#parser = p
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.#data(chunk))
+    socket.on('drain', () => this.#current?.onDrain?.())
+    socket.on('end', () => this.#clientEnded())
+    socket.on('close', () => this.#closed())
+    socket.on('error', (err) =>
+      o.logger.debug(
+        { code: errorCode(err), err: errorMessage(err) },
+        'HTTP client connection failed',
+      ),
+    )
+    // a connection that sends nothing is held no longer than a slow head would be
+    this.#arm('head')
+    socket.resume()
+  }
+
+  /** Close now if nothing is in flight; else after the answers in line. */
+  closeWhenIdle(): void {
+    this.closing = true
+    if (this.#idle()) this.destroy()
+  }
+
+  destroy(): void {
+    if (!this.destroyed) this.#socket.destroy()
+  }
+
+  send(s: string): void {
+    if (!this.destroyed) this.#socket.write(s, 'latin1')
+  }
+
+  sendBody(chunk: Buffer): boolean {
+    if (this.destroyed) return true
+    return this.#socket.write(chunk)
+  }
+
+  sendChunk(chunk: Buffer): boolean {
+    if (this.destroyed) return true
+    const s = this.#socket
+    s.cork()
+    s.write(`${chunk.length.toString(16)}\r\n`, 'latin1')
+    s.write(chunk)
+    const ok = s.write('\r\n', 'latin1')
+    s.uncork()
+    return ok
+  }
+
+  /** The current exchange's answer is complete. */
+  answered(ex: HttpExchange): void {
+    if (ex !== this.#current) return
+    this.#current = undefined
+    ex.over()
+    if (!ex.keepAlive) this.closing = true
+    this.#pump()
+  }
+
+  #data(chunk: Buffer): void {
+    if (this.#halted) return
+    if (this.#reading === undefined && this.#timerKind !== 'head') this.#arm('head')
+    const r = this.#parser.execute(chunk)
+    const bad = this.#bad ?? (r instanceof Error ? parseFailure(r) : undefined)
+    if (bad !== undefined) {
+      this.#reject(bad.status, bad.code, bad.why)
+      return
+    }
+    if (this.#queue.length >= PIPELINE_MAX) this.#socket.pause()
+    this.#pump()
+  }
+
+  #head(methodIndex: number, url: string, raw: string[], major: number, minor: number): void {
+    if (this.#timerKind === 'head') this.#disarm()
+    if (this.#halted) return
+    if (headBytes(url, raw) > this.#o.maxHeaderBytes) {
+      this.#bad = {
+        status: 431,
+        code: 'HPE_HEADER_OVERFLOW',
+        why: 'request head over the size limit',
+      }
+      return
+    }
+    const headers = headerObject(raw)
+    if (headers === undefined) {
+      this.#bad = {
+        status: 400,
+        code: 'HPE_INVALID_HEADER_TOKEN',
+        why: 'a header value holds CR or LF',
+      }
+      return
+    }
+    const method = parserLib().methods[methodIndex] ?? 'UNKNOWN'
+    const http10 = major === 1 && minor === 0
+    const inc: Incoming = {
+      method,
+      url,
+      suffix: '',
+      headers,
+      keepAlive: http10
+        ? hasToken(headers.connection, 'keep-alive')
+        : !hasToken(headers.connection, 'close'),
+      http10,
+      chunks: [],
+      size: 0,
+      preset: undefined,
+      expects: hasToken(headers.expect, '100-continue'),
+      continued: false,
+    }
+    this.#reading = inc
+    const rules = this.#o.rules()
+    const q = url.indexOf('?')
+    const pathname = q < 0 ? url : url.slice(0, q)
+    const base = `/${rules.path}`
+    const cl = headers['content-length']
+    const te = headers['transfer-encoding']
+    if (cl !== undefined && !/^\d+$/.test(cl)) {
+      this.#bad = {
+        status: 400,
+        code: 'HPE_INVALID_CONTENT_LENGTH',
+        why: 'Content-Length is not a number',
+      }
+      return
+    }
+    if (te !== undefined && te.toLowerCase() !== 'chunked') {
+      this.#bad = {
+        status: 400,
+        code: 'HPE_INVALID_TRANSFER_ENCODING',
+        why: `Transfer-Encoding ${te} is not supported`,
+      }
+      return
+    }
+    if (pathname !== base && !pathname.startsWith(`${base}/`)) {
+      inc.preset = {
+        status: 404,
+        text: `no Thrift service at ${pathname}; the ${rules.service} path is ${base}`,
+        close: inc.expects,
+      }
+    } else if (method !== 'POST') {
+      inc.preset = {
+        status: 405,
+        text: 'Thrift over HTTP takes POST requests',
+        headers: { allow: 'POST' },
+        close: inc.expects,
+      }
+    } else if (cl !== undefined && Number(cl) > rules.maxBodyBytes) {
+      inc.preset = {
+        status: 413,
+        text: `request body over ${rules.maxBodyBytes} bytes`,
+        close: true,
+      }
+    } else {
+      inc.suffix = pathname.slice(base.length) + (q < 0 ? '' : url.slice(q))
+    }
+    // answered before its body: a client waiting for 100 Continue, or a body that is too big
+    if (inc.preset?.close === true) this.#cutShort(inc)
+    else this.#continue()
+  }
+
+  /** `100 Continue` for the request being read, once it is next in line. */
+  #continue(): void {
+    const inc = this.#reading
+    if (inc === undefined || !inc.expects || inc.continued) return
+    if (this.#current !== undefined || this.#queue.length > 0) return
+    inc.continued = true
+    this.send('HTTP/1.1 100 Continue\r\n\r\n')
+  }
+
+  #body(buf: Buffer, start: number, len: number): void {
+    const inc = this.#reading
+    if (inc === undefined || inc.preset !== undefined) return
+    inc.size += len
+    const max = this.#o.rules().maxBodyBytes
+    if (inc.size > max) {
+      inc.preset = { status: 413, text: `request body over ${max} bytes`, close: true }
+      this.#cutShort(inc)
+      return
+    }
+    inc.chunks.push(start === 0 && len === buf.length ? buf : buf.subarray(start, start + len))
+  }
+
+  #complete(): void {
+    const inc = this.#reading
+    this.#reading = undefined
+    if (inc === undefined || this.#halted) return
+    this.#line(inc)
+  }
+
+  /** Queue `inc` now, unread body and all, and read nothing after it. */
+  #cutShort(inc: Incoming): void {
+    this.#reading = undefined
+    this.#halted = true
+    this.closing = true
+    this.#socket.pause()
+    this.#line(inc)
+  }
+
+  #line(inc: Incoming): void {
+    const chunks = inc.chunks
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, inc.size)
+    inc.chunks = []
+    this.#queue.push(new HttpExchange(this, inc, body))
+  }
+
+  /** Hand the next request in line to the route (or answer it), one at a time. */
+  #pump(): void {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      while (this.#current === undefined && !this.destroyed) {
+        const ex = this.#queue.shift()
+        if (ex === undefined) break
+        this.#current = ex
+        const preset = ex.preset
+        if (preset === undefined) this.#accept(ex)
+        else {
+          if (preset.close) ex.keepAlive = false
+          ex.respond(preset.status, { ...preset.headers, ...PLAIN }, `${preset.text}\n`)
+        }
+      }
+    } finally {
+      this.#pumping = false
+    }
+    if (this.destroyed || this.#current !== undefined) return
+    if (this.#queue.length < PIPELINE_MAX && !this.#halted) this.#socket.resume()
+    if (this.closing) {
+      this.#finish()
+      return
+    }
+    this.#continue()
+    if (this.#reading === undefined && this.#timerKind === undefined) this.#arm('idle')
+  }
+
+  #idle(): boolean {
+    return this.#current === undefined && this.#queue.length === 0 && this.#reading === undefined
+  }
+
+  /** Send what is written, then close. */
+  #finish(): void {
+    this.#disarm()
+    const s = this.#socket
+    if (s.writableEnded) return
+    s.end(() => s.destroy())
+  }
+
+  /**
+   * The client shut its side. As node:http does, requests in flight are abandoned (their routes
+   * hear `gone`): clients close only when they are done or gone, and a half-closed one that still
+   * wants an answer is rare, while an answer held for a client that left can be long.
+   */
+  #clientEnded(): void {
+    this.destroy()
+  }
+
+  #closed(): void {
+    this.destroyed = true
+    this.#disarm()
+    const ex = this.#current
+    this.#current = undefined
+    ex?.over()
+    this.#queue.length = 0
+    this.#gone()
+  }
+
+  #reject(status: number, code: string, why: string): void {
+    this.#halted = true
+    this.#reading = undefined
+    this.#o.logger.warn(
+      { code, status, err: why },
+      'bad HTTP from a client; closing that connection',
+    )
+    const s = this.#socket
+    if (this.#current !== undefined || this.#queue.length > 0 || !s.writable) {
+      s.destroy()
+      return
+    }
+    this.#disarm()
+    // destroyed once written: a client that never reads or ends (slowloris) does not keep it open
+    s.end(`${statusLine(status)}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, 'latin1', () =>
+      s.destroy(),
+    )
+  }
+
+  #arm(kind: 'head' | 'idle'): void {
+    clearTimeout(this.#timer)
+    this.#timerKind = kind
+    const ms = kind === 'head' ? this.#o.headersTimeoutMs : this.#o.keepAliveTimeoutMs
+    this.#timer = setTimeout(() => this.#timedOut(kind), ms)
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerKind = undefined
+  }
+
+  #timedOut(kind: 'head' | 'idle'): void {
+    this.#timer = undefined
+    this.#timerKind = undefined
+    if (kind === 'idle') {
+      if (this.#idle()) this.destroy()
+      return
+    }
+    this.#reject(
+      408,
+      'HPE_HEADERS_TIMEOUT',
+      `the request head did not arrive within ${this.#o.headersTimeoutMs} ms`,
+    )
+  }
+}
+
+const PLAIN: OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8' }
+
+function parseFailure(err: Error): { status: number; code: string; why: string } {
+  const why = errorMessage(err)
+  if (why === 'max header size exceeded')
+    return { status: 431, code: 'HPE_HEADER_OVERFLOW', why: 'request head over the size limit' }
+  const code = errorCode(err)
+  return { status: 400, code: code === 'UNKNOWN' ? 'HPE_INVALID' : code, why }
+}
