@@ -17,9 +17,18 @@ export function readCookie(
 ): string | undefined {
   if (header === undefined) return undefined
   const all = Array.isArray(header) ? header.join('; ') : header
-  for (const part of all.split(/;\s*/)) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+  // a scan for `name=` at the start of a pair: read per answer, so no split into every pair
+  let at = all.indexOf(name)
+  while (at >= 0) {
+    let before = at - 1
+    while (before >= 0 && (all[before] === ' ' || all[before] === '\t')) before--
+    let eq = at + name.length
+    while (all[eq] === ' ' || all[eq] === '\t') eq++
+    if ((before < 0 || all[before] === ';') && all[eq] === '=') {
+      const end = all.indexOf(';', eq)
+      return all.slice(eq + 1, end < 0 ? all.length : end).trim()
+    }
+    at = all.indexOf(name, at + 1)
   }
   return undefined
 }

@@ -67,9 +67,10 @@ t.test('idle entries expire after the TTL; use keeps them (and their session) al
 
 t.test('the size bound evicts the longest idle first and counts it', async (t) => {
   const { tab, clock } = table({ maxEntries: 3 })
+  // steps longer than the touch grain (min(1 s, ttl / 10) = 1 s here)
   for (const g of ['s1', 's2', 's3']) {
     tab.learnSession(g, A)
-    clock.now++
+    clock.now += 1_000
   }
   tab.lookup('s1')
   tab.learnSession('s4', B)
@@ -77,6 +78,19 @@ t.test('the size bound evicts the longest idle first and counts it', async (t) =
   t.equal(tab.lookup('s2'), undefined, 's2 was idle longest')
   t.equal(tab.lookup('s1'), A)
   t.equal(tab.evictions, 1)
+})
+
+t.test('uses closer together than the touch grain do not reorder the table', async (t) => {
+  const { tab, clock } = table({ maxEntries: 2 })
+  tab.learnSession('s1', A)
+  clock.now += 500
+  tab.learnSession('s2', A)
+  clock.now += 400
+  // 900 ms after it was learned: within the 1 s grain, s1 keeps its place (and its time)
+  tab.lookup('s1')
+  tab.learnSession('s3', B)
+  t.equal(tab.lookup('s1'), undefined, 's1 counts as idle since it was learned: evicted')
+  t.equal(tab.lookup('s2'), A)
 })
 
 t.test('a backend that left for good takes its handles with it', async (t) => {

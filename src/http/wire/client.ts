@@ -62,6 +62,8 @@ export class BackendPool {
   /** idle sockets, the most recently used last */
   readonly #idle: BackendConn[] = []
   readonly #busy = new Set<BackendConn>()
+  /** drops idle sockets past keepAliveMs (one sweep, not a socket timeout set and cleared per call) */
+  #sweeper: NodeJS.Timeout | undefined
   #closed = false
 
   constructor(o: BackendPoolOptions) {
@@ -104,6 +106,7 @@ export class BackendPool {
   /** Idle sockets close now, busy ones when their answer ends. */
   close(): void {
     this.#closed = true
+    clearInterval(this.#sweeper)
     for (const c of this.#idle.splice(0)) c.destroy()
   }
 
@@ -116,11 +119,25 @@ export class BackendPool {
   /** @internal a socket's answer ended cleanly: keep it, unless the pool is closed */
   release(c: BackendConn): void {
     this.#busy.delete(c)
-    if (this.#closed) c.destroy()
-    else {
-      c.idle(this.#o.keepAliveMs)
-      this.#idle.push(c)
+    if (this.#closed) {
+      c.destroy()
+      return
     }
+    c.idleSince = Date.now()
+    this.#idle.push(c)
+    if (this.#sweeper === undefined) {
+      const ms = this.#o.keepAliveMs
+      this.#sweeper = setInterval(() => this.#sweep(ms), Math.max(50, Math.min(1_000, ms / 4)))
+      this.#sweeper.unref()
+    }
+  }
+
+  /** Idle sockets unused for `ms` close (the oldest are first in the list). */
+  #sweep(ms: number): void {
+    const old = Date.now() - ms
+    let n = 0
+    while (n < this.#idle.length && (this.#idle[n] as BackendConn).idleSince <= old) n++
+    for (const c of this.#idle.splice(0, n)) c.destroy()
   }
 
   /** @internal a socket closed */
@@ -144,6 +161,8 @@ export class BackendConn {
   /** an interim (1xx) answer: its end is not the request's */
   #interim = false
   #error: Error | undefined
+  /** @internal when it went back to the pool (epoch ms) */
+  idleSince = 0
 
   constructor(socket: net.Socket, pool: BackendPool, o: BackendPoolOptions) {
     this.#socket = socket
@@ -218,8 +237,9 @@ export class BackendConn {
     }
     this.#call = call
     const s = this.#socket
+    // a socket timeout only where one is configured: setting and clearing it per call costs
+    if (req.idleMs !== this.#idleMs) s.setTimeout(req.idleMs)
     this.#idleMs = req.idleMs
-    s.setTimeout(req.idleMs)
     this.#sentAt = s.bytesRead
     const head = writeHead(
       `${req.method} ${req.path} HTTP/1.1`,
@@ -256,11 +276,6 @@ export class BackendConn {
     this.#socket.destroy()
   }
 
-  /** @internal kept idle in the pool for `ms` */
-  idle(ms: number): void {
-    this.#socket.setTimeout(ms)
-  }
-
   #data(chunk: Buffer, key: string): void {
     if (this.#call === undefined) {
       // nothing was asked: a backend that talks out of turn is not reused
@@ -288,7 +303,6 @@ export class BackendConn {
     const call = this.#call
     if (call === undefined) return
     this.#call = undefined
-    this.#socket.setTimeout(0)
     if (this.#keep && this.#socket.readyState === 'open') this.#pool.release(this)
     else this.#socket.destroy()
     call.end()

@@ -40,7 +40,8 @@ export function headerObject(raw: readonly string[]): IncomingHttpHeaders | unde
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase()
     const value = raw[i + 1] as string
-    if (value.includes('\r') || value.includes('\n')) return undefined
+    // lines are split at LF, so only a stray CR can hide in a value
+    if (value.includes('\r')) return undefined
     if (name === 'set-cookie') {
       const list = h['set-cookie']
       if (list === undefined) h['set-cookie'] = [value]
