@@ -23,8 +23,6 @@ export const ErrorCodes = {
   BACKEND_STALLED: 'HHP_ERR_BACKEND_STALLED',
   /** an active health probe failed: no answer in time, a broken connection, or a bad answer */
   PROBE: 'HHP_ERR_PROBE',
-  /** this Node process cannot run what the configuration asks for (e.g. WebAssembly memory refused) */
-  RUNTIME: 'HHP_ERR_RUNTIME',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

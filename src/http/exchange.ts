@@ -27,7 +27,5 @@ export function isConnectError(err: unknown): boolean {
 /** A short text answer; `close` ends the connection after it. Nothing once an answer has begun. */
 export function answerPlain(ex: HttpExchange, status: number, text: string, close = false): void {
   if (ex.headersSent || ex.destroyed) return
-  // the rest of an unread body would be taken for the next request
-  if (close) ex.keepAlive = false
-  ex.respond(status, { 'content-type': 'text/plain; charset=utf-8' }, `${text}\n`)
+  ex.respond(status, { 'content-type': 'text/plain; charset=utf-8' }, `${text}\n`, close)
 }

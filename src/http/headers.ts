@@ -3,7 +3,7 @@
  * `Authorization` (Basic, Negotiate, Bearer), `X-Hive-Delegation-Token`, `X-XSRF-HEADER`, custom
  * `http.header.*` headers, cookies (HiveServer2's `hive.server2.auth` included), `X-Request-ID`.
  * Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's business and are dropped; framing is
- * recomputed by the HTTP library on each side. Nothing here logs a value.
+ * written anew on each side (http/wire/). Nothing here logs a value.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 

@@ -166,7 +166,7 @@ export class HttpExchange {
   finished = false
   /** the client side is drained again after `write` returned false */
   onDrain: (() => void) | undefined
-  /** @internal keep the connection open after the answer */
+  /** keep the connection open after the answer (the request asked so; `respond(..., close)` ends it) */
   keepAlive: boolean
   /** @internal the front's own answer (404, 405, 413): routes never see such an exchange */
   readonly preset: Preset | undefined
@@ -251,8 +251,14 @@ export class HttpExchange {
     this.#conn.answered(this)
   }
 
-  /** A whole answer with a Content-Length. */
-  respond(status: number, headers: OutgoingHttpHeaders, body: Buffer | string): void {
+  /** A whole answer with a Content-Length; `close`: the connection closes after it. */
+  respond(
+    status: number,
+    headers: OutgoingHttpHeaders,
+    body: Buffer | string,
+    close = false,
+  ): void {
+    if (close) this.keepAlive = false
     const b = typeof body === 'string' ? Buffer.from(body) : body
     this.writeHead(status, { ...headers, 'content-length': b.length })
     this.end(b)
@@ -528,8 +534,12 @@ export class FrontConnection {
         const preset = ex.preset
         if (preset === undefined) this.#accept(ex)
         else {
-          if (preset.close) ex.keepAlive = false
-          ex.respond(preset.status, { ...preset.headers, ...PLAIN }, `${preset.text}\n`)
+          ex.respond(
+            preset.status,
+            { ...preset.headers, ...PLAIN },
+            `${preset.text}\n`,
+            preset.close,
+          )
         }
       }
     } finally {

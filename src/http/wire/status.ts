@@ -1,7 +1,12 @@
 import type http from 'node:http'
 import { lazy } from '../../lazy.js'
 
-/** node:http through require for its status texts (http/wire/message.ts: no ESM import of it). */
+/**
+ * node:http for its status texts, through require. Trap (Node 22): the first ESM import of
+ * node:http reads every export, and its lazy `WebSocket` getter loads Node's bundled undici, which
+ * compiles WebAssembly: start-up time, and under an address-space limit a crash. require() reads
+ * no getter.
+ */
 const httpLib = lazy<typeof http>('node:http')
 
 /** `HTTP/1.1 <status> <reason>`; the reason defaults to the standard text. */
