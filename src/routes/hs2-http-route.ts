@@ -35,7 +35,7 @@ import { slowStartPool } from '../balancing/slow-start.js'
 import { AffinityTable } from '../http/affinity.js'
 import { affinitySetCookie, affinityValue, readCookie } from '../http/cookie.js'
 import { answerPlain, isConnectError } from '../http/exchange.js'
-import { BackendPool, BackendPools } from '../http/wire/client.js'
+import { BackendPools } from '../http/wire/client.js'
 import { type HttpExchange, MAX_HEADER_BYTES, type ThriftPostRules } from '../http/wire/front.js'
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
@@ -93,8 +93,6 @@ export type RequestOutcome =
   | 'client_gone'
   | 'bad_request'
 
-/** Idle backend sockets close after this; HiveServer2's Jetty closes them after hive.server2.thrift.http.max.idle.time. */
-const KEEP_ALIVE_MS = 4_000
 const THRIFT = { 'content-type': 'application/x-thrift' }
 
 /** Sweep expired affinity entries this often. */
@@ -142,15 +140,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     this.#front = front
     this.#rules = rules
     const dial = this.dialSocket()
-    this.#pools = new BackendPools(
-      (b) =>
-        new BackendPool({
-          key: b.key,
-          dial: () => dial(b, this.#cfg.connectTimeoutMs),
-          keepAliveMs: KEEP_ALIVE_MS,
-          maxHeaderBytes: MAX_HEADER_BYTES,
-        }),
-    )
+    this.#pools = new BackendPools((b) => dial(b, this.#cfg.connectTimeoutMs), MAX_HEADER_BYTES)
     this.#cfg = cfg
     this.#policy = POLICIES[cfg.policy]
     this.#affinity = new AffinityTable({

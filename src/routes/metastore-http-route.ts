@@ -26,7 +26,7 @@ import type { Discovery } from '../discovery/discovery.js'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../errors.js'
 import { certificateFailure, sameBackendTls } from '../net/tls.js'
 import { answerPlain, isConnectError } from '../http/exchange.js'
-import { BackendPool, BackendPools } from '../http/wire/client.js'
+import { BackendPools } from '../http/wire/client.js'
 import { type HttpExchange, MAX_HEADER_BYTES, type ThriftPostRules } from '../http/wire/front.js'
 import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
 import { Upstream, relay } from '../http/upstream.js'
@@ -113,18 +113,9 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     super(cfg, discovery, deps, 'metastore-http-route', drain, acceptor)
     this.#front = front
     this.#rules = rules
-    // backendTls (on for every metastore, or off): https, checked as the binary route checks
+    // backendTls (on for every metastore, or off): TLS, checked as the binary route checks
     const dial = this.dialSocket()
-    this.#pools = new BackendPools(
-      (b) =>
-        new BackendPool({
-          key: b.key,
-          dial: () => dial(b, this.#cfg.connectTimeoutMs),
-          // below Jetty's idle timeout, so an idle socket is rarely reused just as the server closes it
-          keepAliveMs: 4_000,
-          maxHeaderBytes: MAX_HEADER_BYTES,
-        }),
-    )
+    this.#pools = new BackendPools((b) => dial(b, this.#cfg.connectTimeoutMs), MAX_HEADER_BYTES)
     this.#cfg = cfg
   }
 

@@ -10,14 +10,17 @@ t.test('readCookie finds a pair by its whole name, wherever it stands', async (t
   t.equal(readCookie('hhp=', 'hhp'), '', 'an empty value')
 })
 
-t.test('readCookie does not take a name that only contains or ends with the one asked', async (t) => {
-  t.equal(readCookie('xhhp=1', 'hhp'), undefined)
-  t.equal(readCookie('hhpx=1', 'hhp'), undefined)
-  t.equal(readCookie('a=hhp=1', 'hhp'), undefined, 'inside another value')
-  t.equal(readCookie('xhhp=1; hhp=2', 'hhp'), '2', 'the real one after a look-alike')
-  t.equal(readCookie(undefined, 'hhp'), undefined)
-  t.equal(readCookie('a=1; b=2', 'hhp'), undefined)
-})
+t.test(
+  'readCookie does not take a name that only contains or ends with the one asked',
+  async (t) => {
+    t.equal(readCookie('xhhp=1', 'hhp'), undefined)
+    t.equal(readCookie('hhpx=1', 'hhp'), undefined)
+    t.equal(readCookie('a=hhp=1', 'hhp'), undefined, 'inside another value')
+    t.equal(readCookie('xhhp=1; hhp=2', 'hhp'), '2', 'the real one after a look-alike')
+    t.equal(readCookie(undefined, 'hhp'), undefined)
+    t.equal(readCookie('a=1; b=2', 'hhp'), undefined)
+  },
+)
 
 t.test('the affinity cookie: stable per backend, opaque, HttpOnly', async (t) => {
   t.equal(affinityValue('h1:10001'), affinityValue('h1:10001'))

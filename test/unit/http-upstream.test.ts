@@ -362,3 +362,17 @@ t.test(
     t.ok(backendClosed, 'the backend connection was closed')
   },
 )
+
+t.test('relay: a chunked answer from the backend reaches the client whole', async (t) => {
+  const { client } = await server(t, (_req, res) => {
+    res.writeHead(200)
+    res.write('part one, ')
+    setTimeout(() => res.end('part two'), 20)
+  })
+  const { port, log } = await relayFront(t, client)
+  const r = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' })
+  t.equal(r.headers.get('transfer-encoding'), 'chunked')
+  t.equal(await r.text(), 'part one, part two')
+  for (let i = 0; i < 50 && log.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  t.same(log, ['end 18'])
+})

@@ -316,19 +316,32 @@ export class BackendConn {
   }
 }
 
-/** A route's pools, one per backend key, made on first use. */
+/**
+ * Idle backend sockets close after this: below Jetty's idle timeout
+ * (hive.server2.thrift.http.max.idle.time), so one is rarely reused just as the server closes it.
+ */
+export const KEEP_ALIVE_MS = 4_000
+
+/** A route's pools, one per backend key, made on first use; `dial` opens a socket to `b`. */
 export class BackendPools<B extends { key: string }> {
   readonly #pools = new Map<string, BackendPool>()
-  readonly #make: (b: B) => BackendPool
+  readonly #dial: (b: B) => Promise<net.Socket>
+  readonly #maxHeaderBytes: number
 
-  constructor(make: (b: B) => BackendPool) {
-    this.#make = make
+  constructor(dial: (b: B) => Promise<net.Socket>, maxHeaderBytes: number) {
+    this.#dial = dial
+    this.#maxHeaderBytes = maxHeaderBytes
   }
 
   get(b: B): BackendPool {
     let p = this.#pools.get(b.key)
     if (p === undefined) {
-      p = this.#make(b)
+      p = new BackendPool({
+        key: b.key,
+        dial: () => this.#dial(b),
+        keepAliveMs: KEEP_ALIVE_MS,
+        maxHeaderBytes: this.#maxHeaderBytes,
+      })
       this.#pools.set(b.key, p)
     }
     return p

@@ -502,7 +502,8 @@ export class FrontConnection {
   #complete(): void {
     const inc = this.#reading
     this.#reading = undefined
-    if (inc === undefined || this.#halted) return
+    // a request whose head was refused (#bad) is answered 400 by #data, never queued
+    if (inc === undefined || this.#halted || this.#bad !== undefined) return
     this.#line(inc)
   }
 
