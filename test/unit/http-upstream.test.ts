@@ -376,3 +376,31 @@ t.test('relay: a chunked answer from the backend reaches the client whole', asyn
   for (let i = 0; i < 50 && log.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
   t.same(log, ['end 18'])
 })
+
+t.test(
+  'a call with idleMs leaves no timeout on its socket: the pool keeps it for the next',
+  async (t) => {
+    let connections = 0
+    const srv = http.createServer((req, res) => {
+      req.resume()
+      res.end('ok')
+    })
+    srv.on('connection', () => connections++)
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+    t.teardown(async () => {
+      srv.closeAllConnections()
+      await new Promise<void>((r) => srv.close(() => r()))
+    })
+    const pool = poolTo(t, (srv.address() as AddressInfo).port)
+    const short = { ...POST, idleMs: 50 }
+    for (let i = 0; i < 2; i++) {
+      const up = await new Upstream().start(pool, short)
+      await new Promise<void>((resolve, reject) =>
+        up.pipe({ data: () => true, end: resolve, error: reject }),
+      )
+      // idle longer than the call's idleMs, shorter than the pool's keep-alive
+      await new Promise((r) => setTimeout(r, 150))
+    }
+    t.equal(connections, 1, 'one connection for both calls')
+  },
+)

@@ -303,6 +303,11 @@ export class BackendConn {
     const call = this.#call
     if (call === undefined) return
     this.#call = undefined
+    // the call's idle timeout must not follow the socket into the pool (the pool's sweep times idle)
+    if (this.#idleMs > 0) {
+      this.#socket.setTimeout(0)
+      this.#idleMs = 0
+    }
     if (this.#keep && this.#socket.readyState === 'open') this.#pool.release(this)
     else this.#socket.destroy()
     call.end()
