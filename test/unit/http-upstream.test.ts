@@ -404,3 +404,64 @@ t.test(
     t.equal(connections, 1, 'one connection for both calls')
   },
 )
+
+t.test('a pool destroyed while it dials sends nothing on the new socket', async (t) => {
+  const { requests, port } = await server(t, (_req, res) => res.end('ok'))
+  let connect: (() => void) | undefined
+  const pool = poolTo(
+    t,
+    port,
+    () =>
+      new Promise<Socket>((resolve, reject) => {
+        connect = () =>
+          dialTcp({ host: '127.0.0.1', port, key: 'k', timeoutMs: 2_000 }).then(resolve, reject)
+      }),
+  )
+  const pending = new Upstream().start(pool, POST).catch((e: unknown) => e)
+  pool.destroy()
+  void connect?.()
+  t.match(await pending, { code: 'HHP_ERR_CONNECT', retriable: true })
+  await new Promise((r) => setTimeout(r, 50))
+  t.equal(requests(), 0, 'the request never reached the server')
+})
+
+t.test(
+  'a pool closed (not destroyed) while it dials still sends the call, then drops the socket',
+  async (t) => {
+    let connections = 0
+    const srv = http.createServer((req, res) => {
+      req.resume()
+      res.end('ok')
+    })
+    srv.on('connection', (s) => {
+      connections++
+      s.on('close', () => connections--)
+    })
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+    t.teardown(async () => {
+      srv.closeAllConnections()
+      await new Promise<void>((r) => srv.close(() => r()))
+    })
+    const port = (srv.address() as AddressInfo).port
+    let connect: (() => void) | undefined
+    const pool = poolTo(
+      t,
+      port,
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          connect = () =>
+            dialTcp({ host: '127.0.0.1', port, key: 'k', timeoutMs: 2_000 }).then(resolve, reject)
+        }),
+    )
+    const pending = new Upstream().start(pool, POST)
+    pool.close()
+    void connect?.()
+    const up = await pending
+    t.equal(up.statusCode, 200, 'the call was answered')
+    await new Promise<void>((resolve, reject) =>
+      up.pipe({ data: () => true, end: resolve, error: reject }),
+    )
+    for (let i = 0; i < 50 && connections > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    t.equal(connections, 0, 'its socket closed after the answer')
+  },
+)

@@ -65,6 +65,7 @@ export class BackendPool {
   /** drops idle sockets past keepAliveMs (one sweep, not a socket timeout set and cleared per call) */
   #sweeper: NodeJS.Timeout | undefined
   #closed = false
+  #destroyed = false
 
   constructor(o: BackendPoolOptions) {
     this.#o = o
@@ -77,12 +78,7 @@ export class BackendPool {
   /** Send `req` on an idle socket, else on a new one. */
   dispatch(req: WireRequest, call: CallHandler): void {
     if (this.#closed) {
-      call.connectFailed(
-        new ProxyError(ErrorCodes.CONNECT, `the pool of ${this.#o.key} is closed`, {
-          retriable: true,
-          backend: this.#o.key,
-        }),
-      )
+      call.connectFailed(this.#closedError())
       return
     }
     let conn = this.#idle.pop()
@@ -95,6 +91,13 @@ export class BackendPool {
     }
     this.#o.dial().then(
       (socket) => {
+        // destroyed while dialling (the route stopped): send nothing. Merely closed (new TLS
+        // settings): the call goes out, and the socket closes after its answer
+        if (this.#destroyed) {
+          socket.destroy()
+          call.connectFailed(this.#closedError())
+          return
+        }
         const c = new BackendConn(socket, this, this.#o)
         this.#busy.add(c)
         c.send(req, call)
@@ -110,10 +113,18 @@ export class BackendPool {
     for (const c of this.#idle.splice(0)) c.destroy()
   }
 
-  /** Every socket closes now; requests in flight fail. */
+  /** Every socket closes now; requests in flight fail, and so do those still dialling. */
   destroy(): void {
+    this.#destroyed = true
     this.close()
     for (const c of this.#busy) c.destroy()
+  }
+
+  #closedError(): ProxyError {
+    return new ProxyError(ErrorCodes.CONNECT, `the pool of ${this.#o.key} is closed`, {
+      retriable: true,
+      backend: this.#o.key,
+    })
   }
 
   /** @internal a socket's answer ended cleanly: keep it, unless the pool is closed */
