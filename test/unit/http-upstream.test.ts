@@ -20,6 +20,19 @@ function poolTo(t: Test, port: number, dial?: () => Promise<Socket>): BackendPoo
   return pool
 }
 
+/** A pool whose dial waits until `connect()` is called, as a dial over a slow network does. */
+function heldPool(t: Test, port: number): { pool: BackendPool; connect: () => void } {
+  let connect = (): void => {}
+  const dialled = new Promise<void>((resolve) => {
+    connect = resolve
+  })
+  const pool = poolTo(t, port, async () => {
+    await dialled
+    return dialTcp({ host: '127.0.0.1', port, key: 'k', timeoutMs: 2_000 })
+  })
+  return { pool, connect: () => connect() }
+}
+
 /** A loopback HTTP server answering with `handler`; closed with the test. */
 async function server(
   t: Test,
@@ -172,16 +185,7 @@ t.test(
   'stalled while its socket was being dialled: rejects at once, and nothing is ever written',
   async (t) => {
     const { requests, port } = await server(t, (_req, res) => res.end('ok'))
-    let connect: (() => void) | undefined
-    const slow = poolTo(
-      t,
-      port,
-      () =>
-        new Promise<Socket>((resolve, reject) => {
-          connect = () =>
-            dialTcp({ host: '127.0.0.1', port, key: 'k', timeoutMs: 2_000 }).then(resolve, reject)
-        }),
-    )
+    const { pool: slow, connect } = heldPool(t, port)
     const stall = new Error('stalled')
     let heardArg: boolean | undefined
     await t.rejects(
@@ -195,7 +199,7 @@ t.test(
       stall,
     )
     t.equal(heardArg, false, 'nothing was heard: no socket yet')
-    void connect?.()
+    connect()
     await new Promise((r) => setTimeout(r, 100))
     t.equal(requests(), 0, 'the request never reached the server')
     // the socket it got is clean and serves the next request
@@ -407,19 +411,10 @@ t.test(
 
 t.test('a pool destroyed while it dials sends nothing on the new socket', async (t) => {
   const { requests, port } = await server(t, (_req, res) => res.end('ok'))
-  let connect: (() => void) | undefined
-  const pool = poolTo(
-    t,
-    port,
-    () =>
-      new Promise<Socket>((resolve, reject) => {
-        connect = () =>
-          dialTcp({ host: '127.0.0.1', port, key: 'k', timeoutMs: 2_000 }).then(resolve, reject)
-      }),
-  )
+  const { pool, connect } = heldPool(t, port)
   const pending = new Upstream().start(pool, POST).catch((e: unknown) => e)
   pool.destroy()
-  void connect?.()
+  connect()
   t.match(await pending, { code: 'HHP_ERR_CONNECT', retriable: true })
   await new Promise((r) => setTimeout(r, 50))
   t.equal(requests(), 0, 'the request never reached the server')
@@ -443,19 +438,10 @@ t.test(
       await new Promise<void>((r) => srv.close(() => r()))
     })
     const port = (srv.address() as AddressInfo).port
-    let connect: (() => void) | undefined
-    const pool = poolTo(
-      t,
-      port,
-      () =>
-        new Promise<Socket>((resolve, reject) => {
-          connect = () =>
-            dialTcp({ host: '127.0.0.1', port, key: 'k', timeoutMs: 2_000 }).then(resolve, reject)
-        }),
-    )
+    const { pool, connect } = heldPool(t, port)
     const pending = new Upstream().start(pool, POST)
     pool.close()
-    void connect?.()
+    connect()
     const up = await pending
     t.equal(up.statusCode, 200, 'the call was answered')
     await new Promise<void>((resolve, reject) =>
