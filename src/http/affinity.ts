@@ -146,7 +146,8 @@ export class AffinityTable {
     }
     e.at = this.#o.now()
     this.#map.set(guid, e)
-    this.sweep()
+    // expired entries wait for the owner's periodic sweep (lookups never return them); past the
+    // bound the longest idle go first, and those are the expired ones
     while (this.#map.size > this.#o.maxEntries) {
       const first = this.#map.entries().next().value
       if (first === undefined) break

@@ -5,7 +5,7 @@
  * Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's business and are dropped; framing is
  * written anew on each side (http/wire/). Nothing here logs a value.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { type HeaderLines, headerValue } from './wire/message.js'
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -26,39 +26,44 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ])
 
 /**
- * Headers for the backend request: the client's end-to-end headers plus `X-Forwarded-For` with
- * the client's address appended (a list the client sent is kept in front of it).
+ * Header lines for the backend request from the client's flat `[name, value, ...]` list (as the
+ * parser gives it): its end-to-end headers, then `X-Forwarded-For` with the client's address
+ * appended (a list the client sent is kept in front of it, its lines joined) and the body's exact
+ * Content-Length. Names are written in lower case.
  */
-export function backendRequestHeaders(
-  h: IncomingHttpHeaders,
+export function backendRequestLines(
+  raw: readonly string[],
   clientAddress: string | undefined,
   bodyLength: number,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
-  const listed = connectionListed(h.connection)
-  for (const k in h) {
-    const v = h[k]
-    if (v === undefined || HOP_BY_HOP.has(k) || listed?.includes(k) === true) continue
-    out[k] = v
+): HeaderLines {
+  const listed = connectionListed(headerValue(raw, 'connection'))
+  let out = ''
+  let forwarded: string | undefined
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = (raw[i] as string).toLowerCase()
+    const v = raw[i + 1] as string
+    if (k === 'x-forwarded-for' && clientAddress !== undefined) {
+      if (v !== '') forwarded = forwarded === undefined ? v : `${forwarded}, ${v}`
+      continue
+    }
+    if (HOP_BY_HOP.has(k) || listed?.includes(k) === true) continue
+    out += `${k}: ${v}\r\n`
   }
-  if (clientAddress !== undefined) {
-    const before = h['x-forwarded-for']
-    out['x-forwarded-for'] =
-      before === undefined || before === '' ? clientAddress : `${before}, ${clientAddress}`
-  }
-  out['content-length'] = String(bodyLength)
-  return out
+  if (clientAddress !== undefined)
+    out += `x-forwarded-for: ${forwarded === undefined ? clientAddress : `${forwarded}, ${clientAddress}`}\r\n`
+  return `${out}content-length: ${bodyLength}\r\n`
 }
 
-/** Headers for the client's response: the backend's end-to-end headers (Content-Length kept: the body passes byte for byte). */
-export function clientResponseHeaders(
-  h: Record<string, string | string[] | undefined>,
-): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {}
-  for (const k in h) {
-    const v = h[k]
-    if (v === undefined || (HOP_BY_HOP.has(k) && k !== 'content-length')) continue
-    out[k] = v
+/**
+ * Header lines for the client's response from the backend's flat list: its end-to-end headers
+ * (Content-Length kept: the body passes byte for byte). Names are written in lower case.
+ */
+export function clientResponseLines(raw: readonly string[]): HeaderLines {
+  let out = ''
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = (raw[i] as string).toLowerCase()
+    if (HOP_BY_HOP.has(k) && k !== 'content-length') continue
+    out += `${k}: ${raw[i + 1] as string}\r\n`
   }
   return out
 }

@@ -2,9 +2,11 @@
  * One request to one backend, as the HTTP routes see it (over http/wire/client.ts).
  *
  * Contract:
- * - `start()` (its promise is also `response`) resolves with this Upstream once the response
- *   headers arrived, with `statusCode` and `headers` set, and rejects when the request failed
- *   before them (a connect error, a closed socket, the stall timer below);
+ * - `send()` tells its waiter `headers(this)` once the response headers arrived, with
+ *   `statusCode` and `headers` set, or `failed(err)` when the request failed before them (a
+ *   connect error, a closed socket, the stall timer below); exactly one, once. `headers` is called
+ *   from inside the backend socket's read (no promise, no tick): a sink attached there gets the
+ *   body as it is parsed. `start()` is the same as a promise;
  * - body chunks that arrive before `pipe()` are kept, in order (the headers and the first chunk
  *   usually come in one read), and given to the sink when it is attached;
  * - a sink's `data` returning false pauses the backend socket until `resume()`;
@@ -18,6 +20,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { BackendConn, BackendPool, CallHandler, WireRequest } from './wire/client.js'
 import type { HttpExchange } from './wire/front.js'
+import { type HeaderLines, headerObject, headerValue } from './wire/message.js'
 
 export interface UpstreamSink {
   /** false: stop reading the backend until `resume()` */
@@ -26,14 +29,24 @@ export interface UpstreamSink {
   error(err: Error): void
 }
 
+/** Who hears how a request began (see Upstream). */
+export interface UpstreamWaiter {
+  headers(up: Upstream): void
+  failed(err: unknown): void
+}
+
+export interface StallTimer {
+  ms: number
+  onStall: (heard: boolean) => Error
+}
+
 export class Upstream implements CallHandler {
   statusCode = 0
   statusMessage = ''
-  headers: IncomingHttpHeaders = {}
-  readonly response: Promise<Upstream>
-  #resolve!: (u: Upstream) => void
-  #reject!: (err: unknown) => void
-  #settled = false
+  /** the answer's headers as the parser read them: `[name, value, ...]` */
+  rawHeaders: readonly string[] = []
+  #headers: IncomingHttpHeaders | undefined
+  #waiter: UpstreamWaiter | undefined
   #conn: BackendConn | undefined
   #timer: NodeJS.Timeout | undefined
   /** the error that ended the exchange before the caller heard of it (stall, abort) */
@@ -43,25 +56,37 @@ export class Upstream implements CallHandler {
   #ended = false
   #failed: Error | undefined
 
-  constructor() {
-    this.response = new Promise<Upstream>((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
+  /** The answer's headers as Node shapes them, built on first use. */
+  get headers(): IncomingHttpHeaders {
+    this.#headers ??= headerObject(this.rawHeaders) ?? {}
+    return this.#headers
+  }
+
+  /** One header (lower-case `name`), without building the object. */
+  header(name: string): string | undefined {
+    return headerValue(this.rawHeaders, name)
+  }
+
+  /** `send` as a promise: resolves at the response headers. */
+  start(pool: BackendPool, req: WireRequest, stall?: StallTimer): Promise<Upstream> {
+    return new Promise<Upstream>((resolve, reject) =>
+      this.send(pool, req, stall, { headers: resolve, failed: reject }),
+    )
   }
 
   /** Send `req` through `pool`; with `stall` (and `stall.ms` > 0), under the stall timer. */
-  start(
+  send(
     pool: BackendPool,
     req: WireRequest,
-    stall?: { ms: number; onStall: (heard: boolean) => Error },
-  ): Promise<Upstream> {
+    stall: StallTimer | undefined,
+    waiter: UpstreamWaiter,
+  ): void {
+    this.#waiter = waiter
     if (stall !== undefined && stall.ms > 0) {
       const onStall = stall.onStall
       this.#timer = setTimeout(() => this.#cutOff(onStall(this.#conn?.heard === true)), stall.ms)
     }
     pool.dispatch(req, this)
-    return this.response
   }
 
   /** Attach where the body goes; chunks kept until now are given at once. */
@@ -92,18 +117,15 @@ export class Upstream implements CallHandler {
 
   connectFailed(err: unknown): void {
     clearTimeout(this.#timer)
-    if (this.#settled) return
-    this.#settled = true
-    this.#reject(err)
+    this.#settle()?.failed(err)
   }
 
-  head(status: number, reason: string, headers: IncomingHttpHeaders): void {
+  head(status: number, reason: string, raw: string[]): void {
     clearTimeout(this.#timer)
     this.statusCode = status
     this.statusMessage = reason
-    this.headers = headers
-    this.#settled = true
-    this.#resolve(this)
+    this.rawHeaders = raw
+    this.#settle()?.headers(this)
   }
 
   data(chunk: Buffer): void {
@@ -127,9 +149,9 @@ export class Upstream implements CallHandler {
   fail(err: Error): void {
     clearTimeout(this.#timer)
     this.#conn = undefined
-    if (!this.#settled) {
-      this.#settled = true
-      this.#reject(this.#cut ?? err)
+    const waiter = this.#settle()
+    if (waiter !== undefined) {
+      waiter.failed(this.#cut ?? err)
       return
     }
     const sink = this.#sink
@@ -146,11 +168,15 @@ export class Upstream implements CallHandler {
     const conn = this.#conn
     this.#conn = undefined
     conn?.abandon()
-    if (!this.#settled) {
-      // the caller hears now; a request still waiting for a socket is never written (attach)
-      this.#settled = true
-      this.#reject(err)
-    }
+    // the caller hears now; a request still waiting for a socket is never written (attach)
+    this.#settle()?.failed(err)
+  }
+
+  /** The waiter, the first time only: it hears once. */
+  #settle(): UpstreamWaiter | undefined {
+    const w = this.#waiter
+    this.#waiter = undefined
+    return w
   }
 }
 
@@ -173,7 +199,7 @@ export interface RelayEnds {
 export function relay(
   ex: HttpExchange,
   up: Upstream,
-  headers: OutgoingHttpHeaders,
+  headers: OutgoingHttpHeaders | HeaderLines,
   ends: RelayEnds,
 ): void {
   let bytes = 0

@@ -38,9 +38,10 @@ import { answerPlain, isConnectError } from '../http/exchange.js'
 import { BackendPools } from '../http/wire/client.js'
 import { type HttpExchange, MAX_HEADER_BYTES, type ThriftPostRules } from '../http/wire/front.js'
 import { sameBackendTls } from '../net/tls.js'
-import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import { backendRequestLines, clientResponseLines } from '../http/headers.js'
 import { HandleLearner, isGzip, requestPrefix } from '../http/thrift-body.js'
-import { Upstream, relay } from '../http/upstream.js'
+import { type StallTimer, Upstream, relay } from '../http/upstream.js'
+import type { WireRequest } from '../http/wire/client.js'
 import {
   executeRunsAsync,
   hs2ErrorReply,
@@ -238,7 +239,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   #route(ex: HttpExchange, id: number, body: Buffer, suffix: string): void {
-    const gzip = isGzip(ex.headers['content-encoding'])
+    const gzip = isGzip(ex.header('content-encoding'))
     const plain = gzip ? requestPrefix(body) : body
     const read = readHs2Request(plain)
     if (read.state !== 'done') {
@@ -265,30 +266,53 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.#lost(ex, read, chosen, `ejected after ${after}`)
       return
     }
-    // the one backend that holds the handle: tried once, never another
-    this.connectBackend(
-      id,
-      (tried) => (tried.size === 0 ? b : undefined),
-      () => ex.destroyed,
-      (x) => this.#send(x, ex, body, suffix, stall),
-      { retriable: isConnectError },
-    ).then(
-      ({ socket, backend }) => this.#respond(ex, read, backend, socket),
-      (err: unknown) => {
-        if (errorCode(err) === ErrorCodes.BACKEND_STALLED)
-          this.#lost(ex, read, chosen, stalledWhy(stall.ms))
-        else if (isConnectError(err) || errorCode(err) === ErrorCodes.ALL_BACKENDS_FAILED) {
-          const listed = this.backends.get(b.key)?.listed === true
-          if (!listed) this.#affinity.forgetBackend(b.key)
-          this.#lost(
-            ex,
-            read,
-            chosen,
-            listed ? 'not answering' : 'gone from discovery and not answering',
-          )
-        } else this.#failed(ex, read, b.key, err)
+    if (ex.destroyed) {
+      this.#count(read.envelope.method, 'client_gone')
+      return
+    }
+    if (!this.lifecycle.is('running')) {
+      this.closeClient(ex)
+      return
+    }
+    // the one backend that holds the handle: tried once, never another. Most calls take this
+    // path, so it runs without connectBackend's failover loop and promises: the answer is
+    // relayed from inside the backend socket's read
+    new Upstream().send(
+      this.#pools.get(b),
+      this.#request(b, ex, body, suffix),
+      this.#stallTimer(b, stall),
+      {
+        headers: (up) => {
+          this.connected(b.key)
+          this.#respond(ex, read, b, up)
+        },
+        failed: (err) => this.#affineFailed(id, ex, read, chosen, stall, err),
       },
     )
+  }
+
+  /** A request sent to its handle's backend failed before its answer: a lost session, or 502. */
+  #affineFailed(
+    id: number,
+    ex: HttpExchange,
+    read: Extract<RequestRead, { state: 'done' }>,
+    chosen: Route,
+    stall: StallRule,
+    err: unknown,
+  ): void {
+    const b = chosen.backend
+    if (errorCode(err) === ErrorCodes.BACKEND_STALLED) {
+      this.#lost(ex, read, chosen, stalledWhy(stall.ms))
+      return
+    }
+    if (!isConnectError(err)) {
+      this.#failed(ex, read, b.key, err)
+      return
+    }
+    this.connectFailed(id, b, err)
+    const listed = this.backends.get(b.key)?.listed === true
+    if (!listed) this.#affinity.forgetBackend(b.key)
+    this.#lost(ex, read, chosen, listed ? 'not answering' : 'gone from discovery and not answering')
   }
 
   /** The backend a request's handle (or, failing that, the affinity cookie) names. */
@@ -301,7 +325,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       }
     }
     if (read.envelope.method === 'OpenSession') return undefined
-    const cookie = readCookie(ex.headers.cookie, this.#cfg.http.affinityCookie)
+    const cookie = readCookie(ex.header('cookie'), this.#cfg.http.affinityCookie)
     if (cookie !== undefined) {
       const b = this.backends.listed().find((x) => this.#cookieValue(x.key) === cookie)
       if (b !== undefined) {
@@ -363,15 +387,28 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     suffix: string,
     stall: StallRule,
   ): Promise<Upstream> {
-    const req = {
+    return new Upstream().start(
+      this.#pools.get(b),
+      this.#request(b, ex, body, suffix),
+      this.#stallTimer(b, stall),
+    )
+  }
+
+  #request(b: BackendInfo, ex: HttpExchange, body: Buffer, suffix: string): WireRequest {
+    return {
       method: 'POST',
       path: `/${b.path ?? this.#cfg.http.path}${suffix}`,
-      headers: backendRequestHeaders(ex.headers, ex.remoteAddress, body.length),
+      headers: backendRequestLines(ex.rawHeaders, ex.remoteAddress, body.length),
       body,
       // a synchronous ExecuteStatement answers when the query is done: no limit unless configured
       idleMs: this.#cfg.idleTimeoutMs,
     }
-    return new Upstream().start(this.#pools.get(b), req, {
+  }
+
+  /** The stall timer of a request to `b`, or undefined when `stall` sets none. */
+  #stallTimer(b: BackendInfo, stall: StallRule): StallTimer | undefined {
+    if (stall.ms <= 0) return undefined
+    return {
       ms: stall.ms,
       onStall: (heard) => {
         const resend = stall.resendable && !heard
@@ -387,7 +424,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
           { retriable: resend, backend: b.key },
         )
       },
-    })
+    }
   }
 
   /**
@@ -438,18 +475,15 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.#count(method, outcome)
     }
     const status = up.statusCode
-    const headers = clientResponseHeaders(up.headers)
+    let headers = clientResponseLines(up.rawHeaders)
     const cookieName = this.#cfg.http.affinityCookie
     const value = this.#cookieValue(backend.key)
-    if (status < 500 && readCookie(ex.headers.cookie, cookieName) !== value) {
-      const set = headers['set-cookie']
-      const mine = affinitySetCookie(cookieName, value)
-      headers['set-cookie'] =
-        set === undefined ? [mine] : Array.isArray(set) ? [...set, mine] : [String(set), mine]
-    }
+    // after the server's own cookies
+    if (status < 500 && readCookie(ex.header('cookie'), cookieName) !== value)
+      headers += `set-cookie: ${affinitySetCookie(cookieName, value)}\r\n`
     const learner =
       status === 200 && responseHasHandle(method)
-        ? new HandleLearner(isGzip(up.headers['content-encoding']))
+        ? new HandleLearner(isGzip(up.header('content-encoding')))
         : undefined
     relay(ex, up, headers, {
       peek:

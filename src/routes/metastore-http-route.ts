@@ -28,7 +28,7 @@ import { certificateFailure, sameBackendTls } from '../net/tls.js'
 import { answerPlain, isConnectError } from '../http/exchange.js'
 import { BackendPools } from '../http/wire/client.js'
 import { type HttpExchange, MAX_HEADER_BYTES, type ThriftPostRules } from '../http/wire/front.js'
-import { backendRequestHeaders, clientResponseHeaders } from '../http/headers.js'
+import { backendRequestLines, clientResponseLines } from '../http/headers.js'
 import { Upstream, relay } from '../http/upstream.js'
 import { HttpProber } from '../probes/http-probe.js'
 import type { Prober } from '../probes/runner.js'
@@ -306,7 +306,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     return new Upstream().start(this.#pools.get(b), {
       method: 'POST',
       path: `/${this.#cfg.http.path}${call.suffix}`,
-      headers: backendRequestHeaders(ex.headers, ex.remoteAddress, call.body.length),
+      headers: backendRequestLines(ex.rawHeaders, ex.remoteAddress, call.body.length),
       body: call.body,
       idleMs: this.#cfg.idleTimeoutMs,
     })
@@ -321,9 +321,9 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
     const ok = up.statusCode >= 200 && up.statusCode < 300
     const prefix: Buffer[] = []
     let prefixLen = 0
-    let reading = ok && up.headers['content-encoding'] === undefined
+    let reading = ok && up.header('content-encoding') === undefined
     let exception = false
-    relay(ex, up, clientResponseHeaders(up.headers), {
+    relay(ex, up, clientResponseLines(up.rawHeaders), {
       peek: (chunk) => {
         if (!reading) return
         prefix.push(chunk)

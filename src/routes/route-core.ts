@@ -475,15 +475,28 @@ export abstract class RouteCore<C> {
       onFailure: (x, err) => this.#onConnectFailure(conn, x, err),
       aborted: () => isAborted() || !this.lifecycle.is('running'),
     })
-    const state = this.backends.get(r.backend.key)
-    this.#certLogged.delete(r.backend.key)
+    this.connected(r.backend.key)
+    if (r.attempts.length > 0) this.#failovers++
+    return r
+  }
+
+  /**
+   * connectBackend's bookkeeping of a success, for a route that reached `key` without it (an HTTP
+   * request sent straight to the one backend that holds its handle). The caller must `release`.
+   */
+  protected connected(key: string): void {
+    const state = this.backends.get(key)
+    this.#certLogged.delete(key)
     if (state !== undefined) {
       noteConnectSuccess(state)
       state.active++
       state.connections++
     }
-    if (r.attempts.length > 0) this.#failovers++
-    return r
+  }
+
+  /** connectBackend's bookkeeping of a failed connect (logged, fed to ejection), likewise. */
+  protected connectFailed(conn: number, b: BackendInfo, err: unknown): void {
+    this.#onConnectFailure(conn, b, err)
   }
 
   /** `deps.dial` for connectBackend: a net.Socket whose reads land in `onread` when given. */

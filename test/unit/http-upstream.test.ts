@@ -114,6 +114,64 @@ t.test(
   },
 )
 
+t.test(
+  'send(): the waiter hears the headers inside the read, and a sink piped there gets the body',
+  async (t) => {
+    const { client } = await server(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-thrift', 'X-Echo': 'yes' })
+      res.end('whole answer')
+    })
+    const { got, sink } = collector()
+    const order: string[] = []
+    const done = new Promise<void>((resolve, reject) => {
+      sink.end = () => {
+        order.push('end')
+        resolve()
+      }
+      const data = sink.data
+      sink.data = (c) => {
+        order.push('data')
+        return data(c)
+      }
+      new Upstream().send(client, POST, undefined, {
+        headers: (up) => {
+          order.push('headers')
+          t.equal(up.header('x-echo'), 'yes', 'one header read from the raw list')
+          t.equal(up.headers['x-echo'], 'yes', 'the object form agrees')
+          t.ok(up.rawHeaders.includes('X-Echo'), 'raw names are as sent')
+          up.pipe(sink)
+        },
+        failed: reject,
+      })
+    })
+    await t.resolves(done)
+    t.equal(Buffer.concat(got.chunks).toString(), 'whole answer')
+    t.same(order.slice(0, 2), ['headers', 'data'], 'no chunk was held back for a later pipe()')
+  },
+)
+
+t.test('send(): a connect error reaches the waiter as failed, once', async (t) => {
+  // a port nothing listens on: the server is closed before the call
+  const srv = http.createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as AddressInfo).port
+  await new Promise<void>((r) => srv.close(() => r()))
+  let failed = 0
+  let headers = 0
+  await new Promise<void>((resolve) => {
+    new Upstream().send(poolTo(t, port), POST, undefined, {
+      headers: () => headers++,
+      failed: () => {
+        failed++
+        resolve()
+      },
+    })
+  })
+  await new Promise((r) => setTimeout(r, 20))
+  t.equal(failed, 1)
+  t.equal(headers, 0)
+})
+
 t.test('an answer that ended before pipe() is handed over whole, then end', async (t) => {
   const { client } = await server(t, (_req, res) => res.end('whole'))
   const up = await new Upstream().start(client, POST)

@@ -13,13 +13,14 @@
  * - idle sockets are kept (last used first) for `keepAliveMs`, and dropped when the backend closes
  *   them; a socket whose answer did not end cleanly is never reused.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { OutgoingHttpHeaders } from 'node:http'
 import type net from 'node:net'
 import { ErrorCodes, ProxyError, errorCode, errorMessage } from '../../errors.js'
 import {
+  type HeaderLines,
   type HttpParser,
+  hasCr,
   headBytes,
-  headerObject,
   newParser,
   parserLib,
   withHead,
@@ -40,8 +41,8 @@ export interface WireRequest {
   method: string
   /** path and query */
   path: string
-  /** end-to-end headers, Content-Length included (http/headers.ts backendRequestHeaders) */
-  headers: OutgoingHttpHeaders
+  /** end-to-end headers, Content-Length included (http/headers.ts backendRequestLines) */
+  headers: OutgoingHttpHeaders | HeaderLines
   body: Buffer
   /** no byte from the backend for this long fails the request; 0: no limit */
   idleMs: number
@@ -51,7 +52,8 @@ export interface CallHandler {
   /** false: the request was dropped meanwhile; nothing is written and the socket stays idle */
   attach(conn: BackendConn): boolean
   connectFailed(err: unknown): void
-  head(status: number, reason: string, headers: IncomingHttpHeaders): void
+  /** `raw`: the parser's flat `[name, value, ...]` list (no value holds CR) */
+  head(status: number, reason: string, raw: string[]): void
   data(chunk: Buffer): void
   end(): void
   fail(err: Error): void
@@ -184,11 +186,8 @@ export class BackendConn {
       this.#interim = info.statusCode < 200
       if (this.#interim) return
       this.#keep = info.shouldKeepAlive
-      const headers =
-        headBytes(info.statusMessage, info.headers) > o.maxHeaderBytes
-          ? undefined
-          : headerObject(info.headers)
-      if (headers === undefined) {
+      const raw = info.headers
+      if (headBytes(info.statusMessage, raw) > o.maxHeaderBytes || hasCr(raw)) {
         this.#error = new ProxyError(
           ErrorCodes.BACKEND_FAILED,
           `${o.key} answered with a head over ${o.maxHeaderBytes} bytes or a header value holding CR or LF`,
@@ -196,7 +195,7 @@ export class BackendConn {
         )
         return
       }
-      this.#call?.head(info.statusCode, info.statusMessage, headers)
+      this.#call?.head(info.statusCode, info.statusMessage, raw)
     }
     p[HTTPParser.kOnBody] = (buf, start, len) => {
       if (this.#error === undefined)

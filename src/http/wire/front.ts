@@ -26,10 +26,13 @@ import { errorCode, errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { Listener, type ListenerTls } from '../../net/listener.js'
 import {
+  type HeaderLines,
   type HttpParser,
+  framedByLength,
   hasToken,
   headBytes,
   headerObject,
+  headerValue,
   newParser,
   parserLib,
   withHead,
@@ -76,7 +79,8 @@ interface Incoming {
   method: string
   url: string
   suffix: string
-  headers: IncomingHttpHeaders
+  /** the parser's flat `[name, value, ...]` list */
+  raw: string[]
   keepAlive: boolean
   http10: boolean
   chunks: Buffer[]
@@ -160,7 +164,8 @@ export class HttpExchange {
   readonly url: string
   /** what follows the route's path: a sub-path and the query string, passed on to the backend */
   readonly suffix: string
-  readonly headers: IncomingHttpHeaders
+  /** the request's headers as the parser read them: `[name, value, ...]`, names as sent */
+  readonly rawHeaders: readonly string[]
   readonly body: Buffer
   headersSent = false
   finished = false
@@ -177,17 +182,32 @@ export class HttpExchange {
   #head: string | undefined
   #closers: (() => void)[] | undefined
   #over = false
+  #headers: IncomingHttpHeaders | undefined
 
   constructor(conn: FrontConnection, inc: Incoming, body: Buffer) {
     this.#conn = conn
     this.method = inc.method
     this.url = inc.url
     this.suffix = inc.suffix
-    this.headers = inc.headers
+    this.rawHeaders = inc.raw
     this.body = body
     this.keepAlive = inc.keepAlive
     this.#http10 = inc.http10
     this.preset = inc.preset
+  }
+
+  /** The headers as Node shapes them (message.ts headerObject), built on first use. */
+  get headers(): IncomingHttpHeaders {
+    // the front refused values holding CR, so the object is always whole
+    this.#headers ??= headerObject(this.rawHeaders) ?? {}
+    return this.#headers
+  }
+
+  /** One header (lower-case `name`), without building the object. */
+  header(name: string): string | undefined {
+    return this.#headers === undefined
+      ? headerValue(this.rawHeaders, name)
+      : (this.#headers[name] as string | undefined)
   }
 
   get remoteAddress(): string | undefined {
@@ -210,13 +230,16 @@ export class HttpExchange {
     else this.#closers.push(fn)
   }
 
-  /** Status line and headers (Content-Length, when given, frames the body; else chunked). */
-  writeHead(status: number, headers: OutgoingHttpHeaders, reason?: string): void {
+  /**
+   * Status line and headers (an object, or header lines: message.ts HeaderLines). A Content-Length,
+   * when given, frames the body; else it is chunked.
+   */
+  writeHead(status: number, headers: OutgoingHttpHeaders | HeaderLines, reason?: string): void {
     if (this.headersSent || this.destroyed) return
     this.headersSent = true
     let extra = ''
     const bodyless = status === 204 || status === 304
-    if (headers['content-length'] === undefined && !bodyless) {
+    if (!framedByLength(headers) && !bodyless) {
       if (this.#http10) this.keepAlive = false
       else {
         this.#chunked = true
@@ -403,14 +426,28 @@ export class FrontConnection {
       }
       return
     }
-    const headers = headerObject(raw)
-    if (headers === undefined) {
-      this.#bad = {
-        status: 400,
-        code: 'HPE_INVALID_HEADER_TOKEN',
-        why: 'a header value holds CR or LF',
+    // the headers the front reads, in one pass without an object (lines are split at LF, so only
+    // a stray CR can hide in a value)
+    let cl: string | undefined
+    let te: string | undefined
+    let expect: string | undefined
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const v = raw[i + 1] as string
+      if (v.includes('\r')) {
+        this.#bad = {
+          status: 400,
+          code: 'HPE_INVALID_HEADER_TOKEN',
+          why: 'a header value holds CR or LF',
+        }
+        return
       }
-      return
+      const name = raw[i] as string
+      // only names of these lengths can matter: the others are not lower-cased
+      if (name.length !== 14 && name.length !== 17 && name.length !== 6) continue
+      const k = name.toLowerCase()
+      if (k === 'content-length') cl = cl === undefined ? v : `${cl}, ${v}`
+      else if (k === 'transfer-encoding') te = te === undefined ? v : `${te}, ${v}`
+      else if (k === 'expect') expect = expect === undefined ? v : `${expect}, ${v}`
     }
     const method = parserLib().methods[methodIndex] ?? 'UNKNOWN'
     const http10 = minor === 0
@@ -418,13 +455,13 @@ export class FrontConnection {
       method,
       url,
       suffix: '',
-      headers,
+      raw,
       keepAlive,
       http10,
       chunks: [],
       size: 0,
       preset: undefined,
-      expects: hasToken(headers.expect, '100-continue'),
+      expects: hasToken(expect, '100-continue'),
       continued: false,
     }
     this.#reading = inc
@@ -432,8 +469,6 @@ export class FrontConnection {
     const q = url.indexOf('?')
     const pathname = q < 0 ? url : url.slice(0, q)
     const base = `/${rules.path}`
-    const cl = headers['content-length']
-    const te = headers['transfer-encoding']
     if (cl !== undefined && !/^\d+$/.test(cl)) {
       this.#bad = {
         status: 400,

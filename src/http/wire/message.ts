@@ -55,6 +55,27 @@ export function headerObject(raw: readonly string[]): IncomingHttpHeaders | unde
 }
 
 /**
+ * Header `name` (lower case) of a flat `[name, value, ...]` list, repeats joined as headerObject
+ * joins them; undefined when absent. For the few headers a hot path reads, without an object.
+ */
+export function headerValue(raw: readonly string[], name: string): string | undefined {
+  let out: string | undefined
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i] as string
+    if (n.length !== name.length || n.toLowerCase() !== name) continue
+    const v = raw[i + 1] as string
+    out = out === undefined ? v : `${out}${name === 'cookie' ? '; ' : ', '}${v}`
+  }
+  return out
+}
+
+/** Does a value hold a CR (it could not be written on as one header line)? */
+export function hasCr(raw: readonly string[]): boolean {
+  for (let i = 1; i < raw.length; i += 2) if ((raw[i] as string).includes('\r')) return true
+  return false
+}
+
+/**
  * About the size of a head: `first` (URL or status text) plus each header's name, value, `: ` and
  * CRLF. Trap: http-parser-js checks its maxHeaderSize only when a chunk ends inside a head, so a
  * head that arrives whole in one chunk is never measured by it.
@@ -66,10 +87,21 @@ export function headBytes(first: string, raw: readonly string[]): number {
 }
 
 /**
+ * Header lines (each ending in CRLF, names in lower case: see `framedByLength`), as the hot paths
+ * build them straight from a parser's flat list instead of an object.
+ */
+export type HeaderLines = string
+
+/**
  * `start` (a request or status line, no CRLF), `headers` and `extra` (whole header lines, each
  * ending in CRLF) as a message head ending in CRLF CRLF, to be written as latin1.
  */
-export function writeHead(start: string, headers: OutgoingHttpHeaders, extra = ''): string {
+export function writeHead(
+  start: string,
+  headers: OutgoingHttpHeaders | HeaderLines,
+  extra = '',
+): string {
+  if (typeof headers === 'string') return `${start}\r\n${extra}${headers}\r\n`
   let s = `${start}\r\n${extra}`
   for (const k in headers) {
     const v = headers[k]
@@ -78,6 +110,12 @@ export function writeHead(start: string, headers: OutgoingHttpHeaders, extra = '
     else s += `${k}: ${v}\r\n`
   }
   return `${s}\r\n`
+}
+
+/** Do `headers` hold a Content-Length (the body is framed by it)? */
+export function framedByLength(headers: OutgoingHttpHeaders | HeaderLines): boolean {
+  if (typeof headers !== 'string') return headers['content-length'] !== undefined
+  return headers.startsWith('content-length:') || headers.includes('\ncontent-length:')
 }
 
 /** Is `token` in a comma-separated header value (case-insensitive)? `Connection: close` etc. */
