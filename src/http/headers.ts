@@ -7,23 +7,32 @@
  */
 import { type HeaderLines, headerValue } from './wire/message.js'
 
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // answered by the front itself
-  'expect',
-  // the backend's own address is set by the client library
-  'host',
-  // the request body is re-framed with its exact length
-  'content-length',
-])
+/**
+ * Hop-by-hop headers (`name` in lower case), and those the proxy writes anew: a switch, not a Set,
+ * because every name the parser hands out is a new string whose hash a Set would compute first.
+ */
+function hopByHop(name: string): boolean {
+  switch (name) {
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'proxy-authenticate':
+    case 'proxy-authorization':
+    case 'te':
+    case 'trailer':
+    case 'transfer-encoding':
+    case 'upgrade':
+    // answered by the front itself
+    case 'expect':
+    // the backend's own address is set by the client library
+    case 'host':
+    // the request body is re-framed with its exact length
+    case 'content-length':
+      return true
+    default:
+      return false
+  }
+}
 
 /**
  * Header lines for the backend request from the client's flat `[name, value, ...]` list (as the
@@ -46,7 +55,7 @@ export function backendRequestLines(
       if (v !== '') forwarded = forwarded === undefined ? v : `${forwarded}, ${v}`
       continue
     }
-    if (HOP_BY_HOP.has(k) || listed?.includes(k) === true) continue
+    if (hopByHop(k) || listed?.includes(k) === true) continue
     out += `${k}: ${v}\r\n`
   }
   if (clientAddress !== undefined)
@@ -62,7 +71,7 @@ export function clientResponseLines(raw: readonly string[]): HeaderLines {
   let out = ''
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = (raw[i] as string).toLowerCase()
-    if (HOP_BY_HOP.has(k) && k !== 'content-length') continue
+    if (k !== 'content-length' && hopByHop(k)) continue
     out += `${k}: ${raw[i + 1] as string}\r\n`
   }
   return out

@@ -125,7 +125,13 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   readonly #rules: HttpAcceptor['rules']
   readonly #pools: BackendPools<BackendInfo>
   readonly #affinity: AffinityTable
-  readonly #requests = new Map<string, number>()
+  /** method -> outcome -> requests (snapshot: `${method} ${outcome}`) */
+  readonly #requests = new Map<string, Map<RequestOutcome, number>>()
+  /** the last Cookie header read and its affinity cookie: a client sends the same one each time */
+  #lastCookie: { header: string | undefined; value: string | undefined } = {
+    header: undefined,
+    value: undefined,
+  }
   readonly #stats = { byHandle: 0, byCookie: 0, unknownHandle: 0, lostSessions: 0 }
   /** backend key -> affinity cookie value */
   readonly #cookieValues = new Map<string, string>()
@@ -173,6 +179,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   update(cfg: Hs2RouteConfig, source: RouteSource | undefined): void {
     const tlsChanged = !sameBackendTls(cfg.backendTls, this.#cfg.backendTls)
     this.#cfg = cfg
+    // the cookie's name may have changed
+    this.#lastCookie = { header: undefined, value: undefined }
     this.#rules.current = thriftRules(cfg)
     this.#policy = POLICIES[cfg.policy]
     this.updateBase(cfg, source)
@@ -188,7 +196,9 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       transportMode: 'http',
       http: {
         path: this.#cfg.http.path,
-        requests: Object.fromEntries(this.#requests),
+        requests: Object.fromEntries(
+          [...this.#requests].flatMap(([m, by]) => [...by].map(([o, n]) => [`${m} ${o}`, n])),
+        ),
         affinity: {
           ...this.#stats,
           evictions: this.#affinity.evictions,
@@ -325,7 +335,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       }
     }
     if (read.envelope.method === 'OpenSession') return undefined
-    const cookie = readCookie(ex.header('cookie'), this.#cfg.http.affinityCookie)
+    const cookie = this.#affinityCookie(ex)
     if (cookie !== undefined) {
       const b = this.backends.listed().find((x) => this.#cookieValue(x.key) === cookie)
       if (b !== undefined) {
@@ -479,7 +489,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     const cookieName = this.#cfg.http.affinityCookie
     const value = this.#cookieValue(backend.key)
     // after the server's own cookies
-    if (status < 500 && readCookie(ex.header('cookie'), cookieName) !== value)
+    if (status < 500 && this.#affinityCookie(ex) !== value)
       headers += `set-cookie: ${affinitySetCookie(cookieName, value)}\r\n`
     const learner =
       status === 200 && responseHasHandle(method)
@@ -516,6 +526,16 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       },
       gone: (bytes) => done('client_gone', bytes),
     })
+  }
+
+  /** The value of the affinity cookie a request carries (undefined: none). */
+  #affinityCookie(ex: HttpExchange): string | undefined {
+    const header = ex.header('cookie')
+    const last = this.#lastCookie
+    if (header === last.header) return last.value
+    const value = readCookie(header, this.#cfg.http.affinityCookie)
+    this.#lastCookie = { header, value }
+    return value
   }
 
   /** The affinity cookie's value for a backend (a hash: kept, not computed per answer). */
@@ -578,8 +598,13 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   #count(method: string, outcome: RequestOutcome): void {
-    const k = `${isTcliMethod(method) || method === 'unparsed' ? method : 'other'} ${outcome}`
-    this.#requests.set(k, (this.#requests.get(k) ?? 0) + 1)
+    const m = isTcliMethod(method) || method === 'unparsed' ? method : 'other'
+    let by = this.#requests.get(m)
+    if (by === undefined) {
+      by = new Map()
+      this.#requests.set(m, by)
+    }
+    by.set(outcome, (by.get(outcome) ?? 0) + 1)
   }
 
   /** The policy's choice among listed, untried backends; ejected ones only if nothing else is left. */
