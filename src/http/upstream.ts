@@ -12,14 +12,16 @@
  * - a sink's `data` returning false pauses the backend socket until `resume()`;
  * - `abort()` ends the exchange from the client's side (the backend socket is closed: its answer
  *   would be taken for the next request's); the sink hears nothing after it;
- * - stall timer: when the response headers did not arrive `stall.ms` after `start()`,
+ * - stall timer: when the response headers did not arrive `stall.ms` after `start()` (with a
+ *   `stall.clock`, up to a quarter of it later: stall-clock.ts),
  *   `onStall(heard)` builds the error (`heard`: some byte of an answer had arrived on the
  *   request's socket), the request is dropped and `response` rejects with that error. A request
  *   still waiting for its socket is dropped before any byte is written.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { BackendConn, BackendPool, CallHandler, WireRequest } from './wire/client.js'
-import type { HttpExchange } from './wire/front.js'
+import type { ExchangeWatcher, HttpExchange } from './wire/front.js'
+import type { StallClock, Watched } from './stall-clock.js'
 import { type HeaderLines, headerObject, headerValue } from './wire/message.js'
 
 export interface UpstreamSink {
@@ -38,9 +40,11 @@ export interface UpstreamWaiter {
 export interface StallTimer {
   ms: number
   onStall: (heard: boolean) => Error
+  /** keeps the deadline instead of a setTimeout of its own (a route's requests share one) */
+  clock?: StallClock
 }
 
-export class Upstream implements CallHandler {
+export class Upstream implements CallHandler, Watched {
   statusCode = 0
   statusMessage = ''
   /** the answer's headers as the parser read them: `[name, value, ...]` */
@@ -49,6 +53,7 @@ export class Upstream implements CallHandler {
   #waiter: UpstreamWaiter | undefined
   #conn: BackendConn | undefined
   #timer: NodeJS.Timeout | undefined
+  #stall: StallTimer | undefined
   /** the error that ended the exchange before the caller heard of it (stall, abort) */
   #cut: Error | undefined
   #sink: UpstreamSink | undefined
@@ -83,10 +88,18 @@ export class Upstream implements CallHandler {
   ): void {
     this.#waiter = waiter
     if (stall !== undefined && stall.ms > 0) {
-      const onStall = stall.onStall
-      this.#timer = setTimeout(() => this.#cutOff(onStall(this.#conn?.heard === true)), stall.ms)
+      this.#stall = stall
+      if (stall.clock !== undefined) stall.clock.watch(this, stall.ms)
+      else this.#timer = setTimeout(() => this.expired(), stall.ms)
     }
     pool.dispatch(req, this)
+  }
+
+  /** @internal the stall timer ran out before the response headers */
+  expired(): void {
+    const stall = this.#stall
+    this.#stall = undefined
+    if (stall !== undefined) this.#cutOff(stall.onStall(this.#conn?.heard === true))
   }
 
   /** Attach where the body goes; chunks kept until now are given at once. */
@@ -116,12 +129,12 @@ export class Upstream implements CallHandler {
   }
 
   connectFailed(err: unknown): void {
-    clearTimeout(this.#timer)
+    this.#stopTimer()
     this.#settle()?.failed(err)
   }
 
   head(status: number, reason: string, raw: string[]): void {
-    clearTimeout(this.#timer)
+    this.#stopTimer()
     this.statusCode = status
     this.statusMessage = reason
     this.rawHeaders = raw
@@ -147,7 +160,7 @@ export class Upstream implements CallHandler {
   }
 
   fail(err: Error): void {
-    clearTimeout(this.#timer)
+    this.#stopTimer()
     this.#conn = undefined
     const waiter = this.#settle()
     if (waiter !== undefined) {
@@ -161,7 +174,7 @@ export class Upstream implements CallHandler {
   }
 
   #cutOff(err: Error): void {
-    clearTimeout(this.#timer)
+    this.#stopTimer()
     if (this.#cut !== undefined) return
     this.#cut = err
     this.#early = undefined
@@ -170,6 +183,14 @@ export class Upstream implements CallHandler {
     conn?.abandon()
     // the caller hears now; a request still waiting for a socket is never written (attach)
     this.#settle()?.failed(err)
+  }
+
+  #stopTimer(): void {
+    const stall = this.#stall
+    if (stall === undefined) return
+    this.#stall = undefined
+    if (stall.clock !== undefined) stall.clock.unwatch(this)
+    else clearTimeout(this.#timer)
   }
 
   /** The waiter, the first time only: it hears once. */
@@ -202,39 +223,59 @@ export function relay(
   headers: OutgoingHttpHeaders | HeaderLines,
   ends: RelayEnds,
 ): void {
-  let bytes = 0
   if (ex.destroyed) {
     up.abort(new Error('the client left before its answer'))
     ends.gone(0)
     return
   }
   ex.writeHead(up.statusCode, headers, up.statusMessage || undefined)
-  let done = false
-  ex.onDrain = () => up.resume()
-  ex.onClose(() => {
-    if (done) return
-    done = true
-    up.abort(new Error('the client left during its answer'))
-    ends.gone(bytes)
-  })
-  const peek = ends.peek
-  up.pipe({
-    data: (chunk) => {
-      bytes += chunk.length
-      if (peek !== undefined) peek(chunk)
-      return ex.write(chunk)
-    },
-    end: () => {
-      done = true
-      ex.onDrain = undefined
-      ex.end()
-      ends.end(bytes)
-    },
-    error: (err) => {
-      done = true
-      ex.onDrain = undefined
-      ex.destroy()
-      ends.broken(err, bytes)
-    },
-  })
+  const r = new Relay(ex, up, ends)
+  ex.watcher = r
+  up.pipe(r)
+}
+
+/** One relayed answer: the backend side's sink and the client side's watcher in one object. */
+class Relay implements UpstreamSink, ExchangeWatcher {
+  readonly #ex: HttpExchange
+  readonly #up: Upstream
+  readonly #ends: RelayEnds
+  #bytes = 0
+  #done = false
+
+  constructor(ex: HttpExchange, up: Upstream, ends: RelayEnds) {
+    this.#ex = ex
+    this.#up = up
+    this.#ends = ends
+  }
+
+  data(chunk: Buffer): boolean {
+    this.#bytes += chunk.length
+    this.#ends.peek?.(chunk)
+    return this.#ex.write(chunk)
+  }
+
+  end(): void {
+    this.#done = true
+    this.#ex.watcher = undefined
+    this.#ex.end()
+    this.#ends.end(this.#bytes)
+  }
+
+  error(err: Error): void {
+    this.#done = true
+    this.#ex.watcher = undefined
+    this.#ex.destroy()
+    this.#ends.broken(err, this.#bytes)
+  }
+
+  drained(): void {
+    this.#up.resume()
+  }
+
+  closed(): void {
+    if (this.#done) return
+    this.#done = true
+    this.#up.abort(new Error('the client left during its answer'))
+    this.#ends.gone(this.#bytes)
+  }
 }

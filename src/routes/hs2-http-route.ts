@@ -40,6 +40,7 @@ import { type HttpExchange, MAX_HEADER_BYTES, type ThriftPostRules } from '../ht
 import { sameBackendTls } from '../net/tls.js'
 import { backendRequestLines, clientResponseLines } from '../http/headers.js'
 import { HandleLearner, isGzip, requestPrefix } from '../http/thrift-body.js'
+import { StallClock } from '../http/stall-clock.js'
 import { type StallTimer, Upstream, relay } from '../http/upstream.js'
 import type { WireRequest } from '../http/wire/client.js'
 import {
@@ -136,6 +137,8 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   /** backend key -> affinity cookie value */
   readonly #cookieValues = new Map<string, string>()
   #sweeper: NodeJS.Timeout | undefined
+  /** the stall timers of this route's requests */
+  readonly #clock = new StallClock()
 
   constructor(cfg: Hs2RouteConfig, discovery: Discovery, deps: RouteDeps, drain?: DrainMarks) {
     const { acceptor, front, rules } = httpAcceptor(
@@ -171,6 +174,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   override async stop(graceMs: number): Promise<void> {
     clearInterval(this.#sweeper)
     await super.stop(graceMs)
+    this.#clock.stop()
     this.#front.current?.closeAll()
     this.#pools.destroyAll()
   }
@@ -244,7 +248,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected onClient(ex: HttpExchange, id: number): void {
-    ex.onClose(this.track({ destroy: () => ex.destroy() }))
+    ex.onClose(this.track(ex))
     this.#route(ex, id, ex.body, ex.suffix)
   }
 
@@ -420,6 +424,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
     if (stall.ms <= 0) return undefined
     return {
       ms: stall.ms,
+      clock: this.#clock,
       onStall: (heard) => {
         const resend = stall.resendable && !heard
         this.countStall(

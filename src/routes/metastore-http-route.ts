@@ -187,7 +187,7 @@ export class MetastoreHttpRoute extends RouteCore<HttpExchange> {
   }
 
   protected onClient(ex: HttpExchange, id: number): void {
-    ex.onClose(this.track({ destroy: () => ex.destroy() }))
+    ex.onClose(this.track(ex))
     this.#call(ex, id, ex.body, ex.suffix)
   }
 

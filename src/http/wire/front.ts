@@ -155,6 +155,14 @@ export class WireFront {
   }
 }
 
+/** The client side of an answer, as a relay needs it: one object instead of a closure per event. */
+export interface ExchangeWatcher {
+  /** the client socket is drained again after `write` returned false */
+  drained(): void
+  /** the exchange is over (after its `onClose` functions): answer ended, or connection closed */
+  closed(): void
+}
+
 /**
  * One call: the request (whole body) and its answer. The answer is written with `writeHead`, then
  * `write`/`end` (or `respond` at once); framing and `Connection` are the front's business.
@@ -169,8 +177,8 @@ export class HttpExchange {
   readonly body: Buffer
   headersSent = false
   finished = false
-  /** the client side is drained again after `write` returned false */
-  onDrain: (() => void) | undefined
+  /** hears the client side of an answer being relayed (http/upstream.ts relay) */
+  watcher: ExchangeWatcher | undefined
   /** keep the connection open after the answer (the request asked so; `respond(..., close)` ends it) */
   keepAlive: boolean
   /** @internal the front's own answer (404, 405, 413): routes never see such an exchange */
@@ -254,7 +262,7 @@ export class HttpExchange {
     else this.#head = head
   }
 
-  /** false: the client is slow; wait for `onDrain` before writing more. */
+  /** false: the client is slow; wait for `watcher.drained()` before writing more. */
   write(chunk: Buffer): boolean {
     if (this.finished || this.destroyed || chunk.length === 0) return true
     if (this.#chunked) return this.#conn.sendChunk(chunk)
@@ -299,6 +307,9 @@ export class HttpExchange {
     const fns = this.#closers
     this.#closers = undefined
     if (fns !== undefined) for (const fn of fns) fn()
+    const w = this.watcher
+    this.watcher = undefined
+    w?.closed()
   }
 }
 
@@ -348,7 +359,7 @@ export class FrontConnection {
     this.#parser = p
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#data(chunk))
-    socket.on('drain', () => this.#current?.onDrain?.())
+    socket.on('drain', () => this.#current?.watcher?.drained())
     socket.on('end', () => this.#clientEnded())
     socket.on('close', () => this.#closed())
     socket.on('error', (err) =>
