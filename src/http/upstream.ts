@@ -54,6 +54,10 @@ export class Upstream implements CallHandler, Watched {
   #conn: BackendConn | undefined
   #timer: NodeJS.Timeout | undefined
   #stall: StallTimer | undefined
+  /** @internal StallClock's */
+  stallAt = 0
+  stallPrev: Watched | undefined
+  stallNext: Watched | undefined
   /** the error that ended the exchange before the caller heard of it (stall, abort) */
   #cut: Error | undefined
   #sink: UpstreamSink | undefined

@@ -129,9 +129,44 @@ class Bad {
   constructor(readonly reason: string) {}
 }
 
+/**
+ * Every TCLIService method name, so a name read from a message is this one string (its hash kept
+ * for the Set and Map lookups every call makes) rather than a new one per call.
+ */
+const METHOD_NAMES: ReadonlyMap<string, string> = new Map(
+  [...SESSION_REQUESTS, ...OPERATION_REQUESTS, ...OPERATION_RESPONSES, 'OpenSession'].map((m) => [
+    m,
+    m,
+  ]),
+)
+
 class Cursor {
   pos = 0
-  constructor(readonly buf: Uint8Array) {}
+  readonly buf: Uint8Array
+  /** the same bytes as a Buffer (a view, no copy) for its string decoders */
+  readonly #view: Buffer
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf
+    this.#view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length)
+  }
+
+  /** `n` bytes as a string in `encoding` (no copy of the bytes first). */
+  text(n: number, encoding: 'latin1' | 'utf8' | 'hex'): string {
+    this.need(n)
+    const s = this.#view.toString(encoding, this.pos, this.pos + n)
+    this.pos += n
+    return s
+  }
+
+  /** A method name: a known one as its interned string, anything else decoded as UTF-8. */
+  methodName(n: number): string {
+    const at = this.pos
+    const known = METHOD_NAMES.get(this.text(n, 'latin1'))
+    if (known !== undefined) return known
+    this.pos = at
+    return this.text(n, 'utf8')
+  }
 
   need(n: number): void {
     if (this.pos + n > this.buf.length) throw MORE
@@ -159,12 +194,6 @@ class Cursor {
       (b[p + 3] as number)
     )
   }
-  bytes(n: number): Uint8Array {
-    this.need(n)
-    const out = this.buf.subarray(this.pos, this.pos + n)
-    this.pos += n
-    return out
-  }
   skipBytes(n: number): void {
     this.need(n)
     this.pos += n
@@ -182,12 +211,12 @@ class Cursor {
       if ((first & 0xffff0000) !== (0x80010000 | 0)) throw new Bad('not a Thrift binary message')
       const n = this.length('name')
       if (n > MAX_NAME) throw new Bad(`method name of ${n} bytes`)
-      const method = Buffer.from(this.bytes(n)).toString('utf8')
+      const method = this.methodName(n)
       return { method, type: first & 0xff, seqid: this.i32() }
     }
     // old non-strict form: name length, name, type byte, seqid
     if (first > MAX_NAME) throw new Bad('not a Thrift binary message')
-    const method = Buffer.from(this.bytes(first)).toString('utf8')
+    const method = this.methodName(first)
     const type = this.u8()
     return { method, type, seqid: this.i32() }
   }
@@ -252,7 +281,7 @@ class Cursor {
     if (!this.seek(1, BINARY_TYPE.STRING, 3)) return undefined
     const n = this.length('guid')
     if (n === 0 || n > 64) throw new Bad(`handle GUID of ${n} bytes`)
-    return Buffer.from(this.bytes(n)).toString('hex')
+    return this.text(n, 'hex')
   }
 }
 

@@ -143,6 +143,27 @@ t.test('responses: the session of OpenSession, the operation of calls that make 
   t.notOk(responseHasHandle('FetchResults'))
 })
 
+t.test(
+  'method names: known ones as sent, others decoded as UTF-8, from any Uint8Array',
+  async (t) => {
+    const call = (name: string): Buffer => {
+      const n = Buffer.from(name, 'utf8')
+      const head = Buffer.from([0x80, 0x01, 0x00, 0x01, 0, 0, 0, n.length])
+      // seqid 7, then an empty args struct
+      return Buffer.concat([head, n, Buffer.from([0, 0, 0, 7, 0])])
+    }
+    t.match(readHs2Request(call('GetInfo')), {
+      state: 'done',
+      envelope: { method: 'GetInfo', seqid: 7 },
+    })
+    t.match(readHs2Request(call('Öffnen')), { state: 'done', envelope: { method: 'Öffnen' } })
+    // a plain Uint8Array view in the middle of a larger buffer, as a gunzipped prefix may be
+    const bytes = Buffer.concat([Buffer.from('xx'), call('FetchResults')])
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 2, bytes.length - 2)
+    t.match(readHs2Request(view), { state: 'done', envelope: { method: 'FetchResults', seqid: 7 } })
+  },
+)
+
 t.test('bad bytes are reported, not thrown', async (t) => {
   t.match(readHs2Request(Buffer.from('GET / HTTP/1.1\r\n\r\n')), { state: 'bad' })
   t.match(readHs2Request(Buffer.from([0x80, 0x01, 0x00, 0x02, 0, 0, 0, 1, 0x41, 0, 0, 0, 1])), {

@@ -5,9 +5,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** A watched request that records when its deadline fired. */
 function watched(): Watched & { firedAt: number | undefined; fired: number } {
-  const w = {
-    firedAt: undefined as number | undefined,
+  const w: Watched & { firedAt: number | undefined; fired: number } = {
+    firedAt: undefined,
     fired: 0,
+    stallAt: 0,
+    stallPrev: undefined,
+    stallNext: undefined,
     expired() {
       w.fired++
       w.firedAt = Date.now()
@@ -83,4 +86,24 @@ t.test('the clock idles when nothing is watched and starts again on the next wat
   for (let i = 0; i < 50 && second.fired === 0; i++) await sleep(10)
   t.equal(first.fired, 1)
   t.equal(second.fired, 1)
+})
+
+t.test('many watched: those unwatched from the head, middle and tail never fire', async (t) => {
+  const clock = new StallClock()
+  t.teardown(() => clock.stop())
+  const all = Array.from({ length: 5 }, () => watched())
+  for (const w of all) clock.watch(w, 80)
+  t.equal(clock.watching, 5)
+  // the list's head is the last watched
+  for (const i of [4, 2, 0]) clock.unwatch(all[i] as Watched)
+  clock.unwatch(all[2] as Watched)
+  t.equal(clock.watching, 2, 'a second unwatch changes nothing')
+  for (let i = 0; i < 100 && clock.watching > 0; i++) await sleep(10)
+  t.same(
+    all.map((w) => w.fired),
+    [0, 1, 0, 1, 0],
+  )
+  clock.watch(all[1] as Watched, 60)
+  clock.watch(all[1] as Watched, 60)
+  t.equal(clock.watching, 1, 'watched again while watched: one entry')
 })

@@ -63,7 +63,8 @@ export class BackendPool {
   readonly #o: BackendPoolOptions
   /** idle sockets, the most recently used last */
   readonly #idle: BackendConn[] = []
-  readonly #busy = new Set<BackendConn>()
+  /** every open socket, idle or busy (kept from open to close: no Set churn per call) */
+  readonly #all = new Set<BackendConn>()
   /** drops idle sockets past keepAliveMs (one sweep, not a socket timeout set and cleared per call) */
   #sweeper: NodeJS.Timeout | undefined
   #closed = false
@@ -87,7 +88,6 @@ export class BackendPool {
     // one the backend closed a moment ago may still be listed until its 'close'
     while (conn !== undefined && !conn.usable) conn = this.#idle.pop()
     if (conn !== undefined) {
-      this.#busy.add(conn)
       conn.send(req, call)
       return
     }
@@ -101,7 +101,7 @@ export class BackendPool {
           return
         }
         const c = new BackendConn(socket, this, this.#o)
-        this.#busy.add(c)
+        this.#all.add(c)
         c.send(req, call)
       },
       (err: unknown) => call.connectFailed(err),
@@ -119,7 +119,7 @@ export class BackendPool {
   destroy(): void {
     this.#destroyed = true
     this.close()
-    for (const c of this.#busy) c.destroy()
+    for (const c of this.#all) c.destroy()
   }
 
   #closedError(): ProxyError {
@@ -131,7 +131,6 @@ export class BackendPool {
 
   /** @internal a socket's answer ended cleanly: keep it, unless the pool is closed */
   release(c: BackendConn): void {
-    this.#busy.delete(c)
     if (this.#closed) {
       c.destroy()
       return
@@ -155,7 +154,7 @@ export class BackendPool {
 
   /** @internal a socket closed */
   drop(c: BackendConn): void {
-    this.#busy.delete(c)
+    this.#all.delete(c)
     const i = this.#idle.indexOf(c)
     if (i >= 0) this.#idle.splice(i, 1)
   }
