@@ -284,7 +284,7 @@ export class Hs2HttpRoute extends RouteCore<HttpExchange> {
       this.#count(read.envelope.method, 'client_gone')
       return
     }
-    if (!this.lifecycle.is('running')) {
+    if (this.lifecycle.state !== 'running') {
       this.closeClient(ex)
       return
     }

@@ -486,7 +486,7 @@ export abstract class RouteCore<C> {
    */
   protected connected(key: string): void {
     const state = this.backends.get(key)
-    this.#certLogged.delete(key)
+    if (this.#certLogged.size > 0) this.#certLogged.delete(key)
     if (state !== undefined) {
       noteConnectSuccess(state)
       state.active++
@@ -651,7 +651,7 @@ export abstract class RouteCore<C> {
   #accept(client: C): void {
     const id = ++this.#connSeq
     this.#total++
-    if (!this.lifecycle.is('running')) {
+    if (this.lifecycle.state !== 'running') {
       this.closeClient(client)
       return
     }

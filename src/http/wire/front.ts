@@ -333,6 +333,8 @@ export class FrontConnection {
   /** when the head or idle time runs out (epoch ms; WireFront's sweep checks it), 0: none */
   #deadline = 0
   #timerKind: 'head' | 'idle' | undefined
+  #baseOf: ThriftPostRules | undefined
+  #basePath = ''
   destroyed = false
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined
@@ -479,7 +481,7 @@ export class FrontConnection {
     const rules = this.#o.rules()
     const q = url.indexOf('?')
     const pathname = q < 0 ? url : url.slice(0, q)
-    const base = `/${rules.path}`
+    const base = this.#base(rules)
     if (cl !== undefined && !/^\d+$/.test(cl)) {
       this.#bad = {
         status: 400,
@@ -521,6 +523,15 @@ export class FrontConnection {
     // answered before its body: a client waiting for 100 Continue, or a body that is too big
     if (inc.preset?.close === true) this.#cutShort(inc)
     else this.#continue()
+  }
+
+  /** `/<path>` of the rules in force (made again only when a reload brings new rules). */
+  #base(rules: ThriftPostRules): string {
+    if (rules !== this.#baseOf) {
+      this.#baseOf = rules
+      this.#basePath = `/${rules.path}`
+    }
+    return this.#basePath
   }
 
   /** `100 Continue` for the request being read, once it is next in line. */
