@@ -207,7 +207,11 @@ export class Upstream implements CallHandler, Watched {
 
 /** How a relayed answer ended; exactly one is called, once. */
 export interface RelayEnds {
-  /** sees each chunk before it is written to the client; undefined: nobody looks */
+  /**
+   * sees each chunk right after it was handed to the client socket (undefined: nobody looks).
+   * Nothing the client sends next is read before it returns, so what it learns is in place for
+   * the next request; it runs after the write to keep it off the answer's path.
+   */
   peek: ((chunk: Buffer) => void) | undefined
   /** the answer passed whole; `bytes` of body */
   end(bytes: number): void
@@ -254,8 +258,9 @@ class Relay implements UpstreamSink, ExchangeWatcher {
 
   data(chunk: Buffer): boolean {
     this.#bytes += chunk.length
+    const ok = this.#ex.write(chunk)
     this.#ends.peek?.(chunk)
-    return this.#ex.write(chunk)
+    return ok
   }
 
   end(): void {
