@@ -33,6 +33,7 @@ import {
   headBytes,
   headerObject,
   headerValue,
+  joinRepeat,
   newParser,
   parserLib,
   withHead,
@@ -213,9 +214,7 @@ export class HttpExchange {
 
   /** One header (lower-case `name`), without building the object. */
   header(name: string): string | undefined {
-    return this.#headers === undefined
-      ? headerValue(this.rawHeaders, name)
-      : (this.#headers[name] as string | undefined)
+    return headerValue(this.rawHeaders, name)
   }
 
   get remoteAddress(): string | undefined {
@@ -458,9 +457,9 @@ export class FrontConnection {
       // only names of these lengths can matter: the others are not lower-cased
       if (name.length !== 14 && name.length !== 17 && name.length !== 6) continue
       const k = name.toLowerCase()
-      if (k === 'content-length') cl = cl === undefined ? v : `${cl}, ${v}`
-      else if (k === 'transfer-encoding') te = te === undefined ? v : `${te}, ${v}`
-      else if (k === 'expect') expect = expect === undefined ? v : `${expect}, ${v}`
+      if (k === 'content-length') cl = joinRepeat(k, cl, v)
+      else if (k === 'transfer-encoding') te = joinRepeat(k, te, v)
+      else if (k === 'expect') expect = joinRepeat(k, expect, v)
     }
     const method = parserLib().methods[methodIndex] ?? 'UNKNOWN'
     const http10 = minor === 0

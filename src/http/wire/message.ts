@@ -48,10 +48,15 @@ export function headerObject(raw: readonly string[]): IncomingHttpHeaders | unde
       else list.push(value)
       continue
     }
-    const before = h[name]
-    h[name] = before === undefined ? value : `${before}${name === 'cookie' ? '; ' : ', '}${value}`
+    // only set-cookie holds an array, and it is handled above
+    h[name] = joinRepeat(name, h[name] as string | undefined, value)
   }
   return h
+}
+
+/** A repeated header's values as one: joined with `, ` (`cookie` with `; `), as Node joins them. */
+export function joinRepeat(name: string, before: string | undefined, value: string): string {
+  return before === undefined ? value : `${before}${name === 'cookie' ? '; ' : ', '}${value}`
 }
 
 /**
@@ -63,8 +68,7 @@ export function headerValue(raw: readonly string[], name: string): string | unde
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const n = raw[i] as string
     if (n.length !== name.length || n.toLowerCase() !== name) continue
-    const v = raw[i + 1] as string
-    out = out === undefined ? v : `${out}${name === 'cookie' ? '; ' : ', '}${v}`
+    out = joinRepeat(name, out, raw[i + 1] as string)
   }
   return out
 }
